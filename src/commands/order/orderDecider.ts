@@ -1,0 +1,296 @@
+import type { Decider } from '../decider';
+import type {
+  FulfilmentStatus,
+  OrderEvent,
+  OrderItem,
+  OrderStatus,
+  PaymentMethod,
+} from '../../events/orderEvents';
+import {
+  InvalidOrderError,
+  InvalidTransitionError,
+  OrderAlreadyExistsError,
+  OrderNotFoundError,
+  PaymentMethodMismatchError,
+} from './orderErrors';
+
+export type OrderState =
+  | { status: 'NONE' }
+  | {
+      status: OrderStatus;
+      orderId: string;
+      userId: string;
+      totalAmount: number;
+      currency: string;
+      paymentMethod: PaymentMethod;
+      /** Provider's id for the current payment attempt, once initiated. */
+      paymentReference: string | undefined;
+      paidAmount: number;
+      refundRequested: boolean;
+    };
+
+export type ExistingOrderState = Exclude<OrderState, { status: 'NONE' }>;
+
+export type OrderCommand =
+  | {
+      type: 'PlaceOrder';
+      data: { orderId: string; userId: string; items: OrderItem[]; currency: string; paymentMethod: PaymentMethod; now: string };
+    }
+  | { type: 'InitiatePayment'; data: { provider: PaymentMethod; providerReference: string; now: string } }
+  | {
+      type: 'RecordPaymentSuccess';
+      data: { provider: PaymentMethod; providerReference?: string; amount: number; currency: string; now: string };
+    }
+  | { type: 'RecordPaymentFailure'; data: { provider: PaymentMethod; providerReference?: string; reason: string; now: string } }
+  | { type: 'MarkPaid'; data: { now: string } }
+  | { type: 'ChangeStatus'; data: { to: FulfilmentStatus; now: string } }
+  | { type: 'CancelOrder'; data: { by: 'user' | 'admin'; reason?: string; now: string } }
+  | { type: 'RequestRefund'; data: { reason?: string; now: string } }
+  | {
+      type: 'RecordRefund';
+      data: { provider: PaymentMethod; providerReference?: string; amount: number; currency: string; now: string };
+    };
+
+export const initialOrderState: OrderState = { status: 'NONE' };
+
+const awaitingPayment: ReadonlySet<OrderStatus> = new Set(['PENDING', 'PAYMENT_FAILED']);
+const paidStatuses: ReadonlySet<OrderStatus> = new Set(['PAID', 'PROCESSING', 'SHIPPED', 'DELIVERED']);
+
+/** The status each fulfilment step must come from. */
+const fulfilmentPredecessor: Record<FulfilmentStatus, OrderStatus> = {
+  PROCESSING: 'PAID',
+  SHIPPED: 'PROCESSING',
+  DELIVERED: 'SHIPPED',
+};
+
+function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, state: OrderState): OrderEvent[] {
+  const { orderId, userId, items, currency, paymentMethod, now } = command.data;
+  if (state.status !== 'NONE') throw new OrderAlreadyExistsError(orderId);
+  if (items.length === 0) throw new InvalidOrderError('An order needs at least one item');
+  for (const item of items) {
+    if (item.lineAmount !== item.unitAmount * item.quantity) {
+      throw new InvalidOrderError(`Line amount for ${item.sku} does not equal unit amount times quantity`);
+    }
+  }
+  const totalAmount = items.reduce((sum, item) => sum + item.lineAmount, 0);
+  if (!Number.isSafeInteger(totalAmount)) throw new InvalidOrderError('Order total is too large');
+  return [{ type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now } }];
+}
+
+function initiatePayment(command: Extract<OrderCommand, { type: 'InitiatePayment' }>, state: ExistingOrderState): OrderEvent[] {
+  const { provider, providerReference, now } = command.data;
+  if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
+  if (!awaitingPayment.has(state.status)) throw new InvalidTransitionError(state.status, 'PENDING', 'payment can only start while awaiting payment');
+  if (state.status === 'PENDING' && state.paymentReference === providerReference) return [];
+  return [
+    {
+      type: 'PaymentInitiated',
+      data: { orderId: state.orderId, provider, providerReference, amount: state.totalAmount, currency: state.currency, initiatedAt: now },
+    },
+  ];
+}
+
+function recordPaymentSuccess(command: Extract<OrderCommand, { type: 'RecordPaymentSuccess' }>, state: ExistingOrderState): OrderEvent[] {
+  const { provider, providerReference, amount, currency, now } = command.data;
+  const orderId = state.orderId;
+  if (state.status === 'CANCELLED') {
+    // Money arrived for an order nobody wants any more: give it back.
+    if (state.refundRequested) return [];
+    return [{ type: 'RefundRequested', data: { orderId, provider, amount, currency, reason: 'payment received after cancellation', requestedAt: now } }];
+  }
+  if (!awaitingPayment.has(state.status)) return []; // already paid (or refunded): a duplicate or late success changes nothing
+  if (amount !== state.totalAmount || currency !== state.currency) {
+    return [
+      {
+        type: 'PaymentFailed',
+        data: {
+          orderId,
+          provider,
+          ...(providerReference ? { providerReference } : {}),
+          reason: `amount mismatch: expected ${state.totalAmount} ${state.currency}, received ${amount} ${currency}`,
+          failedAt: now,
+        },
+      },
+    ];
+  }
+  return [
+    {
+      type: 'PaymentSucceeded',
+      data: { orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency, succeededAt: now },
+    },
+  ];
+}
+
+function recordPaymentFailure(command: Extract<OrderCommand, { type: 'RecordPaymentFailure' }>, state: ExistingOrderState): OrderEvent[] {
+  const { provider, providerReference, reason, now } = command.data;
+  // A failure reported after the order was paid, cancelled or refunded is stale news.
+  if (!awaitingPayment.has(state.status)) return [];
+  return [
+    {
+      type: 'PaymentFailed',
+      data: { orderId: state.orderId, provider, ...(providerReference ? { providerReference } : {}), reason, failedAt: now },
+    },
+  ];
+}
+
+function markPaid(command: Extract<OrderCommand, { type: 'MarkPaid' }>, state: ExistingOrderState): OrderEvent[] {
+  if (state.paymentMethod !== 'MANUAL') throw new PaymentMethodMismatchError(state.paymentMethod, 'MANUAL');
+  if (!awaitingPayment.has(state.status)) throw new InvalidTransitionError(state.status, 'PAID');
+  return [
+    {
+      type: 'PaymentSucceeded',
+      data: { orderId: state.orderId, provider: 'MANUAL', amount: state.totalAmount, currency: state.currency, succeededAt: command.data.now },
+    },
+  ];
+}
+
+function changeStatus(command: Extract<OrderCommand, { type: 'ChangeStatus' }>, state: ExistingOrderState): OrderEvent[] {
+  const { to, now } = command.data;
+  if (state.status !== fulfilmentPredecessor[to]) throw new InvalidTransitionError(state.status, to);
+  return [{ type: 'OrderStatusChanged', data: { orderId: state.orderId, from: state.status, to, changedAt: now } }];
+}
+
+function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, state: ExistingOrderState): OrderEvent[] {
+  const { by, reason, now } = command.data;
+  const cancelled: OrderEvent = {
+    type: 'OrderCancelled',
+    data: { orderId: state.orderId, from: state.status, ...(reason ? { reason } : {}), cancelledAt: now },
+  };
+  if (awaitingPayment.has(state.status)) return [cancelled];
+  if (state.status === 'PAID') {
+    if (by !== 'admin') throw new InvalidTransitionError(state.status, 'CANCELLED', 'only an admin can cancel a paid order');
+    return [
+      cancelled,
+      {
+        type: 'RefundRequested',
+        data: {
+          orderId: state.orderId,
+          provider: state.paymentMethod,
+          amount: state.paidAmount,
+          currency: state.currency,
+          reason: 'order cancelled after payment',
+          requestedAt: now,
+        },
+      },
+    ];
+  }
+  throw new InvalidTransitionError(state.status, 'CANCELLED');
+}
+
+function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  if (!paidStatuses.has(state.status)) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
+  if (state.refundRequested) return [];
+  const { reason, now } = command.data;
+  return [
+    {
+      type: 'RefundRequested',
+      data: {
+        orderId: state.orderId,
+        provider: state.paymentMethod,
+        amount: state.paidAmount,
+        currency: state.currency,
+        ...(reason ? { reason } : {}),
+        requestedAt: now,
+      },
+    },
+  ];
+}
+
+function recordRefund(command: Extract<OrderCommand, { type: 'RecordRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  if (state.status === 'REFUNDED') return [];
+  const refundable = paidStatuses.has(state.status) || (state.status === 'CANCELLED' && state.refundRequested);
+  if (!refundable) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
+  const { provider, providerReference, amount, currency, now } = command.data;
+  return [
+    {
+      type: 'OrderRefunded',
+      data: { orderId: state.orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency, refundedAt: now },
+    },
+  ];
+}
+
+export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
+  if (command.type === 'PlaceOrder') return placeOrder(command, state);
+  if (state.status === 'NONE') throw new OrderNotFoundError('(unknown)');
+  switch (command.type) {
+    case 'InitiatePayment':
+      return initiatePayment(command, state);
+    case 'RecordPaymentSuccess':
+      return recordPaymentSuccess(command, state);
+    case 'RecordPaymentFailure':
+      return recordPaymentFailure(command, state);
+    case 'MarkPaid':
+      return markPaid(command, state);
+    case 'ChangeStatus':
+      return changeStatus(command, state);
+    case 'CancelOrder':
+      return cancelOrder(command, state);
+    case 'RequestRefund':
+      return requestRefund(command, state);
+    case 'RecordRefund':
+      return recordRefund(command, state);
+    default: {
+      const exhaustive: never = command;
+      throw new Error(`unhandled command ${JSON.stringify(exhaustive)}`);
+    }
+  }
+}
+
+export function evolve(state: OrderState, event: OrderEvent): OrderState {
+  if (event.type === 'OrderPlaced') {
+    const { orderId, userId, totalAmount, currency, paymentMethod } = event.data;
+    return { status: 'PENDING', orderId, userId, totalAmount, currency, paymentMethod, paymentReference: undefined, paidAmount: 0, refundRequested: false };
+  }
+  if (state.status === 'NONE') return state; // a stream that does not start with OrderPlaced: nothing to fold onto
+  switch (event.type) {
+    case 'PaymentInitiated':
+      return { ...state, status: 'PENDING', paymentReference: event.data.providerReference };
+    case 'PaymentSucceeded':
+      return { ...state, status: 'PAID', paidAmount: event.data.amount };
+    case 'PaymentFailed':
+      return { ...state, status: 'PAYMENT_FAILED' };
+    case 'OrderStatusChanged':
+      return { ...state, status: event.data.to };
+    case 'OrderCancelled':
+      return { ...state, status: 'CANCELLED' };
+    case 'RefundRequested':
+      return { ...state, refundRequested: true, paidAmount: state.paidAmount || event.data.amount };
+    case 'OrderRefunded':
+      return { ...state, status: 'REFUNDED' };
+    default: {
+      const exhaustive: never = event;
+      return exhaustive;
+    }
+  }
+}
+
+export const orderDecider: Decider<OrderState, OrderCommand, OrderEvent> = {
+  decide,
+  evolve,
+  initialState: initialOrderState,
+};
+
+/** The status an event leaves the order in, given the status before it (projections use this too). */
+export function statusAfter(before: OrderStatus | undefined, event: OrderEvent): OrderStatus {
+  switch (event.type) {
+    case 'OrderPlaced':
+    case 'PaymentInitiated':
+      return 'PENDING';
+    case 'PaymentSucceeded':
+      return 'PAID';
+    case 'PaymentFailed':
+      return 'PAYMENT_FAILED';
+    case 'OrderStatusChanged':
+      return event.data.to;
+    case 'OrderCancelled':
+      return 'CANCELLED';
+    case 'RefundRequested':
+      return before ?? 'PENDING';
+    case 'OrderRefunded':
+      return 'REFUNDED';
+    default: {
+      const exhaustive: never = event;
+      return exhaustive;
+    }
+  }
+}

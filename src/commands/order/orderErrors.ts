@@ -1,0 +1,40 @@
+import { AppError, ConflictError, NotFoundError } from '../../errors';
+import type { OrderStatus, PaymentMethod } from '../../events/orderEvents';
+
+export class InvalidTransitionError extends ConflictError {
+  constructor(
+    readonly from: OrderStatus,
+    readonly to: OrderStatus,
+    reason?: string,
+  ) {
+    super(
+      'ORDER_INVALID_TRANSITION',
+      `Cannot move order from ${from} to ${to}${reason ? `: ${reason}` : ''}`,
+      { from, to },
+    );
+  }
+}
+
+export class OrderNotFoundError extends NotFoundError {
+  constructor(orderId: string) {
+    super('ORDER_NOT_FOUND', `Order ${orderId} not found`);
+  }
+}
+
+export class OrderAlreadyExistsError extends ConflictError {
+  constructor(orderId: string) {
+    super('ORDER_ALREADY_EXISTS', `Order ${orderId} already exists`);
+  }
+}
+
+export class PaymentMethodMismatchError extends ConflictError {
+  constructor(expected: PaymentMethod, actual: PaymentMethod) {
+    super('PAYMENT_METHOD_MISMATCH', `Order is paid by ${expected}, not ${actual}`, { expected, actual });
+  }
+}
+
+export class InvalidOrderError extends AppError {
+  constructor(message: string) {
+    super('validation', 'ORDER_INVALID', message);
+  }
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
+import { AppError, ConflictError } from '../errors';
+import { decodeOrderEvent, encodeOrderEvent, orderStreamId, type EncodeContext } from '../events/codec';
+import type { OrderEvent } from '../events/orderEvents';
+import { WrongExpectedVersionError, type EventStore } from '../infra/eventstore/eventStore';
+import { decide, evolve, initialOrderState, type OrderCommand, type OrderState } from './order/orderDecider';
+import { OrderNotFoundError } from './order/orderErrors';
+
+export class StaleRevisionError extends AppError {
+  constructor(expected: bigint, actual: bigint | 'no_stream') {
+    super('precondition_failed', 'REVISION_MISMATCH', `Order is at revision ${String(actual)}, not ${expected}`, {
+      expected: expected.toString(),
+      actual: String(actual),
+    });
+  }
+}
+
+export class ConcurrencyConflictError extends ConflictError {
+  constructor(streamId: string, attempts: number) {
+    super('CONCURRENCY_CONFLICT', `Stream ${streamId} kept changing; gave up after ${attempts} attempts`);
+  }
+}
+
+const EVENT_ID_NAMESPACE = '6f1c1a52-4f7e-4b3a-9a53-0c2f8e5d7b11';
+
+/** Deterministic event ids for commands caused by an external message (a webhook's event id). */
+export function deterministicEventId(source: string, index: number): string {
+  return uuidv5(`${source}#${index}`, EVENT_ID_NAMESPACE);
+}
+
+export interface HandleOptions {
+  /** Optimistic check from the caller (If-Match): fail with 412 instead of retrying. */
+  expectedRevision?: bigint;
+  /** Makes the append idempotent: the same source always yields the same event ids. */
+  idempotencySource?: string;
+  context?: EncodeContext;
+  maxAttempts?: number;
+}
+
+export interface HandleResult {
+  orderId: string;
+  events: OrderEvent[];
+  state: OrderState;
+  /** Stream revision after the command (-1n when the stream does not exist). */
+  revision: bigint;
+  /** Global position of the last appended event; of the stream's last event when nothing was appended. */
+  position: bigint | undefined;
+  /** True when the command was already applied (same idempotency source) or decided no change. */
+  unchanged: boolean;
+}
+
+export interface OrderStreamSnapshot {
+  state: OrderState;
+  revision: bigint;
+  position: bigint | undefined;
+  eventIds: Set<string>;
+}
+
+export async function loadOrder(store: EventStore, orderId: string): Promise<OrderStreamSnapshot> {
+  const recorded = await store.readStream(orderStreamId(orderId));
+  let state = initialOrderState;
+  const eventIds = new Set<string>();
+  for (const record of recorded) {
+    state = evolve(state, decodeOrderEvent(record).event);
+    eventIds.add(record.id);
+  }
+  const last = recorded[recorded.length - 1];
+  return { state, revision: last ? last.revision : -1n, position: last?.position, eventIds };
+}
+
+/**
+ * Loads the order's stream, folds it, decides, and appends with the revision it read.
+ * A concurrent writer makes the append fail; it then reloads and decides again, a bounded number of times.
+ */
+export async function handleOrderCommand(
+  store: EventStore,
+  orderId: string,
+  command: OrderCommand,
+  options: HandleOptions = {},
+): Promise<HandleResult> {
+  const streamId = orderStreamId(orderId);
+  const maxAttempts = options.maxAttempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    const snapshot = await loadOrder(store, orderId);
+    if (options.expectedRevision !== undefined && options.expectedRevision !== snapshot.revision) {
+      throw new StaleRevisionError(options.expectedRevision, snapshot.revision === -1n ? 'no_stream' : snapshot.revision);
+    }
+    const unchanged = (): HandleResult => ({
+      orderId,
+      events: [],
+      state: snapshot.state,
+      revision: snapshot.revision,
+      position: snapshot.position,
+      unchanged: true,
+    });
+    if (options.idempotencySource && snapshot.eventIds.has(deterministicEventId(options.idempotencySource, 0))) {
+      return unchanged();
+    }
+    if (command.type !== 'PlaceOrder' && snapshot.state.status === 'NONE') throw new OrderNotFoundError(orderId);
+    const events = decide(command, snapshot.state);
+    if (events.length === 0) return unchanged();
+    const source = options.idempotencySource;
+    const encoded = events.map((event, index) =>
+      encodeOrderEvent(event, source ? deterministicEventId(source, index) : randomUUID(), options.context),
+    );
+    try {
+      const result = await store.appendToStream(streamId, encoded, {
+        expectedRevision: snapshot.revision === -1n ? 'no_stream' : snapshot.revision,
+      });
+      return {
+        orderId,
+        events,
+        state: events.reduce(evolve, snapshot.state),
+        revision: result.nextRevision,
+        position: result.position,
+        unchanged: false,
+      };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError)) throw error;
+      if (options.expectedRevision !== undefined) throw new StaleRevisionError(options.expectedRevision, error.actual);
+      if (attempt >= maxAttempts) throw new ConcurrencyConflictError(streamId, attempt);
+    }
+  }
+}

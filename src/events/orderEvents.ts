@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { currencySchema, isoTimeSchema, minorUnitsSchema } from './money';
+
+export const orderStatuses = [
+  'PENDING',
+  'PAID',
+  'PROCESSING',
+  'SHIPPED',
+  'DELIVERED',
+  'PAYMENT_FAILED',
+  'CANCELLED',
+  'REFUNDED',
+] as const;
+export const orderStatusSchema = z.enum(orderStatuses);
+export type OrderStatus = z.infer<typeof orderStatusSchema>;
+
+export const paymentMethods = ['STRIPE', 'PAYPAL', 'MANUAL'] as const;
+export const paymentMethodSchema = z.enum(paymentMethods);
+export type PaymentMethod = z.infer<typeof paymentMethodSchema>;
+
+export const fulfilmentStatusSchema = z.enum(['PROCESSING', 'SHIPPED', 'DELIVERED']);
+export type FulfilmentStatus = z.infer<typeof fulfilmentStatusSchema>;
+
+const uuid = z.uuid();
+
+export const orderItemSchema = z.object({
+  productId: uuid,
+  sku: z.string().min(1),
+  name: z.string().min(1),
+  quantity: z.number().int().min(1),
+  unitAmount: minorUnitsSchema,
+  lineAmount: minorUnitsSchema,
+});
+export type OrderItem = z.infer<typeof orderItemSchema>;
+
+export const orderPlacedSchema = z.object({
+  orderId: uuid,
+  userId: uuid,
+  items: z.array(orderItemSchema).min(1),
+  totalAmount: minorUnitsSchema,
+  currency: currencySchema,
+  paymentMethod: paymentMethodSchema,
+  placedAt: isoTimeSchema,
+});
+
+export const paymentInitiatedSchema = z.object({
+  orderId: uuid,
+  provider: paymentMethodSchema,
+  /** The provider's id for the payment: Stripe PaymentIntent id, PayPal order id. */
+  providerReference: z.string().min(1),
+  amount: minorUnitsSchema,
+  currency: currencySchema,
+  initiatedAt: isoTimeSchema,
+});
+
+export const paymentSucceededSchema = z.object({
+  orderId: uuid,
+  provider: paymentMethodSchema,
+  providerReference: z.string().min(1).optional(),
+  amount: minorUnitsSchema,
+  currency: currencySchema,
+  succeededAt: isoTimeSchema,
+});
+
+export const paymentFailedSchema = z.object({
+  orderId: uuid,
+  provider: paymentMethodSchema,
+  providerReference: z.string().min(1).optional(),
+  reason: z.string().min(1),
+  failedAt: isoTimeSchema,
+});
+
+export const orderStatusChangedSchema = z.object({
+  orderId: uuid,
+  from: orderStatusSchema,
+  to: fulfilmentStatusSchema,
+  changedAt: isoTimeSchema,
+});
+
+export const orderCancelledSchema = z.object({
+  orderId: uuid,
+  from: orderStatusSchema,
+  reason: z.string().min(1).optional(),
+  cancelledAt: isoTimeSchema,
+});
+
+export const refundRequestedSchema = z.object({
+  orderId: uuid,
+  provider: paymentMethodSchema,
+  amount: minorUnitsSchema,
+  currency: currencySchema,
+  reason: z.string().min(1).optional(),
+  requestedAt: isoTimeSchema,
+});
+
+export const orderRefundedSchema = z.object({
+  orderId: uuid,
+  provider: paymentMethodSchema,
+  providerReference: z.string().min(1).optional(),
+  amount: minorUnitsSchema,
+  currency: currencySchema,
+  refundedAt: isoTimeSchema,
+});
+
+/** Who or what caused an event: stored in metadata, shown by the audit trail. */
+export const actorSchema = z.object({
+  type: z.enum(['user', 'admin', 'system', 'provider']),
+  id: z.string().min(1).optional(),
+});
+export type Actor = z.infer<typeof actorSchema>;
+
+export const eventMetadataSchema = z
+  .object({
+    schemaVersion: z.number().int().min(1),
+    actor: actorSchema.optional(),
+    requestId: z.string().optional(),
+    causationId: z.string().optional(),
+  })
+  .passthrough();
+export type EventMetadata = z.infer<typeof eventMetadataSchema>;
+
+/**
+ * Every order event type, its current schema version and schema. A new field that old events lack
+ * means a new version plus an upcaster in upcasters.ts; names never change.
+ */
+export const orderEventSchemas = {
+  OrderPlaced: { version: 1, schema: orderPlacedSchema },
+  PaymentInitiated: { version: 1, schema: paymentInitiatedSchema },
+  PaymentSucceeded: { version: 1, schema: paymentSucceededSchema },
+  PaymentFailed: { version: 1, schema: paymentFailedSchema },
+  OrderStatusChanged: { version: 1, schema: orderStatusChangedSchema },
+  OrderCancelled: { version: 1, schema: orderCancelledSchema },
+  RefundRequested: { version: 1, schema: refundRequestedSchema },
+  OrderRefunded: { version: 1, schema: orderRefundedSchema },
+} as const;
+
+type Schemas = typeof orderEventSchemas;
+export type OrderEventType = keyof Schemas;
+export const orderEventTypes = Object.keys(orderEventSchemas) as OrderEventType[];
+
+export type OrderEvent = {
+  [K in OrderEventType]: { type: K; data: z.infer<Schemas[K]['schema']> };
+}[OrderEventType];
+
+export type OrderEventOf<K extends OrderEventType> = Extract<OrderEvent, { type: K }>;
+
+export function isOrderEventType(type: string): type is OrderEventType {
+  return Object.prototype.hasOwnProperty.call(orderEventSchemas, type);
+}
+
+/** The domain time an event happened (UTC ISO string), whatever its type. */
+export function occurredAt(event: OrderEvent): string {
+  switch (event.type) {
+    case 'OrderPlaced':
+      return event.data.placedAt;
+    case 'PaymentInitiated':
+      return event.data.initiatedAt;
+    case 'PaymentSucceeded':
+      return event.data.succeededAt;
+    case 'PaymentFailed':
+      return event.data.failedAt;
+    case 'OrderStatusChanged':
+      return event.data.changedAt;
+    case 'OrderCancelled':
+      return event.data.cancelledAt;
+    case 'RefundRequested':
+      return event.data.requestedAt;
+    case 'OrderRefunded':
+      return event.data.refundedAt;
+    default: {
+      const exhaustive: never = event;
+      return exhaustive;
+    }
+  }
+}

@@ -1,0 +1,19 @@
+import type { OrderEventType } from './orderEvents';
+
+type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
+
+/**
+ * upcasters[type][n] turns version n of an event's data into version n + 1.
+ * Empty while every event is at version 1; the reader applies them in order.
+ */
+export const upcasters: Partial<Record<OrderEventType, Record<number, Upcaster>>> = {};
+
+export function upcast(type: OrderEventType, fromVersion: number, toVersion: number, data: Record<string, unknown>): Record<string, unknown> {
+  let current = data;
+  for (let version = fromVersion; version < toVersion; version++) {
+    const step = upcasters[type]?.[version];
+    if (!step) throw new Error(`no upcaster for ${type} from version ${version} to ${version + 1}`);
+    current = step(current);
+  }
+  return current;
+}

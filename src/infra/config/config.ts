@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+const boolFromString = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const roleSchema = z.enum(['api', 'projector', 'notifier', 'worker']);
+export type ProcessRole = z.infer<typeof roleSchema>;
+
+/**
+ * Every variable the process reads. Parsed once at start-up; nothing else reads process.env.
+ * Optional provider keys stay undefined so the features that need them can say which is missing.
+ */
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().default('0.0.0.0'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ROLES: z
+      .string()
+      .default('api,projector,notifier,worker')
+      .transform((s, ctx) => {
+        const roles = s.split(',').map((r) => r.trim()).filter(Boolean);
+        const parsed: ProcessRole[] = [];
+        for (const role of roles) {
+          const result = roleSchema.safeParse(role);
+          if (!result.success) {
+            ctx.addIssue({ code: 'custom', message: `unknown role "${role}" (expected api, projector, notifier, worker)` });
+            return z.NEVER;
+          }
+          parsed.push(result.data);
+        }
+        if (parsed.length === 0) {
+          ctx.addIssue({ code: 'custom', message: 'at least one role is required' });
+          return z.NEVER;
+        }
+        return [...new Set(parsed)];
+      }),
+    DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/order_ledger'),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(200).default(20),
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+    REDIS_URL: z.string().url().optional(),
+    REDIS_HOST: z.string().default('127.0.0.1'),
+    REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
+    REDIS_PASSWORD: z.string().optional(),
+    REDIS_DB: z.coerce.number().int().min(0).max(15).default(0),
+    REDIS_KEY_PREFIX: z.string().default('order-ledger:'),
+    EVENTSTORE_CONNECTION_STRING: z.string().optional(),
+    JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
+    JWT_EXPIRES_IN_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(3600),
+    BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(12),
+    CORS_ORIGINS: z.string().default(''),
+    JSON_BODY_LIMIT: z.string().default('100kb'),
+    RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
+    RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(100),
+    LOGIN_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(10),
+    CONSISTENCY_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(2000),
+    PROJECTOR_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+    EVENTSTORE_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+    STRIPE_SECRET_KEY: z.string().optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    STRIPE_API_HOST: z.string().optional(),
+    STRIPE_API_PORT: z.coerce.number().int().optional(),
+    STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
+    PAYPAL_CLIENT_ID: z.string().optional(),
+    PAYPAL_CLIENT_SECRET: z.string().optional(),
+    PAYPAL_WEBHOOK_ID: z.string().optional(),
+    PAYPAL_API_BASE: z.string().url().default('https://api-m.sandbox.paypal.com'),
+    PAYMENT_RETURN_URL: z.string().url().default('http://localhost:3000/payments/return'),
+    PAYMENT_CANCEL_URL: z.string().url().default('http://localhost:3000/payments/cancel'),
+    OPEN_ROUTER_KEY: z.string().optional(),
+    OPEN_ROUTER_BASE_URL: z.string().url().default('https://openrouter.ai/api/v1'),
+    OPEN_ROUTER_MODEL: z.string().default('openai/gpt-3.5-turbo'),
+    SMTP_URL: z.string().optional(),
+    MAIL_FROM: z.string().default('order-ledger <no-reply@order-ledger.local>'),
+    MAIL_OUTBOX_DIR: z.string().default('mail-outbox'),
+    HTTP_CLIENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    TRUST_PROXY: boolFromString.default(false),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.NODE_ENV === 'production' && !cfg.JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET is required when NODE_ENV=production' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema> & { jwtSecret: string };
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+// A fixed development secret keeps the two-command quick start working; production refuses it.
+const DEVELOPMENT_JWT_SECRET = 'order-ledger-development-secret-do-not-use-in-production';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(defined);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(config)'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return { ...result.data, jwtSecret: result.data.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET };
+}

@@ -1,0 +1,151 @@
+import type { Knex } from 'knex';
+import { appendFunctionSql } from '../eventstore/postgresSchema';
+
+interface Migration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations live in code so the compiled server, the CLI and the tests apply the same list
+ * without a file-system loader. Append new ones; never edit one that has shipped.
+ */
+const migrations: Migration[] = [
+  {
+    name: '0001_event_store',
+    async up(knex) {
+      await knex.raw(`
+        create table if not exists streams (
+          stream_id text primary key,
+          revision bigint not null
+        );
+        -- position = (transaction id << 20) | index within the append: ordered like the
+        -- committing transactions' ids, so readers can stop below the oldest in-flight one.
+        create table if not exists events (
+          position bigint primary key,
+          event_id uuid not null unique,
+          stream_id text not null,
+          revision bigint not null,
+          type text not null,
+          data jsonb not null,
+          metadata jsonb not null default '{}'::jsonb,
+          created_at timestamptz not null default now(),
+          unique (stream_id, revision)
+        );
+      `);
+      await knex.raw(appendFunctionSql);
+    },
+    async down(knex) {
+      await knex.raw('drop function if exists order_ledger_append; drop table if exists events; drop table if exists streams;');
+    },
+  },
+  {
+    name: '0002_read_models',
+    async up(knex) {
+      await knex.raw(`
+        create table if not exists projection_checkpoints (
+          name text primary key,
+          position bigint not null,
+          updated_at timestamptz not null default now()
+        );
+        create table if not exists orders (
+          id uuid primary key,
+          user_id uuid not null,
+          status text not null,
+          items jsonb not null,
+          total_amount bigint not null,
+          currency char(3) not null,
+          payment_method text not null,
+          payment_status text not null,
+          payment_provider text,
+          payment_reference text,
+          refunded_amount bigint not null default 0,
+          revision bigint not null,
+          position bigint not null,
+          placed_at timestamptz not null,
+          updated_at timestamptz not null
+        );
+        create index if not exists orders_placed_idx on orders (placed_at desc, id desc);
+        create index if not exists orders_user_placed_idx on orders (user_id, placed_at desc, id desc);
+        create index if not exists orders_status_placed_idx on orders (status, placed_at desc, id desc);
+        create index if not exists orders_user_status_placed_idx on orders (user_id, status, placed_at desc, id desc);
+        create table if not exists order_history (
+          order_id uuid not null,
+          revision bigint not null,
+          position bigint not null,
+          event_type text not null,
+          from_status text,
+          to_status text not null,
+          actor_type text not null,
+          actor_id text,
+          detail jsonb not null default '{}'::jsonb,
+          occurred_at timestamptz not null,
+          primary key (order_id, revision)
+        );
+      `);
+    },
+    async down(knex) {
+      await knex.raw('drop table if exists order_history; drop table if exists orders; drop table if exists projection_checkpoints;');
+    },
+  },
+  {
+    name: '0003_users_products',
+    async up(knex) {
+      await knex.raw(`
+        create table if not exists users (
+          id uuid primary key,
+          email text not null,
+          password_hash text not null,
+          role text not null check (role in ('user', 'admin')),
+          created_at timestamptz not null default now()
+        );
+        create unique index if not exists users_email_lower_idx on users (lower(email));
+        create table if not exists products (
+          id uuid primary key,
+          sku text not null unique,
+          name text not null,
+          unit_amount bigint not null check (unit_amount >= 0),
+          currency char(3) not null,
+          active boolean not null default true,
+          created_at timestamptz not null default now(),
+          updated_at timestamptz not null default now()
+        );
+        create index if not exists products_created_idx on products (created_at desc, id desc);
+        create table if not exists idempotency_keys (
+          user_id uuid not null,
+          key text not null,
+          request_hash text not null,
+          order_id uuid not null,
+          created_at timestamptz not null default now(),
+          primary key (user_id, key)
+        );
+      `);
+    },
+    async down(knex) {
+      await knex.raw('drop table if exists idempotency_keys; drop table if exists products; drop table if exists users;');
+    },
+  },
+];
+
+class CodeMigrationSource implements Knex.MigrationSource<Migration> {
+  getMigrations(): Promise<Migration[]> {
+    return Promise.resolve(migrations);
+  }
+  getMigrationName(migration: Migration): string {
+    return migration.name;
+  }
+  getMigration(migration: Migration): Promise<Knex.Migration> {
+    return Promise.resolve({ up: migration.up, down: migration.down });
+  }
+}
+
+export async function migrateToLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest({ migrationSource: new CodeMigrationSource() })) as [number, string[]];
+  return applied;
+}
+
+export async function pendingMigrations(knex: Knex): Promise<string[]> {
+  const [, pending] = (await knex.migrate.list({ migrationSource: new CodeMigrationSource() })) as [unknown, Migration[]];
+  return pending.map((m) => m.name);
+}

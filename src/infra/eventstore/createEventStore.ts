@@ -1,0 +1,18 @@
+import type { Config } from '../config/config';
+import type { Logger } from '../logger';
+import type { EventStore } from './eventStore';
+import { PostgresEventStore } from './postgresEventStore';
+
+/** PostgreSQL is the default; EVENTSTORE_CONNECTION_STRING selects EventStoreDB/KurrentDB. */
+export function createEventStore(config: Config, logger: Logger): EventStore {
+  if (config.EVENTSTORE_CONNECTION_STRING) {
+    throw new Error('EVENTSTORE_CONNECTION_STRING is set but the EventStoreDB adapter is not available in this build');
+  }
+  return new PostgresEventStore({
+    connectionString: config.DATABASE_URL,
+    poolMax: Math.max(4, Math.floor(config.DATABASE_POOL_MAX / 2)),
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    pollIntervalMs: config.EVENTSTORE_POLL_INTERVAL_MS,
+    logger,
+  });
+}

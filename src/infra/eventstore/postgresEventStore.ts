@@ -1,0 +1,289 @@
+import pg from 'pg';
+import type { Logger } from '../logger';
+import {
+  DuplicateEventIdError,
+  WrongExpectedVersionError,
+  type AppendResult,
+  type EventData,
+  type EventStore,
+  type ExpectedRevision,
+  type ReadAllOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from './eventStore';
+import { safeBoundarySql } from './postgresSchema';
+
+export const EVENTS_CHANNEL = 'order_ledger_events';
+
+export interface PostgresEventStoreOptions {
+  connectionString: string;
+  poolMax?: number;
+  statementTimeoutMs?: number;
+  /** Fallback poll when no notification arrives (missed NOTIFY, unrelated long transactions). */
+  pollIntervalMs?: number;
+  logger?: Logger;
+}
+
+interface EventRow {
+  position: string;
+  event_id: string;
+  stream_id: string;
+  revision: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+}
+
+const selectColumns = 'position, event_id, stream_id, revision, type, data, metadata, created_at';
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    streamId: row.stream_id,
+    type: row.type,
+    revision: BigInt(row.revision),
+    position: BigInt(row.position),
+    data: row.data,
+    metadata: row.metadata,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function expectedParams(expected: ExpectedRevision): [string, string | null] {
+  if (expected === 'any' || expected === 'no_stream') return [expected, null];
+  if (expected < -1n) throw new RangeError(`expected revision must be >= 0, got ${expected}`);
+  return ['exact', expected.toString()];
+}
+
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly pollIntervalMs: number;
+  private readonly logger: Logger | undefined;
+  private readonly wakers = new Set<() => void>();
+  private listener: pg.Client | undefined;
+  private listenerStarting: Promise<void> | undefined;
+  private notifyInFlight = false;
+  private notifyAgain = false;
+  private closed = false;
+
+  constructor(options: PostgresEventStoreOptions) {
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolMax ?? 10,
+      statement_timeout: options.statementTimeoutMs ?? 15_000,
+      connectionTimeoutMillis: 5000,
+      application_name: 'order-ledger-eventstore',
+    });
+    this.pool.on('error', (error) => this.logger?.warn({ err: error }, 'idle event-store connection failed'));
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.logger = options.logger;
+  }
+
+  async appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    if (events.length === 0) throw new RangeError('appendToStream needs at least one event');
+    const [kind, expected] = expectedParams(options.expectedRevision);
+    let result: pg.QueryResult<{ outcome: string; next_revision: string; last_position: string }>;
+    try {
+      result = await this.pool.query(
+        'select outcome, next_revision, last_position from order_ledger_append($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])',
+        [
+          streamId,
+          kind,
+          expected,
+          events.map((e) => e.id),
+          events.map((e) => e.type),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => JSON.stringify(e.metadata ?? {})),
+        ],
+      );
+    } catch (error) {
+      const pgError = error as { code?: string; detail?: string };
+      if (pgError.code === 'OL001') {
+        const actual = BigInt(pgError.detail ?? '-1');
+        throw new WrongExpectedVersionError(streamId, options.expectedRevision, actual === -1n ? 'no_stream' : actual);
+      }
+      if (pgError.code === 'OL002') throw new DuplicateEventIdError(streamId, events.map((e) => e.id));
+      throw error;
+    }
+    const row = result.rows[0];
+    if (!row) throw new Error('order_ledger_append returned no row');
+    if (row.outcome === 'appended') this.notifySubscribers();
+    return { nextRevision: BigInt(row.next_revision), position: BigInt(row.last_position) };
+  }
+
+  async readStream(streamId: string, options: { fromRevision?: bigint; maxCount?: number } = {}): Promise<RecordedEvent[]> {
+    const result = await this.pool.query<EventRow>(
+      `select ${selectColumns} from events where stream_id = $1 and revision >= $2 order by revision limit $3`,
+      [streamId, (options.fromRevision ?? 0n).toString(), options.maxCount ?? null],
+    );
+    return result.rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    const result = await this.pool.query<EventRow>(
+      `select ${selectColumns} from events where position > $1 and position < ${safeBoundarySql} order by position limit $2`,
+      [(options.after ?? -1n).toString(), options.limit],
+    );
+    return result.rows.map(toRecorded);
+  }
+
+  async headPosition(): Promise<bigint> {
+    const result = await this.pool.query<{ head: string | null }>(
+      `select max(position) as head from events where position < ${safeBoundarySql}`,
+    );
+    return BigInt(result.rows[0]?.head ?? '0');
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('select 1 from streams limit 1');
+  }
+
+  subscribeToAll(options: SubscribeOptions = {}): Subscription {
+    return new PostgresSubscription(this, options.after ?? -1n, options.maxBatchSize ?? 500, this.pollIntervalMs);
+  }
+
+  /** Registers a callback run on every NOTIFY; returns the unregister function. */
+  onWake(waker: () => void): () => void {
+    this.wakers.add(waker);
+    void this.ensureListener();
+    return () => this.wakers.delete(waker);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.wakers) wake();
+    this.wakers.clear();
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) await listener.end().catch(() => undefined);
+    await this.pool.end();
+  }
+
+  /**
+   * NOTIFY after commit, coalesced to one in flight per process: inside the append transaction it
+   * would take PostgreSQL's global notify lock across the commit and serialize concurrent writers.
+   */
+  private notifySubscribers(): void {
+    if (this.closed) return;
+    if (this.notifyInFlight) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifyInFlight = true;
+    this.pool
+      .query(`select pg_notify('${EVENTS_CHANNEL}', '')`)
+      .catch((error: unknown) => this.logger?.warn({ err: error }, 'event notification failed; subscribers fall back to polling'))
+      .finally(() => {
+        this.notifyInFlight = false;
+        if (this.notifyAgain) {
+          this.notifyAgain = false;
+          this.notifySubscribers();
+        }
+      });
+  }
+
+  private ensureListener(): Promise<void> {
+    if (this.listener || this.closed) return Promise.resolve();
+    this.listenerStarting ??= this.startListener().finally(() => {
+      this.listenerStarting = undefined;
+    });
+    return this.listenerStarting;
+  }
+
+  private async startListener(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: (this.pool.options as { connectionString: string }).connectionString,
+      connectionTimeoutMillis: 5000,
+      application_name: 'order-ledger-listener',
+    });
+    client.on('notification', () => {
+      for (const wake of this.wakers) wake();
+    });
+    client.on('error', (error) => {
+      // Polling carries on; the next subscriber wake-up registration reconnects.
+      this.logger?.warn({ err: error }, 'event listener connection lost');
+      if (this.listener === client) this.listener = undefined;
+      client.end().catch(() => undefined);
+      setTimeout(() => void this.ensureListener(), 1000).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`listen ${EVENTS_CHANNEL}`);
+      if (this.closed) {
+        await client.end();
+        return;
+      }
+      this.listener = client;
+    } catch (error) {
+      this.logger?.warn({ err: error }, 'could not LISTEN for events; polling only');
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+class PostgresSubscription implements Subscription {
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private notified = false;
+
+  constructor(
+    private readonly store: PostgresEventStore,
+    private after: bigint,
+    private readonly maxBatchSize: number,
+    private readonly pollIntervalMs: number,
+  ) {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<RecordedEvent[]> {
+    const unregister = this.store.onWake(() => {
+      this.notified = true;
+      this.wake?.();
+    });
+    // After a NOTIFY whose events are not yet readable (an older transaction is still open),
+    // retry soon with growing delays instead of waiting for the next poll.
+    let retryDelay = 0;
+    try {
+      while (!this.closed) {
+        this.notified = false;
+        const batch = await this.store.readAll({ after: this.after, limit: this.maxBatchSize });
+        if (this.closed) break;
+        if (batch.length > 0) {
+          this.after = batch[batch.length - 1]!.position;
+          retryDelay = 0;
+          yield batch;
+          continue;
+        }
+        if (this.notified) {
+          retryDelay = Math.min(retryDelay === 0 ? 2 : retryDelay * 2, this.pollIntervalMs);
+          await this.sleep(retryDelay);
+        } else {
+          retryDelay = 0;
+          await this.sleep(this.pollIntervalMs);
+        }
+      }
+    } finally {
+      unregister();
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        this.wake = undefined;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

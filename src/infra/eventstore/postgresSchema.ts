@@ -1,0 +1,80 @@
+/**
+ * The append runs as one function call: one round trip, one implicit transaction.
+ * It locks the stream's row, checks idempotency (ids already stored at that place), checks the
+ * expected revision, and inserts the events with positions derived from the transaction id.
+ * Raised SQLSTATEs: OL001 wrong expected revision (DETAIL = actual revision, -1 for no stream),
+ * OL002 ids already stored elsewhere.
+ */
+export const appendFunctionSql = `
+create or replace function order_ledger_append(
+  p_stream_id text,
+  p_expected_kind text,
+  p_expected bigint,
+  p_ids uuid[],
+  p_types text[],
+  p_data jsonb[],
+  p_metadata jsonb[]
+) returns table (outcome text, next_revision bigint, last_position bigint)
+language plpgsql as $fn$
+declare
+  v_count int := coalesce(array_length(p_ids, 1), 0);
+  v_current bigint;
+  v_found int;
+  v_found_here int;
+  v_first bigint;
+  v_last bigint;
+  v_last_position bigint;
+  v_base bigint;
+begin
+  if v_count = 0 then
+    raise exception 'order_ledger_append needs at least one event' using errcode = '22023';
+  end if;
+  if v_count > 1048576 then
+    raise exception 'too many events in one append (%)', v_count using errcode = '22023';
+  end if;
+
+  insert into streams as s (stream_id, revision) values (p_stream_id, -1)
+    on conflict (stream_id) do update set revision = s.revision
+    returning s.revision into v_current;
+
+  select count(*), count(*) filter (where e.stream_id = p_stream_id), min(e.revision), max(e.revision), max(e.position)
+    into v_found, v_found_here, v_first, v_last, v_last_position
+    from events e where e.event_id = any(p_ids);
+
+  if v_found > 0 then
+    if v_found = v_count and v_found_here = v_count and v_last - v_first = v_count - 1
+       and (p_expected_kind = 'any'
+            or (p_expected_kind = 'no_stream' and v_first = 0)
+            or (p_expected_kind = 'exact' and v_first = p_expected + 1)) then
+      return query select 'idempotent'::text, v_last, v_last_position;
+      return;
+    end if;
+    if v_found_here = v_found and v_found < v_count then
+      raise exception 'stream %: some event ids are already stored', p_stream_id using errcode = 'OL002';
+    end if;
+    if v_found_here < v_found then
+      raise exception 'stream %: event ids are already stored in another stream', p_stream_id using errcode = 'OL002';
+    end if;
+  end if;
+
+  if (p_expected_kind = 'no_stream' and v_current <> -1)
+     or (p_expected_kind = 'exact' and v_current <> p_expected) then
+    raise exception 'stream %: wrong expected revision', p_stream_id using errcode = 'OL001', detail = v_current::text;
+  end if;
+
+  if v_found > 0 then
+    raise exception 'stream %: event ids are already stored at another revision', p_stream_id using errcode = 'OL002';
+  end if;
+
+  v_base := pg_current_xact_id()::text::bigint << 20;
+  insert into events (position, event_id, stream_id, revision, type, data, metadata)
+    select v_base + (u.ord - 1), u.id, p_stream_id, v_current + u.ord, u.type, u.data, u.meta
+    from unnest(p_ids, p_types, p_data, p_metadata) with ordinality as u(id, type, data, meta, ord);
+  update streams set revision = v_current + v_count where stream_id = p_stream_id;
+  return query select 'appended'::text, v_current + v_count, v_base + (v_count - 1);
+end
+$fn$;
+`;
+
+/** Readers of $all stop below the oldest transaction still in flight: nothing can commit there later. */
+export const safeBoundarySql = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)`;

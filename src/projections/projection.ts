@@ -1,0 +1,14 @@
+import type { Knex } from 'knex';
+import type { StoredOrderEvent } from '../events/codec';
+
+/**
+ * A read model: the tables it owns and how each event changes their rows. `apply` runs inside the
+ * projector's transaction with the events of one batch (already past this projection's checkpoint),
+ * and must be idempotent so a replayed event changes nothing.
+ */
+export interface Projection {
+  readonly name: string;
+  /** Tables the projection writes; the rebuild copies their shape into fresh tables. */
+  readonly tables: readonly string[];
+  apply(trx: Knex.Transaction, events: readonly StoredOrderEvent[], tableOf?: (table: string) => string): Promise<void>;
+}

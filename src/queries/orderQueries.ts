@@ -1,0 +1,175 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { ValidationError } from '../errors';
+import { orderItemSchema, orderStatusSchema, paymentMethodSchema } from '../events/orderEvents';
+import type { OrderRow } from '../projections/ordersProjection';
+
+export const MAX_PAGE_LIMIT = 100;
+
+export const listOrdersQuerySchema = z
+  .object({
+    page: z.coerce.number().int().min(1).max(100_000).default(1),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT, `limit must be at most ${MAX_PAGE_LIMIT}`).default(10),
+    status: orderStatusSchema.optional(),
+    userId: z.uuid().optional(),
+    cursor: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+export type ListOrdersQuery = z.infer<typeof listOrdersQuerySchema>;
+
+export const orderDtoSchema = z.object({
+  id: z.uuid(),
+  userId: z.uuid(),
+  status: orderStatusSchema,
+  items: z.array(orderItemSchema),
+  totalAmount: z.number().int(),
+  currency: z.string(),
+  paymentMethod: paymentMethodSchema,
+  paymentStatus: z.enum(['PENDING', 'INITIATED', 'SUCCEEDED', 'FAILED', 'REFUND_PENDING', 'REFUNDED']),
+  paymentProvider: paymentMethodSchema.nullable(),
+  paymentReference: z.string().nullable(),
+  refundedAmount: z.number().int(),
+  revision: z.number().int(),
+  position: z.string().describe('Global position of the last event applied to this row (decimal string)'),
+  placedAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+export type OrderDto = z.infer<typeof orderDtoSchema>;
+
+export const orderListSchema = z.object({
+  status: z.literal('success'),
+  data: z.array(orderDtoSchema),
+  meta: z.object({
+    total: z.number().int(),
+    page: z.number().int(),
+    limit: z.number().int(),
+    nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page (keyset pagination)'),
+  }),
+});
+export type OrderList = z.infer<typeof orderListSchema>;
+
+export const orderHistoryEntrySchema = z.object({
+  revision: z.number().int(),
+  position: z.string(),
+  eventType: z.string(),
+  fromStatus: orderStatusSchema.nullable(),
+  toStatus: orderStatusSchema,
+  actor: z.object({ type: z.enum(['user', 'admin', 'system', 'provider']), id: z.string().nullable() }),
+  detail: z.record(z.string(), z.unknown()),
+  occurredAt: z.iso.datetime(),
+});
+export type OrderHistoryEntry = z.infer<typeof orderHistoryEntrySchema>;
+
+export function toOrderDto(row: OrderRow): OrderDto {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    status: row.status as OrderDto['status'],
+    items: row.items as OrderDto['items'],
+    totalAmount: Number(row.total_amount),
+    currency: row.currency,
+    paymentMethod: row.payment_method as OrderDto['paymentMethod'],
+    paymentStatus: row.payment_status as OrderDto['paymentStatus'],
+    paymentProvider: row.payment_provider as OrderDto['paymentProvider'],
+    paymentReference: row.payment_reference,
+    refundedAmount: Number(row.refunded_amount),
+    revision: Number(row.revision),
+    position: row.position,
+    placedAt: row.placed_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+interface Cursor {
+  placedAt: string;
+  id: string;
+}
+
+const cursorSchema = z.object({ placedAt: z.iso.datetime(), id: z.uuid() });
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(raw: string): Cursor {
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+  } catch {
+    throw new ValidationError('cursor is not one this API issued', { cursor: raw }, 'INVALID_CURSOR');
+  }
+}
+
+export interface OrderScope {
+  /** Restrict to one user's orders (always set for non-admins). */
+  userId?: string;
+}
+
+/** Newest first; `cursor` switches from offset to keyset pagination for deep pages. */
+export async function listOrders(knex: Knex, query: ListOrdersQuery, scope: OrderScope): Promise<OrderList> {
+  const userId = scope.userId ?? query.userId;
+  const filtered = (): Knex.QueryBuilder => {
+    const q = knex('orders');
+    if (userId) q.where('user_id', userId);
+    if (query.status) q.where('status', query.status);
+    return q;
+  };
+  const rowsQuery = filtered().select('*').orderBy([{ column: 'placed_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(query.limit);
+  if (query.cursor) {
+    const cursor = decodeCursor(query.cursor);
+    rowsQuery.whereRaw('(placed_at, id) < (?::timestamptz, ?::uuid)', [cursor.placedAt, cursor.id]);
+  } else {
+    rowsQuery.offset((query.page - 1) * query.limit);
+  }
+  const [rows, countRow] = await Promise.all([
+    rowsQuery as Promise<OrderRow[]>,
+    filtered().count<{ count: string }[]>({ count: '*' }).first() as Promise<{ count: string } | undefined>,
+  ]);
+  const data = rows.map(toOrderDto);
+  const last = data[data.length - 1];
+  return {
+    status: 'success',
+    data,
+    meta: {
+      total: Number(countRow?.count ?? 0),
+      page: query.cursor ? query.page : query.page,
+      limit: query.limit,
+      nextCursor: last && data.length === query.limit ? encodeCursor({ placedAt: last.placedAt, id: last.id }) : null,
+    },
+  };
+}
+
+export async function getOrder(knex: Knex, orderId: string, scope: OrderScope): Promise<OrderDto | undefined> {
+  const q = knex('orders').where('id', orderId);
+  if (scope.userId) q.where('user_id', scope.userId);
+  const row = (await q.first()) as OrderRow | undefined;
+  return row ? toOrderDto(row) : undefined;
+}
+
+interface HistoryRow {
+  revision: string;
+  position: string;
+  event_type: string;
+  from_status: string | null;
+  to_status: string;
+  actor_type: string;
+  actor_id: string | null;
+  detail: Record<string, unknown>;
+  occurred_at: Date;
+}
+
+/** The order's transitions oldest first; undefined when the order is not visible in this scope. */
+export async function getOrderHistory(knex: Knex, orderId: string, scope: OrderScope): Promise<OrderHistoryEntry[] | undefined> {
+  const order = await getOrder(knex, orderId, scope);
+  if (!order) return undefined;
+  const rows = (await knex('order_history').where('order_id', orderId).orderBy('revision', 'asc')) as HistoryRow[];
+  return rows.map((row) => ({
+    revision: Number(row.revision),
+    position: row.position,
+    eventType: row.event_type,
+    fromStatus: row.from_status as OrderHistoryEntry['fromStatus'],
+    toStatus: row.to_status as OrderHistoryEntry['toStatus'],
+    actor: { type: row.actor_type as OrderHistoryEntry['actor']['type'], id: row.actor_id },
+    detail: row.detail,
+    occurredAt: row.occurred_at.toISOString(),
+  }));
+}

@@ -1,0 +1,24 @@
+import type { Knex } from 'knex';
+import type { Config } from './config/config';
+import type { EventStore } from './eventstore/eventStore';
+import type { TokenService } from './http/authTokens';
+import type { Logger } from './logger';
+import type { Redis } from './redis';
+import type { ProjectionWaiter } from '../queries/consistency';
+import type { Projector } from '../projections/projector';
+
+/**
+ * Everything a role needs, built once in the composition root (runtime.ts) and passed down as one
+ * named object. Optional members exist only in processes running the role that owns them.
+ */
+export interface Deps {
+  config: Config;
+  logger: Logger;
+  knex: Knex;
+  store: EventStore;
+  redis: Redis;
+  tokens: TokenService;
+  waiter: ProjectionWaiter;
+  projector?: Projector;
+  clock: () => Date;
+}

@@ -1,0 +1,83 @@
+import './openapi';
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { randomUUID } from 'node:crypto';
+import swaggerUi from 'swagger-ui-express';
+import type { Deps } from '../deps';
+import { errorHandler, notFoundHandler } from './errorHandler';
+import { createRegistry, generateOpenApiDocument } from './openapi';
+import { registerHealthRoutes } from './routes/healthRoutes';
+import { registerOrderRoutes } from './routes/orderRoutes';
+import type { RouteDeps } from './route';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export interface AppHooks {
+  /** Routes that must see the raw body (signed webhooks) mount here, before the JSON parser. */
+  beforeJson?: (app: Express) => void;
+  /** Extra route groups registered with the same router and OpenAPI registry. */
+  routes?: Array<(routes: RouteDeps, deps: Deps) => void>;
+}
+
+export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; openApiDocument: ReturnType<typeof generateOpenApiDocument> } {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.TRUST_PROXY);
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(helmet());
+  const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+  app.use(
+    cors({
+      origin: (origin, callback) => callback(null, origin !== undefined && origins.includes(origin)),
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-Min-Position', 'X-Request-Id'],
+      exposedHeaders: ['ETag', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
+
+  hooks.beforeJson?.(app);
+  app.use(express.json({ limit: config.JSON_BODY_LIMIT }));
+
+  const router = express.Router();
+  const registry = createRegistry();
+  const routes: RouteDeps = { router, registry, tokens: deps.tokens };
+  registerHealthRoutes(routes, deps);
+  registerOrderRoutes(routes, deps);
+  for (const register of hooks.routes ?? []) register(routes, deps);
+
+  const openApiDocument = generateOpenApiDocument(registry);
+  app.get('/api-docs.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  // Swagger UI needs inline scripts and styles that the default CSP blocks.
+  app.use(
+    '/api-docs',
+    helmet.contentSecurityPolicy({ directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] } }),
+    swaggerUi.serve,
+    swaggerUi.setup(openApiDocument, { swaggerOptions: { persistAuthorization: true } }),
+  );
+  app.use(router);
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  return { app, openApiDocument };
+}

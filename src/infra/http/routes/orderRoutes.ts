@@ -1,0 +1,309 @@
+import '../openapi';
+import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { handleOrderCommand, loadOrder, type HandleResult } from '../../../commands/orderCommandHandler';
+import type { OrderCommand } from '../../../commands/order/orderDecider';
+import { OrderNotFoundError } from '../../../commands/order/orderErrors';
+import { ConflictError, ValidationError } from '../../../errors';
+import { fulfilmentStatusSchema, paymentMethodSchema, type OrderItem } from '../../../events/orderEvents';
+import {
+  getOrder,
+  getOrderHistory,
+  listOrders,
+  listOrdersQuerySchema,
+  orderDtoSchema,
+  orderHistoryEntrySchema,
+  orderListSchema,
+  type OrderDto,
+} from '../../../queries/orderQueries';
+import { ConsistencyTimeoutError } from '../../../queries/consistency';
+import type { Deps } from '../../deps';
+import type { AuthUser } from '../authTokens';
+import { ifMatchRevision, minPositionHeaders, minPositionQuery, requestedMinPosition } from '../consistencyParams';
+import { defineRoute, type RouteDeps } from '../route';
+
+const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
+
+const placeOrderBodySchema = z
+  .object({
+    items: z
+      .array(z.object({ productId: z.uuid(), quantity: z.number().int().min(1).max(1000) }).strict())
+      .min(1, 'items must not be empty')
+      .max(100),
+    paymentMethod: paymentMethodSchema,
+    paymentFlow: z.literal('REGULAR').optional(),
+  })
+  .strict()
+  .openapi('PlaceOrderRequest');
+
+export const orderCommandResponseSchema = z
+  .object({
+    status: z.literal('success'),
+    data: z
+      .object({
+        order: orderDtoSchema,
+        position: z.string().describe('Global position of the last event this command appended'),
+      })
+      .passthrough(),
+  })
+  .openapi('OrderCommandResponse');
+
+const orderResponseSchema = z.object({ status: z.literal('success'), data: orderDtoSchema }).openapi('OrderResponse');
+const historyResponseSchema = z
+  .object({ status: z.literal('success'), data: z.array(orderHistoryEntrySchema) })
+  .openapi('OrderHistoryResponse');
+
+const changeStatusBodySchema = z.object({ status: fulfilmentStatusSchema }).strict().openapi('ChangeOrderStatusRequest');
+const cancelBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict().openapi('CancelOrderRequest');
+const ifMatchHeaders = z.object({ 'if-match': z.string().optional().openapi({ description: 'Order revision last seen; 412 when stale' }) });
+const idempotencyHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(255).optional().openapi({ description: 'Same key and body return the same order' }),
+});
+
+const actorOf = (user: AuthUser) => ({ type: user.role === 'admin' ? ('admin' as const) : ('user' as const), id: user.id });
+
+/** Waits (bounded) for the read model, then reads the order; falls back to the command's own view. */
+export async function orderAfterCommand(deps: Deps, result: HandleResult, fallback?: () => OrderDto): Promise<OrderDto> {
+  if (result.position !== undefined) {
+    try {
+      await deps.waiter.waitFor(result.position, deps.config.CONSISTENCY_WAIT_MS);
+    } catch (error) {
+      if (!(error instanceof ConsistencyTimeoutError) || !fallback) throw error;
+      deps.logger.warn({ orderId: result.orderId, position: result.position.toString() }, 'read model lagging; answering from the command result');
+      return fallback();
+    }
+  }
+  const order = await getOrder(deps.knex, result.orderId, {});
+  if (!order) {
+    if (fallback) return fallback();
+    throw new OrderNotFoundError(result.orderId);
+  }
+  return order;
+}
+
+/** Commands load the stream (never the read model) to check ownership; others see 404. */
+async function assertCanCommand(deps: Deps, orderId: string, user: AuthUser): Promise<void> {
+  const { state } = await loadOrder(deps.store, orderId);
+  if (state.status === 'NONE' || (user.role !== 'admin' && state.userId !== user.id)) throw new OrderNotFoundError(orderId);
+}
+
+function requestHash(body: unknown): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+}
+
+/** Maps an Idempotency-Key to one order id; the same key with another body is refused. */
+async function orderIdForKey(deps: Deps, userId: string, key: string | undefined, body: unknown): Promise<string> {
+  const fresh = randomUUID();
+  if (!key) return fresh;
+  const hash = requestHash(body);
+  const inserted = (await deps.knex('idempotency_keys')
+    .insert({ user_id: userId, key, request_hash: hash, order_id: fresh })
+    .onConflict(['user_id', 'key'])
+    .ignore()
+    .returning('order_id')) as { order_id: string }[];
+  if (inserted.length > 0) return fresh;
+  const existing = (await deps.knex('idempotency_keys').where({ user_id: userId, key }).first()) as { request_hash: string; order_id: string } | undefined;
+  if (!existing) throw new ConflictError('IDEMPOTENCY_KEY_IN_FLIGHT', 'A request with this Idempotency-Key is in progress; retry');
+  if (existing.request_hash !== hash) {
+    throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body');
+  }
+  return existing.order_id;
+}
+
+interface CatalogRow {
+  id: string;
+  sku: string;
+  name: string;
+  unit_amount: string;
+  currency: string;
+  active: boolean;
+}
+
+/** Prices come from the catalog, never from the client. */
+export async function priceItems(deps: Deps, requested: { productId: string; quantity: number }[]): Promise<{ items: OrderItem[]; currency: string }> {
+  const quantities = new Map<string, number>();
+  for (const item of requested) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
+  const rows = (await deps.knex('products').whereIn('id', [...quantities.keys()])) as CatalogRow[];
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const missing = [...quantities.keys()].filter((id) => !byId.get(id)?.active);
+  if (missing.length > 0) {
+    throw new ValidationError(`Unknown or unavailable product(s): ${missing.join(', ')}`, { productIds: missing }, 'PRODUCT_NOT_FOUND');
+  }
+  const currencies = new Set(rows.map((row) => row.currency));
+  if (currencies.size > 1) {
+    throw new ValidationError(`All items must share one currency; got ${[...currencies].join(', ')}`, undefined, 'MIXED_CURRENCIES');
+  }
+  const items: OrderItem[] = [...quantities.entries()].map(([productId, quantity]) => {
+    const row = byId.get(productId)!;
+    const unitAmount = Number(row.unit_amount);
+    return { productId, sku: row.sku, name: row.name, quantity, unitAmount, lineAmount: unitAmount * quantity };
+  });
+  return { items, currency: rows[0]!.currency };
+}
+
+function dtoFromPlaced(result: HandleResult): OrderDto {
+  const state = result.state;
+  if (state.status === 'NONE') throw new OrderNotFoundError(result.orderId);
+  const placed = result.events.find((e) => e.type === 'OrderPlaced');
+  if (!placed || placed.type !== 'OrderPlaced') throw new OrderNotFoundError(result.orderId);
+  return {
+    id: state.orderId,
+    userId: state.userId,
+    status: state.status,
+    items: placed.data.items,
+    totalAmount: state.totalAmount,
+    currency: state.currency,
+    paymentMethod: state.paymentMethod,
+    paymentStatus: 'PENDING',
+    paymentProvider: null,
+    paymentReference: null,
+    refundedAmount: 0,
+    revision: Number(result.revision),
+    position: (result.position ?? 0n).toString(),
+    placedAt: placed.data.placedAt,
+    updatedAt: placed.data.placedAt,
+  };
+}
+
+export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
+  defineRoute(routes, {
+    method: 'post',
+    path: '/orders',
+    summary: 'Place an order (prices from the catalog); answers once the read model shows it',
+    tags: ['Orders'],
+    access: 'user',
+    body: placeOrderBodySchema,
+    headers: idempotencyHeaders,
+    responses: {
+      201: { description: 'Order placed', schema: orderCommandResponseSchema },
+      409: { description: 'Idempotency-Key reused with another body' },
+      503: { description: 'Payment provider not configured or read model lagging' },
+    },
+    handler: async ({ body, user, req, requestId }) => {
+      const customer = user!;
+      const key = req.header('idempotency-key');
+      if (key !== undefined && (key.length === 0 || key.length > 255)) {
+        throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
+      }
+      const orderId = await orderIdForKey(deps, customer.id, key, body);
+      const { items, currency } = await priceItems(deps, body.items);
+      const result = await handleOrderCommand(
+        deps.store,
+        orderId,
+        {
+          type: 'PlaceOrder',
+          data: { orderId, userId: customer.id, items, currency, paymentMethod: body.paymentMethod, now: deps.clock().toISOString() },
+        },
+        { idempotencySource: `place-order:${orderId}`, context: { actor: actorOf(customer), requestId } },
+      );
+      if (result.state.status !== 'NONE' && result.state.userId !== customer.id) throw new OrderNotFoundError(orderId);
+      const order = await orderAfterCommand(deps, result, () => dtoFromPlaced(result));
+      return { status: 201, body: { status: 'success', data: { order, position: (result.position ?? 0n).toString() } } };
+    },
+  });
+
+  defineRoute(routes, {
+    method: 'get',
+    path: '/orders',
+    summary: 'List orders, newest first (users see their own; admins see all and may filter by userId)',
+    tags: ['Orders'],
+    access: 'user',
+    query: listOrdersQuerySchema.extend(minPositionQuery),
+    headers: minPositionHeaders,
+    responses: { 200: { description: 'A page of orders', schema: orderListSchema }, 503: { description: 'Read model did not reach minPosition in time' } },
+    handler: async ({ query, user, req }) => {
+      const { minPosition, ...listQuery } = query;
+      const waitFor = requestedMinPosition(req, minPosition);
+      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      const scope = user!.role === 'admin' ? {} : { userId: user!.id };
+      return { status: 200, body: await listOrders(deps.knex, listQuery, scope) };
+    },
+  });
+
+  defineRoute(routes, {
+    method: 'get',
+    path: '/orders/:id',
+    summary: 'Get one order (owner or admin); ETag carries its revision',
+    tags: ['Orders'],
+    access: 'user',
+    params: orderIdParams,
+    query: z.object(minPositionQuery).strict(),
+    headers: minPositionHeaders,
+    responses: { 200: { description: 'The order', schema: orderResponseSchema }, 404: { description: 'No such order for this user' } },
+    handler: async ({ params, query, user, req }) => {
+      const waitFor = requestedMinPosition(req, query.minPosition);
+      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
+      if (!order) throw new OrderNotFoundError(params.id);
+      return { status: 200, body: { status: 'success', data: order }, headers: { ETag: `"${order.revision}"` } };
+    },
+  });
+
+  defineRoute(routes, {
+    method: 'get',
+    path: '/orders/:id/history',
+    summary: "An order's transitions, oldest first (owner or admin)",
+    tags: ['Orders'],
+    access: 'user',
+    params: orderIdParams,
+    query: z.object(minPositionQuery).strict(),
+    headers: minPositionHeaders,
+    responses: { 200: { description: 'The history', schema: historyResponseSchema }, 404: { description: 'No such order for this user' } },
+    handler: async ({ params, query, user, req }) => {
+      const waitFor = requestedMinPosition(req, query.minPosition);
+      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      const history = await getOrderHistory(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
+      if (!history) throw new OrderNotFoundError(params.id);
+      return { status: 200, body: { status: 'success', data: history } };
+    },
+  });
+
+  const commandRoute = (
+    path: string,
+    summary: string,
+    access: 'user' | 'admin',
+    body: z.ZodObject | undefined,
+    toCommand: (body: Record<string, unknown>, user: AuthUser, now: string) => OrderCommand,
+  ): void => {
+    defineRoute(routes, {
+      method: path.endsWith('/status') ? 'patch' : 'post',
+      path,
+      summary,
+      tags: ['Orders'],
+      access,
+      params: orderIdParams,
+      ...(body ? { body } : {}),
+      headers: ifMatchHeaders,
+      responses: {
+        200: { description: 'Command applied', schema: orderCommandResponseSchema },
+        404: { description: 'No such order for this user' },
+        409: { description: 'Illegal transition (names both states)' },
+        412: { description: 'If-Match revision is stale' },
+      },
+      handler: async ({ params, body: parsed, user, req, requestId }) => {
+        const expectedRevision = ifMatchRevision(req);
+        await assertCanCommand(deps, params.id, user!);
+        const command = toCommand((parsed ?? {}) as Record<string, unknown>, user!, deps.clock().toISOString());
+        const result = await handleOrderCommand(deps.store, params.id, command, {
+          ...(expectedRevision !== undefined ? { expectedRevision } : {}),
+          context: { actor: actorOf(user!), requestId },
+        });
+        const order = await orderAfterCommand(deps, result);
+        return { status: 200, body: { status: 'success', data: { order, position: (result.position ?? 0n).toString() } } };
+      },
+    });
+  };
+
+  commandRoute('/orders/:id/status', 'Move a paid order through fulfilment (admin)', 'admin', changeStatusBodySchema, (body, _user, now) => ({
+    type: 'ChangeStatus',
+    data: { to: changeStatusBodySchema.parse(body).status, now },
+  }));
+  commandRoute('/orders/:id/cancel', 'Cancel an order (owner while unpaid; admin also when paid)', 'user', cancelBodySchema, (body, user, now) => {
+    const { reason } = cancelBodySchema.parse(body);
+    return { type: 'CancelOrder', data: { by: user.role === 'admin' ? 'admin' : 'user', ...(reason ? { reason } : {}), now } };
+  });
+  commandRoute('/orders/:id/mark-paid', 'Confirm an offline (MANUAL) payment (admin)', 'admin', undefined, (_body, _user, now) => ({
+    type: 'MarkPaid',
+    data: { now },
+  }));
+}

@@ -1,0 +1,132 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ordersProjection } from '../projections/ordersProjection';
+import { orderHistoryProjection } from '../projections/orderHistoryProjection';
+import { Projector } from '../projections/projector';
+import { ProjectionWaiter } from '../queries/consistency';
+import type { Config } from './config/config';
+import type { Deps } from './deps';
+import { createKnex, ensureDatabase } from './db/knex';
+import { migrateToLatest } from './db/migrations';
+import { createEventStore } from './eventstore/createEventStore';
+import { createApp, type AppHooks } from './http/app';
+import { createTokenService } from './http/authTokens';
+import { createLogger, type Logger } from './logger';
+import { createRedis } from './redis';
+
+export const readModelProjections = [ordersProjection, orderHistoryProjection] as const;
+
+/** A part of the process that starts after the dependencies exist and stops before they close. */
+export interface Component {
+  name: string;
+  stop(): Promise<void>;
+}
+
+export interface Runtime {
+  config: Config;
+  deps: Deps;
+  /** Base URL of the HTTP server when the api role runs. */
+  url: string | undefined;
+  server: http.Server | undefined;
+  stop(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  appHooks?: AppHooks;
+}
+
+async function closeServer(server: http.Server, graceMs: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/** The composition root: builds every dependency once and starts the roles this process runs. */
+export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  await ensureDatabase(config.DATABASE_URL);
+  const knex = createKnex({
+    connectionString: config.DATABASE_URL,
+    poolMax: config.DATABASE_POOL_MAX,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+  });
+  const applied = await migrateToLatest(knex);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+
+  const store = createEventStore(config, logger);
+  const redis = createRedis(config);
+  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+  const waiter = new ProjectionWaiter(knex, config.DATABASE_URL, readModelProjections.map((p) => p.name), logger);
+  await waiter.start();
+
+  const deps: Deps = {
+    config,
+    logger,
+    knex,
+    store,
+    redis,
+    tokens: createTokenService(config.jwtSecret, config.JWT_EXPIRES_IN_SECONDS),
+    waiter,
+    clock: () => new Date(),
+  };
+  const components: Component[] = [];
+
+  if (config.ROLES.includes('projector')) {
+    const projector = new Projector({
+      store,
+      knex,
+      projections: readModelProjections,
+      logger: logger.child({ role: 'projector' }),
+      connectionString: config.DATABASE_URL,
+      batchSize: config.PROJECTOR_BATCH_SIZE,
+    });
+    projector.start();
+    deps.projector = projector;
+    components.push({ name: 'projector', stop: () => projector.stop() });
+  }
+
+  let server: http.Server | undefined;
+  let url: string | undefined;
+  if (config.ROLES.includes('api')) {
+    const { app } = createApp(deps, options.appHooks);
+    server = http.createServer(app);
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 15_000;
+    server.keepAliveTimeout = 5_000;
+    const listening = server;
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(config.PORT, config.HOST, () => resolve());
+    });
+    const address = listening.address() as AddressInfo;
+    url = `http://${address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address}:${address.port}`;
+    logger.info({ url, roles: config.ROLES, eventStore: store.kind }, 'order-ledger listening');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (server) await closeServer(server, 10_000);
+      for (const component of [...components].reverse()) {
+        await component.stop().catch((error: unknown) => logger.error({ err: error, component: component.name }, 'component failed to stop'));
+      }
+      await waiter.close();
+      await store.close().catch(() => undefined);
+      await redis.quit().catch(() => redis.disconnect());
+      await knex.destroy();
+    })();
+    return stopping;
+  };
+
+  return { config, deps, url, server, stop };
+}

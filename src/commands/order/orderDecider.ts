@@ -159,6 +159,7 @@ function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, st
   if (awaitingPayment.has(state.status)) return [cancelled];
   if (state.status === 'PAID') {
     if (by !== 'admin') throw new InvalidTransitionError(state.status, 'CANCELLED', 'only an admin can cancel a paid order');
+    if (state.refundRequested) return [cancelled]; // the refund is already on its way; a second request could pay it back twice
     return [
       cancelled,
       {

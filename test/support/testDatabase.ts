@@ -63,7 +63,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export async function dropDatabase(name: string): Promise<void> {
   await admin(async (c) => {
     await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
-    await c.query(`drop database if exists "${name}"`);
+    await c.query(`drop database if exists "${name}" with (force)`);
   });
 }
 

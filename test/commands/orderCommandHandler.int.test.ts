@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { handleOrderCommand, loadOrder, StaleRevisionError } from '../../src/commands/orderCommandHandler';
+import { OrderNotFoundError } from '../../src/commands/order/orderErrors';
+import { nextTime, placeOrder } from '../support/orderBuilders';
+import { createLedger, type Ledger } from '../support/ledgerHarness';
+
+describe('order command handler', () => {
+  let ledger: Ledger;
+  beforeAll(async () => {
+    ledger = await createLedger();
+  });
+  afterAll(async () => {
+    await ledger.close();
+  });
+
+  it('when a command is handled, then its events are appended and the position returned', async () => {
+    const place = placeOrder();
+    const result = await handleOrderCommand(ledger.store, place.data.orderId, place);
+    expect(result.revision).toBe(0n);
+    expect(result.position).toBeDefined();
+    expect(result.events.map((e) => e.type)).toEqual(['OrderPlaced']);
+    const stream = await ledger.store.readStream(`order-${place.data.orderId}`);
+    expect(stream[0]?.metadata).toMatchObject({ schemaVersion: 1 });
+  });
+
+  it('when several writers change one order concurrently, then every command lands after bounded retries', async () => {
+    const place = placeOrder({ paymentMethod: 'STRIPE' });
+    const orderId = place.data.orderId;
+    await handleOrderCommand(ledger.store, orderId, place);
+    const failures = Array.from({ length: 6 }, (_, i) =>
+      handleOrderCommand(ledger.store, orderId, { type: 'RecordPaymentFailure', data: { provider: 'STRIPE', reason: `declined ${i}`, now: nextTime() } }, { maxAttempts: 10 }),
+    );
+    await Promise.all(failures);
+    const snapshot = await loadOrder(ledger.store, orderId);
+    expect(snapshot.revision).toBe(6n);
+    expect(snapshot.state.status).toBe('PAYMENT_FAILED');
+  });
+
+  it('when If-Match names a stale revision, then it fails with 412 semantics and appends nothing', async () => {
+    const place = placeOrder();
+    await handleOrderCommand(ledger.store, place.data.orderId, place);
+    await handleOrderCommand(ledger.store, place.data.orderId, { type: 'MarkPaid', data: { now: nextTime() } });
+    const error = await handleOrderCommand(
+      ledger.store,
+      place.data.orderId,
+      { type: 'ChangeStatus', data: { to: 'PROCESSING', now: nextTime() } },
+      { expectedRevision: 0n },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StaleRevisionError);
+    expect((error as StaleRevisionError).kind).toBe('precondition_failed');
+    expect((await loadOrder(ledger.store, place.data.orderId)).revision).toBe(1n);
+  });
+
+  it('when the same external message is handled twice, then the second is a no-op', async () => {
+    const place = placeOrder({ paymentMethod: 'STRIPE' });
+    await handleOrderCommand(ledger.store, place.data.orderId, place);
+    const command = { type: 'RecordPaymentSuccess', data: { provider: 'STRIPE', amount: 1999, currency: 'USD', now: nextTime() } } as const;
+    const first = await handleOrderCommand(ledger.store, place.data.orderId, command, { idempotencySource: 'evt_1' });
+    await handleOrderCommand(ledger.store, place.data.orderId, { type: 'ChangeStatus', data: { to: 'PROCESSING', now: nextTime() } });
+    const again = await handleOrderCommand(ledger.store, place.data.orderId, command, { idempotencySource: 'evt_1' });
+    expect(first.unchanged).toBe(false);
+    expect(again.unchanged).toBe(true);
+    expect((await loadOrder(ledger.store, place.data.orderId)).revision).toBe(2n);
+  });
+
+  it('when ten deliveries of the same message race, then one event is stored', async () => {
+    const place = placeOrder({ paymentMethod: 'STRIPE' });
+    await handleOrderCommand(ledger.store, place.data.orderId, place);
+    const command = { type: 'RecordPaymentSuccess', data: { provider: 'STRIPE', amount: 1999, currency: 'USD', now: nextTime() } } as const;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => handleOrderCommand(ledger.store, place.data.orderId, command, { idempotencySource: 'evt_race' })),
+    );
+    // The store answers a duplicate append with the original result, so every caller sees the same position.
+    expect(new Set(results.map((r) => r.position)).size).toBe(1);
+    const snapshot = await loadOrder(ledger.store, place.data.orderId);
+    expect(snapshot.revision).toBe(1n);
+    expect(snapshot.state.status).toBe('PAID');
+  });
+
+  it('when a command targets an order that does not exist, then it fails with ORDER_NOT_FOUND naming it', async () => {
+    const orderId = randomUUID();
+    const error = await handleOrderCommand(ledger.store, orderId, { type: 'MarkPaid', data: { now: nextTime() } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OrderNotFoundError);
+    expect((error as Error).message).toContain(orderId);
+  });
+});

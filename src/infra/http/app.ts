@@ -8,8 +8,11 @@ import swaggerUi from 'swagger-ui-express';
 import type { Deps } from '../deps';
 import { errorHandler, notFoundHandler } from './errorHandler';
 import { createRegistry, generateOpenApiDocument } from './openapi';
+import { globalRateLimit } from './rateLimit';
+import { registerAuthRoutes } from './routes/authRoutes';
 import { registerHealthRoutes } from './routes/healthRoutes';
 import { registerOrderRoutes } from './routes/orderRoutes';
+import { registerProductRoutes } from './routes/productRoutes';
 import type { RouteDeps } from './route';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -56,12 +59,16 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   );
 
   hooks.beforeJson?.(app);
+  // After beforeJson: provider webhooks arrive in bursts from few addresses and are verified by signature.
+  app.use(globalRateLimit(deps));
   app.use(express.json({ limit: config.JSON_BODY_LIMIT }));
 
   const router = express.Router();
   const registry = createRegistry();
   const routes: RouteDeps = { router, registry, tokens: deps.tokens };
   registerHealthRoutes(routes, deps);
+  registerAuthRoutes(routes, deps);
+  registerProductRoutes(routes, deps);
   registerOrderRoutes(routes, deps);
   for (const register of hooks.routes ?? []) register(routes, deps);
 

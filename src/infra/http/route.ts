@@ -88,8 +88,10 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
 ): void {
   const responses: RouteConfig['responses'] = {};
   for (const [status, response] of Object.entries(def.responses)) {
-    responses[status] = response.schema
-      ? { description: response.description, content: { 'application/json': { schema: response.schema } } }
+    // Error responses always carry the error envelope, whether or not the route names a schema.
+    const schema = response.schema ?? (Number(status) >= 400 ? errorResponseSchema : undefined);
+    responses[status] = schema
+      ? { description: response.description, content: { 'application/json': { schema } } }
       : { description: response.description };
   }
   const errorStatuses = [400, 500];

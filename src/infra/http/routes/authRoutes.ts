@@ -1,0 +1,70 @@
+import '../openapi';
+import { z } from 'zod';
+import type { Deps } from '../../deps';
+import { createCredentialVerifier, createUser, emailSchema, passwordSchema, userDtoSchema } from '../../users';
+import { ForbiddenError, roleSchema } from '../authTokens';
+import { loginRateLimit } from '../rateLimit';
+import { defineRoute, type RouteDeps } from '../route';
+
+const registerBodySchema = z
+  .object({
+    email: emailSchema,
+    password: passwordSchema,
+    role: roleSchema.optional().openapi({ description: '"admin" only with an admin bearer token' }),
+  })
+  .strict()
+  .openapi('RegisterRequest');
+
+const loginBodySchema = z
+  .object({ email: emailSchema, password: z.string().min(1).max(1024) })
+  .strict()
+  .openapi('LoginRequest');
+
+const loginResponseSchema = z
+  .object({ token: z.string().describe('HS256 JWT; send as "Authorization: Bearer <token>"'), user: userDtoSchema })
+  .openapi('LoginResponse');
+
+export function registerAuthRoutes(routes: RouteDeps, deps: Deps): void {
+  const storeOptions = { bcryptRounds: deps.config.BCRYPT_ROUNDS };
+  const verifyCredentials = createCredentialVerifier(deps.knex, storeOptions);
+
+  defineRoute(routes, {
+    method: 'post',
+    path: '/auth/register',
+    summary: 'Create an account (role "admin" only when an admin is signed in)',
+    tags: ['Auth'],
+    access: 'optional',
+    body: registerBodySchema,
+    responses: {
+      201: { description: 'Account created', schema: userDtoSchema },
+      403: { description: 'Asked for the admin role without an admin token' },
+      409: { description: 'Email already registered (case-insensitive)' },
+    },
+    handler: async ({ body, user }) => {
+      const role = body.role ?? 'user';
+      if (role === 'admin' && user?.role !== 'admin') throw new ForbiddenError('Only an admin can create an admin account', 'ADMIN_ROLE_REQUIRED');
+      const created = await createUser(deps.knex, { email: body.email, password: body.password, role }, storeOptions);
+      return { status: 201, body: created };
+    },
+  });
+
+  defineRoute(routes, {
+    method: 'post',
+    path: '/auth/login',
+    summary: 'Exchange email and password for a bearer token',
+    tags: ['Auth'],
+    access: 'public',
+    body: loginBodySchema,
+    before: [loginRateLimit(deps)],
+    responses: {
+      200: { description: 'Signed in', schema: loginResponseSchema },
+      401: { description: 'Wrong email or password (same answer for both)' },
+      429: { description: 'Too many login attempts' },
+    },
+    handler: async ({ body }) => {
+      const user = await verifyCredentials(body.email, body.password);
+      const { token } = deps.tokens.sign(user);
+      return { status: 200, body: { token, user } };
+    },
+  });
+}

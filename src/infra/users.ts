@@ -1,0 +1,104 @@
+import bcrypt from 'bcrypt';
+import type { Knex } from 'knex';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { AppError, ConflictError, ValidationError } from '../errors';
+import './http/openapi';
+import { roleSchema, type AuthUser, type Role } from './http/authTokens';
+
+/** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
+export const PASSWORD_MIN_BYTES = 8;
+export const PASSWORD_MAX_BYTES = 72;
+
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email('email must be a valid email address').max(254));
+
+export const passwordSchema = z
+  .string()
+  .superRefine((password, ctx) => {
+    const bytes = Buffer.byteLength(password, 'utf8');
+    if (bytes < PASSWORD_MIN_BYTES || bytes > PASSWORD_MAX_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `password must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes (UTF-8); got ${bytes}` });
+    }
+  })
+  .openapi({ description: `${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes in UTF-8`, maxLength: PASSWORD_MAX_BYTES });
+
+export const userDtoSchema = z.object({ id: z.uuid(), email: z.string(), role: roleSchema }).openapi('User');
+export type UserDto = z.infer<typeof userDtoSchema>;
+
+export class EmailTakenError extends ConflictError {
+  constructor() {
+    super('EMAIL_TAKEN', 'An account with this email already exists');
+  }
+}
+
+export class InvalidCredentialsError extends AppError {
+  constructor() {
+    super('unauthorized', 'INVALID_CREDENTIALS', 'Invalid email or password');
+  }
+}
+
+interface UserRow {
+  id: string;
+  email: string;
+  password_hash: string;
+  role: Role;
+}
+
+export interface UserStoreOptions {
+  bcryptRounds: number;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+/** Creates a user with a bcrypt hash of the password; the HTTP register route and `admin create` share it. */
+export async function createUser(
+  knex: Knex,
+  input: { email: string; password: string; role: Role },
+  options: UserStoreOptions,
+): Promise<UserDto> {
+  const email = emailSchema.safeParse(input.email);
+  if (!email.success) throw new ValidationError('email must be a valid email address', undefined, 'INVALID_EMAIL');
+  const password = passwordSchema.safeParse(input.password);
+  if (!password.success) throw new ValidationError(password.error.issues[0]?.message ?? 'invalid password', undefined, 'INVALID_PASSWORD');
+  const role = roleSchema.parse(input.role);
+  const passwordHash = await bcrypt.hash(password.data, options.bcryptRounds);
+  const id = randomUUID();
+  try {
+    await knex('users').insert({ id, email: email.data, password_hash: passwordHash, role });
+  } catch (error) {
+    // The unique index is on lower(email), so "A@x" and "a@x" collide.
+    if (isUniqueViolation(error)) throw new EmailTakenError();
+    throw error;
+  }
+  return { id, email: email.data, role };
+}
+
+export async function findUserByEmail(knex: Knex, email: string): Promise<UserDto | undefined> {
+  const row = (await knex('users').whereRaw('lower(email) = lower(?)', [email.trim()]).first('id', 'email', 'role')) as UserDto | undefined;
+  return row ? { id: row.id, email: row.email, role: row.role } : undefined;
+}
+
+/**
+ * Checks an email and password. A missing user still costs one bcrypt comparison (against a hash
+ * made with the same rounds), so the answer's timing does not reveal whether the email exists.
+ */
+export function createCredentialVerifier(knex: Knex, options: UserStoreOptions): (email: string, password: string) => Promise<AuthUser> {
+  // Made once, up front, so the first unknown-email login costs no more than the others.
+  const dummyHash = bcrypt.hash(`dummy-${randomUUID()}`, options.bcryptRounds);
+  dummyHash.catch(() => undefined);
+  return async (email, password) => {
+    const row = (await knex('users').whereRaw('lower(email) = lower(?)', [email.trim()]).first()) as UserRow | undefined;
+    const hash = row ? row.password_hash : await dummyHash;
+    // Longer inputs cannot match a stored password (registration refuses them); compare anyway for timing.
+    const tooLong = Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES;
+    const matches = await bcrypt.compare(tooLong ? password.slice(0, PASSWORD_MAX_BYTES) : password, hash);
+    if (!row || !matches || tooLong) throw new InvalidCredentialsError();
+    return { id: row.id, email: row.email, role: row.role };
+  };
+}

@@ -15,6 +15,7 @@ import {
 import { safeBoundarySql } from './postgresSchema';
 
 export const EVENTS_CHANNEL = 'order_ledger_events';
+const NOTIFY_MIN_INTERVAL_MS = 5;
 
 export interface PostgresEventStoreOptions {
   connectionString: string;
@@ -105,7 +106,9 @@ export class PostgresEventStore implements EventStore {
         const actual = BigInt(pgError.detail ?? '-1');
         throw new WrongExpectedVersionError(streamId, options.expectedRevision, actual === -1n ? 'no_stream' : actual);
       }
-      if (pgError.code === 'OL002') throw new DuplicateEventIdError(streamId, events.map((e) => e.id));
+      if (pgError.code === 'OL002' || (pgError.code === '23505' && (error as { constraint?: string }).constraint === 'events_event_id_key')) {
+        throw new DuplicateEventIdError(streamId, events.map((e) => e.id));
+      }
       throw error;
     }
     const row = result.rows[0];
@@ -177,11 +180,16 @@ export class PostgresEventStore implements EventStore {
       .query(`select pg_notify('${EVENTS_CHANNEL}', '')`)
       .catch((error: unknown) => this.logger?.warn({ err: error }, 'event notification failed; subscribers fall back to polling'))
       .finally(() => {
-        this.notifyInFlight = false;
-        if (this.notifyAgain) {
+        if (!this.notifyAgain) {
+          this.notifyInFlight = false;
+          return;
+        }
+        // Under load, one notification per few milliseconds wakes subscribers just as well.
+        setTimeout(() => {
+          this.notifyInFlight = false;
           this.notifyAgain = false;
           this.notifySubscribers();
-        }
+        }, NOTIFY_MIN_INTERVAL_MS).unref();
       });
   }
 

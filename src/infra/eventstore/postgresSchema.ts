@@ -33,44 +33,52 @@ begin
     raise exception 'too many events in one append (%)', v_count using errcode = '22023';
   end if;
 
-  insert into streams as s (stream_id, revision) values (p_stream_id, -1)
-    on conflict (stream_id) do update set revision = s.revision
-    returning s.revision into v_current;
-
-  select count(*), count(*) filter (where e.stream_id = p_stream_id), min(e.revision), max(e.revision), max(e.position)
-    into v_found, v_found_here, v_first, v_last, v_last_position
-    from events e where e.event_id = any(p_ids);
-
-  if v_found > 0 then
-    if v_found = v_count and v_found_here = v_count and v_last - v_first = v_count - 1
-       and (p_expected_kind = 'any'
-            or (p_expected_kind = 'no_stream' and v_first = 0)
-            or (p_expected_kind = 'exact' and v_first = p_expected + 1)) then
-      return query select 'idempotent'::text, v_last, v_last_position;
-      return;
-    end if;
-    if v_found_here = v_found and v_found < v_count then
-      raise exception 'stream %: some event ids are already stored', p_stream_id using errcode = 'OL002';
-    end if;
-    if v_found_here < v_found then
-      raise exception 'stream %: event ids are already stored in another stream', p_stream_id using errcode = 'OL002';
-    end if;
+  -- Fast path: one write to the stream row both checks the expectation and locks the stream.
+  -- Ids stored elsewhere surface as a unique violation on events.event_id.
+  if p_expected_kind = 'no_stream' then
+    insert into streams (stream_id, revision) values (p_stream_id, v_count - 1)
+      on conflict (stream_id) do nothing
+      returning -1 into v_current;
+  elsif p_expected_kind = 'exact' then
+    update streams set revision = p_expected + v_count
+      where stream_id = p_stream_id and revision = p_expected
+      returning p_expected into v_current;
   end if;
 
-  if (p_expected_kind = 'no_stream' and v_current <> -1)
-     or (p_expected_kind = 'exact' and v_current <> p_expected) then
-    raise exception 'stream %: wrong expected revision', p_stream_id using errcode = 'OL001', detail = v_current::text;
-  end if;
+  if v_current is null then
+    -- 'any', or the expectation did not hold: lock the stream, then tell a retry of events
+    -- already stored at this place (idempotent) from a real conflict.
+    insert into streams as s (stream_id, revision) values (p_stream_id, -1)
+      on conflict (stream_id) do update set revision = s.revision
+      returning s.revision into v_current;
 
-  if v_found > 0 then
-    raise exception 'stream %: event ids are already stored at another revision', p_stream_id using errcode = 'OL002';
+    select count(*), count(*) filter (where e.stream_id = p_stream_id), min(e.revision), max(e.revision), max(e.position)
+      into v_found, v_found_here, v_first, v_last, v_last_position
+      from events e where e.event_id = any(p_ids);
+
+    if v_found > 0 then
+      if v_found = v_count and v_found_here = v_count and v_last - v_first = v_count - 1
+         and (p_expected_kind = 'any'
+              or (p_expected_kind = 'no_stream' and v_first = 0)
+              or (p_expected_kind = 'exact' and v_first = p_expected + 1)) then
+        return query select 'idempotent'::text, v_last, v_last_position;
+        return;
+      end if;
+      raise exception 'stream %: event ids are already stored elsewhere', p_stream_id using errcode = 'OL002';
+    end if;
+
+    if (p_expected_kind = 'no_stream' and v_current <> -1)
+       or (p_expected_kind = 'exact' and v_current <> p_expected) then
+      raise exception 'stream %: wrong expected revision', p_stream_id using errcode = 'OL001', detail = v_current::text;
+    end if;
+
+    update streams set revision = v_current + v_count where stream_id = p_stream_id;
   end if;
 
   v_base := pg_current_xact_id()::text::bigint << 20;
   insert into events (position, event_id, stream_id, revision, type, data, metadata)
     select v_base + (u.ord - 1), u.id, p_stream_id, v_current + u.ord, u.type, u.data, u.meta
     from unnest(p_ids, p_types, p_data, p_metadata) with ordinality as u(id, type, data, meta, ord);
-  update streams set revision = v_current + v_count where stream_id = p_stream_id;
   return query select 'appended'::text, v_current + v_count, v_base + (v_count - 1);
 end
 $fn$;

@@ -1,0 +1,42 @@
+import pg from 'pg';
+import { createKnex, type Knex } from '../../src/infra/db/knex';
+import { migrateToLatest } from '../../src/infra/db/migrations';
+
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  knex: Knex;
+  drop(): Promise<void>;
+}
+
+function urlFor(name: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A fresh, migrated database for one benchmark; dropped afterwards. */
+export async function createBenchDatabase(label: string): Promise<BenchDatabase> {
+  const name = `ol_bench_${label}_${Date.now()}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  const url = urlFor(name);
+  const knex = createKnex({ connectionString: url, poolMax: 20, statementTimeoutMs: 600_000 });
+  await migrateToLatest(knex);
+  return {
+    name,
+    url,
+    knex,
+    async drop() {
+      await knex.destroy();
+      const c = new pg.Client({ connectionString: ADMIN_URL });
+      await c.connect();
+      await c.query(`drop database if exists "${name}" with (force)`);
+      await c.end();
+    },
+  };
+}

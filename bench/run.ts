@@ -1,0 +1,43 @@
+import os from 'node:os';
+import { benchAppend } from './eventStoreAppend';
+import { benchCatchUp } from './catchUpRead';
+import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
+
+type Bench = { name: string; run: (quick: boolean) => Promise<Figure[]> };
+
+/** Every benchmark, in order. Each prints as it finishes; the table and JSON come at the end. */
+const benches: Bench[] = [
+  { name: 'event-store append', run: benchAppend },
+  { name: 'catch-up read', run: benchCatchUp },
+];
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const run: BenchRun = {
+    startedAt: new Date().toISOString(),
+    quick,
+    machine: { cpus: os.cpus().length, node: process.version, totalMemoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    figures: [],
+  };
+  for (const bench of benches) {
+    if (only && !bench.name.includes(only)) continue;
+    const started = Date.now();
+    process.stderr.write(`[bench] ${bench.name}…\n`);
+    try {
+      run.figures.push(...(await bench.run(quick)));
+    } catch (error) {
+      process.stderr.write(`[bench] ${bench.name} failed: ${(error as Error).stack ?? String(error)}\n`);
+      run.figures.push({ name: `${bench.name} (failed)`, unit: '', ours: 0, extra: { error: (error as Error).message } });
+    }
+    process.stderr.write(`[bench] ${bench.name} took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  }
+  printTable(run.figures);
+  console.log(`results: ${writeResults(run)}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,6 +1,6 @@
-import type { Knex } from 'knex';
 import { statusAfter } from '../commands/order/orderDecider';
 import { occurredAt, type OrderEvent, type OrderStatus } from '../events/orderEvents';
+import type { StoredOrderEvent } from '../events/codec';
 import type { Projection } from './projection';
 
 function detailFor(event: OrderEvent): Record<string, unknown> {
@@ -28,9 +28,34 @@ function detailFor(event: OrderEvent): Record<string, unknown> {
   }
 }
 
-async function lastStatus(trx: Knex.Transaction, table: string, orderId: string): Promise<OrderStatus | undefined> {
-  const row = (await trx(table).where({ order_id: orderId }).orderBy('revision', 'desc').first('to_status')) as { to_status: OrderStatus } | undefined;
-  return row?.to_status;
+export interface HistoryRowValues {
+  order_id: string;
+  revision: string;
+  position: string;
+  event_type: string;
+  from_status: OrderStatus | null;
+  to_status: OrderStatus;
+  actor_type: string;
+  actor_id: string | null;
+  detail: string;
+  occurred_at: string;
+}
+
+/** The history row for one event given the order's status before it. Pure; shared with `audit verify`. */
+export function historyRow(stored: StoredOrderEvent, before: OrderStatus | undefined): HistoryRowValues {
+  const { event } = stored;
+  return {
+    order_id: event.data.orderId,
+    revision: stored.revision.toString(),
+    position: stored.position.toString(),
+    event_type: event.type,
+    from_status: event.type === 'OrderPlaced' ? null : (before ?? null),
+    to_status: statusAfter(before, event),
+    actor_type: stored.metadata.actor?.type ?? 'system',
+    actor_id: stored.metadata.actor?.id ?? null,
+    detail: JSON.stringify(detailFor(event)),
+    occurred_at: occurredAt(event),
+  };
 }
 
 /** One row per event of an order: what happened, the status before and after, and who caused it. */
@@ -39,28 +64,22 @@ export const orderHistoryProjection: Projection = {
   tables: ['order_history'],
   async apply(trx, events, tableOf = (t) => t) {
     const table = tableOf('order_history');
-    const statusInBatch = new Map<string, OrderStatus>();
+    const ids = [...new Set(events.map((e) => e.event.data.orderId))];
+    const last = (await trx(table)
+      .distinctOn('order_id')
+      .whereIn('order_id', ids)
+      .orderBy([{ column: 'order_id' }, { column: 'revision', order: 'desc' }])
+      .select('order_id', 'to_status')) as { order_id: string; to_status: OrderStatus }[];
+    const status = new Map(last.map((row) => [row.order_id, row.to_status]));
+    const rows: HistoryRowValues[] = [];
     for (const stored of events) {
-      const { event } = stored;
-      const orderId = event.data.orderId;
-      const before = event.type === 'OrderPlaced' ? undefined : (statusInBatch.get(orderId) ?? (await lastStatus(trx, table, orderId)));
-      const after = statusAfter(before, event);
-      statusInBatch.set(orderId, after);
-      await trx(table)
-        .insert({
-          order_id: orderId,
-          revision: stored.revision.toString(),
-          position: stored.position.toString(),
-          event_type: event.type,
-          from_status: before ?? null,
-          to_status: after,
-          actor_type: stored.metadata.actor?.type ?? 'system',
-          actor_id: stored.metadata.actor?.id ?? null,
-          detail: JSON.stringify(detailFor(event)),
-          occurred_at: occurredAt(event),
-        })
-        .onConflict(['order_id', 'revision'])
-        .ignore();
+      const orderId = stored.event.data.orderId;
+      const row = historyRow(stored, stored.event.type === 'OrderPlaced' ? undefined : status.get(orderId));
+      status.set(orderId, row.to_status);
+      rows.push(row);
+    }
+    for (let i = 0; i < rows.length; i += 4000) {
+      await trx(table).insert(rows.slice(i, i + 4000)).onConflict(['order_id', 'revision']).ignore();
     }
   },
 };

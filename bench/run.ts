@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { benchAppend } from './eventStoreAppend';
 import { benchCatchUp } from './catchUpRead';
+import { benchRebuild } from './projectionRebuild';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 
 type Bench = { name: string; run: (quick: boolean) => Promise<Figure[]> };
@@ -9,6 +10,7 @@ type Bench = { name: string; run: (quick: boolean) => Promise<Figure[]> };
 const benches: Bench[] = [
   { name: 'event-store append', run: benchAppend },
   { name: 'catch-up read', run: benchCatchUp },
+  { name: 'projection rebuild', run: benchRebuild },
 ];
 
 async function main(): Promise<void> {

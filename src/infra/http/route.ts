@@ -107,7 +107,8 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
     tags: def.tags,
     ...(def.access === 'public' ? {} : { security: def.access === 'optional' ? [{ bearerAuth: [] }, {}] : [{ bearerAuth: [] }] }),
     request: {
-      ...(def.body ? { body: { required: true, content: { 'application/json': { schema: def.body } } } } : {}),
+      // A missing body parses as {}, so a body whose fields are all optional is documented as optional.
+      ...(def.body ? { body: { required: !def.body.safeParse({}).success, content: { 'application/json': { schema: def.body } } } } : {}),
       ...(def.query ? { query: def.query as unknown as z.ZodObject } : {}),
       ...(def.params ? { params: def.params as unknown as z.ZodObject } : {}),
       ...(def.headers ? { headers: def.headers } : {}),

@@ -55,6 +55,8 @@ const historyResponseSchema = z
 
 const changeStatusBodySchema = z.object({ status: fulfilmentStatusSchema }).strict().openapi('ChangeOrderStatusRequest');
 const cancelBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict().openapi('CancelOrderRequest');
+// Nothing to set: amount and currency come from the order, so any field is refused rather than ignored.
+const markPaidBodySchema = z.object({}).strict().openapi('MarkPaidRequest');
 const ifMatchHeaders = z.object({ 'if-match': z.string().optional().openapi({ description: 'Order revision last seen; 412 when stale' }) });
 const idempotencyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).optional().openapi({ description: 'Same key and body return the same order' }),
@@ -186,7 +188,13 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
       const orderId = await orderIdForKey(deps, customer.id, key, body);
-      const { items, currency } = await priceItems(deps, body.items);
+      const { items, currency } = await priceItems(deps, body.items).catch(async (error: unknown) => {
+        // A request refused before its order exists must not burn the key: a corrected retry may reuse it.
+        if (key !== undefined && (await loadOrder(deps.store, orderId)).state.status === 'NONE') {
+          await deps.knex('idempotency_keys').where({ user_id: customer.id, key, order_id: orderId }).del();
+        }
+        throw error;
+      });
       const result = await handleOrderCommand(
         deps.store,
         orderId,
@@ -302,7 +310,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     const { reason } = cancelBodySchema.parse(body);
     return { type: 'CancelOrder', data: { by: user.role === 'admin' ? 'admin' : 'user', ...(reason ? { reason } : {}), now } };
   });
-  commandRoute('/orders/:id/mark-paid', 'Confirm an offline (MANUAL) payment (admin)', 'admin', undefined, (_body, _user, now) => ({
+  commandRoute('/orders/:id/mark-paid', 'Confirm an offline (MANUAL) payment (admin)', 'admin', markPaidBodySchema, (_body, _user, now) => ({
     type: 'MarkPaid',
     data: { now },
   }));

@@ -1,0 +1,565 @@
+import { randomUUID } from 'node:crypto';
+import type { Response } from 'supertest';
+import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
+import type { ProductDto } from '../../src/queries/products';
+import { bearer, givenAdmin, givenOrder, givenProduct, givenUser, startTestApp, type TestApp, type TestUser } from '../support/apiHarness';
+
+let app: TestApp;
+let admin: TestUser;
+let alice: TestUser;
+let bob: TestUser;
+let mug: ProductDto;
+let pen: ProductDto;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  [admin, alice, bob] = await Promise.all([givenAdmin(app), givenUser(app), givenUser(app)]);
+  mug = await givenProduct(app, { name: 'Mug', unitAmount: 1999, currency: 'USD' });
+  pen = await givenProduct(app, { name: 'Pen', unitAmount: 250, currency: 'USD' });
+});
+afterAll(async () => {
+  await app.stop();
+});
+
+const errorCode = (res: { body: unknown }): string | undefined => (res.body as { error?: { code?: string } }).error?.code;
+const errorMessage = (res: { body: unknown }): string => (res.body as { error?: { message?: string } }).error?.message ?? '';
+
+const markPaid = (orderId: string) => app.request.post(`/orders/${orderId}/mark-paid`).set(bearer(admin.token));
+const setStatus = (orderId: string, status: string, token = admin.token) =>
+  app.request.patch(`/orders/${orderId}/status`).set(bearer(token)).send({ status });
+const cancel = (orderId: string, token: string, body: object = {}) => app.request.post(`/orders/${orderId}/cancel`).set(bearer(token)).send(body);
+const statusOf = async (orderId: string): Promise<string> =>
+  ((await app.request.get(`/orders/${orderId}`).set(bearer(admin.token))).body as { data: { status: string } }).data.status;
+
+/** A payment failure arrives from a provider (payments issue); here it is appended through the real command handler. */
+async function givenPaymentFailed(orderId: string): Promise<void> {
+  const result = await handleOrderCommand(app.runtime.deps.store, orderId, {
+    type: 'RecordPaymentFailure',
+    data: { provider: 'MANUAL', reason: 'card declined', now: new Date().toISOString() },
+  });
+  await app.runtime.deps.waiter.waitFor(result.position!, 5000);
+}
+
+describe('POST /orders', () => {
+  it('when a user orders catalog products, then 201 prices them from the catalog and an immediate GET lists the order', async () => {
+    const res = await app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .send({ items: [{ productId: mug.id, quantity: 2 }, { productId: pen.id, quantity: 1 }], paymentMethod: 'MANUAL', paymentFlow: 'REGULAR' });
+
+    expect(res.status).toBe(201);
+    const order = res.body.data.order;
+    expect(res.body.status).toBe('success');
+    expect(res.body.data.position).toMatch(/^\d+$/);
+    expect(order).toMatchObject({ userId: alice.id, status: 'PENDING', totalAmount: 2 * 1999 + 250, currency: 'USD', paymentMethod: 'MANUAL', revision: 0 });
+    expect(order.items).toEqual([
+      { productId: mug.id, sku: mug.sku, name: 'Mug', quantity: 2, unitAmount: 1999, lineAmount: 3998 },
+      { productId: pen.id, sku: pen.sku, name: 'Pen', quantity: 1, unitAmount: 250, lineAmount: 250 },
+    ]);
+    const list = await app.request.get('/orders?limit=100').set(bearer(alice.token));
+    expect(list.body.data.map((o: { id: string }) => o.id)).toContain(order.id);
+  });
+
+  it('when the same product appears twice, then one line carries the summed quantity', async () => {
+    const res = await app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .send({ items: [{ productId: pen.id, quantity: 1 }, { productId: pen.id, quantity: 2 }], paymentMethod: 'MANUAL' });
+    expect(res.status).toBe(201);
+    expect(res.body.data.order.items).toEqual([expect.objectContaining({ productId: pen.id, quantity: 3, lineAmount: 750 })]);
+    expect(res.body.data.order.totalAmount).toBe(750);
+  });
+
+  it('when the catalog price changes after ordering, then the placed order keeps its price', async () => {
+    const product = await givenProduct(app, { unitAmount: 1000 });
+    const order = await givenOrder(app, alice, { items: [{ productId: product.id, quantity: 1 }] });
+    expect((await app.request.patch(`/products/${product.id}`).set(bearer(admin.token)).send({ unitAmount: 5000 })).status).toBe(200);
+
+    const fetched = await app.request.get(`/orders/${order.id}`).set(bearer(alice.token));
+    expect(fetched.body.data.totalAmount).toBe(1000);
+    expect(fetched.body.data.items[0].unitAmount).toBe(1000);
+  });
+
+  it.each([
+    ['an unknown product', 'PRODUCT_NOT_FOUND', () => ({ items: [{ productId: randomUUID(), quantity: 1 }], paymentMethod: 'MANUAL' })],
+    ['quantity 0', 'VALIDATION_FAILED', () => ({ items: [{ productId: mug.id, quantity: 0 }], paymentMethod: 'MANUAL' })],
+    ['a fractional quantity', 'VALIDATION_FAILED', () => ({ items: [{ productId: mug.id, quantity: 1.5 }], paymentMethod: 'MANUAL' })],
+    ['empty items', 'VALIDATION_FAILED', () => ({ items: [], paymentMethod: 'MANUAL' })],
+    ['no items', 'VALIDATION_FAILED', () => ({ paymentMethod: 'MANUAL' })],
+    ['a product id that is not a uuid', 'VALIDATION_FAILED', () => ({ items: [{ productId: '42', quantity: 1 }], paymentMethod: 'MANUAL' })],
+    ['an unknown payment method', 'VALIDATION_FAILED', () => ({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'BITCOIN' })],
+    ['an unknown payment flow', 'VALIDATION_FAILED', () => ({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'MANUAL', paymentFlow: 'EXPRESS' })],
+    ['a client-supplied price', 'VALIDATION_FAILED', () => ({ items: [{ productId: mug.id, quantity: 1, unitAmount: 1 }], paymentMethod: 'MANUAL' })],
+    ['a client-supplied total', 'VALIDATION_FAILED', () => ({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'MANUAL', totalAmount: 1 })],
+    ['another user id', 'VALIDATION_FAILED', () => ({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'MANUAL', userId: randomUUID() })],
+  ])('when the body has %s, then 400 %s and no order is placed', async (_label, code, body) => {
+    const before = await app.db.knex('events').count<{ count: string }[]>({ count: '*' });
+    const res = await app.request.post('/orders').set(bearer(alice.token)).send(body());
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe(code);
+    const after = await app.db.knex('events').count<{ count: string }[]>({ count: '*' });
+    expect(after[0]!.count).toBe(before[0]!.count);
+  });
+
+  it('when an inactive product or products in two currencies are ordered, then 400', async () => {
+    const retired = await givenProduct(app, { active: false });
+    const euro = await givenProduct(app, { currency: 'EUR' });
+    const inactive = await app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: retired.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+    const mixed = await app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .send({ items: [{ productId: mug.id, quantity: 1 }, { productId: euro.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+    expect(inactive.status).toBe(400);
+    expect(errorCode(inactive)).toBe('PRODUCT_NOT_FOUND');
+    expect(mixed.status).toBe(400);
+    expect(errorCode(mixed)).toBe('MIXED_CURRENCIES');
+  });
+
+  it('when nobody is signed in, then 401', async () => {
+    const res = await app.request.post('/orders').send({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+    expect(res.status).toBe(401);
+  });
+
+  describe('Idempotency-Key', () => {
+    const body = () => ({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'STRIPE' });
+
+    it('when the same key and body are sent twice, then both answers carry the same order and only one exists', async () => {
+      const user = await givenUser(app);
+      const key = randomUUID();
+      const first = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
+      const second = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
+
+      expect(first.status).toBe(201);
+      expect(second.status).toBe(201);
+      expect(second.body.data.order.id).toBe(first.body.data.order.id);
+      const list = await app.request.get('/orders').set(bearer(user.token));
+      expect(list.body.meta.total).toBe(1);
+    });
+
+    it('when the same key comes with another body, then 409 IDEMPOTENCY_KEY_REUSED and no second order', async () => {
+      const user = await givenUser(app);
+      const key = randomUUID();
+      expect((await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body())).status).toBe(201);
+      const res = await app.request
+        .post('/orders')
+        .set(bearer(user.token))
+        .set('Idempotency-Key', key)
+        .send({ items: [{ productId: mug.id, quantity: 2 }], paymentMethod: 'STRIPE' });
+
+      expect(res.status).toBe(409);
+      expect(errorCode(res)).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect((await app.request.get('/orders').set(bearer(user.token))).body.meta.total).toBe(1);
+    });
+
+    it("when another user sends the same key, then they get their own order, never the first user's", async () => {
+      const [first, second] = await Promise.all([givenUser(app), givenUser(app)]);
+      const key = randomUUID();
+      const a = await app.request.post('/orders').set(bearer(first.token)).set('Idempotency-Key', key).send(body());
+      const b = await app.request.post('/orders').set(bearer(second.token)).set('Idempotency-Key', key).send(body());
+      expect(a.status).toBe(201);
+      expect(b.status).toBe(201);
+      expect(b.body.data.order.id).not.toBe(a.body.data.order.id);
+      expect(b.body.data.order.userId).toBe(second.id);
+    });
+
+    it('when the same key and body arrive concurrently, then every answer carries one and the same order', async () => {
+      const user = await givenUser(app);
+      const key = randomUUID();
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, () => app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body())),
+      );
+      expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
+      expect(new Set(answers.map((a) => a.body.data.order.id)).size).toBe(1);
+      expect((await app.request.get('/orders').set(bearer(user.token))).body.meta.total).toBe(1);
+    });
+
+    it('when a keyed request is refused for an unknown product, then the same key with a corrected body places the order', async () => {
+      const user = await givenUser(app);
+      const key = randomUUID();
+      const refused = await app.request
+        .post('/orders')
+        .set(bearer(user.token))
+        .set('Idempotency-Key', key)
+        .send({ items: [{ productId: randomUUID(), quantity: 1 }], paymentMethod: 'STRIPE' });
+      expect(refused.status).toBe(400);
+
+      const corrected = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
+      expect(corrected.status).toBe(201);
+      const replay = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
+      expect(replay.body.data.order.id).toBe(corrected.body.data.order.id);
+    });
+
+    it('when the key is longer than 255 characters, then 400', async () => {
+      const res = await app.request.post('/orders').set(bearer(alice.token)).set('Idempotency-Key', 'k'.repeat(256)).send(body());
+      expect(res.status).toBe(400);
+      expect(errorCode(res)).toBe('INVALID_IDEMPOTENCY_KEY');
+    });
+  });
+});
+
+describe('GET /orders', () => {
+  let carol: TestUser;
+  let dave: TestUser;
+  let carolOrders: string[];
+  let daveOrder: string;
+
+  beforeAll(async () => {
+    [carol, dave] = await Promise.all([givenUser(app), givenUser(app)]);
+    carolOrders = [];
+    for (let i = 0; i < 5; i++) carolOrders.push((await givenOrder(app, carol, { items: [{ productId: pen.id, quantity: i + 1 }] })).id);
+    daveOrder = (await givenOrder(app, dave)).id;
+    expect((await cancel(carolOrders[0]!, carol.token)).status).toBe(200);
+  });
+
+  it('when a user lists orders, then only their own come back, newest first, with total, page and limit', async () => {
+    const res = await app.request.get('/orders').set(bearer(carol.token));
+    expect(res.status).toBe(200);
+    expect(res.body.meta).toMatchObject({ total: 5, page: 1, limit: 10 });
+    const ids = res.body.data.map((o: { id: string }) => o.id);
+    expect([...ids].sort()).toEqual([...carolOrders].sort());
+    expect(res.body.data.every((o: { userId: string }) => o.userId === carol.id)).toBe(true);
+    const placed = res.body.data.map((o: { placedAt: string }) => Date.parse(o.placedAt));
+    expect(placed).toEqual([...placed].sort((a, b) => b - a));
+  });
+
+  it("when a user passes someone else's userId, then they still see only their own orders", async () => {
+    const res = await app.request.get(`/orders?userId=${dave.id}`).set(bearer(carol.token));
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((o: { id: string }) => o.id)).not.toContain(daveOrder);
+    expect(res.body.meta.total).toBe(5);
+  });
+
+  it("when an admin lists orders, then everyone's come back, and userId narrows them to one user", async () => {
+    const all = await app.request.get('/orders?limit=100').set(bearer(admin.token));
+    const ids = all.body.data.map((o: { id: string }) => o.id);
+    expect(ids).toEqual(expect.arrayContaining([...carolOrders, daveOrder]));
+
+    const daves = await app.request.get(`/orders?userId=${dave.id}`).set(bearer(admin.token));
+    expect(daves.body.data.map((o: { id: string }) => o.id)).toEqual([daveOrder]);
+    expect(daves.body.meta.total).toBe(1);
+  });
+
+  it('when a status filter is given, then only orders in that status are counted and listed', async () => {
+    const cancelled = await app.request.get('/orders?status=CANCELLED').set(bearer(carol.token));
+    const pending = await app.request.get('/orders?status=PENDING').set(bearer(carol.token));
+    expect(cancelled.body.data.map((o: { id: string }) => o.id)).toEqual([carolOrders[0]]);
+    expect(cancelled.body.meta.total).toBe(1);
+    expect(pending.body.meta.total).toBe(4);
+    expect(pending.body.data.every((o: { status: string }) => o.status === 'PENDING')).toBe(true);
+  });
+
+  it('when pages of 2 are walked by page number, then they partition the list', async () => {
+    const full = (await app.request.get('/orders').set(bearer(carol.token))).body.data.map((o: { id: string }) => o.id);
+    const pages = [];
+    for (const page of [1, 2, 3]) pages.push(await app.request.get(`/orders?page=${page}&limit=2`).set(bearer(carol.token)));
+    expect(pages.map((p) => p.body.data.length)).toEqual([2, 2, 1]);
+    expect(pages[2]!.body.meta).toMatchObject({ total: 5, page: 3, limit: 2 });
+    expect(pages.flatMap((p) => p.body.data.map((o: { id: string }) => o.id))).toEqual(full);
+  });
+
+  it('when pages of 2 are walked by cursor, then they cover the list once and the last has no next cursor', async () => {
+    const full = (await app.request.get('/orders').set(bearer(carol.token))).body.data.map((o: { id: string }) => o.id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: Response = await app.request
+        .get('/orders')
+        .query({ limit: 2, ...(cursor ? { cursor } : {}) })
+        .set(bearer(carol.token));
+      expect(res.status).toBe(200);
+      seen.push(...res.body.data.map((o: { id: string }) => o.id));
+      cursor = res.body.meta.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual(full);
+    expect(pages).toBe(3);
+  });
+
+  it.each([
+    ['limit above 100', 'limit=101', 'VALIDATION_FAILED'],
+    ['an unknown status', 'status=LOST', 'VALIDATION_FAILED'],
+    ['an unknown parameter', 'sort=total', 'VALIDATION_FAILED'],
+    ['a cursor the API never issued', 'cursor=bm90LWEtY3Vyc29y', 'INVALID_CURSOR'],
+    ['a userId that is not a uuid', 'userId=42', 'VALIDATION_FAILED'],
+    ['a negative minPosition', 'minPosition=-1', 'VALIDATION_FAILED'],
+  ])('when the query has %s, then 400 %s', async (_label, query, code) => {
+    const res = await app.request.get(`/orders?${query}`).set(bearer(carol.token));
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe(code);
+  });
+
+  it('when X-Min-Position names a position already projected, then the list answers at once', async () => {
+    const placed = await app.request.post('/orders').set(bearer(carol.token)).send({ items: [{ productId: pen.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+    const res = await app.request.get('/orders').set(bearer(carol.token)).set('X-Min-Position', placed.body.data.position);
+    expect(res.status).toBe(200);
+    expect(res.body.data[0].id).toBe(placed.body.data.order.id);
+    expect((await app.request.get('/orders').set(bearer(carol.token)).set('X-Min-Position', 'soon')).status).toBe(400);
+  });
+});
+
+describe('GET /orders/:id and /orders/:id/history', () => {
+  it('when the owner or an admin reads an order, then 200 with an ETag carrying its revision', async () => {
+    const order = await givenOrder(app, alice);
+    for (const token of [alice.token, admin.token]) {
+      const res = await app.request.get(`/orders/${order.id}`).set(bearer(token));
+      expect(res.status).toBe(200);
+      expect(res.body.data).toMatchObject({ id: order.id, userId: alice.id, status: 'PENDING', revision: 0 });
+      expect(res.headers.etag).toBe('"0"');
+    }
+  });
+
+  it("when the owner reads a paid order's history, then it lists each transition with its actor, oldest first", async () => {
+    const order = await givenOrder(app, alice);
+    expect((await markPaid(order.id)).status).toBe(200);
+
+    const res = await app.request.get(`/orders/${order.id}/history`).set(bearer(alice.token));
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual([
+      expect.objectContaining({ revision: 0, eventType: 'OrderPlaced', fromStatus: null, toStatus: 'PENDING', actor: { type: 'user', id: alice.id } }),
+      expect.objectContaining({ revision: 1, eventType: 'PaymentSucceeded', fromStatus: 'PENDING', toStatus: 'PAID', actor: { type: 'admin', id: admin.id } }),
+    ]);
+  });
+
+  it('when the order does not exist or the id is not a uuid, then 404 or 400', async () => {
+    for (const path of [`/orders/${randomUUID()}`, `/orders/${randomUUID()}/history`]) {
+      const res = await app.request.get(path).set(bearer(admin.token));
+      expect(res.status).toBe(404);
+      expect(errorCode(res)).toBe('ORDER_NOT_FOUND');
+    }
+    expect((await app.request.get('/orders/123').set(bearer(admin.token))).status).toBe(400);
+    expect((await app.request.get('/orders/123/history').set(bearer(admin.token))).status).toBe(400);
+  });
+
+  it('when an unknown query parameter is sent, then 400', async () => {
+    const order = await givenOrder(app, alice);
+    expect((await app.request.get(`/orders/${order.id}?expand=user`).set(bearer(alice.token))).status).toBe(400);
+  });
+});
+
+describe('PATCH /orders/:id/status', () => {
+  it('when an admin moves a paid order through fulfilment, then each step answers 200 with the new status', async () => {
+    const order = await givenOrder(app, alice);
+    expect((await markPaid(order.id)).status).toBe(200);
+    for (const status of ['PROCESSING', 'SHIPPED', 'DELIVERED']) {
+      const res = await setStatus(order.id, status);
+      expect(res.status).toBe(200);
+      expect(res.body.data.order.status).toBe(status);
+      expect(res.body.data.position).toMatch(/^\d+$/);
+    }
+    expect(await statusOf(order.id)).toBe('DELIVERED');
+  });
+
+  it.each([
+    ['PENDING', 'PROCESSING', 0],
+    ['PENDING', 'SHIPPED', 0],
+    ['PAID', 'SHIPPED', 1],
+    ['PAID', 'DELIVERED', 1],
+  ])('when an order in %s is moved to %s, then 409 naming both states', async (from, to, paidSteps) => {
+    const order = await givenOrder(app, alice);
+    if (paidSteps > 0) await markPaid(order.id);
+    const res = await setStatus(order.id, to);
+    expect(res.status).toBe(409);
+    expect(errorCode(res)).toBe('ORDER_INVALID_TRANSITION');
+    expect(errorMessage(res)).toContain(from);
+    expect(errorMessage(res)).toContain(to);
+    expect(await statusOf(order.id)).toBe(from);
+  });
+
+  it('when If-Match carries a stale revision, then 412 and nothing changes; the current revision succeeds', async () => {
+    const order = await givenOrder(app, alice);
+    await markPaid(order.id);
+    const etag = (await app.request.get(`/orders/${order.id}`).set(bearer(admin.token))).headers.etag as string;
+    expect(etag).toBe('"1"');
+
+    const stale = await app.request.patch(`/orders/${order.id}/status`).set(bearer(admin.token)).set('If-Match', '"0"').send({ status: 'PROCESSING' });
+    expect(stale.status).toBe(412);
+    expect(errorCode(stale)).toBe('REVISION_MISMATCH');
+    expect(await statusOf(order.id)).toBe('PAID');
+
+    const fresh = await app.request.patch(`/orders/${order.id}/status`).set(bearer(admin.token)).set('If-Match', etag).send({ status: 'PROCESSING' });
+    expect(fresh.status).toBe(200);
+    expect(fresh.body.data.order.revision).toBe(2);
+  });
+
+  it.each([
+    ['a status outside fulfilment', { status: 'CANCELLED' }],
+    ['an unknown status', { status: 'TELEPORTED' }],
+    ['an unknown field', { status: 'PROCESSING', note: 'x' }],
+    ['no status', {}],
+  ])('when the body has %s, then 400', async (_label, body) => {
+    const order = await givenOrder(app, alice);
+    const res = await app.request.patch(`/orders/${order.id}/status`).set(bearer(admin.token)).send(body);
+    expect(res.status).toBe(400);
+  });
+
+  it('when If-Match is not a revision, then 400 INVALID_IF_MATCH', async () => {
+    const order = await givenOrder(app, alice);
+    const res = await app.request.patch(`/orders/${order.id}/status`).set(bearer(admin.token)).set('If-Match', 'yesterday').send({ status: 'PROCESSING' });
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe('INVALID_IF_MATCH');
+  });
+
+  it('when an admin targets an order that does not exist, then 404', async () => {
+    const res = await setStatus(randomUUID(), 'PROCESSING');
+    expect(res.status).toBe(404);
+    expect(errorCode(res)).toBe('ORDER_NOT_FOUND');
+  });
+});
+
+describe('POST /orders/:id/cancel', () => {
+  it('when the owner cancels a pending order with a reason, then 200 CANCELLED and the history records it', async () => {
+    const order = await givenOrder(app, alice);
+    const res = await cancel(order.id, alice.token, { reason: 'changed my mind' });
+    expect(res.status).toBe(200);
+    expect(res.body.data.order.status).toBe('CANCELLED');
+    const history = await app.request.get(`/orders/${order.id}/history`).set(bearer(alice.token));
+    expect(history.body.data.at(-1)).toMatchObject({ eventType: 'OrderCancelled', fromStatus: 'PENDING', toStatus: 'CANCELLED', actor: { type: 'user', id: alice.id } });
+  });
+
+  it('when the owner cancels after a failed payment, then 200 CANCELLED', async () => {
+    const order = await givenOrder(app, alice);
+    await givenPaymentFailed(order.id);
+    expect(await statusOf(order.id)).toBe('PAYMENT_FAILED');
+    const res = await cancel(order.id, alice.token);
+    expect(res.status).toBe(200);
+    expect(res.body.data.order.status).toBe('CANCELLED');
+  });
+
+  it('when the owner cancels a paid order, then 409 naming PAID and CANCELLED; an admin may, and a refund is requested', async () => {
+    const order = await givenOrder(app, alice);
+    await markPaid(order.id);
+
+    const byOwner = await cancel(order.id, alice.token);
+    expect(byOwner.status).toBe(409);
+    expect(errorMessage(byOwner)).toContain('PAID');
+    expect(errorMessage(byOwner)).toContain('CANCELLED');
+
+    const byAdmin = await cancel(order.id, admin.token);
+    expect(byAdmin.status).toBe(200);
+    expect(byAdmin.body.data.order).toMatchObject({ status: 'CANCELLED', paymentStatus: 'REFUND_PENDING' });
+  });
+
+  it('when an admin cancels a shipped order or anyone cancels twice, then 409', async () => {
+    const shipped = await givenOrder(app, alice);
+    await markPaid(shipped.id);
+    await setStatus(shipped.id, 'PROCESSING');
+    await setStatus(shipped.id, 'SHIPPED');
+    const late = await cancel(shipped.id, admin.token);
+    expect(late.status).toBe(409);
+    expect(errorMessage(late)).toContain('SHIPPED');
+
+    const once = await givenOrder(app, alice);
+    expect((await cancel(once.id, alice.token)).status).toBe(200);
+    const twice = await cancel(once.id, alice.token);
+    expect(twice.status).toBe(409);
+    expect(errorCode(twice)).toBe('ORDER_INVALID_TRANSITION');
+  });
+
+  it('when the body has an unknown field or If-Match is stale, then 400 or 412 and the order stays pending', async () => {
+    const order = await givenOrder(app, alice);
+    expect((await cancel(order.id, alice.token, { reason: 'x', refund: 100 })).status).toBe(400);
+    const stale = await app.request.post(`/orders/${order.id}/cancel`).set(bearer(alice.token)).set('If-Match', '5').send({});
+    expect(stale.status).toBe(412);
+    expect(await statusOf(order.id)).toBe('PENDING');
+  });
+});
+
+describe('POST /orders/:id/mark-paid', () => {
+  it('when an admin confirms a manual payment, then 200 PAID with the payment recorded', async () => {
+    const order = await givenOrder(app, alice);
+    const res = await markPaid(order.id);
+    expect(res.status).toBe(200);
+    expect(res.body.data.order).toMatchObject({ id: order.id, status: 'PAID', paymentStatus: 'SUCCEEDED', paymentProvider: 'MANUAL' });
+  });
+
+  it('when the order is paid by a provider, then 409 PAYMENT_METHOD_MISMATCH', async () => {
+    const order = await givenOrder(app, alice, { paymentMethod: 'STRIPE' });
+    const res = await markPaid(order.id);
+    expect(res.status).toBe(409);
+    expect(errorCode(res)).toBe('PAYMENT_METHOD_MISMATCH');
+    expect(await statusOf(order.id)).toBe('PENDING');
+  });
+
+  it('when the order is already paid or cancelled, then 409 naming the current state', async () => {
+    const paid = await givenOrder(app, alice);
+    await markPaid(paid.id);
+    const again = await markPaid(paid.id);
+    expect(again.status).toBe(409);
+    expect(errorMessage(again)).toContain('PAID');
+
+    const cancelled = await givenOrder(app, alice);
+    await cancel(cancelled.id, alice.token);
+    const res = await markPaid(cancelled.id);
+    expect(res.status).toBe(409);
+    expect(errorMessage(res)).toContain('CANCELLED');
+  });
+
+  it('when the owner (not an admin) marks their own order paid, then 403 and it stays pending', async () => {
+    const order = await givenOrder(app, alice);
+    const res = await app.request.post(`/orders/${order.id}/mark-paid`).set(bearer(alice.token));
+    expect(res.status).toBe(403);
+    expect(await statusOf(order.id)).toBe('PENDING');
+  });
+
+  it('when the body carries fields, then 400 (nothing to set on a manual payment)', async () => {
+    const order = await givenOrder(app, alice);
+    const res = await app.request.post(`/orders/${order.id}/mark-paid`).set(bearer(admin.token)).send({ amount: 1 });
+    expect(res.status).toBe(400);
+    expect(await statusOf(order.id)).toBe('PENDING');
+  });
+});
+
+describe("another user's order (BOLA)", () => {
+  let order: { id: string };
+  beforeAll(async () => {
+    order = await givenOrder(app, alice);
+  });
+
+  it("when another user reads it, then 404 exactly as for an order that does not exist", async () => {
+    const theirs = await app.request.get(`/orders/${order.id}`).set(bearer(bob.token));
+    const missingId = randomUUID();
+    const missing = await app.request.get(`/orders/${missingId}`).set(bearer(bob.token));
+    expect(theirs.status).toBe(404);
+    expect(missing.status).toBe(404);
+    expect(errorCode(theirs)).toBe(errorCode(missing));
+    expect(JSON.stringify(theirs.body)).not.toContain(alice.id);
+  });
+
+  it("when another user reads its history, then 404", async () => {
+    const res = await app.request.get(`/orders/${order.id}/history`).set(bearer(bob.token));
+    expect(res.status).toBe(404);
+    expect(errorCode(res)).toBe('ORDER_NOT_FOUND');
+  });
+
+  it("when another user lists orders, then it is not among them", async () => {
+    const res = await app.request.get('/orders?limit=100').set(bearer(bob.token));
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((o: { id: string }) => o.id)).not.toContain(order.id);
+  });
+
+  it('when another user cancels it, then 404 and it stays pending', async () => {
+    const res = await cancel(order.id, bob.token);
+    expect(res.status).toBe(404);
+    expect(errorCode(res)).toBe('ORDER_NOT_FOUND');
+    expect(await statusOf(order.id)).toBe('PENDING');
+  });
+
+  it('when another user changes its status or marks it paid, then 403 whether or not it exists, and it stays pending', async () => {
+    for (const id of [order.id, randomUUID()]) {
+      expect((await setStatus(id, 'PROCESSING', bob.token)).status).toBe(403);
+      expect((await app.request.post(`/orders/${id}/mark-paid`).set(bearer(bob.token))).status).toBe(403);
+    }
+    expect(await statusOf(order.id)).toBe('PENDING');
+  });
+
+  it("when another user reuses the owner's Idempotency-Key with the same body, then a new order of their own is placed", async () => {
+    const key = randomUUID();
+    const body = { items: [{ productId: pen.id, quantity: 1 }], paymentMethod: 'MANUAL' };
+    const owners = await app.request.post('/orders').set(bearer(alice.token)).set('Idempotency-Key', key).send(body);
+    const others = await app.request.post('/orders').set(bearer(bob.token)).set('Idempotency-Key', key).send(body);
+    expect(others.status).toBe(201);
+    expect(others.body.data.order.id).not.toBe(owners.body.data.order.id);
+    expect(others.body.data.order.userId).toBe(bob.id);
+  });
+});

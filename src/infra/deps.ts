@@ -6,6 +6,8 @@ import type { Logger } from './logger';
 import type { Redis } from './redis';
 import type { ProjectionWaiter } from '../queries/consistency';
 import type { Projector } from '../projections/projector';
+import type { Notifier } from '../projections/notifier';
+import type { SocketServer } from './socket/socketServer';
 
 /**
  * Everything a role needs, built once in the composition root (runtime.ts) and passed down as one
@@ -20,5 +22,8 @@ export interface Deps {
   tokens: TokenService;
   waiter: ProjectionWaiter;
   projector?: Projector;
+  /** api role: Socket.io on this process's HTTP server. */
+  sockets?: SocketServer;
+  notifier?: Notifier;
   clock: () => Date;
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ordersProjection } from '../projections/ordersProjection';
 import { orderHistoryProjection } from '../projections/orderHistoryProjection';
 import { Projector } from '../projections/projector';
+import { Notifier } from '../projections/notifier';
 import { ProjectionWaiter } from '../queries/consistency';
 import type { Config } from './config/config';
 import type { Deps } from './deps';
@@ -13,6 +14,10 @@ import { createApp, type AppHooks } from './http/app';
 import { createTokenService } from './http/authTokens';
 import { createLogger, type Logger } from './logger';
 import { createRedis } from './redis';
+import { createEmailQueue } from './queue/emailQueue';
+import { startEmailWorker } from './queue/emailWorker';
+import { createSocketPublisher } from './socket/socketPublisher';
+import { createSocketServer } from './socket/socketServer';
 
 export const readModelProjections = [ordersProjection, orderHistoryProjection] as const;
 
@@ -95,11 +100,40 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     components.push({ name: 'projector', stop: () => projector.stop() });
   }
 
+  // --- realtime and email (issue 5): notifier and email worker roles ---
+  if (config.ROLES.includes('notifier')) {
+    const publisher = createSocketPublisher(config, logger);
+    const emails = createEmailQueue(config, logger);
+    const notifier = new Notifier({
+      store,
+      knex,
+      logger: logger.child({ role: 'notifier' }),
+      connectionString: config.DATABASE_URL,
+      publisher,
+      emails,
+    });
+    notifier.start();
+    deps.notifier = notifier;
+    components.push({
+      name: 'notifier',
+      stop: async () => {
+        await notifier.stop();
+        await Promise.all([publisher.close(), emails.close()]);
+      },
+    });
+  }
+  if (config.ROLES.includes('worker')) {
+    const emailWorker = startEmailWorker({ config, knex, store, logger });
+    components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
+  }
+  // --- end realtime and email ---
+
   let server: http.Server | undefined;
   let url: string | undefined;
   if (config.ROLES.includes('api')) {
     const { app } = createApp(deps, options.appHooks);
     server = http.createServer(app);
+    deps.sockets = createSocketServer(server, deps); // realtime (issue 5)
     server.requestTimeout = 30_000;
     server.headersTimeout = 15_000;
     server.keepAliveTimeout = 5_000;
@@ -116,6 +150,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      await deps.sockets?.close(); // realtime (issue 5): before the HTTP server, which waits for its connections
       if (server) await closeServer(server, 10_000);
       for (const component of [...components].reverse()) {
         await component.stop().catch((error: unknown) => logger.error({ err: error, component: component.name }, 'component failed to stop'));

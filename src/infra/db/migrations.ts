@@ -126,6 +126,31 @@ const migrations: Migration[] = [
       await knex.raw('drop table if exists idempotency_keys; drop table if exists products; drop table if exists users;');
     },
   },
+  {
+    // One row per email the worker claimed, keyed by the event that caused it: a re-delivered
+    // event finds its claim and sends nothing, even after BullMQ has forgotten the job.
+    name: '0004_email_sends',
+    async up(knex) {
+      await knex.raw(`
+        create table if not exists email_sends (
+          event_id uuid primary key,
+          order_id uuid not null,
+          template text not null,
+          claimed_at timestamptz not null default now(),
+          sent_at timestamptz,
+          message_id text
+        );
+        create index if not exists email_sends_order_idx on email_sends (order_id);
+        -- The notifier starts after the events that exist when it is deployed: history is not re-announced.
+        insert into projection_checkpoints (name, position)
+          select 'notifier', coalesce(max(position), -1) from events
+          on conflict (name) do nothing;
+      `);
+    },
+    async down(knex) {
+      await knex.raw("drop table if exists email_sends; delete from projection_checkpoints where name = 'notifier';");
+    },
+  },
 ];
 
 class CodeMigrationSource implements Knex.MigrationSource<Migration> {

@@ -9,6 +9,7 @@ import type { Deps } from '../deps';
 import { errorHandler, notFoundHandler } from './errorHandler';
 import { createRegistry, generateOpenApiDocument } from './openapi';
 import { globalRateLimit } from './rateLimit';
+import { registerAnnouncementRoutes } from './routes/announcementRoutes';
 import { registerAuthRoutes } from './routes/authRoutes';
 import { registerHealthRoutes } from './routes/healthRoutes';
 import { registerOrderRoutes } from './routes/orderRoutes';
@@ -70,6 +71,7 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   registerAuthRoutes(routes, deps);
   registerProductRoutes(routes, deps);
   registerOrderRoutes(routes, deps);
+  registerAnnouncementRoutes(routes, deps);
   for (const register of hooks.routes ?? []) register(routes, deps);
 
   const openApiDocument = generateOpenApiDocument(registry);

@@ -1,0 +1,72 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import type { Config } from '../config/config';
+import type { Logger } from '../logger';
+import type { RenderedEmail } from './templates';
+
+export interface OutgoingEmail extends RenderedEmail {
+  to: string;
+  /** Becomes a header so a message can be traced back to the event that caused it. */
+  eventId: string;
+}
+
+export interface SendResult {
+  messageId: string;
+  /** Where the .eml file went, when no SMTP server is configured. */
+  file?: string;
+}
+
+export interface Mailer {
+  readonly kind: 'smtp' | 'outbox';
+  send(email: OutgoingEmail): Promise<SendResult>;
+  close(): void;
+}
+
+function message(config: Config, email: OutgoingEmail) {
+  return {
+    from: config.MAIL_FROM,
+    to: email.to,
+    subject: email.subject,
+    text: email.text,
+    html: email.html,
+    headers: { 'X-Order-Ledger-Event-Id': email.eventId },
+  };
+}
+
+/** SMTP_URL selects an SMTP server; without it every email becomes an .eml file in MAIL_OUTBOX_DIR. */
+export function createMailer(config: Config, logger: Logger): Mailer {
+  const timeoutMs = config.HTTP_CLIENT_TIMEOUT_MS;
+  if (config.SMTP_URL) {
+    const transport = nodemailer.createTransport({
+      url: config.SMTP_URL,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs * 3,
+    });
+    return {
+      kind: 'smtp',
+      async send(email) {
+        const info = await transport.sendMail(message(config, email));
+        return { messageId: info.messageId };
+      },
+      close: () => transport.close(),
+    };
+  }
+
+  const outbox = path.resolve(config.MAIL_OUTBOX_DIR);
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  logger.info({ outbox }, 'SMTP_URL is not set: emails are written as .eml files');
+  return {
+    kind: 'outbox',
+    async send(email) {
+      const info = await transport.sendMail(message(config, email));
+      await mkdir(outbox, { recursive: true });
+      const file = path.join(outbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${email.eventId}.eml`);
+      await writeFile(file, info.message as Buffer);
+      logger.info({ file, eventId: email.eventId }, 'email written to the outbox');
+      return { messageId: info.messageId, file };
+    },
+    close: () => transport.close(),
+  };
+}

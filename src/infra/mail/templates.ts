@@ -1,0 +1,130 @@
+import type { OrderItem, OrderEvent } from '../../events/orderEvents';
+
+export const emailKinds = [
+  'order-placed',
+  'payment-received',
+  'payment-failed',
+  'order-shipped',
+  'order-delivered',
+  'order-cancelled',
+  'order-refunded',
+] as const;
+export type EmailKind = (typeof emailKinds)[number];
+
+/** Which email, if any, an event sends to the order's owner. */
+export function emailKindFor(event: OrderEvent): EmailKind | undefined {
+  switch (event.type) {
+    case 'OrderPlaced':
+      return 'order-placed';
+    case 'PaymentSucceeded':
+      return 'payment-received';
+    case 'PaymentFailed':
+      return 'payment-failed';
+    case 'OrderStatusChanged':
+      if (event.data.to === 'SHIPPED') return 'order-shipped';
+      if (event.data.to === 'DELIVERED') return 'order-delivered';
+      return undefined;
+    case 'OrderCancelled':
+      return 'order-cancelled';
+    case 'OrderRefunded':
+      return 'order-refunded';
+    case 'PaymentInitiated':
+    case 'RefundRequested':
+      return undefined;
+    default: {
+      const exhaustive: never = event;
+      return exhaustive;
+    }
+  }
+}
+
+export interface EmailContext {
+  orderId: string;
+  items: OrderItem[];
+  totalAmount: number;
+  currency: string;
+  /** The event's own data: amounts, reasons. */
+  event: OrderEvent;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export function formatMoney(minorUnits: number, currency: string): string {
+  const format = new Intl.NumberFormat('en-US', { style: 'currency', currency });
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  return format.format(minorUnits / 10 ** digits);
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+interface Body {
+  subject: string;
+  heading: string;
+  lines: string[];
+  showItems: boolean;
+}
+
+function bodyFor(kind: EmailKind, ctx: EmailContext): Body {
+  const ref = ctx.orderId.slice(0, 8);
+  const total = formatMoney(ctx.totalAmount, ctx.currency);
+  const { event } = ctx;
+  switch (kind) {
+    case 'order-placed':
+      return { subject: `Order ${ref} placed`, heading: 'Thank you for your order', lines: [`We have received order ${ctx.orderId}.`, `Total: ${total}. It is awaiting payment.`], showItems: true };
+    case 'payment-received': {
+      const paid = event.type === 'PaymentSucceeded' ? formatMoney(event.data.amount, event.data.currency) : total;
+      return { subject: `Payment received for order ${ref}`, heading: 'Payment received', lines: [`We received your payment of ${paid} for order ${ctx.orderId}.`, 'We will let you know when it ships.'], showItems: true };
+    }
+    case 'payment-failed': {
+      const reason = event.type === 'PaymentFailed' ? event.data.reason : 'the payment was declined';
+      return { subject: `Payment failed for order ${ref}`, heading: 'Payment failed', lines: [`The payment for order ${ctx.orderId} (${total}) did not go through: ${reason}.`, 'You can try paying again.'], showItems: false };
+    }
+    case 'order-shipped':
+      return { subject: `Order ${ref} shipped`, heading: 'Your order is on its way', lines: [`Order ${ctx.orderId} has shipped.`], showItems: true };
+    case 'order-delivered':
+      return { subject: `Order ${ref} delivered`, heading: 'Your order was delivered', lines: [`Order ${ctx.orderId} has been delivered. Enjoy!`], showItems: false };
+    case 'order-cancelled': {
+      const reason = event.type === 'OrderCancelled' && event.data.reason ? ` Reason: ${event.data.reason}.` : '';
+      return { subject: `Order ${ref} cancelled`, heading: 'Order cancelled', lines: [`Order ${ctx.orderId} (${total}) has been cancelled.${reason}`], showItems: false };
+    }
+    case 'order-refunded': {
+      const refunded = event.type === 'OrderRefunded' ? formatMoney(event.data.amount, event.data.currency) : total;
+      return { subject: `Refund for order ${ref}`, heading: 'Refund issued', lines: [`We refunded ${refunded} for order ${ctx.orderId}.`, 'Your bank may take a few days to show it.'], showItems: false };
+    }
+    default: {
+      const exhaustive: never = kind;
+      return exhaustive;
+    }
+  }
+}
+
+/** Plain text and HTML versions of one email; every value from the order is escaped in the HTML. */
+export function renderEmail(kind: EmailKind, ctx: EmailContext): RenderedEmail {
+  const body = bodyFor(kind, ctx);
+  const itemLines = ctx.items.map((item) => `${item.quantity} × ${item.name} — ${formatMoney(item.lineAmount, ctx.currency)}`);
+  const text = [
+    body.heading,
+    '',
+    ...body.lines,
+    ...(body.showItems ? ['', ...itemLines.map((l) => `  ${l}`), `  Total: ${formatMoney(ctx.totalAmount, ctx.currency)}`] : []),
+    '',
+    '— order-ledger',
+  ].join('\n');
+  const html = [
+    '<!doctype html><html><body style="font-family:sans-serif">',
+    `<h1>${escapeHtml(body.heading)}</h1>`,
+    ...body.lines.map((l) => `<p>${escapeHtml(l)}</p>`),
+    ...(body.showItems
+      ? ['<ul>', ...itemLines.map((l) => `<li>${escapeHtml(l)}</li>`), '</ul>', `<p><strong>Total: ${escapeHtml(formatMoney(ctx.totalAmount, ctx.currency))}</strong></p>`]
+      : []),
+    '<p style="color:#888">order-ledger</p>',
+    '</body></html>',
+  ].join('\n');
+  return { subject: body.subject, text, html };
+}

@@ -1,0 +1,128 @@
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Knex } from 'knex';
+import { evolve, initialOrderState } from '../../commands/order/orderDecider';
+import { decodeOrderEvent, orderStreamId, type StoredOrderEvent } from '../../events/codec';
+import type { Config } from '../config/config';
+import type { EventStore } from '../eventstore/eventStore';
+import type { Logger } from '../logger';
+import { createMailer, type Mailer } from '../mail/mailer';
+import { renderEmail } from '../mail/templates';
+import { createRedis } from '../redis';
+import { bullPrefix, EMAIL_QUEUE, type EmailJobData } from './emailQueue';
+
+export type EmailOutcome =
+  | { status: 'sent'; messageId: string; file?: string }
+  | { status: 'skipped'; reason: 'already-claimed' | 'no-recipient' };
+
+export interface EmailJobDeps {
+  knex: Knex;
+  store: EventStore;
+  mailer: Mailer;
+  logger: Logger;
+}
+
+/**
+ * Sends the email for one event at most once. The claim row is inserted before sending: a
+ * re-delivered event (a notifier restart, a job re-added after BullMQ removed the completed one)
+ * finds it and sends nothing. A send that fails releases its claim so the retry can send.
+ */
+export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): Promise<EmailOutcome> {
+  const { knex, store, mailer, logger } = deps;
+  const records = await store.readStream(orderStreamId(data.orderId));
+  const index = records.findIndex((r) => r.id === data.eventId);
+  if (index === -1) throw new UnrecoverableError(`event ${data.eventId} is not in stream ${orderStreamId(data.orderId)}`);
+  const events: StoredOrderEvent[] = records.slice(0, index + 1).map(decodeOrderEvent);
+  const state = events.reduce((s, e) => evolve(s, e.event), initialOrderState);
+  const placed = events[0]?.event;
+  if (state.status === 'NONE' || placed?.type !== 'OrderPlaced') throw new UnrecoverableError(`stream of order ${data.orderId} does not start with OrderPlaced`);
+
+  const user = (await knex('users').where('id', state.userId).first('email')) as { email: string } | undefined;
+  if (!user) {
+    logger.warn({ orderId: data.orderId, eventId: data.eventId }, 'order owner has no user row; no email sent');
+    return { status: 'skipped', reason: 'no-recipient' };
+  }
+
+  const claimed = (await knex('email_sends')
+    .insert({ event_id: data.eventId, order_id: data.orderId, template: data.kind })
+    .onConflict('event_id')
+    .ignore()
+    .returning('event_id')) as unknown[];
+  if (claimed.length === 0) {
+    logger.info({ eventId: data.eventId, kind: data.kind }, 'email already claimed for this event; not sending again');
+    return { status: 'skipped', reason: 'already-claimed' };
+  }
+
+  const rendered = renderEmail(data.kind, {
+    orderId: data.orderId,
+    items: placed.data.items,
+    totalAmount: state.totalAmount,
+    currency: state.currency,
+    event: events[index]!.event,
+  });
+  let result: Awaited<ReturnType<Mailer['send']>>;
+  try {
+    result = await mailer.send({ ...rendered, to: user.email, eventId: data.eventId });
+  } catch (error) {
+    await knex('email_sends').where({ event_id: data.eventId }).whereNull('sent_at').delete();
+    throw error;
+  }
+  await knex('email_sends').where({ event_id: data.eventId }).update({ sent_at: knex.fn.now(), message_id: result.messageId });
+  return { status: 'sent', ...result };
+}
+
+export interface EmailWorkerOptions {
+  config: Config;
+  knex: Knex;
+  store: EventStore;
+  logger: Logger;
+  concurrency?: number;
+  /** How long stop() lets in-flight sends finish before abandoning them to a retry. */
+  shutdownGraceMs?: number;
+}
+
+export interface EmailWorker {
+  worker: Worker<EmailJobData, EmailOutcome>;
+  mailer: Mailer;
+  stop(): Promise<void>;
+}
+
+export function startEmailWorker(options: EmailWorkerOptions): EmailWorker {
+  const { config, knex, store } = options;
+  const logger = options.logger.child({ role: 'worker' });
+  const mailer = createMailer(config, logger);
+  const connection = createRedis(config);
+  connection.on('error', (error) => logger.warn({ err: error.message }, 'email worker redis connection error'));
+  const worker = new Worker<EmailJobData, EmailOutcome>(EMAIL_QUEUE, (job) => processEmailJob({ knex, store, mailer, logger }, job.data), {
+    connection,
+    prefix: bullPrefix(config),
+    concurrency: options.concurrency ?? 4,
+    autorun: true,
+  });
+  worker.on('completed', (job, outcome) => logger.debug({ jobId: job.id, kind: job.data.kind, outcome }, 'email job done'));
+  worker.on('failed', (job, error) =>
+    logger.warn({ jobId: job?.id, kind: job?.data.kind, attempts: job?.attemptsMade, err: error.message }, 'email job failed'),
+  );
+  worker.on('error', (error) => logger.warn({ err: error.message }, 'email worker error'));
+
+  return {
+    worker,
+    mailer,
+    async stop() {
+      const grace = options.shutdownGraceMs ?? 15_000;
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        worker.close().then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), grace);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!finished) {
+        logger.warn({ graceMs: grace }, 'email worker did not finish in-flight jobs in time; they will be retried');
+        await worker.close(true).catch(() => undefined);
+      }
+      mailer.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}

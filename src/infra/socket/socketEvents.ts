@@ -1,0 +1,84 @@
+import type { RedisStreamsAdapterOptions } from '@socket.io/redis-streams-adapter';
+import type { Config } from '../config/config';
+import type { OrderStatus } from '../../events/orderEvents';
+import type { AuthUser } from '../http/authTokens';
+
+/** The Socket.io contract between the server (api role, notifier) and clients. */
+
+export interface OrderCreatedPayload {
+  orderId: string;
+  userId: string;
+  status: OrderStatus;
+  totalAmount: number;
+  currency: string;
+  placedAt: string;
+  position: string;
+}
+
+export interface OrderUpdatePayload {
+  orderId: string;
+  status: OrderStatus;
+  /** null when the order was just placed. */
+  previousStatus: OrderStatus | null;
+  updatedAt: string;
+  /** Global position of the event (decimal string): clients may drop a push they have already seen. */
+  position: string;
+}
+
+export interface PaymentSuccessPayload {
+  orderId: string;
+  amount: number;
+  currency: string;
+}
+
+export interface PaymentFailedPayload {
+  orderId: string;
+  message: string;
+}
+
+export interface AnnouncementPayload {
+  message: string;
+  at: string;
+}
+
+export interface ServerToClientEvents {
+  orderCreated(payload: OrderCreatedPayload): void;
+  orderUpdate(payload: OrderUpdatePayload): void;
+  paymentSuccess(payload: PaymentSuccessPayload): void;
+  paymentFailed(payload: PaymentFailedPayload): void;
+  announcement(payload: AnnouncementPayload): void;
+}
+
+export type RoomAck = { ok: true; orderId: string } | { ok: false; error: { code: string; message: string } };
+
+export interface ClientToServerEvents {
+  joinOrder(payload: { orderId: string }, ack: (answer: RoomAck) => void): void;
+  leaveOrder(payload: { orderId: string }, ack: (answer: RoomAck) => void): void;
+}
+
+export interface SocketData {
+  user: AuthUser;
+  /** JWT exp, seconds since the epoch. */
+  expiresAt: number;
+}
+
+export const ADMINS_ROOM = 'admins';
+export const userRoom = (userId: string): string => `user:${userId}`;
+export const orderRoom = (orderId: string): string => `order:${orderId}`;
+
+/**
+ * Every process (API instances and the notifier) must agree on these names, and parallel
+ * deployments or test runs sharing one Redis must not: hence REDIS_KEY_PREFIX in each.
+ */
+export function socketAdapterOptions(config: Config): RedisStreamsAdapterOptions {
+  const prefix = `${config.REDIS_KEY_PREFIX}socket.io`;
+  return {
+    streamName: prefix,
+    channelPrefix: prefix,
+    sessionKeyPrefix: `${prefix}:session:`,
+    maxLen: 10_000,
+    onlyPlaintext: true,
+    // Bounds how long a closing server's stream reader lingers.
+    blockTimeInMs: 1000,
+  };
+}

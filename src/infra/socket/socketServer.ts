@@ -1,0 +1,180 @@
+import type http from 'node:http';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { Server, type Socket } from 'socket.io';
+import { z } from 'zod';
+import { loadOrder } from '../../commands/orderCommandHandler';
+import type { Deps } from '../deps';
+import { UnauthorizedError } from '../http/authTokens';
+import { createRedis } from '../redis';
+import {
+  ADMINS_ROOM,
+  orderRoom,
+  socketAdapterOptions,
+  userRoom,
+  type ClientToServerEvents,
+  type RoomAck,
+  type ServerToClientEvents,
+  type SocketData,
+} from './socketEvents';
+
+export type SocketIo = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData & { pendingReplay?: unknown[][] }>;
+type AppSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData & { pendingReplay?: unknown[][] }>;
+
+export interface SocketServer {
+  io: SocketIo;
+  close(): Promise<void>;
+}
+
+/** A socket may follow this many orders at once; joinOrder beyond it is refused. */
+export const MAX_ORDER_ROOMS_PER_SOCKET = 100;
+// setTimeout fires at once for delays above 2^31 - 1 ms (about 24.8 days).
+const MAX_TIMER_MS = 2_147_483_647;
+
+const roomRequestSchema = z.object({ orderId: z.uuid() });
+
+function authenticationError(code: string, message: string): Error {
+  const error = new Error(`Authentication error: ${message}`) as Error & { data: unknown };
+  error.data = { type: 'authentication', code };
+  return error;
+}
+
+function refused(code: string, message: string): RoomAck {
+  return { ok: false, error: { code, message } };
+}
+
+/** Owner of an order from the read model, or from its stream when the read model has not caught up. */
+async function findOrderOwner(deps: Deps, orderId: string): Promise<string | undefined> {
+  const row = (await deps.knex('orders').where('id', orderId).first('user_id')) as { user_id: string } | undefined;
+  if (row) return row.user_id;
+  const { state } = await loadOrder(deps.store, orderId);
+  return state.status === 'NONE' ? undefined : state.userId;
+}
+
+/**
+ * Socket.io on the API's HTTP server. The Redis streams adapter carries broadcasts between API
+ * instances and the notifier, and keeps sessions so a client that drops briefly is recovered (with
+ * the pushes it missed) on any instance. Every connection, recovered or not, passes the JWT check.
+ */
+export function createSocketServer(httpServer: http.Server, deps: Deps): SocketServer {
+  const { config, logger: rootLogger, tokens } = deps;
+  const logger = rootLogger.child({ component: 'socket' });
+  const publisher = createRedis(config);
+  publisher.on('error', (error) => logger.warn({ err: error.message }, 'socket.io redis connection error'));
+  const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+
+  const io: SocketIo = new Server(httpServer, {
+    adapter: createAdapter(publisher, socketAdapterOptions(config)),
+    // The auth middleware must also run for recovered sessions (the default skips it).
+    connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: false },
+    cors: { origin: origins, credentials: false },
+    maxHttpBufferSize: 16 * 1024,
+    connectTimeout: 10_000,
+    serveClient: false,
+  });
+
+  // Packets missed while disconnected are held back until the middleware has checked the token.
+  const adapter = io.of('/').adapter;
+  const restoreSession = adapter.restoreSession.bind(adapter);
+  adapter.restoreSession = async (pid, offset) => {
+    const session = await restoreSession(pid, offset);
+    if (!session) return session;
+    return { ...session, data: { ...(session.data as object), pendingReplay: session.missedPackets }, missedPackets: [] };
+  };
+
+  io.use((socket, next) => {
+    const replay = socket.data.pendingReplay;
+    delete socket.data.pendingReplay;
+    const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
+    if (typeof token !== 'string' || token.length === 0) {
+      next(authenticationError('UNAUTHORIZED', 'a token is required in auth.token'));
+      return;
+    }
+    let verified: ReturnType<typeof tokens.verify>;
+    try {
+      verified = tokens.verify(token);
+    } catch (error) {
+      const code = error instanceof UnauthorizedError ? error.code : 'INVALID_TOKEN';
+      next(authenticationError(code, error instanceof Error ? error.message : 'invalid token'));
+      return;
+    }
+    const user = { id: verified.id, email: verified.email, role: verified.role };
+    if (socket.recovered) {
+      const previous = socket.data.user as SocketData['user'] | undefined;
+      if (previous?.id !== user.id || previous.role !== user.role) {
+        // Another identity (or role) took over the session: start clean rather than inherit its rooms.
+        for (const room of socket.rooms) if (room !== socket.id) void socket.leave(room);
+      } else if (replay) {
+        socket.data.pendingReplay = replay;
+      }
+    }
+    socket.data.user = user;
+    socket.data.expiresAt = verified.expiresAt;
+    next();
+  });
+
+  io.on('connection', (socket: AppSocket) => {
+    const { user } = socket.data;
+    void socket.join(userRoom(user.id));
+    if (user.role === 'admin') void socket.join(ADMINS_ROOM);
+
+    let expiryTimer: NodeJS.Timeout | undefined;
+    const scheduleExpiry = (): void => {
+      const remaining = socket.data.expiresAt * 1000 - Date.now();
+      if (remaining <= 0) {
+        logger.debug({ userId: user.id }, 'socket token expired; disconnecting');
+        socket.disconnect(true);
+        return;
+      }
+      expiryTimer = setTimeout(scheduleExpiry, Math.min(remaining, MAX_TIMER_MS));
+      expiryTimer.unref();
+    };
+    scheduleExpiry();
+    socket.on('disconnect', () => clearTimeout(expiryTimer));
+
+    const replay = socket.data.pendingReplay;
+    delete socket.data.pendingReplay;
+    for (const packet of replay ?? []) {
+      // The stored packet ends with its stream offset; emitting again stamps a fresh one.
+      const [event, ...args] = packet.slice(0, -1) as [keyof ServerToClientEvents, ...unknown[]];
+      (socket.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+    }
+
+    socket.on('joinOrder', async (payload, ack) => {
+      const reply = typeof ack === 'function' ? ack : () => undefined;
+      const parsed = roomRequestSchema.safeParse(payload);
+      if (!parsed.success) return reply(refused('VALIDATION_FAILED', 'orderId must be a UUID'));
+      const { orderId } = parsed.data;
+      try {
+        const owner = await findOrderOwner(deps, orderId);
+        if (!owner || (user.role !== 'admin' && owner !== user.id)) return reply(refused('ORDER_NOT_FOUND', 'No such order for this user'));
+        const followed = [...socket.rooms].filter((room) => room.startsWith('order:')).length;
+        if (!socket.rooms.has(orderRoom(orderId)) && followed >= MAX_ORDER_ROOMS_PER_SOCKET) {
+          return reply(refused('TOO_MANY_ORDERS', `A connection may follow at most ${MAX_ORDER_ROOMS_PER_SOCKET} orders`));
+        }
+        await socket.join(orderRoom(orderId));
+        return reply({ ok: true, orderId });
+      } catch (error) {
+        logger.warn({ err: error, orderId }, 'joinOrder could not check the order');
+        return reply(refused('UNAVAILABLE', 'Could not check the order; try again'));
+      }
+    });
+
+    socket.on('leaveOrder', async (payload, ack) => {
+      const reply = typeof ack === 'function' ? ack : () => undefined;
+      const parsed = roomRequestSchema.safeParse(payload);
+      if (!parsed.success) return reply(refused('VALIDATION_FAILED', 'orderId must be a UUID'));
+      await socket.leave(orderRoom(parsed.data.orderId));
+      return reply({ ok: true, orderId: parsed.data.orderId });
+    });
+  });
+
+  return {
+    io,
+    async close() {
+      // "forced server close" is a recoverable reason: sessions are kept so clients resume elsewhere.
+      io.engine.close();
+      await Promise.resolve(io.of('/').adapter.close()).catch(() => undefined);
+      await publisher.quit().catch(() => publisher.disconnect());
+    },
+  };
+}

@@ -1,0 +1,241 @@
+import type { Knex } from 'knex';
+import { evolve, initialOrderState, type OrderState } from '../commands/order/orderDecider';
+import { decodeOrderEvent, orderStreamId, type StoredOrderEvent } from '../events/codec';
+import { occurredAt } from '../events/orderEvents';
+import { AdvisoryLock } from '../infra/db/advisoryLock';
+import type { EventStore, RecordedEvent, Subscription } from '../infra/eventstore/eventStore';
+import type { Logger } from '../infra/logger';
+import { emailKindFor } from '../infra/mail/templates';
+import type { EmailJobData, EmailQueue } from '../infra/queue/emailQueue';
+import { ADMINS_ROOM, orderRoom, userRoom } from '../infra/socket/socketEvents';
+import type { ServerEventName, ServerEventPayload, SocketPublisher } from '../infra/socket/socketPublisher';
+
+export const NOTIFIER_CHECKPOINT = 'notifier';
+
+export type Push = { [E in ServerEventName]: { rooms: string[]; event: E; payload: ServerEventPayload<E> } }[ServerEventName];
+
+export interface Notifications {
+  pushes: Push[];
+  email: EmailJobData | undefined;
+}
+
+/**
+ * What one event announces, given the order's state before and after it. Admins hear of a new
+ * order through orderCreated and of every later transition through orderUpdate; owners and
+ * followers of the order get every transition.
+ */
+export function notificationsFor(stored: StoredOrderEvent, before: OrderState, after: OrderState): Notifications {
+  const none: Notifications = { pushes: [], email: undefined };
+  if (after.status === 'NONE') return none;
+  const { event } = stored;
+  const { orderId, userId } = after;
+  const position = stored.position.toString();
+  const followers = [userRoom(userId), orderRoom(orderId)];
+  const everyone = [...followers, ADMINS_ROOM];
+  const previousStatus = before.status === 'NONE' ? null : before.status;
+  const pushes: Push[] = [];
+
+  if (event.type === 'OrderPlaced') {
+    const d = event.data;
+    pushes.push({
+      rooms: [ADMINS_ROOM],
+      event: 'orderCreated',
+      payload: { orderId, userId, status: after.status, totalAmount: d.totalAmount, currency: d.currency, placedAt: d.placedAt, position },
+    });
+  }
+  if (previousStatus !== after.status) {
+    pushes.push({
+      rooms: event.type === 'OrderPlaced' ? followers : everyone,
+      event: 'orderUpdate',
+      payload: { orderId, status: after.status, previousStatus, updatedAt: occurredAt(event), position },
+    });
+  }
+  if (event.type === 'PaymentSucceeded') {
+    pushes.push({ rooms: everyone, event: 'paymentSuccess', payload: { orderId, amount: event.data.amount, currency: event.data.currency } });
+  }
+  if (event.type === 'PaymentFailed') {
+    pushes.push({ rooms: everyone, event: 'paymentFailed', payload: { orderId, message: event.data.reason } });
+  }
+  const kind = emailKindFor(event);
+  return { pushes, email: kind ? { eventId: stored.id, orderId, kind } : undefined };
+}
+
+export interface NotifierOptions {
+  store: EventStore;
+  knex: Knex;
+  logger: Logger;
+  connectionString: string;
+  publisher: SocketPublisher;
+  emails: Pick<EmailQueue, 'enqueue'>;
+  batchSize?: number;
+  /** How often a standby instance retries the singleton lock. */
+  lockRetryMs?: number;
+  /** Bound on Redis acknowledging one batch's pushes and jobs. */
+  publishTimeoutMs?: number;
+}
+
+export type NotifierState = 'stopped' | 'standby' | 'running' | 'failed';
+
+const STATE_CACHE_LIMIT = 10_000;
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Turns events from $all into Socket.io pushes and email jobs. Its checkpoint moves only after a
+ * batch's pushes reached Redis and its jobs are queued, so a crash re-delivers (at least once);
+ * the email worker's claims make re-delivered emails harmless. One active instance per deployment.
+ */
+export class Notifier {
+  private state: NotifierState = 'stopped';
+  private subscription: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private endPause: (() => void) | undefined;
+  private readonly lock: AdvisoryLock;
+  /** Last known state per order, so a transition's previous status costs no stream read. */
+  private readonly states = new Map<string, { revision: bigint; state: OrderState }>();
+  lastError: Error | undefined;
+  position = -1n;
+
+  constructor(private readonly options: NotifierOptions) {
+    this.lock = new AdvisoryLock(options.connectionString, 'order-ledger:notifier');
+  }
+
+  get status(): NotifierState {
+    return this.state;
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.endPause?.();
+    await this.subscription?.close();
+    await this.loop;
+    await this.lock.release().catch(() => undefined);
+    this.state = 'stopped';
+  }
+
+  private async run(): Promise<void> {
+    const { logger } = this.options;
+    while (!this.stopping) {
+      let acquired = false;
+      try {
+        acquired = await this.lock.tryAcquire((error) => {
+          logger.error({ err: error }, 'notifier lost its lock connection; stopping this run');
+          void this.subscription?.close();
+        });
+      } catch (error) {
+        logger.warn({ err: error }, 'notifier could not reach PostgreSQL for its lock');
+      }
+      if (!acquired) {
+        this.state = 'standby';
+        await this.pause(this.options.lockRetryMs ?? 2000);
+        continue;
+      }
+      this.state = 'running';
+      try {
+        await this.consume();
+      } catch (error) {
+        this.lastError = error as Error;
+        this.state = 'failed';
+        logger.error({ err: error }, 'notifier stopped on an error; retrying from its checkpoint after a pause');
+        await this.lock.release().catch(() => undefined);
+        await this.pause(5000);
+        continue;
+      }
+      await this.lock.release().catch(() => undefined);
+    }
+  }
+
+  private async consume(): Promise<void> {
+    const { knex, store } = this.options;
+    const row = (await knex('projection_checkpoints').where('name', NOTIFIER_CHECKPOINT).first('position')) as { position: string } | undefined;
+    const from = row ? BigInt(row.position) : -1n;
+    this.position = from;
+    // Cached states may be from before the checkpoint's events were re-read: start afresh.
+    this.states.clear();
+    this.subscription = store.subscribeToAll({ after: from, maxBatchSize: this.options.batchSize ?? 200 });
+    if (this.stopping) await this.subscription.close();
+    for await (const batch of this.subscription) {
+      await this.handleBatch(batch);
+      if (this.stopping) break;
+    }
+  }
+
+  private async handleBatch(batch: RecordedEvent[]): Promise<void> {
+    const { knex, publisher, emails } = this.options;
+    const last = batch[batch.length - 1];
+    if (!last) return;
+    const pushes: Push[] = [];
+    const jobs: EmailJobData[] = [];
+    for (const record of batch) {
+      if (!record.streamId.startsWith('order-')) continue;
+      const stored = decodeOrderEvent(record);
+      const before = await this.stateBefore(stored);
+      const after = evolve(before, stored.event);
+      this.remember(stored, after);
+      const planned = notificationsFor(stored, before, after);
+      pushes.push(...planned.pushes);
+      if (planned.email) jobs.push(planned.email);
+    }
+    const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
+    for (const push of pushes) publisher.emit(push.rooms, push.event, push.payload as never);
+    await Promise.all([
+      pushes.length > 0 ? publisher.flush(timeoutMs) : Promise.resolve(),
+      withTimeout(emails.enqueue(jobs), timeoutMs, 'queueing email jobs'),
+    ]);
+    await knex('projection_checkpoints')
+      .insert({ name: NOTIFIER_CHECKPOINT, position: last.position.toString(), updated_at: knex.fn.now() })
+      .onConflict('name')
+      .merge(['position', 'updated_at']);
+    this.position = last.position;
+  }
+
+  private async stateBefore(stored: StoredOrderEvent): Promise<OrderState> {
+    if (stored.revision === 0n) return initialOrderState;
+    const orderId = stored.streamId.slice('order-'.length);
+    const cached = this.states.get(orderId);
+    if (cached && cached.revision === stored.revision - 1n) return cached.state;
+    const earlier = await this.options.store.readStream(orderStreamId(orderId), { maxCount: Number(stored.revision) });
+    return earlier.map(decodeOrderEvent).reduce((state, e) => evolve(state, e.event), initialOrderState);
+  }
+
+  private remember(stored: StoredOrderEvent, state: OrderState): void {
+    const orderId = stored.streamId.slice('order-'.length);
+    this.states.delete(orderId);
+    this.states.set(orderId, { revision: stored.revision, state });
+    if (this.states.size > STATE_CACHE_LIMIT) {
+      const oldest = this.states.keys().next().value;
+      if (oldest !== undefined) this.states.delete(oldest);
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.endPause = undefined;
+        resolve();
+      }
+      this.endPause = done;
+    });
+  }
+}

@@ -87,6 +87,8 @@ export const orderCancelledSchema = z.object({
 export const refundRequestedSchema = z.object({
   orderId: uuid,
   provider: paymentMethodSchema,
+  /** v2: the provider's id for the payment to give back (Stripe PaymentIntent, PayPal order); absent for MANUAL. */
+  providerReference: z.string().min(1).optional(),
   amount: minorUnitsSchema,
   currency: currencySchema,
   reason: z.string().min(1).optional(),
@@ -130,7 +132,7 @@ export const orderEventSchemas = {
   PaymentFailed: { version: 1, schema: paymentFailedSchema },
   OrderStatusChanged: { version: 1, schema: orderStatusChangedSchema },
   OrderCancelled: { version: 1, schema: orderCancelledSchema },
-  RefundRequested: { version: 1, schema: refundRequestedSchema },
+  RefundRequested: { version: 2, schema: refundRequestedSchema },
   OrderRefunded: { version: 1, schema: orderRefundedSchema },
 } as const;
 

@@ -4,9 +4,12 @@ type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 
 /**
  * upcasters[type][n] turns version n of an event's data into version n + 1.
- * Empty while every event is at version 1; the reader applies them in order.
+ * The reader applies them in order.
  */
-export const upcasters: Partial<Record<OrderEventType, Record<number, Upcaster>>> = {};
+export const upcasters: Partial<Record<OrderEventType, Record<number, Upcaster>>> = {
+  // v2 added an optional providerReference; a v1 refund always meant the order's own payment.
+  RefundRequested: { 1: (data) => data },
+};
 
 export function upcast(type: OrderEventType, fromVersion: number, toVersion: number, data: Record<string, unknown>): Record<string, unknown> {
   let current = data;

@@ -11,6 +11,7 @@ import {
   InvalidTransitionError,
   OrderAlreadyExistsError,
   OrderNotFoundError,
+  PartialRefundError,
   PaymentMethodMismatchError,
 } from '../../src/commands/order/orderErrors';
 import type { FulfilmentStatus, OrderEvent, OrderItem, OrderStatus, PaymentMethod } from '../../src/events/orderEvents';
@@ -58,9 +59,15 @@ const cancelled = (from: OrderStatus, reason?: string, at = before): OrderEvent 
   data: { orderId, from, ...(reason ? { reason } : {}), cancelledAt: at },
 });
 
-const refundRequested = (reason: string | undefined, amount = total, provider: PaymentMethod = 'STRIPE', at = before): OrderEvent => ({
+const refundRequested = (
+  reason: string | undefined,
+  amount = total,
+  provider: PaymentMethod = 'STRIPE',
+  at = before,
+  providerReference?: string,
+): OrderEvent => ({
   type: 'RefundRequested',
-  data: { orderId, provider, amount, currency: 'USD', ...(reason ? { reason } : {}), requestedAt: at },
+  data: { orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency: 'USD', ...(reason ? { reason } : {}), requestedAt: at },
 });
 
 const refunded = (at = before): OrderEvent => ({
@@ -250,7 +257,11 @@ const succeededNow = succeeded('STRIPE', 'pi_new', now);
 const failedNow = failed('card_declined', 'pi_new', now);
 const cancelledNow = (from: OrderStatus) => cancelled(from, 'changed my mind', now);
 const adminCancelledNow = (from: OrderStatus) => cancelled(from, 'out of stock', now);
-const refundRequestedNow = refundRequested('damaged', total, 'STRIPE', now);
+// A STRIPE order's paid history pays with pi_1: refunds of the order's payment name it.
+const refundRequestedNow = refundRequested('damaged', total, 'STRIPE', now, 'pi_1');
+// The commands' success is for pi_new; for an order that already counts another payment it is given back.
+const duplicateRefundedNow = refundRequested('duplicate payment', total, 'STRIPE', now, 'pi_new');
+const lateRefundedNow = refundRequested('payment received after cancellation', total, 'STRIPE', now, 'pi_new');
 const refundedNow = refunded(now);
 
 /** Columns that behave the same in every existing order. */
@@ -260,11 +271,14 @@ const anyExistingOrder = {
   MarkPaid: methodMismatch('MANUAL'),
 } satisfies Partial<Record<CommandName, Outcome>>;
 
-const awaitingPayment = (status: 'PENDING' | 'PAYMENT_FAILED'): Record<CommandName, Outcome> => ({
+/** `attempt`: whether a payment attempt (pi_1) is on record; the commands report on pi_new. */
+const awaitingPayment = (status: 'PENDING' | 'PAYMENT_FAILED', attempt: boolean): Record<CommandName, Outcome> => ({
   ...anyExistingOrder,
   InitiatePayment: emits(initiatedNow),
+  // Money for this order of the right amount pays it, even from a replaced attempt.
   RecordPaymentSuccess: emits(succeededNow),
-  RecordPaymentFailure: emits(failedNow),
+  // The failure of a replaced attempt is stale news: the current one may still succeed.
+  RecordPaymentFailure: attempt ? noChange : emits(failedNow),
   'ChangeStatus to PROCESSING': rejects(status, 'PROCESSING'),
   'ChangeStatus to SHIPPED': rejects(status, 'SHIPPED'),
   'ChangeStatus to DELIVERED': rejects(status, 'DELIVERED'),
@@ -277,9 +291,8 @@ const awaitingPayment = (status: 'PENDING' | 'PAYMENT_FAILED'): Record<CommandNa
 const cancelledOrder = (paymentReceived: boolean): Record<CommandName, Outcome> => ({
   ...anyExistingOrder,
   InitiatePayment: rejects('CANCELLED', 'PENDING', /awaiting payment/),
-  RecordPaymentSuccess: paymentReceived
-    ? noChange
-    : emits(refundRequested('payment received after cancellation', total, 'STRIPE', now)),
+  // pi_new is not the payment already received (if any): it is given back too.
+  RecordPaymentSuccess: emits(lateRefundedNow),
   RecordPaymentFailure: noChange,
   'ChangeStatus to PROCESSING': rejects('CANCELLED', 'PROCESSING'),
   'ChangeStatus to SHIPPED': rejects('CANCELLED', 'SHIPPED'),
@@ -306,13 +319,13 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
     RequestRefund: notFound,
     RecordRefund: notFound,
   },
-  PENDING: awaitingPayment('PENDING'),
-  'PENDING with a payment attempt': awaitingPayment('PENDING'),
-  PAYMENT_FAILED: awaitingPayment('PAYMENT_FAILED'),
+  PENDING: awaitingPayment('PENDING', false),
+  'PENDING with a payment attempt': awaitingPayment('PENDING', true),
+  PAYMENT_FAILED: awaitingPayment('PAYMENT_FAILED', true),
   PAID: {
     ...anyExistingOrder,
     InitiatePayment: rejects('PAID', 'PENDING', /awaiting payment/),
-    RecordPaymentSuccess: noChange,
+    RecordPaymentSuccess: emits(duplicateRefundedNow),
     RecordPaymentFailure: noChange,
     'ChangeStatus to PROCESSING': emits(statusChanged('PAID', 'PROCESSING', now)),
     'ChangeStatus to SHIPPED': rejects('PAID', 'SHIPPED'),
@@ -320,7 +333,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
     'CancelOrder by user': rejects('PAID', 'CANCELLED', /only an admin/),
     'CancelOrder by admin': emits(
       adminCancelledNow('PAID'),
-      refundRequested('order cancelled after payment', total, 'STRIPE', now),
+      refundRequested('order cancelled after payment', total, 'STRIPE', now, 'pi_1'),
     ),
     RequestRefund: emits(refundRequestedNow),
     RecordRefund: emits(refundedNow),
@@ -328,7 +341,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
   'PAID with a refund requested': {
     ...anyExistingOrder,
     InitiatePayment: rejects('PAID', 'PENDING', /awaiting payment/),
-    RecordPaymentSuccess: noChange,
+    RecordPaymentSuccess: emits(duplicateRefundedNow),
     RecordPaymentFailure: noChange,
     'ChangeStatus to PROCESSING': emits(statusChanged('PAID', 'PROCESSING', now)),
     'ChangeStatus to SHIPPED': rejects('PAID', 'SHIPPED'),
@@ -342,7 +355,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
   PROCESSING: {
     ...anyExistingOrder,
     InitiatePayment: rejects('PROCESSING', 'PENDING', /awaiting payment/),
-    RecordPaymentSuccess: noChange,
+    RecordPaymentSuccess: emits(duplicateRefundedNow),
     RecordPaymentFailure: noChange,
     'ChangeStatus to PROCESSING': rejects('PROCESSING', 'PROCESSING'),
     'ChangeStatus to SHIPPED': emits(statusChanged('PROCESSING', 'SHIPPED', now)),
@@ -355,7 +368,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
   SHIPPED: {
     ...anyExistingOrder,
     InitiatePayment: rejects('SHIPPED', 'PENDING', /awaiting payment/),
-    RecordPaymentSuccess: noChange,
+    RecordPaymentSuccess: emits(duplicateRefundedNow),
     RecordPaymentFailure: noChange,
     'ChangeStatus to PROCESSING': rejects('SHIPPED', 'PROCESSING'),
     'ChangeStatus to SHIPPED': rejects('SHIPPED', 'SHIPPED'),
@@ -368,7 +381,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
   DELIVERED: {
     ...anyExistingOrder,
     InitiatePayment: rejects('DELIVERED', 'PENDING', /awaiting payment/),
-    RecordPaymentSuccess: noChange,
+    RecordPaymentSuccess: emits(duplicateRefundedNow),
     RecordPaymentFailure: noChange,
     'ChangeStatus to PROCESSING': rejects('DELIVERED', 'PROCESSING'),
     'ChangeStatus to SHIPPED': rejects('DELIVERED', 'SHIPPED'),
@@ -384,7 +397,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
   REFUNDED: {
     ...anyExistingOrder,
     InitiatePayment: rejects('REFUNDED', 'PENDING', /awaiting payment/),
-    RecordPaymentSuccess: noChange,
+    RecordPaymentSuccess: emits(duplicateRefundedNow),
     RecordPaymentFailure: noChange,
     'ChangeStatus to PROCESSING': rejects('REFUNDED', 'PROCESSING'),
     'ChangeStatus to SHIPPED': rejects('REFUNDED', 'SHIPPED'),
@@ -554,34 +567,98 @@ describe('decide: payment results', () => {
       .then([succeeded('STRIPE', null, now)]);
   });
 
-  it('when a payment of the wrong amount arrives, then it is recorded as a failure naming both amounts, and the order is not paid', () => {
+  it('when a payment of the wrong amount arrives, then it is recorded as a failure naming both amounts, what was received is given back, and the order is not paid', () => {
     const scenario = given(placed(), initiated('pi_1'));
-    const events = decide(paymentSuccess({ amount: total - 1 }), scenario.state);
+    const events = decide(paymentSuccess({ amount: total - 1, providerReference: 'pi_1' }), scenario.state);
+    const reason = 'amount mismatch: expected 3499 USD, received 3498 USD';
     expect(events).toStrictEqual([
+      { type: 'PaymentFailed', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', reason, failedAt: now } },
       {
-        type: 'PaymentFailed',
-        data: {
-          orderId,
-          provider: 'STRIPE',
-          providerReference: 'pi_new',
-          reason: 'amount mismatch: expected 3499 USD, received 3498 USD',
-          failedAt: now,
-        },
+        type: 'RefundRequested',
+        data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: total - 1, currency: 'USD', reason, requestedAt: now },
       },
     ]);
-    expect(events.reduce(evolve, scenario.state).status).toBe('PAYMENT_FAILED');
+    const after = events.reduce(evolve, scenario.state);
+    // The refund is of money the order never counted: the order's own refund is still open.
+    expect(after).toMatchObject({ status: 'PAYMENT_FAILED', paidAmount: 0, paidReference: undefined, refundRequested: false, strayPayments: ['pi_1'] });
   });
 
-  it('when a payment in the wrong currency arrives, then it is recorded as a failure, never as PAID', () => {
+  it('when a payment in the wrong currency arrives, then it is recorded as a failure and given back, never as PAID', () => {
     const scenario = given(placed());
     const events = decide(paymentSuccess({ currency: 'EUR', providerReference: undefined }), scenario.state);
+    const reason = 'amount mismatch: expected 3499 USD, received 3499 EUR';
     expect(events).toStrictEqual([
-      {
-        type: 'PaymentFailed',
-        data: { orderId, provider: 'STRIPE', reason: 'amount mismatch: expected 3499 USD, received 3499 EUR', failedAt: now },
-      },
+      { type: 'PaymentFailed', data: { orderId, provider: 'STRIPE', reason, failedAt: now } },
+      { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', amount: total, currency: 'EUR', reason, requestedAt: now } },
     ]);
-    expect(events.reduce(evolve, scenario.state).status).toBe('PAYMENT_FAILED');
+    expect(events.reduce(evolve, scenario.state)).toMatchObject({ status: 'PAYMENT_FAILED', refundRequested: false });
+  });
+
+  it('when the wrong amount arrives on a replaced attempt, then it is given back and the current attempt is left alone', () => {
+    given(placed(), initiated('pi_1'), initiated('pi_2'))
+      .when(paymentSuccess({ amount: 100, providerReference: 'pi_1' }))
+      .then([
+        {
+          type: 'RefundRequested',
+          data: {
+            orderId,
+            provider: 'STRIPE',
+            providerReference: 'pi_1',
+            amount: 100,
+            currency: 'USD',
+            reason: 'amount mismatch: expected 3499 USD, received 100 USD',
+            requestedAt: now,
+          },
+        },
+      ]);
+  });
+
+  it('when a mismatched payment is reported again, then no second refund is requested', () => {
+    const history = [placed(), initiated('pi_1')];
+    const first = decide(paymentSuccess({ amount: 1, providerReference: 'pi_1' }), fold(history));
+    given(...history, ...first).when(paymentSuccess({ amount: 1, providerReference: 'pi_1' })).then([]);
+  });
+
+  it('when the right amount arrives from a replaced attempt, then it pays the order: it is this order\'s money', () => {
+    given(placed(), initiated('pi_1'), initiated('pi_2'))
+      .when(paymentSuccess({ providerReference: 'pi_1' }))
+      .then([succeeded('STRIPE', 'pi_1', now)]);
+  });
+
+  it('when a second payment arrives for a paid order, then it is given back and the order keeps its own payment', () => {
+    const scenario = given(placed(), initiated('pi_1'), initiated('pi_2'), succeeded('STRIPE', 'pi_1'));
+    const events = decide(paymentSuccess({ providerReference: 'pi_2' }), scenario.state);
+    expect(events).toStrictEqual([refundRequested('duplicate payment', total, 'STRIPE', now, 'pi_2')]);
+    const after = events.reduce(evolve, scenario.state);
+    expect(after).toMatchObject({ status: 'PAID', paidReference: 'pi_1', refundRequested: false, strayPayments: ['pi_2'] });
+    // The order can still be refunded on its own.
+    expect(decide(requestRefund(), after)).toStrictEqual([refundRequested(undefined, total, 'STRIPE', now, 'pi_1')]);
+  });
+
+  it('when a PAYPAL success is reported for a STRIPE order, then it fails and the order is not paid', () => {
+    given(placed('STRIPE'), initiated('pi_1'))
+      .when(paymentSuccess({ provider: 'PAYPAL', providerReference: 'pp_1' }))
+      .thenThrows(PaymentMethodMismatchError, /paid by STRIPE, not PAYPAL/, 'PAYMENT_METHOD_MISMATCH');
+  });
+
+  it('when a PAYPAL failure is reported for a STRIPE order, then it fails and the order is left as it is', () => {
+    given(placed('STRIPE'), initiated('pi_1'))
+      .when({ type: 'RecordPaymentFailure', data: { provider: 'PAYPAL', providerReference: 'pp_1', reason: 'denied', now } })
+      .thenThrows(PaymentMethodMismatchError, /paid by STRIPE, not PAYPAL/, 'PAYMENT_METHOD_MISMATCH');
+  });
+
+  it('when a replaced attempt fails late, then the order stays pending on its current attempt', () => {
+    given(placed(), initiated('pi_1'), initiated('pi_2')).when(paymentFailure('pi_1')).then([]);
+  });
+
+  it('when the current attempt fails, then the order is PAYMENT_FAILED', () => {
+    given(placed(), initiated('pi_1'), initiated('pi_2')).when(paymentFailure('pi_2')).then([failed('card_declined', 'pi_2', now)]);
+  });
+
+  it('when an attempt that failed later succeeds, then the order is paid', () => {
+    given(placed(), initiated('pi_1'), failed('card_declined', 'pi_1'))
+      .when(paymentSuccess({ providerReference: 'pi_1' }))
+      .then([succeeded('STRIPE', 'pi_1', now)]);
   });
 
   it('when the right amount arrives after a mismatched one, then the order is paid', () => {
@@ -607,11 +684,19 @@ describe('decide: payment results', () => {
     expect(events).toStrictEqual([
       {
         type: 'RefundRequested',
-        data: { orderId, provider: 'STRIPE', amount: 1200, currency: 'USD', reason: 'payment received after cancellation', requestedAt: now },
+        data: {
+          orderId,
+          provider: 'STRIPE',
+          providerReference: 'pi_new',
+          amount: 1200,
+          currency: 'USD',
+          reason: 'payment received after cancellation',
+          requestedAt: now,
+        },
       },
     ]);
     const after = events.reduce(evolve, scenario.state);
-    expect(after).toMatchObject({ status: 'CANCELLED', refundRequested: true, paidAmount: 1200 });
+    expect(after).toMatchObject({ status: 'CANCELLED', refundRequested: true, paidAmount: 1200, paidReference: 'pi_new' });
   });
 
   it('when the late payment for a cancelled order is delivered again, then no second refund is requested', () => {
@@ -637,7 +722,7 @@ describe('decide: cancelling', () => {
     const scenario = given(placed('PAYPAL'), initiated('pp_1', 'PAYPAL'), succeeded('PAYPAL', 'pp_1'));
     scenario.when(cancelOrder('admin')).then([
       cancelled('PAID', undefined, now),
-      refundRequested('order cancelled after payment', total, 'PAYPAL', now),
+      refundRequested('order cancelled after payment', total, 'PAYPAL', now, 'pp_1'),
     ]);
   });
 
@@ -653,7 +738,9 @@ describe('decide: refunds', () => {
   it('when a refund is requested for a delivered order, then the amount paid is requested back', () => {
     given(...histories('STRIPE').DELIVERED)
       .when(requestRefund())
-      .then([{ type: 'RefundRequested', data: { orderId, provider: 'STRIPE', amount: total, currency: 'USD', requestedAt: now } }]);
+      .then([
+        { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: total, currency: 'USD', requestedAt: now } },
+      ]);
   });
 
   it('when a refund is requested twice, then the second changes nothing', () => {
@@ -674,6 +761,46 @@ describe('decide: refunds', () => {
       { type: 'OrderRefunded', data: { orderId, provider: 'STRIPE', amount: total, currency: 'USD', refundedAt: now } },
     ]);
     expect(events.reduce(evolve, scenario.state).status).toBe('REFUNDED');
+  });
+
+  const reportRefund = (overrides: Partial<Extract<OrderCommand, { type: 'RecordRefund' }>['data']> = {}): OrderCommand => ({
+    type: 'RecordRefund',
+    data: { provider: 'STRIPE', providerReference: 're_1', paymentReference: 'pi_1', amount: total, currency: 'USD', now, ...overrides },
+  });
+
+  it('when the provider reports less than was paid, then the partial refund is refused and the order is not refunded', () => {
+    given(...paidHistory('STRIPE'), refundRequested('damaged'))
+      .when(reportRefund({ amount: total - 1 }))
+      .thenThrows(PartialRefundError, /3498 USD does not cover the 3499 USD paid/, 'REFUND_PARTIAL');
+  });
+
+  it('when the provider reports a refund in another currency, then it is refused', () => {
+    given(...paidHistory('STRIPE')).when(reportRefund({ currency: 'EUR' })).thenThrows(PartialRefundError, /EUR/, 'REFUND_PARTIAL');
+  });
+
+  it('when the reported refund is of the order\'s own payment, then the order is REFUNDED', () => {
+    given(...paidHistory('STRIPE'), refundRequested('damaged', total, 'STRIPE', before, 'pi_1'))
+      .when(reportRefund())
+      .then([{ type: 'OrderRefunded', data: { orderId, provider: 'STRIPE', providerReference: 're_1', amount: total, currency: 'USD', refundedAt: now } }]);
+  });
+
+  it('when the refund of a payment the order never counted completes, then the order is left as it is', () => {
+    const history = [placed(), initiated('pi_1'), initiated('pi_2'), succeeded('STRIPE', 'pi_1'), refundRequested('duplicate payment', total, 'STRIPE', before, 'pi_2')];
+    given(...history).when(reportRefund({ paymentReference: 'pi_2' })).then([]);
+    given(placed(), initiated('pi_1'), succeeded('STRIPE', 'pi_1')).when(reportRefund({ paymentReference: 'pi_9' })).then([]);
+  });
+
+  it('when the refund of a mismatched payment completes on an unpaid order, then nothing changes', () => {
+    const reason = 'amount mismatch: expected 3499 USD, received 1 USD';
+    given(placed(), initiated('pi_1'), failed(reason, 'pi_1'), refundRequested(reason, 1, 'STRIPE', before, 'pi_1'))
+      .when(reportRefund({ amount: 1 }))
+      .then([]);
+  });
+
+  it('when a PAYPAL refund is reported for a STRIPE order, then it fails', () => {
+    given(...paidHistory('STRIPE'))
+      .when(reportRefund({ provider: 'PAYPAL' }))
+      .thenThrows(PaymentMethodMismatchError, /paid by STRIPE, not PAYPAL/, 'PAYMENT_METHOD_MISMATCH');
   });
 
   it('when a refund is reported twice, then the duplicate changes nothing', () => {
@@ -722,8 +849,10 @@ describe('evolve', () => {
       currency: 'USD',
       paymentMethod: 'PAYPAL',
       paymentReference: undefined,
+      paidReference: undefined,
       paidAmount: 0,
       refundRequested: false,
+      strayPayments: [],
     });
   });
 

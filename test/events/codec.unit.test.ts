@@ -139,8 +139,15 @@ describe('decodeOrderEvent', () => {
       revision: 7n,
       position: 4242n,
       createdAt: '2026-03-02T12:00:01.000Z',
-      metadata: { schemaVersion: 1, actor: { type: 'user', id: userId } },
+      metadata: { schemaVersion: orderEventSchemas[type].version, actor: { type: 'user', id: userId } },
     });
+  });
+
+  it('when a v1 RefundRequested (before it named the payment) is read, then it is a v2 refund of the order\'s own payment', () => {
+    const v1 = { type: 'RefundRequested', data: { ...samples.RefundRequested.data }, metadata: { schemaVersion: 1 } };
+    const stored = decodeOrderEvent(recorded(v1));
+    expect(stored.event).toStrictEqual(samples.RefundRequested);
+    expect(stored.event.type === 'RefundRequested' && stored.event.data.providerReference).toBeFalsy();
   });
 
   it('when the metadata holds keys the code does not know, then they are kept', () => {

@@ -11,6 +11,7 @@ import {
   InvalidTransitionError,
   OrderAlreadyExistsError,
   OrderNotFoundError,
+  PartialRefundError,
   PaymentMethodMismatchError,
 } from './orderErrors';
 
@@ -25,8 +26,13 @@ export type OrderState =
       paymentMethod: PaymentMethod;
       /** Provider's id for the current payment attempt, once initiated. */
       paymentReference: string | undefined;
+      /** Provider's id for the payment the order counts as its own (paid, or received after cancellation). */
+      paidReference: string | undefined;
       paidAmount: number;
+      /** A refund of the order's own payment was requested. */
       refundRequested: boolean;
+      /** Payments the order never counted (wrong amount, duplicate, late) whose refund was requested. */
+      strayPayments: readonly string[];
     };
 
 export type ExistingOrderState = Exclude<OrderState, { status: 'NONE' }>;
@@ -48,7 +54,11 @@ export type OrderCommand =
   | { type: 'RequestRefund'; data: { reason?: string; now: string } }
   | {
       type: 'RecordRefund';
-      data: { provider: PaymentMethod; providerReference?: string; amount: number; currency: string; now: string };
+      /**
+       * providerReference: the refund's id. paymentReference: the payment it gave back (omit when unknown).
+       * amount: the total the provider has refunded for that payment so far.
+       */
+      data: { provider: PaymentMethod; providerReference?: string; paymentReference?: string; amount: number; currency: string; now: string };
     };
 
 export const initialOrderState: OrderState = { status: 'NONE' };
@@ -90,41 +100,45 @@ function initiatePayment(command: Extract<OrderCommand, { type: 'InitiatePayment
   ];
 }
 
+/**
+ * Money reported by a provider. Only a payment of the order's total, while the order awaits payment,
+ * pays it (even from an attempt that was since replaced: it is this order's money). Any other money
+ * the provider took for the order is given back: a wrong amount, a second payment, a payment after
+ * cancellation or refund.
+ */
 function recordPaymentSuccess(command: Extract<OrderCommand, { type: 'RecordPaymentSuccess' }>, state: ExistingOrderState): OrderEvent[] {
   const { provider, providerReference, amount, currency, now } = command.data;
+  if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
   const orderId = state.orderId;
-  if (state.status === 'CANCELLED') {
-    // Money arrived for an order nobody wants any more: give it back.
-    if (state.refundRequested) return [];
-    return [{ type: 'RefundRequested', data: { orderId, provider, amount, currency, reason: 'payment received after cancellation', requestedAt: now } }];
+  const reference = providerReference ? { providerReference } : {};
+  const refund = (reason: string): OrderEvent => ({
+    type: 'RefundRequested',
+    data: { orderId, provider, ...reference, amount, currency, reason, requestedAt: now },
+  });
+  if (providerReference !== undefined && state.strayPayments.includes(providerReference)) return []; // already being given back
+  if (awaitingPayment.has(state.status)) {
+    if (amount === state.totalAmount && currency === state.currency) {
+      return [{ type: 'PaymentSucceeded', data: { orderId, provider, ...reference, amount, currency, succeededAt: now } }];
+    }
+    const reason = `amount mismatch: expected ${state.totalAmount} ${state.currency}, received ${amount} ${currency}`;
+    // Only the current attempt's result fails the order; a replaced attempt's money is just returned.
+    const replaced = providerReference !== undefined && state.paymentReference !== undefined && providerReference !== state.paymentReference;
+    if (replaced) return [refund(reason)];
+    return [{ type: 'PaymentFailed', data: { orderId, provider, ...reference, reason, failedAt: now } }, refund(reason)];
   }
-  if (!awaitingPayment.has(state.status)) return []; // already paid (or refunded): a duplicate or late success changes nothing
-  if (amount !== state.totalAmount || currency !== state.currency) {
-    return [
-      {
-        type: 'PaymentFailed',
-        data: {
-          orderId,
-          provider,
-          ...(providerReference ? { providerReference } : {}),
-          reason: `amount mismatch: expected ${state.totalAmount} ${state.currency}, received ${amount} ${currency}`,
-          failedAt: now,
-        },
-      },
-    ];
-  }
-  return [
-    {
-      type: 'PaymentSucceeded',
-      data: { orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency, succeededAt: now },
-    },
-  ];
+  if (state.status === 'CANCELLED' && !state.refundRequested) return [refund('payment received after cancellation')];
+  // The payment the order already counts, reported again (without a reference we cannot tell it apart).
+  if (providerReference === undefined || providerReference === state.paidReference) return [];
+  return [refund(state.status === 'CANCELLED' ? 'payment received after cancellation' : 'duplicate payment')];
 }
 
 function recordPaymentFailure(command: Extract<OrderCommand, { type: 'RecordPaymentFailure' }>, state: ExistingOrderState): OrderEvent[] {
   const { provider, providerReference, reason, now } = command.data;
+  if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
   // A failure reported after the order was paid, cancelled or refunded is stale news.
   if (!awaitingPayment.has(state.status)) return [];
+  // So is the failure of an attempt that was replaced: the current attempt may still succeed.
+  if (providerReference !== undefined && state.paymentReference !== undefined && providerReference !== state.paymentReference) return [];
   return [
     {
       type: 'PaymentFailed',
@@ -167,6 +181,7 @@ function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, st
         data: {
           orderId: state.orderId,
           provider: state.paymentMethod,
+          ...(state.paidReference ? { providerReference: state.paidReference } : {}),
           amount: state.paidAmount,
           currency: state.currency,
           reason: 'order cancelled after payment',
@@ -188,6 +203,7 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
       data: {
         orderId: state.orderId,
         provider: state.paymentMethod,
+        ...(state.paidReference ? { providerReference: state.paidReference } : {}),
         amount: state.paidAmount,
         currency: state.currency,
         ...(reason ? { reason } : {}),
@@ -197,11 +213,22 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
   ];
 }
 
+/**
+ * A provider confirms money went back. Only full refunds of the order's own payment move it to
+ * REFUNDED; the refund of a payment the order never counted changes nothing, and a partial refund
+ * is refused (the ledger does not model partially refunded orders).
+ */
 function recordRefund(command: Extract<OrderCommand, { type: 'RecordRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  const { provider, providerReference, paymentReference, amount, currency, now } = command.data;
+  if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
+  if (paymentReference !== undefined) {
+    if (state.strayPayments.includes(paymentReference)) return [];
+    if (state.paidReference !== undefined && paymentReference !== state.paidReference) return [];
+  }
   if (state.status === 'REFUNDED') return [];
   const refundable = paidStatuses.has(state.status) || (state.status === 'CANCELLED' && state.refundRequested);
   if (!refundable) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
-  const { provider, providerReference, amount, currency, now } = command.data;
+  if (currency !== state.currency || amount < state.paidAmount) throw new PartialRefundError(state.paidAmount, state.currency, amount, currency);
   return [
     {
       type: 'OrderRefunded',
@@ -240,22 +267,43 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
 export function evolve(state: OrderState, event: OrderEvent): OrderState {
   if (event.type === 'OrderPlaced') {
     const { orderId, userId, totalAmount, currency, paymentMethod } = event.data;
-    return { status: 'PENDING', orderId, userId, totalAmount, currency, paymentMethod, paymentReference: undefined, paidAmount: 0, refundRequested: false };
+    return {
+      status: 'PENDING',
+      orderId,
+      userId,
+      totalAmount,
+      currency,
+      paymentMethod,
+      paymentReference: undefined,
+      paidReference: undefined,
+      paidAmount: 0,
+      refundRequested: false,
+      strayPayments: [],
+    };
   }
   if (state.status === 'NONE') return state; // a stream that does not start with OrderPlaced: nothing to fold onto
   switch (event.type) {
     case 'PaymentInitiated':
       return { ...state, status: 'PENDING', paymentReference: event.data.providerReference };
     case 'PaymentSucceeded':
-      return { ...state, status: 'PAID', paidAmount: event.data.amount };
+      return { ...state, status: 'PAID', paidAmount: event.data.amount, paidReference: event.data.providerReference };
     case 'PaymentFailed':
       return { ...state, status: 'PAYMENT_FAILED' };
     case 'OrderStatusChanged':
       return { ...state, status: event.data.to };
     case 'OrderCancelled':
       return { ...state, status: 'CANCELLED' };
-    case 'RefundRequested':
-      return { ...state, refundRequested: true, paidAmount: state.paidAmount || event.data.amount };
+    case 'RefundRequested': {
+      // Giving back money the order never counted leaves the order's own payment untouched.
+      const reference = event.data.providerReference;
+      const stray =
+        awaitingPayment.has(state.status) ||
+        (reference !== undefined && reference !== state.paidReference && (state.paidReference !== undefined || state.refundRequested));
+      if (stray) {
+        return reference === undefined || state.strayPayments.includes(reference) ? state : { ...state, strayPayments: [...state.strayPayments, reference] };
+      }
+      return { ...state, refundRequested: true, paidAmount: state.paidAmount || event.data.amount, paidReference: state.paidReference ?? reference };
+    }
     case 'OrderRefunded':
       return { ...state, status: 'REFUNDED' };
     default: {

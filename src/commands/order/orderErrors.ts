@@ -38,3 +38,13 @@ export class InvalidOrderError extends AppError {
     super('validation', 'ORDER_INVALID', message);
   }
 }
+
+export class PartialRefundError extends ConflictError {
+  constructor(paidAmount: number, paidCurrency: string, refundedAmount: number, refundedCurrency: string) {
+    super(
+      'REFUND_PARTIAL',
+      `A refund of ${refundedAmount} ${refundedCurrency} does not cover the ${paidAmount} ${paidCurrency} paid; partial refunds are not recorded`,
+      { paidAmount, paidCurrency, refundedAmount, refundedCurrency },
+    );
+  }
+}

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { AppError } from '../../errors';
@@ -10,20 +10,22 @@ export class RateLimitedError extends AppError {
   }
 }
 
-interface LimiterOptions {
+export interface LimiterOptions {
   /** Distinguishes this limiter's counters from the others' under REDIS_KEY_PREFIX. */
   name: string;
   limit: number;
   code: string;
   message: string;
   skip?: (path: string) => boolean;
+  /** Who a request counts against; the client IP when absent. */
+  keyGenerator?: (req: Request) => string;
 }
 
 /**
  * Counters live in Redis so a limit holds across API instances. While Redis is unreachable the
  * shared ioredis client queues commands, so limited requests wait for it rather than pass unchecked.
  */
-function createLimiter(deps: Deps, options: LimiterOptions): RequestHandler {
+export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandler {
   const { config, logger } = deps;
   const skip = options.skip;
   return rateLimit({
@@ -37,6 +39,7 @@ function createLimiter(deps: Deps, options: LimiterOptions): RequestHandler {
       sendCommand: (command: string, ...args: string[]) => deps.redis.call(command, ...args) as Promise<RedisReply>,
     }),
     ...(skip ? { skip: (req) => skip(req.path) } : {}),
+    ...(options.keyGenerator ? { keyGenerator: options.keyGenerator } : {}),
     logger: {
       error: (error, message) => logger.error({ err: error, limiter: options.name }, message ?? 'rate limiter error'),
       warn: (error, message) => logger.warn({ err: error, limiter: options.name }, message ?? 'rate limiter warning'),

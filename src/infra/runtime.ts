@@ -1,3 +1,4 @@
+import type { Express } from 'express';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ordersProjection } from '../projections/ordersProjection';
@@ -33,6 +34,8 @@ export interface Runtime {
   /** Base URL of the HTTP server when the api role runs. */
   url: string | undefined;
   server: http.Server | undefined;
+  /** The Express app when the api role runs (Socket.io wraps the server's request listener, so tests read it here). */
+  app: Express | undefined;
   stop(): Promise<void>;
 }
 
@@ -129,9 +132,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   // --- end realtime and email ---
 
   let server: http.Server | undefined;
+  let app: Express | undefined;
   let url: string | undefined;
   if (config.ROLES.includes('api')) {
-    const { app } = createApp(deps, options.appHooks);
+    app = createApp(deps, options.appHooks).app;
     server = http.createServer(app);
     deps.sockets = createSocketServer(server, deps); // realtime (issue 5)
     server.requestTimeout = 30_000;
@@ -163,5 +167,5 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     return stopping;
   };
 
-  return { config, deps, url, server, stop };
+  return { config, deps, url, server, app, stop };
 }

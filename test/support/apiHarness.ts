@@ -61,7 +61,7 @@ export async function startTestApp(overrides: Record<string, string> = {}, optio
     runtime,
     db,
     async stop() {
-      await deleteRedisKeys(runtime, prefix).catch(() => undefined);
+      await deleteRedisKeys(runtime, config.REDIS_KEY_PREFIX).catch(() => undefined);
       await runtime.stop();
       await db.drop();
     },

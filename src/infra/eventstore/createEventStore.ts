@@ -1,12 +1,13 @@
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
+import { EsdbEventStore } from './esdbEventStore';
 import type { EventStore } from './eventStore';
 import { PostgresEventStore } from './postgresEventStore';
 
 /** PostgreSQL is the default; EVENTSTORE_CONNECTION_STRING selects EventStoreDB/KurrentDB. */
 export function createEventStore(config: Config, logger: Logger): EventStore {
   if (config.EVENTSTORE_CONNECTION_STRING) {
-    throw new Error('EVENTSTORE_CONNECTION_STRING is set but the EventStoreDB adapter is not available in this build');
+    return new EsdbEventStore({ connectionString: config.EVENTSTORE_CONNECTION_STRING });
   }
   return new PostgresEventStore({
     connectionString: config.DATABASE_URL,

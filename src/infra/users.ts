@@ -14,7 +14,8 @@ export const emailSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .pipe(z.email('email must be a valid email address').max(254));
+  .pipe(z.email('email must be a valid email address').max(254))
+  .openapi({ type: 'string', format: 'email', maxLength: 254, description: 'Compared case-insensitively; stored lower-cased' });
 
 export const passwordSchema = z
   .string()

@@ -319,6 +319,9 @@ describe('GET /orders/:id and /orders/:id/history', () => {
       expect.objectContaining({ revision: 0, eventType: 'OrderPlaced', fromStatus: null, toStatus: 'PENDING', actor: { type: 'user', id: alice.id } }),
       expect.objectContaining({ revision: 1, eventType: 'PaymentSucceeded', fromStatus: 'PENDING', toStatus: 'PAID', actor: { type: 'admin', id: admin.id } }),
     ]);
+    const asAdmin = await app.request.get(`/orders/${order.id}/history`).set(bearer(admin.token));
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.body.data).toEqual(res.body.data);
   });
 
   it('when the order does not exist or the id is not a uuid, then 404 or 400', async () => {

@@ -1,0 +1,48 @@
+import pino from 'pino';
+import { loadConfig, type Config } from '../infra/config/config';
+import { createKnex, type Knex } from '../infra/db/knex';
+import { createEventStore } from '../infra/eventstore/createEventStore';
+import type { EventStore } from '../infra/eventstore/eventStore';
+import type { Logger } from '../infra/logger';
+
+/**
+ * What a subcommand may use: the server's configuration and, built on first use, the database and
+ * the event store. One per process; `close()` releases whatever was opened so the process can exit.
+ */
+export interface CliContext {
+  config: Config;
+  logger: Logger;
+  knex(): Knex;
+  store(): EventStore;
+  close(): Promise<void>;
+}
+
+export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliContext {
+  const config = loadConfig(env);
+  // Logs go to stderr: stdout carries the command's data (JSON, JSON lines) and must stay parseable.
+  const logger = pino({ name: 'order-ledger-cli', level: config.LOG_LEVEL }, pino.destination(2));
+  let knex: Knex | undefined;
+  let store: EventStore | undefined;
+  return {
+    config,
+    logger,
+    knex() {
+      knex ??= createKnex({
+        connectionString: config.DATABASE_URL,
+        // A CLI run needs a handful of connections, not the server's pool.
+        poolMax: Math.min(config.DATABASE_POOL_MAX, 5),
+        statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+        applicationName: 'order-ledger-cli',
+      });
+      return knex;
+    },
+    store() {
+      store ??= createEventStore(config, logger);
+      return store;
+    },
+    async close() {
+      await store?.close().catch(() => undefined);
+      await knex?.destroy().catch(() => undefined);
+    },
+  };
+}

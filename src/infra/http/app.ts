@@ -11,6 +11,7 @@ import { createRegistry, generateOpenApiDocument } from './openapi';
 import { globalRateLimit } from './rateLimit';
 import { registerAnnouncementRoutes } from './routes/announcementRoutes';
 import { registerAuthRoutes } from './routes/authRoutes';
+import { registerChatbotRoutes } from './routes/chatbotRoutes';
 import { registerHealthRoutes } from './routes/healthRoutes';
 import { registerOrderRoutes } from './routes/orderRoutes';
 import { registerProductRoutes } from './routes/productRoutes';
@@ -71,6 +72,7 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   registerAuthRoutes(routes, deps);
   registerProductRoutes(routes, deps);
   registerOrderRoutes(routes, deps);
+  registerChatbotRoutes(routes, deps);
   registerAnnouncementRoutes(routes, deps);
   for (const register of hooks.routes ?? []) register(routes, deps);
 

@@ -1,0 +1,79 @@
+import type { OrderStatus } from '../../events/orderEvents';
+import type { OrderDto } from '../../queries/orderQueries';
+
+const statusPhrases: Record<OrderStatus, string> = {
+  PENDING: 'awaiting payment',
+  PAID: 'paid and waiting to be prepared',
+  PROCESSING: 'being prepared',
+  SHIPPED: 'shipped',
+  DELIVERED: 'delivered',
+  PAYMENT_FAILED: 'not paid: the payment failed and can be retried',
+  CANCELLED: 'cancelled',
+  REFUNDED: 'refunded',
+};
+
+function fractionDigits(currency: string): number {
+  try {
+    return new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
+/** Integer minor units to "19.99 USD" (JPY has no minor unit, so 500 JPY stays "500 JPY"). */
+export function formatMoney(amount: number, currency: string): string {
+  const digits = fractionDigits(currency);
+  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
+}
+
+/** What the model may know about one of the caller's orders: no user id, no payment reference. */
+export interface OrderFact {
+  orderId: string;
+  status: OrderStatus;
+  paymentStatus: OrderDto['paymentStatus'];
+  total: string;
+  refunded?: string;
+  itemCount: number;
+  placedAt: string;
+  lastUpdatedAt: string;
+}
+
+export function orderFact(order: OrderDto): OrderFact {
+  return {
+    orderId: order.id,
+    status: order.status,
+    paymentStatus: order.paymentStatus,
+    total: formatMoney(order.totalAmount, order.currency),
+    ...(order.refundedAmount > 0 ? { refunded: formatMoney(order.refundedAmount, order.currency) } : {}),
+    itemCount: order.items.reduce((n, item) => n + item.quantity, 0),
+    placedAt: order.placedAt,
+    lastUpdatedAt: order.updatedAt,
+  };
+}
+
+/** The tool's answer about one order: the fact plus item names and quantities. */
+export function orderDetail(order: OrderDto): OrderFact & { items: { name: string; quantity: number; amount: string }[] } {
+  return {
+    ...orderFact(order),
+    items: order.items.map((item) => ({ name: item.name, quantity: item.quantity, amount: formatMoney(item.lineAmount, order.currency) })),
+  };
+}
+
+export function describeOrder(order: OrderDto): string {
+  const refunded = order.refundedAmount > 0 ? `, ${formatMoney(order.refundedAmount, order.currency)} refunded` : '';
+  return `Order ${order.id} is ${statusPhrases[order.status]} (total ${formatMoney(order.totalAmount, order.currency)}${refunded}; placed ${order.placedAt}, last updated ${order.updatedAt}).`;
+}
+
+const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
+const ORDER_WORD = /\b(order|orders|purchase|purchases|package|parcel|delivery|shipment)\b/i;
+const STATUS_WORD = /\b(where|status|track|tracking|when|shipped|shipping|ship|deliver|delivered|arrive|arriving|arrived|paid|payment|cancelled|canceled|refund|refunded|progress|update|happened)\b/i;
+
+/** Order ids mentioned in a message, lower-cased, at most `max`. */
+export function orderIdsIn(message: string, max = 3): string[] {
+  return [...new Set((message.match(UUID) ?? []).map((id) => id.toLowerCase()))].slice(0, max);
+}
+
+/** "where is my order?", "status of order <uuid>", "has my package shipped?" */
+export function isOrderStatusQuestion(message: string): boolean {
+  return orderIdsIn(message).length > 0 || (ORDER_WORD.test(message) && STATUS_WORD.test(message));
+}

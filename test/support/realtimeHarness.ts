@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
+import { SMTPServer } from 'smtp-server';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import supertest from 'supertest';
 import { loadConfig, type Config } from '../../src/infra/config/config';
@@ -184,4 +186,77 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 export function disconnectAll(...sockets: Client[]): void {
   for (const socket of sockets) socket.disconnect();
+}
+
+export interface CapturedEmail {
+  to: string[];
+  raw: string;
+  subject: string;
+  eventId: string | undefined;
+}
+
+export interface SmtpSink {
+  url: string;
+  messages: CapturedEmail[];
+  /** Refuses the next `count` messages with a temporary (451) error. */
+  refuseNext(count: number): void;
+  /** How many messages were refused so far. */
+  readonly refused: number;
+  close(): Promise<void>;
+}
+
+function header(raw: string, name: string): string | undefined {
+  const match = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'im').exec(raw);
+  return match?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim();
+}
+
+/** A real SMTP server (smtp-server) on loopback that keeps every message it accepts. */
+export async function startSmtpSink(): Promise<SmtpSink> {
+  const messages: CapturedEmail[] = [];
+  let refusals = 0;
+  let refused = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    socketTimeout: 10_000,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        if (refusals > 0) {
+          refusals -= 1;
+          refused += 1;
+          const error = new Error('try again later') as Error & { responseCode: number };
+          error.responseCode = 451;
+          callback(error);
+          return;
+        }
+        const raw = Buffer.concat(chunks).toString('utf8');
+        messages.push({
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw,
+          subject: header(raw, 'Subject') ?? '',
+          eventId: header(raw, 'X-Order-Ledger-Event-Id'),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.server.address() as AddressInfo;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    refuseNext(count) {
+      refusals = count;
+    },
+    get refused() {
+      return refused;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

@@ -130,7 +130,7 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
         if (options.json) {
           await printLine(toJson({ ok: report.mismatchCount === 0, ...report }));
         } else {
-          if (report.mismatchCount > listed) await printLine(`(${report.mismatchCount - options.limit} more mismatches not listed)`);
+          if (report.mismatchCount > options.limit) await printLine(`(${report.mismatchCount - options.limit} more mismatches not listed)`);
           if (report.skippedRows > 0) await printLine(`skipped ${report.skippedRows} row(s) changed by newer events while verifying`);
           await printLine(`verified ${report.streams} order stream(s), ${report.events} event(s) at ${at || 'no checkpoint'}: ${report.mismatchCount} mismatch(es)`);
         }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { createUser, type UserDto } from '../infra/users';
+import { ValidationError } from '../errors';
+import { createUser, passwordSchema, type UserDto } from '../infra/users';
 import { CliFailure } from './output';
 
 const COMMON = new Set([
@@ -26,6 +27,9 @@ export function weakPasswordReason(password: string, email: string): string | un
 
 /** The first admin: the only way to make one, since the HTTP API registers plain users. */
 export async function createAdmin(knex: Knex, input: { email: string; password: string }, bcryptRounds: number): Promise<UserDto> {
+  // The shared length rule first: its message is the more basic one.
+  const length = passwordSchema.safeParse(input.password);
+  if (!length.success) throw new ValidationError(length.error.issues[0]?.message ?? 'invalid password', undefined, 'INVALID_PASSWORD');
   const weak = weakPasswordReason(input.password, input.email);
   if (weak) throw new CliFailure(`refusing a weak password: ${weak}`);
   return createUser(knex, { email: input.email, password: input.password, role: 'admin' }, { bcryptRounds });

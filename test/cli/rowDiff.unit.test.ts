@@ -1,18 +1,26 @@
-import { initialOrderState, type OrderState } from '../../src/commands/order/orderDecider';
+import { evolve, initialOrderState, type OrderState } from '../../src/commands/order/orderDecider';
 import { diffRows, expectedOrderRow, showValue } from '../../src/cli/rowDiff';
 import { indexShape } from '../../src/cli/tables';
 
-const paid: OrderState = {
-  status: 'PAID',
-  orderId: '3f2a0000-0000-4000-8000-000000000001',
-  userId: '3f2a0000-0000-4000-8000-000000000002',
-  totalAmount: 2500,
-  currency: 'EUR',
-  paymentMethod: 'MANUAL',
-  paymentReference: undefined,
-  paidAmount: 2500,
-  refundRequested: false,
-};
+// Built by the decider's own evolve, so the test follows the state's shape as it grows.
+const paid: OrderState = [
+  {
+    type: 'OrderPlaced' as const,
+    data: {
+      orderId: '3f2a0000-0000-4000-8000-000000000001',
+      userId: '3f2a0000-0000-4000-8000-000000000002',
+      items: [{ productId: '3f2a0000-0000-4000-8000-000000000003', sku: 'S', name: 'N', quantity: 1, unitAmount: 2500, lineAmount: 2500 }],
+      totalAmount: 2500,
+      currency: 'EUR',
+      paymentMethod: 'MANUAL' as const,
+      placedAt: '2026-04-01T10:00:00.000Z',
+    },
+  },
+  {
+    type: 'PaymentSucceeded' as const,
+    data: { orderId: '3f2a0000-0000-4000-8000-000000000001', provider: 'MANUAL' as const, amount: 2500, currency: 'EUR', succeededAt: '2026-04-01T10:01:00.000Z' },
+  },
+].reduce<OrderState>(evolve, initialOrderState);
 
 describe('expectedOrderRow', () => {
   it('when the order exists, then it gives the orders columns the fold decides', () => {

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { SingleBar } from 'cli-progress';
 import { AppError } from '../errors';
 
@@ -36,7 +35,17 @@ export function toJson(value: unknown, indent?: number): string {
 /** Writes to stdout and waits for it to drain when its buffer is full, so a slow reader slows us down. */
 export async function writeOut(chunk: string): Promise<void> {
   if (process.stdout.write(chunk)) return;
-  await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]);
+  const stdout = process.stdout;
+  await new Promise<void>((resolve) => {
+    // Whichever comes first; the other listener is removed so none pile up over millions of lines.
+    const done = (): void => {
+      stdout.off('drain', done);
+      stdout.off('close', done);
+      resolve();
+    };
+    stdout.on('drain', done);
+    stdout.on('close', done);
+  });
 }
 
 export function printLine(line = ''): Promise<void> {

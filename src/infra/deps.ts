@@ -8,6 +8,7 @@ import type { ProjectionWaiter } from '../queries/consistency';
 import type { Projector } from '../projections/projector';
 import type { Notifier } from '../projections/notifier';
 import type { SocketServer } from './socket/socketServer';
+import type { Payments } from './payments/payments';
 
 /**
  * Everything a role needs, built once in the composition root (runtime.ts) and passed down as one
@@ -25,5 +26,7 @@ export interface Deps {
   /** api role: Socket.io on this process's HTTP server. */
   sockets?: SocketServer;
   notifier?: Notifier;
+  /** api and worker roles: payment providers, webhooks and refunds. */
+  payments?: Payments;
   clock: () => Date;
 }

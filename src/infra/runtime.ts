@@ -19,6 +19,9 @@ import { createEmailQueue } from './queue/emailQueue';
 import { startEmailWorker } from './queue/emailWorker';
 import { createSocketPublisher } from './socket/socketPublisher';
 import { createSocketServer } from './socket/socketServer';
+import { Payments } from './payments/payments';
+import { RefundReactor } from './payments/refundReactor';
+import { withPaymentRoutes } from './http/routes/paymentRoutes';
 
 export const readModelProjections = [ordersProjection, orderHistoryProjection] as const;
 
@@ -130,6 +133,26 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
   }
   // --- end realtime and email ---
+
+  // --- payments (issue 4): providers, webhook and payment routes, refund reactor (worker role) ---
+  if (config.ROLES.includes('api') || config.ROLES.includes('worker')) {
+    const payments = new Payments({ config, store, logger: logger.child({ component: 'payments' }), clock: deps.clock });
+    deps.payments = payments;
+    options = { ...options, appHooks: withPaymentRoutes(deps, options.appHooks) };
+    if (config.ROLES.includes('worker')) {
+      const refunds = new RefundReactor({
+        store,
+        knex,
+        payments,
+        logger: logger.child({ role: 'refund-reactor' }),
+        connectionString: config.DATABASE_URL,
+        retryMs: config.PAYMENT_REFUND_RETRY_MS,
+      });
+      refunds.start();
+      components.push({ name: 'refund-reactor', stop: () => refunds.stop() });
+    }
+  }
+  // --- end payments ---
 
   let server: http.Server | undefined;
   let app: Express | undefined;

@@ -121,7 +121,7 @@ describe('POST /orders', () => {
   });
 
   describe('Idempotency-Key', () => {
-    const body = () => ({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'STRIPE' });
+    const body = () => ({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'MANUAL' });
 
     it('when the same key and body are sent twice, then both answers carry the same order and only one exists', async () => {
       const user = await givenUser(app);
@@ -144,7 +144,7 @@ describe('POST /orders', () => {
         .post('/orders')
         .set(bearer(user.token))
         .set('Idempotency-Key', key)
-        .send({ items: [{ productId: mug.id, quantity: 2 }], paymentMethod: 'STRIPE' });
+        .send({ items: [{ productId: mug.id, quantity: 2 }], paymentMethod: 'MANUAL' });
 
       expect(res.status).toBe(409);
       expect(errorCode(res)).toBe('IDEMPOTENCY_KEY_REUSED');
@@ -180,7 +180,7 @@ describe('POST /orders', () => {
         .post('/orders')
         .set(bearer(user.token))
         .set('Idempotency-Key', key)
-        .send({ items: [{ productId: randomUUID(), quantity: 1 }], paymentMethod: 'STRIPE' });
+        .send({ items: [{ productId: randomUUID(), quantity: 1 }], paymentMethod: 'MANUAL' });
       expect(refused.status).toBe(400);
 
       const corrected = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
@@ -477,7 +477,20 @@ describe('POST /orders/:id/mark-paid', () => {
   });
 
   it('when the order is paid by a provider, then 409 PAYMENT_METHOD_MISMATCH', async () => {
-    const order = await givenOrder(app, alice, { paymentMethod: 'STRIPE' });
+    // This app has no Stripe keys (POST /orders would answer 503), so the STRIPE order is placed through the command handler.
+    const order = { id: randomUUID() };
+    const placed = await handleOrderCommand(app.runtime.deps.store, order.id, {
+      type: 'PlaceOrder',
+      data: {
+        orderId: order.id,
+        userId: alice.id,
+        items: [{ productId: mug.id, sku: mug.sku, name: mug.name, quantity: 1, unitAmount: mug.unitAmount, lineAmount: mug.unitAmount }],
+        currency: 'USD',
+        paymentMethod: 'STRIPE',
+        now: new Date().toISOString(),
+      },
+    });
+    await app.runtime.deps.waiter.waitFor(placed.position!, 5000);
     const res = await markPaid(order.id);
     expect(res.status).toBe(409);
     expect(errorCode(res)).toBe('PAYMENT_METHOD_MISMATCH');

@@ -18,6 +18,7 @@ import {
 } from '../../../queries/orderQueries';
 import { ConsistencyTimeoutError } from '../../../queries/consistency';
 import type { Deps } from '../../deps';
+import { paymentsOf } from '../../payments/payments';
 import type { AuthUser } from '../authTokens';
 import { ifMatchRevision, minPositionHeaders, minPositionQuery, requestedMinPosition } from '../consistencyParams';
 import { defineRoute, type RouteDeps } from '../route';
@@ -43,6 +44,8 @@ export const orderCommandResponseSchema = z
       .object({
         order: orderDtoSchema,
         position: z.string().describe('Global position of the last event this command appended'),
+        clientSecret: z.string().optional().describe('POST /orders with STRIPE: the PaymentIntent client secret for Stripe.js'),
+        paymentUrl: z.string().optional().describe('POST /orders with PAYPAL: where the buyer approves the payment'),
       })
       .passthrough(),
   })
@@ -187,6 +190,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       if (key !== undefined && (key.length === 0 || key.length > 255)) {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
+      paymentsOf(deps).assertConfigured(body.paymentMethod); // 503 naming the missing variable, before anything is stored
       const orderId = await orderIdForKey(deps, customer.id, key, body);
       const { items, currency } = await priceItems(deps, body.items).catch(async (error: unknown) => {
         // A request refused before its order exists must not burn the key: a corrected retry may reuse it.
@@ -205,8 +209,15 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         { idempotencySource: `place-order:${orderId}`, context: { actor: actorOf(customer), requestId } },
       );
       if (result.state.status !== 'NONE' && result.state.userId !== customer.id) throw new OrderNotFoundError(orderId);
-      const order = await orderAfterCommand(deps, result, () => dtoFromPlaced(result));
-      return { status: 201, body: { status: 'success', data: { order, position: (result.position ?? 0n).toString() } } };
+      // Online methods start the provider's payment now; if the provider fails, the order stays retryable and the error says so.
+      const payment = body.paymentMethod === 'MANUAL' ? undefined : await paymentsOf(deps).startPayment(orderId, { actor: actorOf(customer), requestId });
+      const position = payment?.result.position ?? result.position;
+      const order = await orderAfterCommand(deps, { ...result, position }, () => dtoFromPlaced(result));
+      const session = {
+        ...(payment?.session?.clientSecret ? { clientSecret: payment.session.clientSecret } : {}),
+        ...(payment?.session?.paymentUrl ? { paymentUrl: payment.session.paymentUrl } : {}),
+      };
+      return { status: 201, body: { status: 'success', data: { order, position: (position ?? 0n).toString(), ...session } } };
     },
   });
 

@@ -33,6 +33,14 @@ export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliConte
         poolMax: Math.min(config.DATABASE_POOL_MAX, 5),
         statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
         applicationName: 'order-ledger-cli',
+        // Knex prints failed connection attempts with a stack; the failure itself still reaches the
+        // command as an error and is reported in one line.
+        log: {
+          warn: (message: string) => logger.debug({ knex: message }, 'knex warning'),
+          error: (message: string) => logger.error({ knex: message }, 'knex error'),
+          deprecate: () => undefined,
+          debug: () => undefined,
+        },
       });
       return knex;
     },

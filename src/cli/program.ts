@@ -126,7 +126,7 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
                 if (listed <= options.limit) process.stdout.write(`${mismatchLine(mismatch)}\n`);
               },
         }).finally(() => progress.stop());
-        const at = Object.entries(report.checkpoints).map(([name, p]) => `${name}=${p}`).join(', ');
+        const at = Object.entries(report.checkpoints).map(([name, p]) => `${name}=${p < 0n ? 'none' : p}`).join(', ');
         if (options.json) {
           await printLine(toJson({ ok: report.mismatchCount === 0, ...report }));
         } else {

@@ -109,6 +109,13 @@ describe('order-ledger audit verify', () => {
     }
   });
 
+  it('when the database does not exist, then it fails with one line and no stack', async () => {
+    const url = new URL(ledger.db.url);
+    url.pathname = '/ol_test_no_such_database';
+    const run = await runCli(['audit', 'verify'], { DATABASE_URL: url.toString() });
+    expect(expectOneLineFailure(run)).toBe('order-ledger: database "ol_test_no_such_database" does not exist (run `order-ledger migrate` to create it)');
+  });
+
   it('when the projection logic disagrees with the decider, then the fold check reports it', async () => {
     // A projection with a bug: it forgets every status change after placement.
     const forgetful: Projection = {

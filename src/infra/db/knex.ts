@@ -12,6 +12,8 @@ export interface DatabaseOptions {
   poolMax: number;
   statementTimeoutMs: number;
   applicationName?: string;
+  /** Where knex's own warnings go (default: the console); the CLI keeps them off its one-line errors. */
+  log?: Knex.Config['log'];
 }
 
 export function createKnex(options: DatabaseOptions): Knex {
@@ -25,6 +27,7 @@ export function createKnex(options: DatabaseOptions): Knex {
     },
     pool: { min: 0, max: options.poolMax, acquireTimeoutMillis: 10_000 },
     acquireConnectionTimeout: 10_000,
+    ...(options.log ? { log: options.log } : {}),
   });
 }
 

@@ -92,8 +92,12 @@ export function createProgress(label: string, total: number | undefined, stream:
   let lastPrinted = 0;
   let last = 0;
   let lastTotal = total;
+  let printed = '';
   const line = (): void => {
-    stream.write(`${label}: ${last}${lastTotal !== undefined ? `/${Math.max(lastTotal, last)}` : ''} events\n`);
+    const text = `${label}: ${last}${lastTotal !== undefined ? `/${Math.max(lastTotal, last)}` : ''} events`;
+    if (text === printed) return;
+    printed = text;
+    stream.write(`${text}\n`);
   };
   return {
     update(done, newTotal) {

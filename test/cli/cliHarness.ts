@@ -153,10 +153,10 @@ export async function readModelRows(ledger: CliLedger): Promise<{ orders: unknow
   return { orders, history };
 }
 
-/** A failure is exactly one line on stderr, with no stack trace. */
+/** A failure is exactly one line on stderr (besides progress lines), with no stack trace. */
 export function expectOneLineFailure(run: CliRun): string {
   expect(run.code).not.toBe(0);
-  const lines = run.stderr.split('\n').filter((line) => line.length > 0);
+  const lines = run.stderr.split('\n').filter((line) => line.length > 0 && !/^\w+: \d+(\/\d+)? events$/.test(line));
   expect(lines).toHaveLength(1);
   expect(run.stderr).not.toMatch(/^\s+at /m);
   return lines[0]!;

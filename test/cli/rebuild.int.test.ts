@@ -1,3 +1,4 @@
+import { AdvisoryLock } from '../../src/infra/db/advisoryLock';
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
 import { readCheckpoints } from '../../src/projections/projector';
 import {
@@ -118,6 +119,33 @@ describe('order-ledger projections rebuild', () => {
     // And a second rebuild from a quiet ledger produces exactly what the live projector left.
     expect((await runCli(['projections', 'rebuild'], ledger.env)).code).toBe(0);
     expect(await readModelRows(ledger)).toEqual(rows);
+  });
+
+  it('when a long query holds the live table, then it gives up after the lock timeout and leaves everything as it was', async () => {
+    const rows = await readModelRows(ledger);
+    const reader = await ledger.db.knex.transaction();
+    try {
+      await reader.raw('select count(*) from orders');
+      const run = await runCli(['projections', 'rebuild', '--lock-timeout', '300'], ledger.env);
+      expect(expectOneLineFailure(run)).toBe(
+        'order-ledger: could not lock orders, order_history, projection_checkpoints within 300 ms (long-running queries?); nothing was swapped, run rebuild again',
+      );
+    } finally {
+      await reader.rollback();
+    }
+    expect(await readModelRows(ledger)).toEqual(rows);
+    const leftovers = await ledger.db.knex.raw<{ rows: unknown[] }>(`select 1 from pg_class where relname like '%\\_\\_rebuild%'`);
+    expect(leftovers.rows).toHaveLength(0);
+  });
+
+  it('when another rebuild is running, then it refuses with one line', async () => {
+    const other = new AdvisoryLock(ledger.db.url, 'order-ledger:rebuild');
+    expect(await other.tryAcquire(() => undefined)).toBe(true);
+    try {
+      expect(expectOneLineFailure(await runCli(['projections', 'rebuild'], ledger.env))).toBe('order-ledger: another projections rebuild is running');
+    } finally {
+      await other.release();
+    }
   });
 
   it('when the name is unknown, then it fails with one line', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
@@ -8,7 +9,7 @@ import { emailKindFor, type EmailKind } from '../../src/infra/mail/templates';
 import { createEmailQueue, type EmailQueue } from '../../src/infra/queue/emailQueue';
 import { createSocketPublisher, type SocketPublisher } from '../../src/infra/socket/socketPublisher';
 import { Notifier, NOTIFIER_CHECKPOINT } from '../../src/projections/notifier';
-import { bearer, givenAdmin, givenOrder, givenUser, type TestApp, type TestUser } from '../support/apiHarness';
+import { bearer, givenAdmin, givenOrder, givenProduct, givenUser, type TestApp, type TestUser } from '../support/apiHarness';
 import { createCluster, eventually, sleep, startSmtpSink, type Cluster, type SmtpSink } from '../support/realtimeHarness';
 
 const QUIET_MS = 1000;
@@ -63,18 +64,30 @@ interface RunningNotifier {
   stop(): Promise<void>;
 }
 
-/** The real Notifier with its real Redis publisher and queue, in small batches so a stop lands mid-stream. */
-function startNotifier(batchSize: number): RunningNotifier {
+/**
+ * The real Notifier with its real Redis publisher and queue. `crashAfterQueueing` makes the n-th
+ * batch fail right after its jobs were queued and before its checkpoint moves, as a process killed
+ * at that point would.
+ */
+function startNotifier(batchSize: number, crashAfterQueueing?: number): RunningNotifier {
   const config = web.runtime.config;
   const publisher: SocketPublisher = createSocketPublisher(config, logger);
-  const emails: EmailQueue = createEmailQueue(config, logger);
+  const queue: EmailQueue = createEmailQueue(config, logger);
+  let batches = 0;
+  const emails: Pick<EmailQueue, 'enqueue'> = {
+    async enqueue(jobs) {
+      await queue.enqueue(jobs);
+      batches += 1;
+      if (batches === crashAfterQueueing) throw new Error('simulated crash after queueing, before the checkpoint');
+    },
+  };
   const notifier = new Notifier({ store: web.runtime.deps.store, knex: web.runtime.deps.knex, logger, connectionString: config.DATABASE_URL, publisher, emails, batchSize, lockRetryMs: 100 });
   notifier.start();
   return {
     notifier,
     async stop() {
       await notifier.stop();
-      await Promise.all([publisher.close(), emails.close()]);
+      await Promise.all([publisher.close(), queue.close()]);
     },
   };
 }
@@ -150,16 +163,16 @@ test('when orders go through every transition that sends email, then the SMTP se
   }
 });
 
-test('when the notifier is stopped mid-stream and started again, then every transition still gets exactly one email', async () => {
+test('when the notifier dies mid-stream after queueing a batch but before its checkpoint, then a restarted notifier still gets exactly one email out per transition', async () => {
   const orders: string[] = [];
   for (let i = 0; i < 4; i++) orders.push(await deliveredOrder(owner));
   for (const id of orders) for (const [eventId, kind] of await emailsFor(id)) expected.set(eventId, kind);
   const head = await headPosition();
   const start = await notifierCheckpoint();
 
-  const first = startNotifier(1);
-  await eventually(() => first.notifier.position > start, 'the first notifier to make progress');
-  await sleep(50);
+  // One event per batch; the sixth batch dies after queueing its job.
+  const first = startNotifier(1, 6);
+  await eventually(() => first.notifier.status === 'failed', 'the first notifier to crash');
   await first.stop();
   const stoppedAt = await notifierCheckpoint();
   expect(stoppedAt).toBeGreaterThan(start);
@@ -205,11 +218,16 @@ test('when every event is re-delivered after BullMQ has removed the completed jo
 test('when the same payment confirmation is recorded twice (a provider webhook retried), then one payment email is sent', async () => {
   const running = startNotifier(50);
   try {
-    const order = await givenOrder(web, owner, { paymentMethod: 'STRIPE' });
+    // Placed through the command handler: the HTTP route needs Stripe keys, which this file does not set.
+    const product = await givenProduct(web);
+    const order = { id: randomUUID(), totalAmount: product.unitAmount, currency: product.currency };
+    const item = { productId: product.id, sku: product.sku, name: product.name, quantity: 1, unitAmount: product.unitAmount, lineAmount: product.unitAmount };
+    await command(order.id, { type: 'PlaceOrder', data: { orderId: order.id, userId: owner.id, items: [item], currency: product.currency, paymentMethod: 'STRIPE', now: now() } });
     const success: OrderCommand = {
       type: 'RecordPaymentSuccess',
       data: { provider: 'STRIPE', providerReference: 'pi_test_1', amount: order.totalAmount, currency: order.currency, now: now() },
     };
+    // What the webhook handler does for each delivery of the same provider event id.
     await command(order.id, success, 'stripe:evt_test_duplicate');
     await command(order.id, success, 'stripe:evt_test_duplicate');
     const emails = await emailsFor(order.id);

@@ -1,5 +1,7 @@
 import type { RedisStreamsAdapterOptions } from '@socket.io/redis-streams-adapter';
 import type { Config } from '../config/config';
+import type { Logger } from '../logger';
+import { createRedis, type Redis } from '../redis';
 import type { OrderStatus } from '../../events/orderEvents';
 import type { AuthUser } from '../http/authTokens';
 
@@ -78,7 +80,44 @@ export function socketAdapterOptions(config: Config): RedisStreamsAdapterOptions
     sessionKeyPrefix: `${prefix}:session:`,
     maxLen: 10_000,
     onlyPlaintext: true,
-    // Bounds how long a closing server's stream reader lingers.
-    blockTimeInMs: 1000,
+    // Bounds how long a closing server waits for its stream reader.
+    blockTimeInMs: 250,
+  };
+}
+
+export interface AdapterRedis {
+  /** Hand this to the adapter; it publishes on it and duplicates it for its readers. */
+  client: Redis;
+  /** Call after the adapter has closed: waits (bounded) for its readers to end, then closes the client. */
+  close(): Promise<void>;
+}
+
+export function createAdapterRedis(config: Config, logger: Logger): AdapterRedis {
+  const client = createRedis(config);
+  client.on('error', (error) => logger.warn({ err: error.message }, 'socket.io redis connection error'));
+  const duplicates: Redis[] = [];
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    // The adapter drops SUBSCRIBE's promise; a close before Redis answered would surface as an
+    // unhandled rejection.
+    const subscribe = copy.subscribe.bind(copy) as (...channels: string[]) => Promise<unknown>;
+    copy.subscribe = ((...channels: string[]) => {
+      const pending = subscribe(...channels);
+      pending.catch(() => undefined);
+      return pending;
+    }) as Redis['subscribe'];
+    duplicates.push(copy);
+    return copy;
+  };
+  return {
+    client,
+    async close() {
+      // A closed adapter ends its subscriber at once and its stream reader when XREAD returns.
+      const deadline = Date.now() + (socketAdapterOptions(config).blockTimeInMs ?? 1000) + 500;
+      while (duplicates.some((copy) => copy.status !== 'end') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const copy of duplicates) if (copy.status !== 'end') copy.disconnect();
+      await client.quit().catch(() => client.disconnect());
+    },
   };
 }

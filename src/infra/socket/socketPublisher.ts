@@ -2,8 +2,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Server } from 'socket.io';
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
-import { createRedis } from '../redis';
-import { socketAdapterOptions, type ServerToClientEvents } from './socketEvents';
+import { createAdapterRedis, socketAdapterOptions, type ServerToClientEvents } from './socketEvents';
 
 export type ServerEventName = keyof ServerToClientEvents;
 export type ServerEventPayload<E extends ServerEventName> = Parameters<ServerToClientEvents[E]>[0];
@@ -23,9 +22,8 @@ export interface SocketPublisher {
  * own clients (and keeps them for clients recovering their session).
  */
 export function createSocketPublisher(config: Config, logger: Logger): SocketPublisher {
-  const redis = createRedis(config);
-  redis.on('error', (error) => logger.warn({ err: error.message }, 'socket publisher redis connection error'));
-  const io = new Server<Record<string, never>, ServerToClientEvents>({ adapter: createAdapter(redis, socketAdapterOptions(config)) });
+  const redis = createAdapterRedis(config, logger);
+  const io = new Server<Record<string, never>, ServerToClientEvents>({ adapter: createAdapter(redis.client, socketAdapterOptions(config)) });
 
   return {
     emit(rooms, event, payload) {
@@ -37,7 +35,7 @@ export function createSocketPublisher(config: Config, logger: Logger): SocketPub
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          redis.ping(),
+          redis.client.ping(),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`Redis did not acknowledge socket pushes within ${timeoutMs} ms`)), timeoutMs);
           }),
@@ -48,7 +46,7 @@ export function createSocketPublisher(config: Config, logger: Logger): SocketPub
     },
     async close() {
       await Promise.resolve(io.of('/').adapter.close()).catch(() => undefined);
-      await redis.quit().catch(() => redis.disconnect());
+      await redis.close();
     },
   };
 }

@@ -5,9 +5,9 @@ import { z } from 'zod';
 import { loadOrder } from '../../commands/orderCommandHandler';
 import type { Deps } from '../deps';
 import { UnauthorizedError } from '../http/authTokens';
-import { createRedis } from '../redis';
 import {
   ADMINS_ROOM,
+  createAdapterRedis,
   orderRoom,
   socketAdapterOptions,
   userRoom,
@@ -58,12 +58,11 @@ async function findOrderOwner(deps: Deps, orderId: string): Promise<string | und
 export function createSocketServer(httpServer: http.Server, deps: Deps): SocketServer {
   const { config, logger: rootLogger, tokens } = deps;
   const logger = rootLogger.child({ component: 'socket' });
-  const publisher = createRedis(config);
-  publisher.on('error', (error) => logger.warn({ err: error.message }, 'socket.io redis connection error'));
+  const redis = createAdapterRedis(config, logger);
   const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
 
   const io: SocketIo = new Server(httpServer, {
-    adapter: createAdapter(publisher, socketAdapterOptions(config)),
+    adapter: createAdapter(redis.client, socketAdapterOptions(config)),
     // The auth middleware must also run for recovered sessions (the default skips it).
     connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: false },
     cors: { origin: origins, credentials: false },
@@ -174,7 +173,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       // "forced server close" is a recoverable reason: sessions are kept so clients resume elsewhere.
       io.engine.close();
       await Promise.resolve(io.of('/').adapter.close()).catch(() => undefined);
-      await publisher.quit().catch(() => publisher.disconnect());
+      await redis.close();
     },
   };
 }

@@ -216,7 +216,7 @@ export class PayPalProvider implements PaymentProvider {
       try {
         return await this.send(operation, method, path, { headers, ...(body !== undefined ? { body } : {}), repeatable });
       } catch (error) {
-        if (error instanceof PayPalRequestError && error.status === 401 && attempt === 1) {
+        if (error instanceof PayPalRequestError && error.status === 401 && error.operation !== 'authentication' && attempt === 1) {
           this.token = undefined;
           continue;
         }

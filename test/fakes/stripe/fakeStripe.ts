@@ -45,7 +45,8 @@ export interface RecordedRequest {
   form: Record<string, string>;
 }
 
-type Behaviour = { status: number; body?: unknown } | 'hang';
+/** 'hang': never answered; 'answer-lost': carried out, but the answer never arrives (a crash or timeout after Stripe acted). */
+type Behaviour = { status: number; body?: unknown } | 'hang' | 'answer-lost';
 
 interface Failure {
   method: string | undefined;
@@ -131,7 +132,8 @@ export class FakeStripe {
       const failure = this.failures.find((f) => f.remaining > 0 && (!f.method || f.method === recorded.method) && f.path.test(recorded.path));
       if (failure) {
         failure.remaining -= 1;
-        if (failure.behaviour === 'hang') {
+        if (failure.behaviour === 'answer-lost') this.route(recorded);
+        if (failure.behaviour === 'hang' || failure.behaviour === 'answer-lost') {
           this.hanging.add(res);
           res.on('close', () => this.hanging.delete(res));
           return;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
@@ -9,7 +8,8 @@ import { emailKindFor, type EmailKind } from '../../src/infra/mail/templates';
 import { createEmailQueue, type EmailQueue } from '../../src/infra/queue/emailQueue';
 import { createSocketPublisher, type SocketPublisher } from '../../src/infra/socket/socketPublisher';
 import { Notifier, NOTIFIER_CHECKPOINT } from '../../src/projections/notifier';
-import { bearer, givenAdmin, givenOrder, givenProduct, givenUser, type TestApp, type TestUser } from '../support/apiHarness';
+import { bearer, givenAdmin, givenOrder, givenUser, type TestApp, type TestUser } from '../support/apiHarness';
+import { orderState, placeOrder, sendStripeWebhook, startPaymentsApp } from '../support/paymentsHarness';
 import { createCluster, eventually, sleep, startSmtpSink, type Cluster, type SmtpSink } from '../support/realtimeHarness';
 
 const QUIET_MS = 1000;
@@ -215,27 +215,34 @@ test('when every event is re-delivered after BullMQ has removed the completed jo
   }
 });
 
-test('when the same payment confirmation is recorded twice (a provider webhook retried), then one payment email is sent', async () => {
-  const running = startNotifier(50);
+test('when the same Stripe webhook arrives twice, then the owner gets one payment email', async () => {
+  // Its own app (database and Redis prefix) with the real Stripe SDK against the local fake, and its own SMTP server.
+  const sink = await startSmtpSink();
+  const payments = await startPaymentsApp({ ROLES: 'api,projector,notifier,worker', SMTP_URL: sink.url, HTTP_CLIENT_TIMEOUT_MS: '5000' });
   try {
-    // Placed through the command handler: the HTTP route needs Stripe keys, which this file does not set.
-    const product = await givenProduct(web);
-    const order = { id: randomUUID(), totalAmount: product.unitAmount, currency: product.currency };
-    const item = { productId: product.id, sku: product.sku, name: product.name, quantity: 1, unitAmount: product.unitAmount, lineAmount: product.unitAmount };
-    await command(order.id, { type: 'PlaceOrder', data: { orderId: order.id, userId: owner.id, items: [item], currency: product.currency, paymentMethod: 'STRIPE', now: now() } });
-    const success: OrderCommand = {
-      type: 'RecordPaymentSuccess',
-      data: { provider: 'STRIPE', providerReference: 'pi_test_1', amount: order.totalAmount, currency: order.currency, now: now() },
-    };
-    // What the webhook handler does for each delivery of the same provider event id.
-    await command(order.id, success, 'stripe:evt_test_duplicate');
-    await command(order.id, success, 'stripe:evt_test_duplicate');
-    const emails = await emailsFor(order.id);
-    expect([...emails.values()]).toEqual(['order-placed', 'payment-received']);
-    for (const [eventId, kind] of emails) expected.set(eventId, kind);
-    await expectExactlyOneEmailEach();
+    const buyer = await givenUser(payments.app);
+    const placed = await placeOrder(payments.app, buyer, 'STRIPE');
+    expect(placed.status).toBe(201);
+    const { paymentReference } = await orderState(payments.app, placed.orderId);
+    payments.stripe.pay(paymentReference!);
+    const event = payments.stripe.intentEvent('payment_intent.succeeded', paymentReference!);
+    const first = await sendStripeWebhook(payments.app, event);
+    const second = await sendStripeWebhook(payments.app, event);
+    expect([first.status, second.status]).toEqual([200, 200]);
+
+    const records = await payments.app.runtime.deps.store.readStream(orderStreamId(placed.orderId));
+    const emailing = records.filter((r) => emailKindFor(decodeOrderEvent(r).event)).map((r) => r.id);
+    expect(records.map((r) => r.type)).toEqual(['OrderPlaced', 'PaymentInitiated', 'PaymentSucceeded']);
+    await eventually(() => emailing.every((id) => sink.messages.some((m) => m.eventId === id)), 'the placed and payment emails', 20_000);
+    await sleep(QUIET_MS);
+    expect(sink.messages.map((m) => m.eventId).sort()).toEqual([...emailing].sort());
+    expect(sink.messages.map((m) => m.subject)).toEqual(
+      expect.arrayContaining([`Order ${placed.orderId.slice(0, 8)} placed`, `Payment received for order ${placed.orderId.slice(0, 8)}`]),
+    );
+    expect(sink.messages.every((m) => m.to.length === 1 && m.to[0] === buyer.email)).toBe(true);
   } finally {
-    await running.stop();
+    await payments.stop();
+    await sink.close();
   }
 });
 

@@ -175,17 +175,33 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   }
 
   let stopping: Promise<void> | undefined;
+  // Each shutdown step is bounded: an unreachable Redis or database must not hold the process.
+  const step = async (name: string, run: () => Promise<unknown>, ms = 10_000): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        run(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`did not finish within ${ms} ms`)), ms);
+        }),
+      ]);
+    } catch (error) {
+      logger.warn({ err: (error as Error).message, step: name }, 'shutdown step failed; continuing');
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await deps.sockets?.close(); // realtime (issue 5): before the HTTP server, which waits for its connections
-      if (server) await closeServer(server, 10_000);
-      for (const component of [...components].reverse()) {
-        await component.stop().catch((error: unknown) => logger.error({ err: error, component: component.name }, 'component failed to stop'));
-      }
-      await waiter.close();
-      await store.close().catch(() => undefined);
-      await redis.quit().catch(() => redis.disconnect());
-      await knex.destroy();
+      // realtime (issue 5): before the HTTP server, which waits for its connections
+      await step('sockets', async () => deps.sockets?.close(), 3000);
+      if (server) await step('http', () => closeServer(server!, 10_000), 11_000);
+      for (const component of [...components].reverse()) await step(component.name, () => component.stop());
+      await step('waiter', () => waiter.close(), 3000);
+      await step('event store', () => store.close(), 5000);
+      await step('redis', () => redis.quit(), 1000);
+      redis.disconnect();
+      await step('database', () => knex.destroy(), 5000);
     })();
     return stopping;
   };

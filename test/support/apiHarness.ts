@@ -61,7 +61,8 @@ export async function startTestApp(overrides: Record<string, string> = {}, optio
     runtime,
     db,
     async stop() {
-      await deleteRedisKeys(runtime, config.REDIS_KEY_PREFIX).catch(() => undefined);
+      // Bounded: an app started against an unreachable Redis must still stop.
+      await Promise.race([deleteRedisKeys(runtime, config.REDIS_KEY_PREFIX), new Promise((resolve) => setTimeout(resolve, 2000))]).catch(() => undefined);
       await runtime.stop();
       await db.drop();
     },

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
-import { AppError } from '../../errors';
+import { AppError, UnavailableError } from '../../errors';
 import type { Deps } from '../deps';
 
 export class RateLimitedError extends AppError {
@@ -19,11 +19,30 @@ export interface LimiterOptions {
   skip?: (path: string) => boolean;
   /** Who a request counts against; the client IP when absent. */
   keyGenerator?: (req: Request) => string;
+  /** Let requests through when Redis does not answer (default true). */
+  failOpen?: boolean;
+}
+
+const REDIS_COMMAND_TIMEOUT_MS = 1000;
+
+/** A Redis call that gives up after a bound instead of queueing while Redis is unreachable. */
+function boundedCall(deps: Deps, command: string, args: string[]): Promise<RedisReply> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    deps.redis.call(command, ...args) as Promise<RedisReply>,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new UnavailableError('RATE_LIMITER_UNAVAILABLE', 'Rate limiter store is unreachable; retry shortly')),
+        REDIS_COMMAND_TIMEOUT_MS,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**
- * Counters live in Redis so a limit holds across API instances. While Redis is unreachable the
- * shared ioredis client queues commands, so limited requests wait for it rather than pass unchecked.
+ * Counters live in Redis so a limit holds across API instances. While Redis is unreachable, a
+ * limiter either lets requests through after a one-second bound (`failOpen`, logged) or answers 503:
+ * the login limiter fails closed so an outage never opens the door to password guessing.
  */
 export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandler {
   const { config, logger } = deps;
@@ -36,8 +55,9 @@ export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandl
     legacyHeaders: false,
     store: new RedisStore({
       prefix: `${config.REDIS_KEY_PREFIX}rate-limit:${options.name}:`,
-      sendCommand: (command: string, ...args: string[]) => deps.redis.call(command, ...args) as Promise<RedisReply>,
+      sendCommand: (command: string, ...args: string[]) => boundedCall(deps, command, args),
     }),
+    passOnStoreError: options.failOpen ?? true,
     ...(skip ? { skip: (req) => skip(req.path) } : {}),
     ...(options.keyGenerator ? { keyGenerator: options.keyGenerator } : {}),
     logger: {
@@ -73,5 +93,6 @@ export function loginRateLimit(deps: Deps): RequestHandler {
     limit: deps.config.LOGIN_RATE_LIMIT_MAX,
     code: 'LOGIN_RATE_LIMITED',
     message: 'Too many login attempts; retry later',
+    failOpen: false,
   });
 }

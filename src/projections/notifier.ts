@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import { evolve, initialOrderState, type OrderState } from '../commands/order/orderDecider';
 import { decodeOrderEvent, orderStreamId, type StoredOrderEvent } from '../events/codec';
 import { occurredAt } from '../events/orderEvents';
-import { AdvisoryLock } from '../infra/db/advisoryLock';
-import type { EventStore, RecordedEvent, Subscription } from '../infra/eventstore/eventStore';
+import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
+import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Logger } from '../infra/logger';
 import { emailKindFor } from '../infra/mail/templates';
 import type { EmailJobData, EmailQueue } from '../infra/queue/emailQueue';
@@ -74,7 +74,7 @@ export interface NotifierOptions {
   publishTimeoutMs?: number;
 }
 
-export type NotifierState = 'stopped' | 'standby' | 'running' | 'failed';
+export type NotifierState = SubscriberState;
 
 const STATE_CACHE_LIMIT = 10_000;
 
@@ -98,84 +98,44 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
  * the email worker's claims make re-delivered emails harmless. One active instance per deployment.
  */
 export class Notifier {
-  private state: NotifierState = 'stopped';
-  private subscription: Subscription | undefined;
-  private loop: Promise<void> | undefined;
-  private stopping = false;
-  private endPause: (() => void) | undefined;
-  private readonly lock: AdvisoryLock;
+  private readonly runner: SingletonSubscriber;
   /** Last known state per order, so a transition's previous status costs no stream read. */
   private readonly states = new Map<string, { revision: bigint; state: OrderState }>();
-  lastError: Error | undefined;
   position = -1n;
 
   constructor(private readonly options: NotifierOptions) {
-    this.lock = new AdvisoryLock(options.connectionString, 'order-ledger:notifier');
+    this.runner = new SingletonSubscriber({
+      name: 'notifier',
+      store: options.store,
+      logger: options.logger,
+      connectionString: options.connectionString,
+      maxBatchSize: options.batchSize ?? 200,
+      ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
+      readCheckpoint: async () => {
+        const row = (await options.knex('projection_checkpoints').where('name', NOTIFIER_CHECKPOINT).first('position')) as { position: string } | undefined;
+        this.position = row ? BigInt(row.position) : -1n;
+        // Cached states may be from before the checkpoint's events were re-read: start afresh.
+        this.states.clear();
+        return this.position;
+      },
+      handleBatch: (batch) => this.handleBatch(batch),
+    });
   }
 
   get status(): NotifierState {
-    return this.state;
+    return this.runner.state;
+  }
+
+  get lastError(): Error | undefined {
+    return this.runner.lastError;
   }
 
   start(): void {
-    this.stopping = false;
-    this.loop = this.run();
+    this.runner.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.endPause?.();
-    await this.subscription?.close();
-    await this.loop;
-    await this.lock.release().catch(() => undefined);
-    this.state = 'stopped';
-  }
-
-  private async run(): Promise<void> {
-    const { logger } = this.options;
-    while (!this.stopping) {
-      let acquired = false;
-      try {
-        acquired = await this.lock.tryAcquire((error) => {
-          logger.error({ err: error }, 'notifier lost its lock connection; stopping this run');
-          void this.subscription?.close();
-        });
-      } catch (error) {
-        logger.warn({ err: error }, 'notifier could not reach PostgreSQL for its lock');
-      }
-      if (!acquired) {
-        this.state = 'standby';
-        await this.pause(this.options.lockRetryMs ?? 2000);
-        continue;
-      }
-      this.state = 'running';
-      try {
-        await this.consume();
-      } catch (error) {
-        this.lastError = error as Error;
-        this.state = 'failed';
-        logger.error({ err: error }, 'notifier stopped on an error; retrying from its checkpoint after a pause');
-        await this.lock.release().catch(() => undefined);
-        await this.pause(5000);
-        continue;
-      }
-      await this.lock.release().catch(() => undefined);
-    }
-  }
-
-  private async consume(): Promise<void> {
-    const { knex, store } = this.options;
-    const row = (await knex('projection_checkpoints').where('name', NOTIFIER_CHECKPOINT).first('position')) as { position: string } | undefined;
-    const from = row ? BigInt(row.position) : -1n;
-    this.position = from;
-    // Cached states may be from before the checkpoint's events were re-read: start afresh.
-    this.states.clear();
-    this.subscription = store.subscribeToAll({ after: from, maxBatchSize: this.options.batchSize ?? 200 });
-    if (this.stopping) await this.subscription.close();
-    for await (const batch of this.subscription) {
-      await this.handleBatch(batch);
-      if (this.stopping) break;
-    }
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
   private async handleBatch(batch: RecordedEvent[]): Promise<void> {
@@ -224,18 +184,5 @@ export class Notifier {
       const oldest = this.states.keys().next().value;
       if (oldest !== undefined) this.states.delete(oldest);
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        self.endPause = undefined;
-        resolve();
-      }
-      this.endPause = done;
-    });
   }
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { decodeOrderEvent, type StoredOrderEvent } from '../events/codec';
-import { AdvisoryLock } from '../infra/db/advisoryLock';
-import type { EventStore, RecordedEvent, Subscription } from '../infra/eventstore/eventStore';
+import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
+import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Logger } from '../infra/logger';
 import type { Projection } from './projection';
 
@@ -18,7 +18,7 @@ export interface ProjectorOptions {
   lockRetryMs?: number;
 }
 
-export type ProjectorState = 'stopped' | 'standby' | 'running' | 'failed';
+export type ProjectorState = SubscriberState;
 
 export async function readCheckpoints(knex: Knex, names: readonly string[]): Promise<Map<string, bigint>> {
   const rows = (await knex('projection_checkpoints').whereIn('name', names).select('name', 'position')) as { name: string; position: string }[];
@@ -41,21 +41,36 @@ export async function projectedPosition(knex: Knex, names: readonly string[]): P
  * transaction, so a crash neither skips nor double-applies. One active instance per deployment.
  */
 export class Projector {
-  private state: ProjectorState = 'stopped';
-  private subscription: Subscription | undefined;
-  private loop: Promise<void> | undefined;
-  private stopping = false;
-  private endPause: (() => void) | undefined;
-  private readonly lock: AdvisoryLock;
-  lastError: Error | undefined;
+  private readonly runner: SingletonSubscriber;
+  private checkpoints = new Map<string, bigint>();
   position = -1n;
 
   constructor(private readonly options: ProjectorOptions) {
-    this.lock = new AdvisoryLock(options.connectionString, 'order-ledger:projector');
+    this.runner = new SingletonSubscriber({
+      name: 'projector',
+      store: options.store,
+      logger: options.logger,
+      connectionString: options.connectionString,
+      maxBatchSize: options.batchSize ?? 500,
+      ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
+      readCheckpoint: async () => {
+        this.checkpoints = await readCheckpoints(options.knex, this.names);
+        this.position = this.names.reduce((low, name) => {
+          const position = this.checkpoints.get(name) ?? -1n;
+          return position < low ? position : low;
+        }, this.checkpoints.get(this.names[0]!) ?? -1n);
+        return this.position;
+      },
+      handleBatch: (batch) => this.applyBatch(batch),
+    });
   }
 
   get status(): ProjectorState {
-    return this.state;
+    return this.runner.state;
+  }
+
+  get lastError(): Error | undefined {
+    return this.runner.lastError;
   }
 
   get names(): string[] {
@@ -63,71 +78,16 @@ export class Projector {
   }
 
   start(): void {
-    this.stopping = false;
-    this.loop = this.run();
+    this.runner.start();
   }
 
-  /** Resolves when the projector has caught up with `position` or stopped. Used by tests and the CLI. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.endPause?.();
-    await this.subscription?.close();
-    await this.loop;
-    await this.lock.release().catch(() => undefined);
-    this.state = 'stopped';
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
-  private async run(): Promise<void> {
-    const { logger } = this.options;
-    while (!this.stopping) {
-      let acquired = false;
-      try {
-        acquired = await this.lock.tryAcquire((error) => {
-          logger.error({ err: error }, 'projector lost its lock connection; stopping this run');
-          void this.subscription?.close();
-        });
-      } catch (error) {
-        logger.warn({ err: error }, 'projector could not reach PostgreSQL for its lock');
-      }
-      if (!acquired) {
-        this.state = 'standby';
-        await this.pause(this.options.lockRetryMs ?? 2000);
-        continue;
-      }
-      this.state = 'running';
-      try {
-        await this.consume();
-      } catch (error) {
-        this.lastError = error as Error;
-        this.state = 'failed';
-        logger.error({ err: error }, 'projector stopped on an error; retrying after a pause');
-        await this.lock.release().catch(() => undefined);
-        await this.pause(5000);
-        continue;
-      }
-      await this.lock.release().catch(() => undefined);
-    }
-  }
-
-  private async consume(): Promise<void> {
-    const { knex, store, projections } = this.options;
-    const names = projections.map((p) => p.name);
-    const checkpoints = await readCheckpoints(knex, names);
-    const from = names.reduce((low, name) => {
-      const position = checkpoints.get(name) ?? -1n;
-      return position < low ? position : low;
-    }, checkpoints.get(names[0]!) ?? -1n);
-    this.position = from;
-    this.subscription = store.subscribeToAll({ after: from, maxBatchSize: this.options.batchSize ?? 500 });
-    if (this.stopping) await this.subscription.close();
-    for await (const batch of this.subscription) {
-      await this.applyBatch(batch, checkpoints);
-      if (this.stopping) break;
-    }
-  }
-
-  private async applyBatch(batch: RecordedEvent[], checkpoints: Map<string, bigint>): Promise<void> {
+  private async applyBatch(batch: RecordedEvent[]): Promise<void> {
     const { knex, projections } = this.options;
+    const checkpoints = this.checkpoints;
     const last = batch[batch.length - 1];
     if (!last) return;
     const decoded: StoredOrderEvent[] = [];
@@ -149,18 +109,5 @@ export class Projector {
     });
     for (const projection of projections) checkpoints.set(projection.name, last.position);
     this.position = last.position;
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        self.endPause = undefined;
-        resolve();
-      }
-      this.endPause = done;
-    });
   }
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { decodeOrderEvent } from '../../events/codec';
-import { AdvisoryLock } from '../db/advisoryLock';
-import type { EventStore, RecordedEvent, Subscription } from '../eventstore/eventStore';
+import type { EventStore, RecordedEvent } from '../eventstore/eventStore';
+import { SingletonSubscriber, type SubscriberState } from '../eventstore/singletonSubscriber';
 import type { Logger } from '../logger';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from './paymentProvider';
 import type { Payments } from './payments';
@@ -31,75 +31,45 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * left to an admin (POST /orders/:id/refund drives the same request again).
  */
 export class RefundReactor {
-  private subscription: Subscription | undefined;
-  private loop: Promise<void> | undefined;
-  private stopping = false;
-  private endPause: (() => void) | undefined;
-  private readonly lock: AdvisoryLock;
-  state: 'stopped' | 'standby' | 'running' | 'failed' = 'stopped';
+  private readonly runner: SingletonSubscriber;
   position = -1n;
-  lastError: Error | undefined;
 
   constructor(private readonly options: RefundReactorOptions) {
-    this.lock = new AdvisoryLock(options.connectionString, `order-ledger:${REFUND_REACTOR_NAME}`);
+    this.runner = new SingletonSubscriber({
+      name: REFUND_REACTOR_NAME,
+      store: options.store,
+      logger: options.logger,
+      connectionString: options.connectionString,
+      maxBatchSize: 100,
+      failurePauseMs: options.retryMs,
+      ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
+      readCheckpoint: async () => {
+        const row = (await options.knex('projection_checkpoints').where({ name: REFUND_REACTOR_NAME }).first('position')) as { position: string } | undefined;
+        this.position = row ? BigInt(row.position) : -1n;
+        return this.position;
+      },
+      handleBatch: (batch) => this.handleBatch(batch),
+    });
+  }
+
+  get state(): SubscriberState {
+    return this.runner.state;
+  }
+
+  get lastError(): Error | undefined {
+    return this.runner.lastError;
+  }
+
+  private get stopping(): boolean {
+    return this.runner.isStopping;
   }
 
   start(): void {
-    this.stopping = false;
-    this.loop = this.run();
+    this.runner.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.endPause?.();
-    await this.subscription?.close();
-    await this.loop;
-    await this.lock.release().catch(() => undefined);
-    this.state = 'stopped';
-  }
-
-  private async run(): Promise<void> {
-    const { logger } = this.options;
-    while (!this.stopping) {
-      let acquired = false;
-      try {
-        acquired = await this.lock.tryAcquire((error) => {
-          logger.error({ err: error }, 'refund reactor lost its lock connection; stopping this run');
-          void this.subscription?.close();
-        });
-      } catch (error) {
-        logger.warn({ err: error }, 'refund reactor could not reach PostgreSQL for its lock');
-      }
-      if (!acquired) {
-        this.state = 'standby';
-        await this.pause(this.options.lockRetryMs ?? 2000);
-        continue;
-      }
-      this.state = 'running';
-      try {
-        await this.consume();
-      } catch (error) {
-        this.lastError = error as Error;
-        this.state = 'failed';
-        logger.error({ err: error, position: this.position.toString() }, 'refund reactor stopped; starting again from its checkpoint after a pause');
-        await this.lock.release().catch(() => undefined);
-        await this.pause(this.options.retryMs);
-        continue;
-      }
-      await this.lock.release().catch(() => undefined);
-    }
-  }
-
-  private async consume(): Promise<void> {
-    const { knex, store } = this.options;
-    const row = (await knex('projection_checkpoints').where({ name: REFUND_REACTOR_NAME }).first('position')) as { position: string } | undefined;
-    this.position = row ? BigInt(row.position) : -1n;
-    this.subscription = store.subscribeToAll({ after: this.position, maxBatchSize: 100 });
-    if (this.stopping) await this.subscription.close();
-    for await (const batch of this.subscription) {
-      await this.handleBatch(batch);
-      if (this.stopping) break;
-    }
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
   private async handleBatch(batch: RecordedEvent[]): Promise<void> {
@@ -146,18 +116,5 @@ export class RefundReactor {
       .onConflict('name')
       .merge(['position', 'updated_at']);
     this.position = position;
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        self.endPause = undefined;
-        resolve();
-      }
-      this.endPause = done;
-    });
   }
 }

@@ -22,9 +22,47 @@ export interface EmailJobDeps {
 }
 
 /**
- * Sends the email for one event at most once. The claim row is inserted before sending: a
- * re-delivered event (a notifier restart, a job re-added after BullMQ removed the completed one)
- * finds it and sends nothing. A send that fails releases its claim so the retry can send.
+ * A claim older than this without `sent_at` belongs to a worker that died mid-send: the send is
+ * taken over. Longer than any send can take (the mailer's socket timeouts are far shorter), so a
+ * live sender is never doubled.
+ */
+export const CLAIM_LEASE_SECONDS = 120;
+
+export class ClaimInProgressError extends Error {
+  constructor(eventId: string) {
+    super(`email for event ${eventId} is being sent by another worker; retrying later`);
+    this.name = 'ClaimInProgressError';
+  }
+}
+
+/**
+ * Claims the send of one event's email: true when this worker may send. A fresh claim, or one
+ * whose holder died (lease expired, never sent), is ours; a sent one means nothing to do; a live
+ * one makes the job retry later, so a crash between claim and send delays the email, never loses it.
+ */
+async function claimSend(knex: Knex, data: EmailJobData): Promise<boolean> {
+  const inserted = (await knex('email_sends')
+    .insert({ event_id: data.eventId, order_id: data.orderId, template: data.kind })
+    .onConflict('event_id')
+    .ignore()
+    .returning('event_id')) as unknown[];
+  if (inserted.length > 0) return true;
+  const takenOver = (await knex('email_sends')
+    .where({ event_id: data.eventId })
+    .whereNull('sent_at')
+    .andWhereRaw(`claimed_at < now() - interval '${CLAIM_LEASE_SECONDS} seconds'`)
+    .update({ claimed_at: knex.fn.now() })
+    .returning('event_id')) as unknown[];
+  if (takenOver.length > 0) return true;
+  const row = (await knex('email_sends').where({ event_id: data.eventId }).first('sent_at')) as { sent_at: Date | null } | undefined;
+  if (row && row.sent_at === null) throw new ClaimInProgressError(data.eventId);
+  return false;
+}
+
+/**
+ * Sends the email for one event once. The claim row is inserted before sending: a re-delivered
+ * event (a notifier restart, a job re-added after BullMQ removed the completed one) finds it sent
+ * and does nothing. A send that fails releases its claim so the retry can send.
  */
 export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): Promise<EmailOutcome> {
   const { knex, store, mailer, logger } = deps;
@@ -42,12 +80,7 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
     return { status: 'skipped', reason: 'no-recipient' };
   }
 
-  const claimed = (await knex('email_sends')
-    .insert({ event_id: data.eventId, order_id: data.orderId, template: data.kind })
-    .onConflict('event_id')
-    .ignore()
-    .returning('event_id')) as unknown[];
-  if (claimed.length === 0) {
+  if (!(await claimSend(knex, data))) {
     logger.info({ eventId: data.eventId, kind: data.kind }, 'email already claimed for this event; not sending again');
     return { status: 'skipped', reason: 'already-claimed' };
   }

@@ -343,7 +343,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
     InitiatePayment: rejects('PAID', 'PENDING', /awaiting payment/),
     RecordPaymentSuccess: emits(duplicateRefundedNow),
     RecordPaymentFailure: noChange,
-    'ChangeStatus to PROCESSING': emits(statusChanged('PAID', 'PROCESSING', now)),
+    'ChangeStatus to PROCESSING': rejects('PAID', 'PROCESSING', /a refund is pending/),
     'ChangeStatus to SHIPPED': rejects('PAID', 'SHIPPED'),
     'ChangeStatus to DELIVERED': rejects('PAID', 'DELIVERED'),
     'CancelOrder by user': rejects('PAID', 'CANCELLED', /only an admin/),

@@ -161,6 +161,8 @@ function markPaid(command: Extract<OrderCommand, { type: 'MarkPaid' }>, state: E
 function changeStatus(command: Extract<OrderCommand, { type: 'ChangeStatus' }>, state: ExistingOrderState): OrderEvent[] {
   const { to, now } = command.data;
   if (state.status !== fulfilmentPredecessor[to]) throw new InvalidTransitionError(state.status, to);
+  // The money is on its way back: shipping the goods as well would give away both.
+  if (state.refundRequested) throw new InvalidTransitionError(state.status, to, 'a refund is pending');
   return [{ type: 'OrderStatusChanged', data: { orderId: state.orderId, from: state.status, to, changedAt: now } }];
 }
 

@@ -42,7 +42,14 @@ describe('order-ledger events export', () => {
     await ledger.store.appendToStream('audit-7', [{ id: 'a9e6f0d2-3c4b-4d5e-8f60-718293a4b5c6', type: 'Noted', data: { big: 'ü'.repeat(10), n: 1.5 } }], {
       expectedRevision: 'no_stream',
     });
-    all = await ledger.store.readAll({ limit: 10_000 });
+    // $all readers stop below the oldest open transaction in the cluster; wait until ours are all visible.
+    const deadline = Date.now() + 10_000;
+    do {
+      all = await ledger.store.readAll({ limit: 10_000 });
+      const stored = (await ledger.db.knex('events').count({ n: '*' }).first()) as { n: string };
+      if (all.length === Number(stored.n)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    } while (Date.now() < deadline);
   });
 
   afterAll(async () => {

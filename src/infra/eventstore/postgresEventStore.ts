@@ -16,6 +16,8 @@ import { safeBoundarySql } from './postgresSchema';
 
 export const EVENTS_CHANNEL = 'order_ledger_events';
 const NOTIFY_MIN_INTERVAL_MS = 5;
+/** Longest pause between reads while committed events wait behind an older open transaction. */
+const HELD_BACK_MAX_RETRY_MS = 100;
 
 export interface PostgresEventStoreOptions {
   connectionString: string;
@@ -131,6 +133,15 @@ export class PostgresEventStore implements EventStore {
       [(options.after ?? -1n).toString(), options.limit],
     );
     return result.rows.map(toRecorded);
+  }
+
+  /**
+   * Whether events past `after` are committed but not yet readable: an older transaction (any
+   * writer on the cluster, not only an append) is still open below them.
+   */
+  async hasHeldBackEvents(after: bigint): Promise<boolean> {
+    const result = await this.pool.query<{ held: boolean }>('select exists (select 1 from events where position > $1) as held', [after.toString()]);
+    return result.rows[0]?.held ?? false;
   }
 
   async headPosition(): Promise<bigint> {
@@ -254,8 +265,11 @@ class PostgresSubscription implements Subscription {
       this.notified = true;
       this.wake?.();
     });
-    // After a NOTIFY whose events are not yet readable (an older transaction is still open),
-    // retry soon with growing delays instead of waiting for the next poll.
+    // While committed events are not yet readable (an older transaction is still open), retry
+    // soon with growing delays instead of waiting for the next poll. The NOTIFY of those events
+    // may have come before this read, and the transaction holding them back may not be an append
+    // (it sends no NOTIFY when it commits): without the check a subscriber would sleep a whole poll
+    // interval, and every command waiting for the read model with it.
     let retryDelay = 0;
     try {
       while (!this.closed) {
@@ -268,8 +282,8 @@ class PostgresSubscription implements Subscription {
           yield batch;
           continue;
         }
-        if (this.notified) {
-          retryDelay = Math.min(retryDelay === 0 ? 2 : retryDelay * 2, this.pollIntervalMs);
+        if (this.notified || (await this.store.hasHeldBackEvents(this.after))) {
+          retryDelay = Math.min(retryDelay === 0 ? 2 : retryDelay * 2, HELD_BACK_MAX_RETRY_MS, this.pollIntervalMs);
           await this.sleep(retryDelay);
         } else {
           retryDelay = 0;

@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import { AppError } from '../../errors';
@@ -31,9 +32,12 @@ export interface TokenService {
 }
 
 export function createTokenService(secret: string, expiresInSeconds: number): TokenService {
+  // A KeyObject made once: given a string, jsonwebtoken first tries (and fails) to parse it as a
+  // PEM public key on every call, which cost a fifth of the API's CPU under load.
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
   return {
     sign(user) {
-      const token = jwt.sign({ email: user.email, role: user.role }, secret, {
+      const token = jwt.sign({ email: user.email, role: user.role }, key, {
         algorithm: 'HS256',
         subject: user.id,
         expiresIn: expiresInSeconds,
@@ -44,7 +48,7 @@ export function createTokenService(secret: string, expiresInSeconds: number): To
       let payload: unknown;
       try {
         // Pinning the algorithm rejects alg=none and RS/HS confusion.
-        payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
+        payload = jwt.verify(token, key, { algorithms: ['HS256'] });
       } catch (error) {
         const expired = error instanceof jwt.TokenExpiredError;
         throw new UnauthorizedError(expired ? 'Token has expired' : 'Invalid token', expired ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN');

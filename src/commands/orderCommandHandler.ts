@@ -36,6 +36,12 @@ export interface HandleOptions {
   idempotencySource?: string;
   context?: EncodeContext;
   maxAttempts?: number;
+  /**
+   * The caller has just generated this order's id, so its stream cannot exist yet: the first
+   * attempt decides on the empty state without reading the stream and appends expecting no stream.
+   * Should the stream exist after all, that append fails and the next attempt loads it as usual.
+   */
+  newStream?: boolean;
 }
 
 export interface HandleResult {
@@ -82,7 +88,10 @@ export async function handleOrderCommand(
   const streamId = orderStreamId(orderId);
   const maxAttempts = options.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
-    const snapshot = await loadOrder(store, orderId);
+    const assumeNew = attempt === 1 && options.newStream === true && options.expectedRevision === undefined;
+    const snapshot: OrderStreamSnapshot = assumeNew
+      ? { state: initialOrderState, revision: -1n, position: undefined, eventIds: new Set() }
+      : await loadOrder(store, orderId);
     if (options.expectedRevision !== undefined && options.expectedRevision !== snapshot.revision) {
       throw new StaleRevisionError(options.expectedRevision, snapshot.revision === -1n ? 'no_stream' : snapshot.revision);
     }

@@ -53,8 +53,12 @@ export class ProjectionWaiter {
 
   async waitFor(position: bigint, timeoutMs: number): Promise<void> {
     if (position <= this.reached) return;
-    await this.refresh();
-    if (position <= this.reached) return;
+    // While the listener is up, every committed batch arrives as a notification: asking the
+    // database first would cost a query per command (POST /orders always waits) for nothing.
+    if (!this.listener || timeoutMs <= 0) {
+      await this.refresh();
+      if (position <= this.reached) return;
+    }
     if (timeoutMs <= 0) throw new ConsistencyTimeoutError(position, this.reached, 0);
     const started = Date.now();
     await new Promise<void>((resolve, reject) => {

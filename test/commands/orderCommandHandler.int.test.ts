@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { handleOrderCommand, loadOrder, StaleRevisionError } from '../../src/commands/orderCommandHandler';
-import { OrderNotFoundError } from '../../src/commands/order/orderErrors';
+import { OrderAlreadyExistsError, OrderNotFoundError } from '../../src/commands/order/orderErrors';
 import { nextTime, placeOrder } from '../support/orderBuilders';
 import { createLedger, type Ledger } from '../support/ledgerHarness';
 
@@ -75,6 +75,22 @@ describe('order command handler', () => {
     const snapshot = await loadOrder(ledger.store, place.data.orderId);
     expect(snapshot.revision).toBe(1n);
     expect(snapshot.state.status).toBe('PAID');
+  });
+
+  it('when a fresh order id is handled as a new stream, then it is placed without reading the stream first', async () => {
+    const place = placeOrder();
+    const result = await handleOrderCommand(ledger.store, place.data.orderId, place, { newStream: true });
+    expect(result.revision).toBe(0n);
+    expect(result.unchanged).toBe(false);
+    expect((await loadOrder(ledger.store, place.data.orderId)).state.status).toBe('PENDING');
+  });
+
+  it('when a stream claimed to be new already exists, then the command is decided again on the loaded stream', async () => {
+    const place = placeOrder();
+    await handleOrderCommand(ledger.store, place.data.orderId, place);
+    const error = await handleOrderCommand(ledger.store, place.data.orderId, { ...place, data: { ...place.data, now: nextTime() } }, { newStream: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OrderAlreadyExistsError);
+    expect((await loadOrder(ledger.store, place.data.orderId)).revision).toBe(0n);
   });
 
   it('when a command targets an order that does not exist, then it fails with ORDER_NOT_FOUND naming it', async () => {

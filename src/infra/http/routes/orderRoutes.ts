@@ -206,7 +206,8 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
           type: 'PlaceOrder',
           data: { orderId, userId: customer.id, items, currency, paymentMethod: body.paymentMethod, now: deps.clock().toISOString() },
         },
-        { idempotencySource: `place-order:${orderId}`, context: { actor: actorOf(customer), requestId } },
+        // Without an Idempotency-Key the id was generated just above: no stream to read first.
+        { idempotencySource: `place-order:${orderId}`, context: { actor: actorOf(customer), requestId }, newStream: key === undefined },
       );
       if (result.state.status !== 'NONE' && result.state.userId !== customer.id) throw new OrderNotFoundError(orderId);
       // Online methods start the provider's payment now; if the provider fails, the order stays retryable and the error says so.

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ensureDatabase } from '../infra/db/knex';
 import { migrateToLatest } from '../infra/db/migrations';
 import { orderStreamId } from '../events/codec';
-import { readModelProjections } from '../infra/runtime';
+import { readModelProjections } from '../projections/readModels';
 import { createAdmin, readPasswordFromStdin } from './adminCreate';
 import { createCliContext, type CliContext } from './context';
 import { exportEvents } from './exportEvents';

@@ -1,8 +1,7 @@
 import type { Express } from 'express';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ordersProjection } from '../projections/ordersProjection';
-import { orderHistoryProjection } from '../projections/orderHistoryProjection';
+import { readModelProjections } from '../projections/readModels';
 import { Projector } from '../projections/projector';
 import { Notifier } from '../projections/notifier';
 import { ProjectionWaiter } from '../queries/consistency';
@@ -23,7 +22,7 @@ import { Payments } from './payments/payments';
 import { RefundReactor } from './payments/refundReactor';
 import { withPaymentRoutes } from './http/routes/paymentRoutes';
 
-export const readModelProjections = [ordersProjection, orderHistoryProjection] as const;
+export { readModelProjections };
 
 /** A part of the process that starts after the dependencies exist and stops before they close. */
 export interface Component {

@@ -1,12 +1,13 @@
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
-import { EsdbEventStore } from './esdbEventStore';
 import type { EventStore } from './eventStore';
 import { PostgresEventStore } from './postgresEventStore';
 
 /** PostgreSQL is the default; EVENTSTORE_CONNECTION_STRING selects EventStoreDB/KurrentDB. */
 export function createEventStore(config: Config, logger: Logger): EventStore {
   if (config.EVENTSTORE_CONNECTION_STRING) {
+    // Loaded only when chosen: the gRPC client and its protobuf code add about 10 MB to every process.
+    const { EsdbEventStore } = require('./esdbEventStore') as typeof import('./esdbEventStore');
     return new EsdbEventStore({ connectionString: config.EVENTSTORE_CONNECTION_STRING });
   }
   return new PostgresEventStore({

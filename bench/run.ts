@@ -2,6 +2,9 @@ import os from 'node:os';
 import { benchAppend } from './eventStoreAppend';
 import { benchCatchUp } from './catchUpRead';
 import { benchRebuild } from './projectionRebuild';
+import { benchHttp } from './httpApi';
+import { benchEndToEnd } from './endToEnd';
+import { benchMemory } from './memory';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 
 type Bench = { name: string; run: (quick: boolean) => Promise<Figure[]> };
@@ -11,6 +14,9 @@ const benches: Bench[] = [
   { name: 'event-store append', run: benchAppend },
   { name: 'catch-up read', run: benchCatchUp },
   { name: 'projection rebuild', run: benchRebuild },
+  { name: 'http api', run: benchHttp },
+  { name: 'e2e latency', run: benchEndToEnd },
+  { name: 'memory', run: benchMemory },
 ];
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { createKnex, type Knex } from '../../src/infra/db/knex';
 import { migrateToLatest } from '../../src/infra/db/migrations';
+import { onInterrupt } from './childServer';
 
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -26,17 +27,25 @@ export async function createBenchDatabase(label: string): Promise<BenchDatabase>
   await admin.end();
   const url = urlFor(name);
   const knex = createKnex({ connectionString: url, poolMax: 20, statementTimeoutMs: 600_000 });
-  await migrateToLatest(knex);
-  return {
-    name,
-    url,
-    knex,
-    async drop() {
+  let dropped: Promise<void> | undefined;
+  // Once only, whether from the bench's finally or from an interrupted run.
+  const drop = (): Promise<void> => {
+    dropped ??= (async () => {
+      unregister();
       await knex.destroy();
       const c = new pg.Client({ connectionString: ADMIN_URL });
       await c.connect();
       await c.query(`drop database if exists "${name}" with (force)`);
       await c.end();
-    },
+    })();
+    return dropped;
   };
+  const unregister = onInterrupt(drop);
+  try {
+    await migrateToLatest(knex);
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return { name, url, knex, drop };
 }

@@ -6,6 +6,7 @@ import { benchHttp } from './httpApi';
 import { benchEndToEnd } from './endToEnd';
 import { benchMemory } from './memory';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
+import { dropSeededDatabases } from './lib/sharedSeed';
 
 type Bench = { name: string; run: (quick: boolean) => Promise<Figure[]> };
 
@@ -29,18 +30,25 @@ async function main(): Promise<void> {
     machine: { cpus: os.cpus().length, node: process.version, totalMemoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     figures: [],
   };
-  for (const bench of benches) {
-    if (only && !bench.name.includes(only)) continue;
-    const started = Date.now();
-    process.stderr.write(`[bench] ${bench.name}…\n`);
-    try {
-      run.figures.push(...(await bench.run(quick)));
-    } catch (error) {
-      process.stderr.write(`[bench] ${bench.name} failed: ${(error as Error).stack ?? String(error)}\n`);
-      run.figures.push({ name: `${bench.name} (failed)`, unit: '', ours: 0, extra: { error: (error as Error).message } });
+  const runStarted = Date.now();
+  try {
+    for (const bench of benches) {
+      if (only && !bench.name.includes(only)) continue;
+      const started = Date.now();
+      process.stderr.write(`[bench] ${bench.name}…\n`);
+      try {
+        run.figures.push(...(await bench.run(quick)));
+      } catch (error) {
+        process.stderr.write(`[bench] ${bench.name} failed: ${(error as Error).stack ?? String(error)}\n`);
+        run.figures.push({ name: `${bench.name} (failed)`, unit: '', ours: 0, extra: { error: (error as Error).message } });
+      }
+      process.stderr.write(`[bench] ${bench.name} took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     }
-    process.stderr.write(`[bench] ${bench.name} took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  } finally {
+    await dropSeededDatabases();
   }
+  run.seconds = Math.round((Date.now() - runStarted) / 1000);
+  process.stderr.write(`[bench] all done in ${run.seconds} s\n`);
   printTable(run.figures);
   console.log(`results: ${writeResults(run)}`);
 }

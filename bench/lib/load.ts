@@ -9,6 +9,11 @@ export interface LoadOptions {
   durationSeconds?: number;
   /** Stop after this many requests instead of after a duration. */
   amount?: number;
+  /**
+   * Called on every response with the count so far; returning 'stop' ends the run early (the
+   * result then covers what was done).
+   */
+  onResponse?: (responses: number) => void | 'stop';
 }
 
 export interface LoadResult {
@@ -24,7 +29,7 @@ export interface LoadResult {
 
 /** One autocannon run in this process against a server in another; bounded by duration or amount. */
 export async function load(options: LoadOptions): Promise<LoadResult> {
-  const result = await autocannon({
+  const settings: autocannon.Options = {
     url: options.url,
     method: options.method ?? 'GET',
     headers: { ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(options.headers ?? {}) },
@@ -33,6 +38,21 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     pipelining: 1,
     timeout: 30,
     ...(options.amount !== undefined ? { amount: options.amount } : { duration: options.durationSeconds ?? 5 }),
+  };
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(settings, (error: unknown, done: autocannon.Result) => (error ? reject(error as Error) : resolve(done)));
+    const onResponse = options.onResponse;
+    if (onResponse) {
+      let responses = 0;
+      let stopped = false;
+      instance.on('response', () => {
+        responses++;
+        if (!stopped && onResponse(responses) === 'stop') {
+          stopped = true;
+          instance.stop();
+        }
+      });
+    }
   });
   const total = result['2xx'];
   return {

@@ -20,6 +20,8 @@ export interface BenchRun {
   quick: boolean;
   machine: { cpus: number; node: string; totalMemoryGiB: number };
   figures: Figure[];
+  /** Wall-clock time of the whole run. */
+  seconds?: number;
 }
 
 export function ratio(a: number, b: number | undefined): string {

@@ -1,6 +1,6 @@
-import path from 'node:path';
 import { createAppFixture, bearer, type BenchUser } from './lib/appFixture';
-import { postgresCpuSeconds, REPO_ROOT, startChild, type ChildServer } from './lib/childServer';
+import { build } from './lib/build';
+import { postgresCpuSeconds, startChild, type ChildServer } from './lib/childServer';
 import { load, type LoadResult } from './lib/load';
 import { median, type Figure } from './lib/report';
 import type { Knex } from '../src/infra/db/knex';
@@ -84,7 +84,9 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
     // The app never touches the seeded rows, so it starts while they are written.
     const starts = [
       fixture.startApp({ nodeArgs: cpuProfArgs('http') }),
-      startChild({ label: 'constant server', script: path.join(REPO_ROOT, 'bench', 'constantServer.ts'), env: { NODE_ENV: 'production' } }).then((c) => {
+      build()
+        .then((b) => startChild({ label: 'constant server', args: b.constantServer.args, env: { NODE_ENV: 'production' } }))
+        .then((c) => {
         constant = c; // stopped in finally even if the app fails to start
         return c;
       }),

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { cpuProfArgs } from './httpApi';
 import { bearer, createAppFixture } from './lib/appFixture';
+import { build } from './lib/build';
 import { onInterrupt, readMemory, REPO_ROOT } from './lib/childServer';
 import { load } from './lib/load';
 import type { Figure } from './lib/report';
@@ -62,7 +62,7 @@ async function apiMemory(quick: boolean): Promise<Figure[]> {
       idleRssMb: round(idle.rssMb),
       settledRssMb: round(settled.rssMb),
       rssAfterEachTenthMb: timeline.join(' '),
-      runtime: 'node --import tsx src/main.ts, ROLES=api,projector,notifier,worker',
+      runtime: `${(await build()).app.runtime}, ROLES=api,projector,notifier,worker`,
     };
     return [
       {
@@ -98,7 +98,7 @@ interface ExportRun {
 /** Runs `order-ledger events export` (from source, one process) with stdout drained here. */
 async function runExport(databaseUrl: string, args: string[]): Promise<ExportRun> {
   const useTime = fs.existsSync(TIME);
-  const node = [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'events', 'export', ...args];
+  const node = [process.execPath, ...(await build()).cli.args, 'events', 'export', ...args];
   const [command, ...rest] = useTime ? [TIME, '-v', ...node] : node;
   const started = process.hrtime.bigint();
   const child = spawn(command!, rest, {

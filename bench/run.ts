@@ -7,6 +7,7 @@ import { benchEndToEnd } from './endToEnd';
 import { benchMemory } from './memory';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 import { dropSeededDatabases } from './lib/sharedSeed';
+import { removeBuild } from './lib/build';
 
 type Bench = { name: string; run: (quick: boolean) => Promise<Figure[]> };
 
@@ -31,9 +32,9 @@ async function main(): Promise<void> {
     figures: [],
   };
   const runStarted = Date.now();
+  const selected = benches.filter((bench) => !only || bench.name.includes(only));
   try {
-    for (const bench of benches) {
-      if (only && !bench.name.includes(only)) continue;
+    for (const bench of selected) {
       const started = Date.now();
       process.stderr.write(`[bench] ${bench.name}…\n`);
       try {
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await dropSeededDatabases();
+    removeBuild();
   }
   run.seconds = Math.round((Date.now() - runStarted) / 1000);
   process.stderr.write(`[bench] all done in ${run.seconds} s\n`);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { createTokenService } from '../../src/infra/http/authTokens';
 import { createUser } from '../../src/infra/users';
 import { createProduct } from '../../src/queries/products';
 import { createBenchDatabase, type BenchDatabase } from './benchDb';
-import { appEnv, BENCH_JWT_SECRET, onInterrupt, REPO_ROOT, startChild, type AppEnv, type ChildServer } from './childServer';
+import { build } from './build';
+import { appEnv, BENCH_JWT_SECRET, onInterrupt, startChild, type AppEnv, type ChildServer } from './childServer';
 
 export interface BenchUser {
   id: string;
@@ -56,7 +56,7 @@ export async function createAppFixture(label: string, envOverrides: Record<strin
       async startApp(options = {}) {
         const child = await startChild({
           label: `${label} app`,
-          script: path.join(REPO_ROOT, 'src', 'main.ts'),
+          args: (await build()).app.args,
           env: { ...appEnvironment.env, ...(options.env ?? {}) },
           nodeArgs: options.nodeArgs ?? [],
         });

@@ -117,8 +117,8 @@ export interface ChildServer {
 
 export interface StartChildOptions {
   label: string;
-  /** A .ts entry point, run as `node [nodeArgs] --import tsx <script>` (one process, so its pid is the server's). */
-  script: string;
+  /** Run as `node [nodeArgs] <args>`: one process, so its pid is the server's. */
+  args: string[];
   env: Record<string, string>;
   nodeArgs?: string[];
   /** Polled until it answers 200. */
@@ -131,7 +131,7 @@ export async function startChild(options: StartChildOptions): Promise<ChildServe
   installHandlers();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...options.args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -103,7 +103,7 @@ async function runExport(databaseUrl: string, args: string[]): Promise<ExportRun
   const started = process.hrtime.bigint();
   const child = spawn(command!, rest, {
     cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, EVENTSTORE_CONNECTION_STRING: '', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const kill = (): void => {

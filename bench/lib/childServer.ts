@@ -216,6 +216,10 @@ export async function appEnv(databaseUrl: string, overrides: Record<string, stri
     LOGIN_RATE_LIMIT_MAX: '100000000',
     CONSISTENCY_WAIT_MS: '10000',
     MAIL_OUTBOX_DIR: outbox,
+    // Empty is unset: whatever the caller's environment holds, everything stays on loopback.
+    REDIS_URL: '',
+    SMTP_URL: '',
+    EVENTSTORE_CONNECTION_STRING: '',
     ...overrides,
   };
   return {

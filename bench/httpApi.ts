@@ -1,6 +1,6 @@
 import { createAppFixture, bearer, type BenchUser } from './lib/appFixture';
 import { build } from './lib/build';
-import { postgresCpuSeconds, startChild, type ChildServer } from './lib/childServer';
+import { backendCpuDelta, backendCpuSeconds, startChild, type ChildServer } from './lib/childServer';
 import { load, type LoadResult } from './lib/load';
 import { median, type Figure } from './lib/report';
 import type { Knex } from '../src/infra/db/knex';
@@ -34,7 +34,7 @@ export async function seedOrderRows(knex: Knex, total: number, userId: string, p
   await knex.raw('vacuum analyze orders');
 }
 
-/** A load run plus the CPU the server and PostgreSQL spent per answered request. */
+/** A load run plus the CPU the server and the bench database's PostgreSQL backends spent per answered request. */
 interface Measured extends LoadResult {
   serverCpuMsPerRequest: number;
   postgresCpuMsPerRequest: number;
@@ -47,15 +47,17 @@ interface Run {
   oursPost: Measured[];
 }
 
-async function measured(server: ChildServer, run: () => Promise<LoadResult>): Promise<Measured> {
+async function measured(server: ChildServer, knex: Knex, run: () => Promise<LoadResult>): Promise<Measured> {
   const serverBefore = server.cpuSeconds() ?? 0;
-  const postgresBefore = postgresCpuSeconds();
+  const postgresBefore = await backendCpuSeconds(knex);
   const result = await run();
+  const serverAfter = server.cpuSeconds() ?? 0;
+  const postgresAfter = await backendCpuSeconds(knex);
   const perRequest = (seconds: number): number => Number(((1000 * seconds) / Math.max(1, result.total)).toFixed(3));
   return {
     ...result,
-    serverCpuMsPerRequest: perRequest((server.cpuSeconds() ?? 0) - serverBefore),
-    postgresCpuMsPerRequest: perRequest(postgresCpuSeconds() - postgresBefore),
+    serverCpuMsPerRequest: perRequest(serverAfter - serverBefore),
+    postgresCpuMsPerRequest: perRequest(backendCpuDelta(postgresBefore, postgresAfter)),
   };
 }
 
@@ -100,9 +102,9 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
     if (own !== USER_ORDERS) throw new Error(`seeded ${own} orders for the reader, expected ${USER_ORDERS}`);
 
     const get = (server: ChildServer, user: BenchUser, route: string) => (durationSeconds: number) =>
-      measured(server, () => load({ url: `${server.url}${route}`, headers: bearer(user), connections: CONNECTIONS, durationSeconds }));
+      measured(server, fixture.db.knex, () => load({ url: `${server.url}${route}`, headers: bearer(user), connections: CONNECTIONS, durationSeconds }));
     const post = (server: ChildServer, user: BenchUser, route: string) => (durationSeconds: number) =>
-      measured(server, () => load({
+      measured(server, fixture.db.knex, () => load({
         url: `${server.url}${route}`,
         method: 'POST',
         headers: bearer(user),

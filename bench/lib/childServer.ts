@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import type { Knex } from '../../src/infra/db/knex';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const BENCH_JWT_SECRET = 'order-ledger-bench-secret-0123456789abcdef';
@@ -86,20 +87,24 @@ export function cpuSeconds(pid: number): number | undefined {
 
 const CLOCK_TICKS = 100;
 
-/** CPU seconds used so far by every PostgreSQL process on this machine (other users' work included). */
-export function postgresCpuSeconds(): number {
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (!stat.includes('(postgres)')) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    } catch {
-      // gone meanwhile
-    }
+/**
+ * CPU seconds used so far by each PostgreSQL backend connected to the database `knex` uses, by
+ * pid: other databases' work on the same server (other benches, test runs) is left out.
+ */
+export async function backendCpuSeconds(knex: Knex): Promise<Map<number, number>> {
+  const rows = (await knex.raw('select pid from pg_stat_activity where datname = current_database()')) as { rows: { pid: number }[] };
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows.rows) {
+    const seconds = cpuSeconds(pid);
+    if (seconds !== undefined) cpu.set(pid, seconds);
   }
+  return cpu;
+}
+
+/** CPU the backends spent between two readings (backends that came and went in between are missed). */
+export function backendCpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
   return total;
 }
 

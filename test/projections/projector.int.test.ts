@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadOrder } from '../../src/commands/orderCommandHandler';
-import { decodeOrderEvent } from '../../src/events/codec';
+import { decodeOrderEvent, orderStreamId } from '../../src/events/codec';
 import { ordersProjection } from '../../src/projections/ordersProjection';
 import { projectedPosition } from '../../src/projections/projector';
 import { readModelProjections } from '../../src/infra/runtime';
@@ -98,7 +98,8 @@ describe('projector', () => {
 
   it('when the same events are applied twice, then the orders row does not change', async () => {
     const orderId = await seedOrder(ledger, { steps: 3 });
-    const events = (await ledger.store.readAll({ limit: 100 })).map(decodeOrderEvent);
+    // readStream, not readAll: the stream is complete at once, while $all waits for older open transactions.
+    const events = (await ledger.store.readStream(orderStreamId(orderId))).map(decodeOrderEvent);
     await ledger.db.knex.transaction((trx) => ordersProjection.apply(trx, events));
     const once = await ledger.db.knex('orders').where({ id: orderId }).first();
     await ledger.db.knex.transaction((trx) => ordersProjection.apply(trx, events));

@@ -34,6 +34,9 @@ function fromSource(): Build {
  */
 export function build(): Promise<Build> {
   building ??= (async () => {
+    sweepAbandonedBuilds();
+    // Removed however the run ends (exit, interrupt); a killed run's folder goes at the next sweep.
+    process.once('exit', removeBuild);
     const outDir = path.join(BUILD_ROOT, String(process.pid), 'dist');
     const config = path.join(outDir, 'tsconfig.bench.json');
     fs.mkdirSync(outDir, { recursive: true });
@@ -64,6 +67,19 @@ export function build(): Promise<Build> {
     return { app: node('src/main.js'), cli: node('src/cli/main.js'), constantServer: node('bench/constantServer.js') };
   })();
   return building;
+}
+
+/** Builds left by runs whose process is gone (killed before their exit hook ran). */
+function sweepAbandonedBuilds(): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(BUILD_ROOT);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (/^\d+$/.test(entry) && !fs.existsSync(`/proc/${entry}`)) fs.rmSync(path.join(BUILD_ROOT, entry), { recursive: true, force: true });
+  }
 }
 
 /** Removes this run's build. */

@@ -1,11 +1,12 @@
 import { ConfigError, loadConfig } from './infra/config/config';
+import { environmentWithEnvFile } from './infra/config/envFile';
 import { createLogger } from './infra/logger';
 import { startRuntime } from './infra/runtime';
 
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig(environmentWithEnvFile());
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

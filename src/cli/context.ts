@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { loadConfig, type Config } from '../infra/config/config';
+import { environmentWithEnvFile } from '../infra/config/envFile';
 import { createKnex, type Knex } from '../infra/db/knex';
 import { createEventStore } from '../infra/eventstore/createEventStore';
 import type { EventStore } from '../infra/eventstore/eventStore';
@@ -18,7 +19,7 @@ export interface CliContext {
 }
 
 export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliContext {
-  const config = loadConfig(env);
+  const config = loadConfig(environmentWithEnvFile(env));
   // Logs go to stderr: stdout carries the command's data (JSON, JSON lines) and must stay parseable.
   const logger = pino({ name: 'order-ledger-cli', level: config.LOG_LEVEL }, pino.destination(2));
   let knex: Knex | undefined;

@@ -8,7 +8,7 @@ import { ProjectionWaiter } from '../queries/consistency';
 import type { Config } from './config/config';
 import type { Deps } from './deps';
 import { createKnex, ensureDatabase } from './db/knex';
-import { migrateToLatest } from './db/migrations';
+import { migrateToLatest, pendingMigrations } from './db/migrations';
 import { createEventStore } from './eventstore/createEventStore';
 import { createApp, type AppHooks } from './http/app';
 import { createTokenService } from './http/authTokens';
@@ -64,14 +64,26 @@ async function closeServer(server: http.Server, graceMs: number): Promise<void> 
 /** The composition root: builds every dependency once and starts the roles this process runs. */
 export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  await ensureDatabase(config.DATABASE_URL);
+  if (config.MIGRATE_ON_START) await ensureDatabase(config.DATABASE_URL);
   const knex = createKnex({
     connectionString: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
   });
-  const applied = await migrateToLatest(knex);
-  if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+  if (config.MIGRATE_ON_START) {
+    const applied = await migrateToLatest(knex);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+  } else {
+    // Production may migrate as its own step; a process built for a newer schema must not serve the old one.
+    const pending = await pendingMigrations(knex).catch(async (error: unknown) => {
+      await knex.destroy();
+      throw error;
+    });
+    if (pending.length > 0) {
+      await knex.destroy();
+      throw new Error(`${pending.length} migration(s) pending (${pending.join(', ')}); run \`order-ledger migrate\` first, or set MIGRATE_ON_START=true`);
+    }
+  }
 
   const store = createEventStore(config, logger);
   const redis = createRedis(config);

@@ -13,6 +13,8 @@ export type ProcessRole = z.infer<typeof roleSchema>;
  */
 export const configSchema = z
   .object({
+    // Read by environmentWithEnvFile before this schema; listed so it is documented and validated.
+    ENV_FILE: z.string().default('.env'),
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
@@ -38,6 +40,7 @@ export const configSchema = z
         return [...new Set(parsed)];
       }),
     DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/order_ledger'),
+    MIGRATE_ON_START: boolFromString.default(true),
     DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(200).default(20),
     DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
     REDIS_URL: z.string().url().optional(),

@@ -171,6 +171,8 @@ export async function migrateToLatest(knex: Knex): Promise<string[]> {
 }
 
 export async function pendingMigrations(knex: Knex): Promise<string[]> {
+  // knex's list would create its bookkeeping tables; a check must not write.
+  if (!(await knex.schema.hasTable('knex_migrations'))) return migrations.map((m) => m.name);
   const [, pending] = (await knex.migrate.list({ migrationSource: new CodeMigrationSource() })) as [unknown, Migration[]];
   return pending.map((m) => m.name);
 }

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// `npm ci` runs this: it builds dist/ so `order-ledger` and `npm start` work right after install.
+// A production install (`npm ci --omit=dev`) has no compiler; it runs a dist/ built earlier (the
+// Docker build stage copies it in), so the build is skipped instead of failing the install.
+const { spawnSync } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const path = require('node:path');
+
+let tsc;
+try {
+  tsc = require.resolve('typescript/bin/tsc');
+} catch {
+  const built = existsSync(path.join(__dirname, '..', 'dist', 'src', 'main.js'));
+  process.stderr.write(`prepare: typescript is not installed (production install); ${built ? 'using the existing dist/' : 'no dist/ yet: build it with a full install'}\n`);
+  process.exit(0);
+}
+const result = spawnSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { cwd: path.join(__dirname, '..'), stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -101,13 +101,20 @@ async function runExport(databaseUrl: string, args: string[]): Promise<ExportRun
   const node = [process.execPath, ...(await build()).cli.args, 'events', 'export', ...args];
   const [command, ...rest] = useTime ? [TIME, '-v', ...node] : node;
   const started = process.hrtime.bigint();
+  // Its own process group: with /usr/bin/time the exporter is time's child, and killing time alone
+  // would leave the exporter running.
   const child = spawn(command!, rest, {
     cwd: REPO_ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, EVENTSTORE_CONNECTION_STRING: '', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const kill = (): void => {
-    child.kill('SIGKILL');
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
   };
   const unregister = onInterrupt(async () => kill());
   const timer = setTimeout(kill, 10 * 60_000);

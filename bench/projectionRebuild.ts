@@ -13,8 +13,11 @@ export async function benchRebuild(quick: boolean): Promise<Figure[]> {
   // Shared with the export figure; the rebuild writes read models only, never events.
   const { db, seedSeconds } = await seededEvents(total);
   await db.knex.raw('truncate orders, order_history; delete from projection_checkpoints');
-  const worker = run(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'rebuildWorker.ts')], {
+  // `node --import tsx`, not the tsx CLI: the pid killed on timeout or interrupt is the worker's own.
+  const worker = run(process.execPath, ['--import', 'tsx', path.join(__dirname, 'rebuildWorker.ts')], {
+    cwd: path.join(__dirname, '..'),
     env: { ...process.env, DATABASE_URL: db.url },
+    killSignal: 'SIGKILL',
     timeout: 20 * 60_000,
     maxBuffer: 1 << 20,
   });

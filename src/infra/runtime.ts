@@ -15,6 +15,7 @@ import { createTokenService } from './http/authTokens';
 import { createLogger, type Logger } from './logger';
 import { createRedis } from './redis';
 import { createEmailQueue } from './queue/emailQueue';
+import { EmailReconciler } from './queue/emailOutbox';
 import { startEmailWorker } from './queue/emailWorker';
 import { createSocketPublisher } from './socket/socketPublisher';
 import { createSocketServer } from './socket/socketServer';
@@ -142,6 +143,22 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   if (config.ROLES.includes('worker')) {
     const emailWorker = startEmailWorker({ config, knex, store, logger });
     components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
+    // Queues again every email the outbox still owes whose job Redis no longer holds.
+    const outboxQueue = createEmailQueue(config, logger);
+    const reconciler = new EmailReconciler({
+      knex,
+      emails: outboxQueue,
+      logger: logger.child({ role: 'email-reconciler' }),
+      intervalMs: config.EMAIL_RECONCILE_INTERVAL_MS,
+    });
+    reconciler.start();
+    components.push({
+      name: 'email-reconciler',
+      stop: async () => {
+        await reconciler.stop();
+        await outboxQueue.close();
+      },
+    });
   }
   // --- end realtime and email ---
 

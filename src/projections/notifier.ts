@@ -6,8 +6,10 @@ import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
 import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Logger } from '../infra/logger';
 import { emailKindFor } from '../infra/mail/templates';
+import { recordEmails } from '../infra/queue/emailOutbox';
 import type { EmailJobData, EmailQueue } from '../infra/queue/emailQueue';
 import { ADMINS_ROOM, orderRoom, userRoom } from '../infra/socket/socketEvents';
+import { withTimeout } from '../infra/withTimeout';
 import type { ServerEventName, ServerEventPayload, SocketPublisher } from '../infra/socket/socketPublisher';
 
 export const NOTIFIER_CHECKPOINT = 'notifier';
@@ -78,24 +80,13 @@ export type NotifierState = SubscriberState;
 
 const STATE_CACHE_LIMIT = 10_000;
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
- * Turns events from $all into Socket.io pushes and email jobs. Its checkpoint moves only after a
- * batch's pushes reached Redis and its jobs are queued, so a crash re-delivers (at least once);
- * the email worker's claims make re-delivered emails harmless. One active instance per deployment.
+ * Turns events from $all into Socket.io pushes and emails. Its checkpoint moves only after a
+ * batch's pushes reached Redis, so a crash re-delivers them (at least once). The emails a batch
+ * owes are written to the outbox (email_sends) in the transaction that moves the checkpoint and
+ * queued after it commits; a job lost after that (a crash before queueing, Redis losing its data)
+ * is queued again by the outbox reconciler, and the worker's claims make any repeat harmless. One
+ * active instance per deployment.
  */
 export class Notifier {
   private readonly runner: SingletonSubscriber;
@@ -156,15 +147,22 @@ export class Notifier {
     }
     const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
     for (const push of pushes) publisher.emit(push.rooms, push.event, push.payload as never);
-    await Promise.all([
-      pushes.length > 0 ? publisher.flush(timeoutMs) : Promise.resolve(),
-      withTimeout(emails.enqueue(jobs), timeoutMs, 'queueing email jobs'),
-    ]);
-    await knex('projection_checkpoints')
-      .insert({ name: NOTIFIER_CHECKPOINT, position: last.position.toString(), updated_at: knex.fn.now() })
-      .onConflict('name')
-      .merge(['position', 'updated_at']);
+    if (pushes.length > 0) await publisher.flush(timeoutMs);
+    await knex.transaction(async (trx) => {
+      await recordEmails(trx, jobs);
+      await trx('projection_checkpoints')
+        .insert({ name: NOTIFIER_CHECKPOINT, position: last.position.toString(), updated_at: trx.fn.now() })
+        .onConflict('name')
+        .merge(['position', 'updated_at']);
+    });
     this.position = last.position;
+    if (jobs.length === 0) return;
+    try {
+      await withTimeout(emails.enqueue(jobs), timeoutMs, 'queueing email jobs');
+    } catch (error) {
+      // The outbox holds them: the reconciler queues them at its next pass.
+      this.options.logger.warn({ err: (error as Error).message, jobs: jobs.length }, 'email jobs not queued; the outbox reconciler will queue them');
+    }
   }
 
   private async stateBefore(stored: StoredOrderEvent): Promise<OrderState> {

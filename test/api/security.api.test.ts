@@ -200,11 +200,13 @@ describe('configuration', () => {
 
   it('when the server starts in production without JWT_SECRET, then it exits 1 with a clear message before listening', () => {
     const root = path.resolve(__dirname, '../..');
-    const result = spawnSync(path.join(root, 'node_modules/.bin/tsx'), ['src/main.ts'], {
+    // The server itself, not the tsx CLI: if it wrongly started, the timeout's SIGKILL must reach it.
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0' },
       encoding: 'utf8',
       timeout: 20_000,
+      killSignal: 'SIGKILL',
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('JWT_SECRET is required when NODE_ENV=production');

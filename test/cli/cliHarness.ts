@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
 import type { OrderCommand } from '../../src/commands/order/orderDecider';
 import type { Actor } from '../../src/events/orderEvents';
@@ -8,9 +6,8 @@ import { PostgresEventStore } from '../../src/infra/eventstore/postgresEventStor
 import { createLogger } from '../../src/infra/logger';
 import { readModelProjections } from '../../src/infra/runtime';
 import { Projector, projectedPosition } from '../../src/projections/projector';
+import { spawnTs } from '../support/childProcesses';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
-
-const ROOT = path.resolve(__dirname, '../..');
 
 export interface CliRun {
   code: number | null;
@@ -20,26 +17,26 @@ export interface CliRun {
 
 /**
  * Runs the real executable in a child process: `node --import tsx src/cli/main.ts`, the same entry
- * the bin shim loads once compiled; tsx needs no build step, so it works from a fresh clone.
+ * the bin shim loads once compiled; tsx needs no build step, so it works from a fresh clone. The
+ * default time limit stays under jest's test timeout, so a hung CLI is killed by its own test.
  */
 export function runCli(args: readonly string[], env: Record<string, string>, options: { input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
+    const child = spawnTs('src/cli/main.ts', args, {
       env: { ...process.env, LOG_LEVEL: 'warn', BCRYPT_ROUNDS: '4', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 25_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
+    child.stdin!.end(options.input ?? '');
   });
 }
 

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { RecordedEvent } from '../../src/infra/eventstore/eventStore';
+import { spawnTs } from '../support/childProcesses';
 import { createCliLedger, runCli, seedOrder, type CliLedger } from './cliHarness';
 
 interface ExportedLine {
@@ -82,14 +81,14 @@ describe('order-ledger events export', () => {
 
   it('when the reader stops early, then the export ends quietly', async () => {
     // `order-ledger events export | head -1`: the pipe closes under the writer.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'events', 'export', '--batch-size', '1'], {
-      cwd: path.resolve(__dirname, '../..'),
+    const child = spawnTs('src/cli/main.ts', ['events', 'export', '--batch-size', '1'], {
       env: { ...process.env, ...ledger.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.stdout.once('data', () => child.stdout.destroy());
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout!.once('data', () => child.stdout!.destroy());
+    // 'close', not 'exit': stderr is read to the end.
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(stderr).toBe('');
     expect(code).toBe(0);

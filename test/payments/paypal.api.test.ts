@@ -218,6 +218,53 @@ describe('POST /payments/webhook/paypal', () => {
     expect(env.paypal.certificateFetches).toBe(0);
   });
 
+  it('when the body has the JSON PayPal signed but not its bytes (re-encoded, keys reordered), then 400 and nothing is recorded', async () => {
+    const { orderId, paypalOrderId } = await givenPayPalOrder();
+    const captured = env.paypal.captureOutOfBand(paypalOrderId);
+    const good = env.paypal.captureNotification('PAYMENT.CAPTURE.COMPLETED', captured.id);
+    const event = JSON.parse(good.body) as Record<string, unknown>;
+    const reencoded = { ...good, body: JSON.stringify(event) };
+    const reordered = { ...good, body: JSON.stringify(Object.fromEntries(Object.entries(event).reverse()), null, 2) };
+    for (const copy of [reencoded, reordered]) {
+      expect(copy.body).not.toBe(good.body);
+      expect(JSON.parse(copy.body)).toEqual(event);
+    }
+
+    const answers = await Promise.all([sendPayPalWebhook(env.app, reencoded), sendPayPalWebhook(env.app, reordered)]);
+
+    expect(answers.map((a) => [a.status, a.body.error?.code])).toEqual([
+      [400, 'WEBHOOK_SIGNATURE_INVALID'],
+      [400, 'WEBHOOK_SIGNATURE_INVALID'],
+    ]);
+    expect(await eventTypes(env.app, orderId)).toEqual(['OrderPlaced', 'PaymentInitiated']);
+  });
+
+  it('when the signed body has odd whitespace, key order and unicode escapes that re-encoding would change, then it is verified over the bytes received and the order is PAID', async () => {
+    const { orderId, paypalOrderId } = await givenPayPalOrder();
+    const captured = env.paypal.captureOutOfBand(paypalOrderId);
+    // Escapes and spacing JSON.stringify never writes: any parse-and-re-encode changes these bytes.
+    const encode = (event: Record<string, unknown>): string => {
+      const { resource, summary, ...rest } = event;
+      const members = [
+        `"resource" :  ${JSON.stringify(resource)}`,
+        `"summary":"Paiement re\\u00e7u \\u2714 ${String(summary)}"`,
+        ...Object.entries(rest)
+          .reverse()
+          .map(([name, value]) => `"${name}":\t${JSON.stringify(value)}`),
+      ];
+      return `{\r\n  ${members.join(' ,\r\n  ')}\r\n}`;
+    };
+    const notification = env.paypal.notification('PAYMENT.CAPTURE.COMPLETED', captured, { encode });
+    expect(notification.body).toContain('\\u00e7');
+    expect(JSON.stringify(JSON.parse(notification.body))).not.toBe(notification.body);
+    expect(JSON.stringify(JSON.parse(notification.body), null, 2)).not.toBe(notification.body);
+
+    const res = await sendPayPalWebhook(env.app, notification);
+
+    expect([res.status, res.body.outcome]).toEqual([200, 'recorded']);
+    expect(await eventTypes(env.app, orderId)).toEqual(['OrderPlaced', 'PaymentInitiated', 'PaymentSucceeded']);
+  });
+
   it('when PayPal cannot verify right now, then 503 so PayPal delivers again, and nothing is recorded', async () => {
     const { orderId, paypalOrderId } = await givenPayPalOrder();
     const captured = env.paypal.captureOutOfBand(paypalOrderId);

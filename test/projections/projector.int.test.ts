@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadOrder } from '../../src/commands/orderCommandHandler';
 import { decodeOrderEvent, orderStreamId } from '../../src/events/codec';
 import { ordersProjection } from '../../src/projections/ordersProjection';
 import { projectedPosition } from '../../src/projections/projector';
 import { readModelProjections } from '../../src/infra/runtime';
+import { exitOf, killAndConfirmGone, processExists, spawnTs } from '../support/childProcesses';
 import { createLedger, seedOrder, startProjector, waitUntilProjected, type Ledger } from '../support/ledgerHarness';
+import type { ProjectorPaused } from '../support/projectorProcess';
 
 interface Row {
   id: string;
@@ -69,23 +70,34 @@ describe('projector', () => {
     for (let i = 0; i < 40; i++) await seedOrder(ledger, { steps: i % 5 });
     const head = await ledger.store.headPosition();
     const names = readModelProjections.map((p) => p.name);
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, '../support/projectorProcess.ts')], {
-      env: { ...process.env, DATABASE_URL: ledger.db.url, PROJECTOR_BATCH_SIZE: '3', PROJECTOR_BATCH_DELAY_MS: '20' },
-      stdio: 'ignore',
+    const child = spawnTs(path.join(__dirname, '../support/projectorProcess.ts'), [], {
+      env: { ...process.env, DATABASE_URL: ledger.db.url, PROJECTOR_BATCH_SIZE: '3', PROJECTOR_PAUSE_AFTER_BATCHES: '4' },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-    // Kill it once it has committed some batches but not all.
-    const deadline = Date.now() + 20_000;
-    let reached = -1n;
-    while (Date.now() < deadline) {
-      reached = await projectedPosition(ledger.db.knex, names);
-      if (reached > 0n) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+    // It commits four batches, opens the fifth's transaction and waits there to be killed.
+    const paused = await new Promise<ProjectorPaused>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the projector did not pause within 20 s\n${stderr}`)), 20_000);
+      child.once('message', (message) => {
+        clearTimeout(timer);
+        resolve(message as ProjectorPaused);
+      });
+      void exitOf(child).then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error(`the projector exited (${code ?? signal}) before pausing\n${stderr}`));
+      });
+    });
+    // The process that applies the batches is the one we hold, not a wrapper around it.
+    expect(paused.pid).toBe(child.pid);
+    expect(paused.committedBatches).toBe(4);
+
+    expect(await killAndConfirmGone(child)).toBe('SIGKILL');
+    expect(processExists(paused.pid)).toBe(false);
     const atKill = await projectedPosition(ledger.db.knex, names);
-    expect(atKill > 0n).toBe(true);
+    // Exactly the committed batches survived; the open one was rolled back with the process.
+    expect(atKill).toBe(BigInt(paused.committedPosition));
+    expect(BigInt(paused.openBatchFrom) > atKill).toBe(true);
     expect(atKill < head).toBe(true);
 
     // More events arrive while no projector runs.

@@ -5,7 +5,7 @@ import type { OrderCommand } from '../../src/commands/order/orderDecider';
 import { decodeOrderEvent, orderStreamId } from '../../src/events/codec';
 import { createLogger } from '../../src/infra/logger';
 import { emailKindFor, type EmailKind } from '../../src/infra/mail/templates';
-import { createEmailQueue, type EmailQueue } from '../../src/infra/queue/emailQueue';
+import { createEmailQueue, type EmailJobData, type EmailQueue } from '../../src/infra/queue/emailQueue';
 import { createSocketPublisher, type SocketPublisher } from '../../src/infra/socket/socketPublisher';
 import { Notifier, NOTIFIER_CHECKPOINT } from '../../src/projections/notifier';
 import { bearer, givenAdmin, givenOrder, givenUser, type TestApp, type TestUser } from '../support/apiHarness';
@@ -65,26 +65,31 @@ interface RunningNotifier {
 }
 
 /**
- * The real Notifier with its real Redis publisher and queue. `crashAfterQueueing` makes the n-th
- * batch fail right after its jobs were queued and before its checkpoint moves, as a process killed
- * at that point would.
+ * The real Notifier with its real Redis publisher and queue. `loseJobsOfBatch` drops the n-th
+ * batch's jobs on the floor, as a process that died after committing that batch (checkpoint and
+ * outbox rows) but before queueing its jobs would; the dropped jobs are kept in `lost`.
  */
-function startNotifier(batchSize: number, crashAfterQueueing?: number): RunningNotifier {
+function startNotifier(batchSize: number, loseJobsOfBatch?: number): RunningNotifier & { lost: EmailJobData[] } {
   const config = web.runtime.config;
   const publisher: SocketPublisher = createSocketPublisher(config, logger);
   const queue: EmailQueue = createEmailQueue(config, logger);
+  const lost: EmailJobData[] = [];
   let batches = 0;
   const emails: Pick<EmailQueue, 'enqueue'> = {
     async enqueue(jobs) {
-      await queue.enqueue(jobs);
       batches += 1;
-      if (batches === crashAfterQueueing) throw new Error('simulated crash after queueing, before the checkpoint');
+      if (batches === loseJobsOfBatch) {
+        lost.push(...jobs);
+        return;
+      }
+      await queue.enqueue(jobs);
     },
   };
   const notifier = new Notifier({ store: web.runtime.deps.store, knex: web.runtime.deps.knex, logger, connectionString: config.DATABASE_URL, publisher, emails, batchSize, lockRetryMs: 100 });
   notifier.start();
   return {
     notifier,
+    lost,
     async stop() {
       await notifier.stop();
       await Promise.all([publisher.close(), queue.close()]);
@@ -104,7 +109,7 @@ beforeAll(async () => {
   smtp = await startSmtpSink();
   cluster = await createCluster('email');
   // API, projector and the email worker; notifiers come and go per test.
-  web = await cluster.start({ ROLES: 'api,projector,worker', SMTP_URL: smtp.url });
+  web = await cluster.start({ ROLES: 'api,projector,worker', SMTP_URL: smtp.url, EMAIL_RECONCILE_INTERVAL_MS: '200' });
   owner = await givenUser(web);
   admin = await givenAdmin(web);
 });
@@ -163,25 +168,26 @@ test('when orders go through every transition that sends email, then the SMTP se
   }
 });
 
-test('when the notifier dies mid-stream after queueing a batch but before its checkpoint, then a restarted notifier still gets exactly one email out per transition', async () => {
+test('when the notifier dies after committing a batch but before queueing its jobs, then the outbox reconciler queues them and every email still goes out exactly once', async () => {
   const orders: string[] = [];
   for (let i = 0; i < 4; i++) orders.push(await deliveredOrder(owner));
   for (const id of orders) for (const [eventId, kind] of await emailsFor(id)) expected.set(eventId, kind);
   const head = await headPosition();
-  const start = await notifierCheckpoint();
 
-  // One event per batch; the sixth batch dies after queueing its job.
+  // One event per batch; the jobs of the sixth batch that sends email never reach Redis.
   const first = startNotifier(1, 6);
-  await eventually(() => first.notifier.status === 'failed', 'the first notifier to crash');
+  await eventually(() => first.lost.length > 0, 'the first notifier to lose a batch of jobs');
   await first.stop();
-  const stoppedAt = await notifierCheckpoint();
-  expect(stoppedAt).toBeGreaterThan(start);
-  expect(stoppedAt).toBeLessThan(head);
+  const lostEventId = first.lost[0]!.eventId;
+  const lostPosition = (await cluster.db.knex('events').where('event_id', lostEventId).first('position')) as { position: string };
+  // Its checkpoint moved past the lost event: no re-delivery will bring it back.
+  expect(await notifierCheckpoint()).toBeGreaterThanOrEqual(BigInt(lostPosition.position));
 
   const second = startNotifier(1);
   try {
     await eventually(async () => (await notifierCheckpoint()) >= head, 'the second notifier to reach the head', 20_000);
     await expectExactlyOneEmailEach();
+    expect(smtp.messages.some((m) => m.eventId === lostEventId)).toBe(true);
   } finally {
     await second.stop();
   }
@@ -255,6 +261,13 @@ test('when the SMTP server refuses a message once, then the job is retried with 
     for (const [eventId, kind] of await emailsFor(order.id)) expected.set(eventId, kind);
     await expectExactlyOneEmailEach();
     expect(smtp.refused).toBe(refusedBefore + 1);
+    // The retry is the same message to the receiver: one Message-ID, derived from the event id.
+    const [eventId] = [...(await emailsFor(order.id)).keys()];
+    const refusedAttempt = smtp.refusedMessages[smtp.refusedMessages.length - 1]!;
+    const delivered = smtp.messages.find((m) => m.eventId === eventId)!;
+    expect(refusedAttempt.eventId).toBe(eventId);
+    expect(delivered.messageId).toBe(`<${eventId}@order-ledger.local>`);
+    expect(refusedAttempt.messageId).toBe(delivered.messageId);
   } finally {
     await running.stop();
   }

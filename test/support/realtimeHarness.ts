@@ -88,7 +88,8 @@ export async function createCluster(label: string): Promise<Cluster> {
   return cluster;
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
+/** Deletes every Redis key under the prefix (one run's or one cluster's data; never the whole server). */
+export async function deleteKeys(prefix: string): Promise<void> {
   const redis = new Redis({ host: '127.0.0.1', port: 6379, connectTimeout: 5000, maxRetriesPerRequest: 2 });
   try {
     let cursor = '0';
@@ -193,11 +194,14 @@ export interface CapturedEmail {
   raw: string;
   subject: string;
   eventId: string | undefined;
+  messageId: string | undefined;
 }
 
 export interface SmtpSink {
   url: string;
   messages: CapturedEmail[];
+  /** Messages refused with 451, as they were sent. */
+  refusedMessages: CapturedEmail[];
   /** Refuses the next `count` messages with a temporary (451) error. */
   refuseNext(count: number): void;
   /** How many messages were refused so far. */
@@ -213,6 +217,7 @@ function header(raw: string, name: string): string | undefined {
 /** A real SMTP server (smtp-server) on loopback that keeps every message it accepts. */
 export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: CapturedEmail[] = [];
+  const refusedMessages: CapturedEmail[] = [];
   let refusals = 0;
   let refused = 0;
   const server = new SMTPServer({
@@ -224,21 +229,24 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const captured: CapturedEmail = {
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw,
+          subject: header(raw, 'Subject') ?? '',
+          eventId: header(raw, 'X-Order-Ledger-Event-Id'),
+          messageId: header(raw, 'Message-ID'),
+        };
         if (refusals > 0) {
           refusals -= 1;
           refused += 1;
+          refusedMessages.push(captured);
           const error = new Error('try again later') as Error & { responseCode: number };
           error.responseCode = 451;
           callback(error);
           return;
         }
-        const raw = Buffer.concat(chunks).toString('utf8');
-        messages.push({
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw,
-          subject: header(raw, 'Subject') ?? '',
-          eventId: header(raw, 'X-Order-Ledger-Event-Id'),
-        });
+        messages.push(captured);
         callback();
       });
     },
@@ -251,6 +259,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     messages,
+    refusedMessages,
     refuseNext(count) {
       refusals = count;
     },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { senderDomain } from '../mail/address';
 
 const boolFromString = z
   .enum(['true', 'false', '1', '0'])
@@ -81,7 +82,11 @@ export const configSchema = z
     CHATBOT_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
     CHATBOT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(25_000),
     SMTP_URL: z.string().optional(),
-    MAIL_FROM: z.string().default('order-ledger <no-reply@order-ledger.local>'),
+    MAIL_FROM: z
+      .string()
+      .default('order-ledger <no-reply@order-ledger.local>')
+      .refine((value) => senderDomain(value) !== undefined, 'MAIL_FROM must hold an address with a domain, e.g. "Shop <no-reply@shop.example>"'),
+    EMAIL_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     MAIL_OUTBOX_DIR: z.string().default('mail-outbox'),
     HTTP_CLIENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     TRUST_PROXY: boolFromString.default(false),

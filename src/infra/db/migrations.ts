@@ -151,6 +151,33 @@ const migrations: Migration[] = [
       await knex.raw("drop table if exists email_sends; delete from projection_checkpoints where name = 'notifier';");
     },
   },
+  {
+    // email_sends becomes the email outbox: the notifier writes a row per emailing event in the
+    // transaction that moves its checkpoint (claimed_at null until a worker claims it), so an email
+    // whose job Redis lost is found in PostgreSQL and queued again. Pending: neither sent nor skipped.
+    name: '0006_email_outbox',
+    async up(knex) {
+      await knex.raw(`
+        alter table email_sends
+          alter column claimed_at drop not null,
+          alter column claimed_at drop default,
+          add column if not exists recorded_at timestamptz not null default now(),
+          add column if not exists skipped_reason text;
+        create index if not exists email_sends_pending_idx on email_sends (event_id) where sent_at is null and skipped_reason is null;
+      `);
+    },
+    async down(knex) {
+      await knex.raw(`
+        drop index if exists email_sends_pending_idx;
+        update email_sends set claimed_at = recorded_at where claimed_at is null;
+        alter table email_sends
+          alter column claimed_at set default now(),
+          alter column claimed_at set not null,
+          drop column if exists skipped_reason,
+          drop column if exists recorded_at;
+      `);
+    },
+  },
 ];
 
 class CodeMigrationSource implements Knex.MigrationSource<Migration> {

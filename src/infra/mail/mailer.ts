@@ -3,6 +3,7 @@ import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
+import { senderDomain } from './address';
 import type { RenderedEmail } from './templates';
 
 export interface OutgoingEmail extends RenderedEmail {
@@ -23,6 +24,14 @@ export interface Mailer {
   close(): void;
 }
 
+/**
+ * `<event id@sender's domain>`: every attempt at one event's email carries the same Message-ID,
+ * so a receiver can drop the copy sent again after a crash between acceptance and `sent_at`.
+ */
+export function messageIdFor(eventId: string, mailFrom: string): string {
+  return `<${eventId}@${senderDomain(mailFrom) ?? 'order-ledger'}>`;
+}
+
 function message(config: Config, email: OutgoingEmail) {
   return {
     from: config.MAIL_FROM,
@@ -30,6 +39,7 @@ function message(config: Config, email: OutgoingEmail) {
     subject: email.subject,
     text: email.text,
     html: email.html,
+    messageId: messageIdFor(email.eventId, config.MAIL_FROM),
     headers: { 'X-Order-Ledger-Event-Id': email.eventId },
   };
 }

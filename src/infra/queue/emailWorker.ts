@@ -36,33 +36,44 @@ export class ClaimInProgressError extends Error {
 }
 
 /**
- * Claims the send of one event's email: true when this worker may send. A fresh claim, or one
- * whose holder died (lease expired, never sent), is ours; a sent one means nothing to do; a live
- * one makes the job retry later, so a crash between claim and send delays the email, never loses it.
+ * Claims the send of one event's email: true when this worker may send. The outbox row (written by
+ * the notifier, or here for a job queued without one) is ours when unclaimed or when its holder
+ * died (lease expired, never sent); a sent or skipped one means nothing to do; a live claim makes
+ * the job retry later, so a crash between claim and send delays the email, never loses it.
  */
 async function claimSend(knex: Knex, data: EmailJobData): Promise<boolean> {
-  const inserted = (await knex('email_sends')
-    .insert({ event_id: data.eventId, order_id: data.orderId, template: data.kind })
-    .onConflict('event_id')
-    .ignore()
-    .returning('event_id')) as unknown[];
-  if (inserted.length > 0) return true;
-  const takenOver = (await knex('email_sends')
-    .where({ event_id: data.eventId })
-    .whereNull('sent_at')
-    .andWhereRaw(`claimed_at < now() - interval '${CLAIM_LEASE_SECONDS} seconds'`)
-    .update({ claimed_at: knex.fn.now() })
-    .returning('event_id')) as unknown[];
-  if (takenOver.length > 0) return true;
-  const row = (await knex('email_sends').where({ event_id: data.eventId }).first('sent_at')) as { sent_at: Date | null } | undefined;
-  if (row && row.sent_at === null) throw new ClaimInProgressError(data.eventId);
+  const claimed = (await knex.raw(
+    `insert into email_sends as s (event_id, order_id, template, claimed_at) values (?, ?, ?, now())
+     on conflict (event_id) do update set claimed_at = now()
+       where s.sent_at is null and s.skipped_reason is null
+         and (s.claimed_at is null or s.claimed_at < now() - make_interval(secs => ?))
+     returning event_id`,
+    [data.eventId, data.orderId, data.kind, CLAIM_LEASE_SECONDS],
+  )) as { rows: unknown[] };
+  if (claimed.rows.length > 0) return true;
+  const row = (await knex('email_sends').where({ event_id: data.eventId }).first('sent_at', 'skipped_reason')) as
+    | { sent_at: Date | null; skipped_reason: string | null }
+    | undefined;
+  if (row && row.sent_at === null && row.skipped_reason === null) throw new ClaimInProgressError(data.eventId);
   return false;
 }
 
+/** Settles an email that can never be sent, so the outbox stops offering it. */
+async function skipSend(knex: Knex, data: EmailJobData, reason: 'no-recipient'): Promise<void> {
+  await knex.raw(
+    `insert into email_sends as s (event_id, order_id, template, skipped_reason) values (?, ?, ?, ?)
+     on conflict (event_id) do update set skipped_reason = excluded.skipped_reason where s.sent_at is null`,
+    [data.eventId, data.orderId, data.kind, reason],
+  );
+}
+
 /**
- * Sends the email for one event once. The claim row is inserted before sending: a re-delivered
- * event (a notifier restart, a job re-added after BullMQ removed the completed one) finds it sent
- * and does nothing. A send that fails releases its claim so the retry can send.
+ * Sends the email for one event once. The claim is taken before sending: a re-delivered event (a
+ * notifier restart, a job re-added after BullMQ removed the completed one, the outbox re-queueing
+ * a job Redis lost) finds it sent and does nothing. A send that fails releases its claim, leaving
+ * the row pending, so the retry can send. A crash after the SMTP server accepted the message but
+ * before `sent_at` is written sends it again once the lease has run out; both copies carry the
+ * same Message-ID (derived from the event id), so receivers can drop the second.
  */
 export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): Promise<EmailOutcome> {
   const { knex, store, mailer, logger } = deps;
@@ -77,11 +88,12 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
   const user = (await knex('users').where('id', state.userId).first('email')) as { email: string } | undefined;
   if (!user) {
     logger.warn({ orderId: data.orderId, eventId: data.eventId }, 'order owner has no user row; no email sent');
+    await skipSend(knex, data, 'no-recipient');
     return { status: 'skipped', reason: 'no-recipient' };
   }
 
   if (!(await claimSend(knex, data))) {
-    logger.info({ eventId: data.eventId, kind: data.kind }, 'email already claimed for this event; not sending again');
+    logger.info({ eventId: data.eventId, kind: data.kind }, 'email already sent or settled for this event; not sending again');
     return { status: 'skipped', reason: 'already-claimed' };
   }
 
@@ -96,7 +108,7 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
   try {
     result = await mailer.send({ ...rendered, to: user.email, eventId: data.eventId });
   } catch (error) {
-    await knex('email_sends').where({ event_id: data.eventId }).whereNull('sent_at').delete();
+    await knex('email_sends').where({ event_id: data.eventId }).whereNull('sent_at').update({ claimed_at: null });
     throw error;
   }
   await knex('email_sends').where({ event_id: data.eventId }).update({ sent_at: knex.fn.now(), message_id: result.messageId });

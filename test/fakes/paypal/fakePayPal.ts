@@ -1,13 +1,18 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { crc32 } from 'node:zlib';
+import { parseTree } from 'jsonc-parser';
 
 /**
  * A local server speaking the PayPal REST endpoints order-ledger uses: OAuth2 client credentials,
  * Orders v2 create/get/capture, Payments v2 capture lookup and refund, and
- * verify-webhook-signature. PayPal-Request-Id replays the first answer, tokens expire, and
- * notifications are "signed" with a secret only this fake knows, so only its verify endpoint can
- * tell a genuine one from a forged one.
+ * verify-webhook-signature. PayPal-Request-Id replays the first answer and tokens expire.
+ * Notifications are signed as PayPal signs them (SHA256withRSA over
+ * `transmission id|time|webhook id|CRC32 of the body bytes`) with a key only this fake holds, so
+ * only its verify endpoint can tell a genuine one from a forged one, and it checks the bytes of
+ * `webhook_event` exactly as they appear in the verify request: a body that was parsed and
+ * re-encoded fails, as it does at PayPal.
  */
 
 interface Money {
@@ -47,6 +52,8 @@ export interface RecordedRequest {
   requestId: string | undefined;
   authorization: string | undefined;
   body: string;
+  /** The body exactly as received. */
+  bytes: Buffer;
 }
 
 type Behaviour = { status: number; body?: unknown } | 'hang';
@@ -86,7 +93,7 @@ export class FakePayPal {
   refundStatus: 'COMPLETED' | 'PENDING' | 'FAILED' = 'COMPLETED';
   /** Hits on the certificate URL notifications name: order-ledger must never fetch it. */
   certificateFetches = 0;
-  private readonly signingSecret = randomBytes(32);
+  private readonly signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
   private readonly tokens = new Map<string, number>();
   private readonly approved = new Set<string>();
   private readonly replays = new Map<string, { status: number; body?: unknown }>();
@@ -139,12 +146,14 @@ export class FakePayPal {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const bytes = Buffer.concat(chunks);
       const recorded: RecordedRequest = {
         method: req.method ?? 'GET',
         path,
         requestId: req.headers['paypal-request-id'] as string | undefined,
         authorization: req.headers.authorization,
-        body: Buffer.concat(chunks).toString('utf8'),
+        body: bytes.toString('utf8'),
+        bytes,
       };
       this.requests.push(recorded);
       const failure = this.failures.find((f) => f.remaining > 0 && (!f.method || f.method === recorded.method) && f.path.test(path));
@@ -221,7 +230,7 @@ export class FakePayPal {
     }
     match = /^\/v2\/payments\/captures\/([A-Z0-9]+)\/refund$/.exec(path);
     if (method === 'POST' && match) return this.refund(match[1]!, body);
-    if (method === 'POST' && path === '/v1/notifications/verify-webhook-signature') return this.verify(request.body);
+    if (method === 'POST' && path === '/v1/notifications/verify-webhook-signature') return this.verify(request.bytes, body);
     return { status: 404, body: { name: 'NOT_FOUND', message: `${method} ${path}` } };
   }
 
@@ -293,13 +302,18 @@ export class FakePayPal {
     return { status: 201, body: refund };
   }
 
-  private signature(transmissionId: string, time: string, webhookId: string, event: unknown): string {
-    return createHmac('sha256', this.signingSecret).update(`${transmissionId}|${time}|${webhookId}|${JSON.stringify(event)}`).digest('base64');
+  private get certificateUrl(): string {
+    return `${this.url}/certs/CERT-360caa42-fca2a594-a5cafa77`;
   }
 
-  private verify(raw: string): { status: number; body: unknown } {
-    const envelope = JSON.parse(raw) as Record<string, unknown>;
+  /** What PayPal signs: the transmission headers, the webhook id and the CRC32 of the body's bytes. */
+  private static signedText(transmissionId: string, time: string, webhookId: string, body: Buffer): Buffer {
+    return Buffer.from(`${transmissionId}|${time}|${webhookId}|${crc32(body)}`, 'utf8');
+  }
+
+  private verify(raw: Buffer, envelope: Record<string, unknown>): { status: number; body: unknown } {
     const { transmission_id, transmission_time, transmission_sig, webhook_id, webhook_event, cert_url, auth_algo } = envelope;
+    const eventBytes = rawMember(raw, 'webhook_event');
     if (
       typeof transmission_id !== 'string' ||
       typeof transmission_time !== 'string' ||
@@ -307,16 +321,29 @@ export class FakePayPal {
       typeof webhook_id !== 'string' ||
       typeof cert_url !== 'string' ||
       typeof auth_algo !== 'string' ||
-      typeof webhook_event !== 'object'
+      typeof webhook_event !== 'object' ||
+      webhook_event === null ||
+      !eventBytes
     ) {
       return { status: 400, body: { name: 'VALIDATION_ERROR', details: [{ issue: 'MISSING_REQUIRED_PARAMETER' }] } };
     }
-    const ok = webhook_id === this.webhookId && transmission_sig === this.signature(transmission_id, transmission_time, webhook_id, webhook_event);
+    const ok =
+      webhook_id === this.webhookId &&
+      auth_algo === 'SHA256withRSA' &&
+      cert_url === this.certificateUrl &&
+      verify('sha256', FakePayPal.signedText(transmission_id, transmission_time, webhook_id, eventBytes), this.signingKey.publicKey, Buffer.from(transmission_sig, 'base64'));
     return { status: 200, body: { verification_status: ok ? 'SUCCESS' : 'FAILURE' } };
   }
 
-  /** A notification as PayPal would deliver it; `forge` signs it with another key. */
-  notification(eventType: string, resource: unknown, options: { eventId?: string; forge?: boolean; webhookId?: string } = {}): SignedNotification {
+  /**
+   * A notification as PayPal would deliver it; `forge` signs it with another key. `encode` writes
+   * the body (pretty-printed by default: verification must use the bytes received, not a re-encoding).
+   */
+  notification(
+    eventType: string,
+    resource: unknown,
+    options: { eventId?: string; forge?: boolean; webhookId?: string; encode?: (event: Record<string, unknown>) => string } = {},
+  ): SignedNotification {
     const eventId = options.eventId ?? `WH-${paypalId()}`;
     const event = {
       id: eventId,
@@ -328,20 +355,18 @@ export class FakePayPal {
       summary: eventType,
       resource,
     };
-    // Pretty-printed on purpose: verification must use the bytes received, not a re-encoding.
-    const body = JSON.stringify(event, null, 2);
+    const body = options.encode ? options.encode(event) : JSON.stringify(event, null, 2);
     const transmissionId = randomUUID();
     const time = new Date().toISOString();
-    const signature = options.forge
-      ? createHmac('sha256', randomBytes(32)).update('forged').digest('base64')
-      : this.signature(transmissionId, time, options.webhookId ?? this.webhookId, event);
+    const key: KeyObject = options.forge ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : this.signingKey.privateKey;
+    const signature = sign('sha256', FakePayPal.signedText(transmissionId, time, options.webhookId ?? this.webhookId, Buffer.from(body, 'utf8')), key).toString('base64');
     return {
       id: eventId,
       body,
       headers: {
         'Content-Type': 'application/json',
         'PAYPAL-AUTH-ALGO': 'SHA256withRSA',
-        'PAYPAL-CERT-URL': `${this.url}/certs/CERT-360caa42-fca2a594-a5cafa77`,
+        'PAYPAL-CERT-URL': this.certificateUrl,
         'PAYPAL-TRANSMISSION-ID': transmissionId,
         'PAYPAL-TRANSMISSION-SIG': signature,
         'PAYPAL-TRANSMISSION-TIME': time,
@@ -375,4 +400,20 @@ export class FakePayPal {
     if (amount) capture.amount = amount;
     return capture;
   }
+}
+
+/**
+ * The bytes of one top-level member's value in a JSON document, exactly as they were sent (the
+ * last one when the name repeats, as JSON.parse keeps). Offsets from the parser count UTF-16 code
+ * units; they are turned into byte offsets of the UTF-8 body.
+ */
+function rawMember(raw: Buffer, name: string): Buffer | undefined {
+  const text = raw.toString('utf8');
+  const root = parseTree(text);
+  if (root?.type !== 'object') return undefined;
+  const member = root.children?.filter((p) => p.children?.[0]?.value === name).pop()?.children?.[1];
+  if (!member) return undefined;
+  const start = Buffer.byteLength(text.slice(0, member.offset), 'utf8');
+  const length = Buffer.byteLength(text.slice(member.offset, member.offset + member.length), 'utf8');
+  return raw.subarray(start, start + length);
 }

@@ -10,9 +10,12 @@ const live = new Set<ChildProcess>();
  * Runs a TypeScript file as `node --import tsx <file> [args]`: one process, so the pid the test
  * holds is the one doing the work (the tsx CLI would be a wrapper whose SIGKILL leaves its child
  * running). Every such child is killed when its test file ends (test/support/childCleanup.ts).
+ * It reads no .env unless the caller names one in ENV_FILE.
  */
 export function spawnTs(file: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: REPO_ROOT, ...options });
+  // A developer's .env in the checkout must not reach the process under test.
+  const env = { ENV_FILE: 'none', ...(options.env ?? process.env) };
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: REPO_ROOT, ...options, env });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;

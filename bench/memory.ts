@@ -105,7 +105,7 @@ async function runExport(databaseUrl: string, args: string[]): Promise<ExportRun
   // would leave the exporter running.
   const child = spawn(command!, rest, {
     cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, EVENTSTORE_CONNECTION_STRING: '', LOG_LEVEL: 'warn' },
+    env: { ...process.env, ENV_FILE: 'none', DATABASE_URL: databaseUrl, EVENTSTORE_CONNECTION_STRING: '', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

@@ -138,7 +138,7 @@ export async function startChild(options: StartChildOptions): Promise<ChildServe
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...options.args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...process.env, ENV_FILE: 'none', ...options.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

@@ -263,7 +263,10 @@ describe('web front in Chromium', () => {
     await board.getByLabel('Message to everyone connected').fill('Shop closes at 18:00 today');
     await board.getByRole('button', { name: 'Send announcement' }).click();
     await textOf(customer.getByRole('region', { name: 'Announcements' }), 'Shop closes at 18:00 today');
+    await textOf(board.getByRole('region', { name: 'Announcements' }), 'Shop closes at 18:00 today');
     await checkPage(customer, '8-announcement');
+    await column('Paid').getByRole('article').first().waitFor();
+    await checkPage(board, '9-admin-board-later');
   });
 
   it('when every page has run, then no CSP refusal or script error was reported', () => {

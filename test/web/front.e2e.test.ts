@@ -86,14 +86,27 @@ afterAll(async () => {
 });
 
 describe('web front in Chromium', () => {
-  it('when a new customer registers on the sign-in page, then the shop opens with prices in each currency and only configured payment methods', async () => {
+  it('when a new customer registers on the sign-in page with the keyboard alone, then the shop opens with prices in each currency and only configured payment methods', async () => {
     await customer.goto(app.url);
     await customer.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
     await checkPage(customer, '1-sign-in');
 
-    await customer.getByLabel('Email').fill(customerEmail);
-    await customer.getByLabel('Password').fill(customerPassword);
-    await customer.getByRole('button', { name: 'Create account' }).click();
+    // Keyboard only: the skip link comes first, then the form in order.
+    const focused = customer.locator(':focus');
+    await customer.keyboard.press('Tab');
+    await textOf(focused, 'Skip to content');
+    await customer.keyboard.press('Enter');
+    expect(await focused.getAttribute('id')).toBe('main');
+    await customer.keyboard.press('Tab');
+    expect(await focused.getAttribute('id')).toBe('email');
+    await customer.keyboard.type(customerEmail);
+    await customer.keyboard.press('Tab');
+    expect(await focused.getAttribute('id')).toBe('password');
+    await customer.keyboard.type(customerPassword);
+    await customer.keyboard.press('Tab');
+    await customer.keyboard.press('Tab');
+    await textOf(focused, 'Create account');
+    await customer.keyboard.press('Enter');
 
     await customer.getByRole('heading', { name: 'Shop', level: 1 }).waitFor();
     expect(customer.url()).toBe(`${app.url}/#/shop`);

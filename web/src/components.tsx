@@ -26,12 +26,16 @@ export function Notice({ kind, children, onDismiss }: { kind: 'error' | 'info' |
   );
 }
 
-/** The page's title: focused when the page opens, so keyboard and screen-reader users start there. */
+// The first page after a load leaves focus where the browser puts it (the skip link comes first).
+let firstPage = true;
+
+/** The page's title: focused when the page changes, so keyboard and screen-reader users start there. */
 export function PageTitle({ children, title, id }: { children: ComponentChildren; title: string; id?: string }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · order-ledger`;
-    ref.current?.focus({ preventScroll: true });
+    if (firstPage) firstPage = false;
+    else ref.current?.focus({ preventScroll: true });
   }, [title]);
   return (
     <h1 ref={ref} id={id} tabIndex={-1}>

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { BrowserContext, ConsoleMessage, Locator, Page } from 'playwright-core';
+import type { BrowserContext, ConsoleMessage, Locator, Page, WebSocketRoute } from 'playwright-core';
 import { bearer, givenAdmin, givenProduct, uniqueEmail, type TestApp, type TestUser } from '../support/apiHarness';
 import { launchBrowser, seriousAxeViolations, textOf, type TestBrowser } from '../support/browser';
 import { orderState } from '../support/paymentsHarness';
@@ -31,6 +31,21 @@ const customerPassword = `Blue-mug-${Math.random().toString(36).slice(2, 10)}!`;
 let orderId = '';
 let short = '';
 const loads = new Map<Page, number>();
+/**
+ * The board's network: every WebSocket of the admin context passes through Playwright (set before
+ * the page loads, since socket.io-client keeps the WebSocket constructor it found at start-up).
+ * `cutBoardNetwork` closes the open one and refuses new ones until `restoreBoardNetwork`.
+ */
+let boardNetworkDown = false;
+let boardSocket: WebSocketRoute | undefined;
+let boardConnections = 0;
+async function cutBoardNetwork(): Promise<void> {
+  boardNetworkDown = true;
+  await boardSocket?.close({ code: 1001, reason: 'network down (test)' });
+}
+function restoreBoardNetwork(): void {
+  boardNetworkDown = false;
+}
 const problems: string[] = [];
 
 function watch(page: Page, name: string): void {
@@ -70,6 +85,15 @@ beforeAll(async () => {
   const options = { locale: 'en-US', timezoneId: 'UTC', viewport: { width: 1360, height: 900 } };
   customerContext = await chromium.browser.newContext(options);
   adminContext = await chromium.browser.newContext(options);
+  await adminContext.routeWebSocket(/\/socket\.io\//, (ws) => {
+    if (boardNetworkDown) {
+      void ws.close({ code: 1006, reason: 'network down (test)' });
+      return;
+    }
+    boardConnections += 1;
+    boardSocket = ws;
+    ws.connectToServer();
+  });
   customer = await customerContext.newPage();
   board = await adminContext.newPage();
   watch(customer, 'customer');
@@ -163,8 +187,11 @@ describe('web front in Chromium', () => {
     await column('Shipped').getByRole('article', { name: `Order ${short}` }).waitFor();
     await textOf(customer.locator('#order-status'), 'SHIPPED');
 
+    // Only pushes write this list: each transition must have arrived over the socket.
     const log = customer.getByRole('region', { name: 'Live updates' }).getByRole('listitem');
-    await textOf(log.nth(2), 'PROCESSING → SHIPPED');
+    await textOf(log.nth(2), 'PROCESSING → SHIPPED').catch(async (error: unknown) => {
+      throw new Error(`live updates on the customer's page: ${JSON.stringify(await log.allTextContents())}; ${String(error)}`);
+    });
     expect(await log.allTextContents()).toEqual([
       expect.stringContaining('PENDING → PAID'),
       expect.stringContaining('PAID → PROCESSING'),
@@ -178,15 +205,9 @@ describe('web front in Chromium', () => {
   });
 
   it('when the order changes behind the board while its socket is down, then acting on the old revision shows the conflict and the fresh state, and the board resumes', async () => {
-    // The board's network drops: its socket closes and reconnecting fails until `blocked` is lifted.
-    let blocked = true;
-    await adminContext.routeWebSocket(/\/socket\.io\//, (ws) => {
-      if (blocked) void ws.close({ code: 1001, reason: 'network down (test)' });
-      else ws.connectToServer();
-    });
-    for (const socket of app.runtime.deps.sockets!.io.of('/').sockets.values()) {
-      if (socket.data.user.id === admin.id) socket.conn.close();
-    }
+    // The board's network drops: its socket closes and reconnecting fails until it is restored.
+    const connectionsBefore = boardConnections;
+    await cutBoardNetwork();
     await textOf(connection(board), 'Updates: reconnecting');
 
     const behind = await app.request.patch(`/orders/${orderId}/status`).set(bearer(admin.token)).send({ status: 'DELIVERED' });
@@ -209,10 +230,14 @@ describe('web front in Chromium', () => {
     await column('Delivered').getByRole('article', { name: `Order ${short}` }).waitFor();
     await textOf(card(orderId), 'rev 4');
     await checkPage(board, '5-admin-board-conflict');
+    // Still cut off: the new order has not reached the board, and no socket got through.
+    await textOf(connection(board), 'Updates: reconnecting');
     expect(await card(lateId).count()).toBe(0);
+    expect(boardConnections).toBe(connectionsBefore);
 
-    blocked = false;
+    restoreBoardNetwork();
     await textOf(connection(board), 'Updates: live', 20_000);
+    expect(boardConnections).toBe(connectionsBefore + 1);
     await column('Pending payment').getByRole('article', { name: `Order ${lateId.slice(0, 8)}` }).waitFor();
     expect(loads.get(board)).toBe(1);
   });

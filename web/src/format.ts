@@ -2,19 +2,20 @@ import type { OrderStatus, PaymentMethod } from './types';
 
 const formatters = new Map<string, Intl.NumberFormat>();
 
-function currencyFormat(currency: string): Intl.NumberFormat {
-  let format = formatters.get(currency);
+function currencyFormat(currency: string, locale: string | undefined): Intl.NumberFormat {
+  const key = `${locale ?? ''}:${currency}`;
+  let format = formatters.get(key);
   if (!format) {
-    format = new Intl.NumberFormat(undefined, { style: 'currency', currency });
-    formatters.set(currency, format);
+    format = new Intl.NumberFormat(locale, { style: 'currency', currency });
+    formatters.set(key, format);
   }
   return format;
 }
 
-/** Minor units (cents, yen, fils) to a price, with as many decimals as the currency has. */
-export function formatMoney(minor: number, currency: string): string {
+/** Minor units (cents, yen, fils) to a price, with as many decimals as the currency has (the browser's locale by default). */
+export function formatMoney(minor: number, currency: string, locale?: string): string {
   try {
-    const format = currencyFormat(currency);
+    const format = currencyFormat(currency, locale);
     const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
     return format.format(minor / 10 ** digits);
   } catch {

@@ -105,7 +105,7 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
     .map((violation) => ({ id: violation.id, impact: violation.impact ?? null, help: violation.help, targets: violation.nodes.map((node) => node.target.join(' ')) }));
 }
 
-/** Waits until the locator's text matches, through Playwright's own polling (no fixed sleeps). */
-export async function textOf(locator: Locator, expected: string | RegExp, timeout = 10_000): Promise<void> {
-  await locator.filter({ hasText: expected }).first().waitFor({ state: 'visible', timeout });
+/** Waits until the locator's text matches, through Playwright's own polling (no fixed sleeps); the page's default timeout bounds it. */
+export async function textOf(locator: Locator, expected: string | RegExp): Promise<void> {
+  await locator.filter({ hasText: expected }).first().waitFor({ state: 'visible' });
 }

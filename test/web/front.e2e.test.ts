@@ -12,10 +12,12 @@ import { FakePayPal } from '../fakes/paypal/fakePayPal';
  * an admin in two browser contexts, each page checked with axe-core and photographed.
  */
 
-jest.setTimeout(60_000);
+// Generous bounds, not waits: projector and notifier read $all below the oldest transaction open in
+// the whole PostgreSQL cluster, so a long transaction of a test running beside this one delays pushes.
+jest.setTimeout(120_000);
 
 const SCREENSHOTS = path.join(__dirname, 'screenshots');
-const UI_TIMEOUT_MS = 15_000;
+const UI_TIMEOUT_MS = 30_000;
 
 let cluster: Cluster;
 let app: TestApp;
@@ -187,16 +189,14 @@ describe('web front in Chromium', () => {
     await column('Shipped').getByRole('article', { name: `Order ${short}` }).waitFor();
     await textOf(customer.locator('#order-status'), 'SHIPPED');
 
-    // Only pushes write this list: each transition must have arrived over the socket.
+    // Only pushes write this list: each transition must have arrived over the socket. (The placement
+    // push may come before or after the page opened, so "new → PENDING" may or may not be there.)
     const log = customer.getByRole('region', { name: 'Live updates' }).getByRole('listitem');
-    await textOf(log.nth(2), 'PROCESSING → SHIPPED').catch(async (error: unknown) => {
+    await textOf(log, 'PROCESSING → SHIPPED').catch(async (error: unknown) => {
       throw new Error(`live updates on the customer's page: ${JSON.stringify(await log.allTextContents())}; ${String(error)}`);
     });
-    expect(await log.allTextContents()).toEqual([
-      expect.stringContaining('PENDING → PAID'),
-      expect.stringContaining('PAID → PROCESSING'),
-      expect.stringContaining('PROCESSING → SHIPPED'),
-    ]);
+    const transitions = (await log.allTextContents()).map((line) => /: (\S+ → \S+)$/.exec(line)?.[1]).filter((t) => t !== 'new → PENDING');
+    expect(transitions).toEqual(['PENDING → PAID', 'PAID → PROCESSING', 'PROCESSING → SHIPPED']);
     expect(loads.get(customer)).toBe(1);
     expect(loads.get(board)).toBe(1);
     await textOf(card(orderId), 'rev 3');
@@ -236,7 +236,7 @@ describe('web front in Chromium', () => {
     expect(boardConnections).toBe(connectionsBefore);
 
     restoreBoardNetwork();
-    await textOf(connection(board), 'Updates: live', 20_000);
+    await textOf(connection(board), 'Updates: live');
     expect(boardConnections).toBe(connectionsBefore + 1);
     await column('Pending payment').getByRole('article', { name: `Order ${lateId.slice(0, 8)}` }).waitFor();
     expect(loads.get(board)).toBe(1);

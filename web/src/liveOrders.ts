@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { api, messageOf } from './api';
+import { api, ApiError, messageOf } from './api';
 import { positionAfter } from './format';
 import { follow, onPush, onResume } from './realtime';
 import type { Order, OrderUpdatePayload } from './types';
@@ -45,10 +45,18 @@ export function coalesced<A>(task: (key: string, arg: A) => Promise<void>): (key
   return run;
 }
 
+/** Positions of commands this tab just sent, by order id: the first read of that order waits for them. */
+const written = new Map<string, string>();
+
+export function rememberWrite(orderId: string, position: string): void {
+  written.set(orderId, position);
+}
+
 /** One order, followed live: pushes change it at once, a fetch (waiting for the push's position) completes it. */
 export function useLiveOrder(id: string, onUpdate?: (push: OrderUpdatePayload) => void) {
   const [order, setOrder] = useState<Order | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [recording, setRecording] = useState(false);
 
   const load = useCallback(
     async (minPosition?: string) => {
@@ -56,8 +64,12 @@ export function useLiveOrder(id: string, onUpdate?: (push: OrderUpdatePayload) =
         const fresh = await fetchOrder(id, minPosition);
         setOrder((current) => newer(current, fresh));
         setError(null);
+        setRecording(false);
       } catch (failure) {
-        setError(messageOf(failure));
+        // Our own write not readable yet (the read model is behind): the push will bring it.
+        const behind = minPosition !== undefined && failure instanceof ApiError && (failure.status === 404 || failure.code === 'CONSISTENCY_TIMEOUT');
+        setRecording(behind);
+        setError(behind ? null : messageOf(failure));
       }
     },
     [id],
@@ -65,7 +77,9 @@ export function useLiveOrder(id: string, onUpdate?: (push: OrderUpdatePayload) =
 
   useEffect(() => {
     setOrder(null);
-    void load();
+    const position = written.get(id);
+    written.delete(id);
+    void load(position);
     const refresh = coalesced((_key, position: string | undefined) => load(position));
     const offs = [
       follow(id),
@@ -81,5 +95,5 @@ export function useLiveOrder(id: string, onUpdate?: (push: OrderUpdatePayload) =
     // onUpdate is read when a push arrives; following it would rejoin the room on every render.
   }, [id, load]);
 
-  return { order, setOrder, error, load };
+  return { order, setOrder, error, recording, load };
 }

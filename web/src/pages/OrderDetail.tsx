@@ -28,7 +28,7 @@ export function OrderDetail({ id }: { id: string }) {
   const [log, setLog] = useState<LiveEntry[]>([]);
   const [message, setMessage] = useState<{ kind: 'success' | 'error' | 'info' | 'conflict'; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
-  const { order, setOrder, error, load } = useLiveOrder(id, (push) =>
+  const { order, setOrder, error, recording, load } = useLiveOrder(id, (push) =>
     setLog((entries) => [...entries, { key: push.position, from: push.previousStatus, to: push.status, at: push.updatedAt }]),
   );
   const approvalLink = useStore(approvalLinks)[id];
@@ -66,7 +66,9 @@ export function OrderDetail({ id }: { id: string }) {
         <PageTitle title={`Order ${shortId(id)}`}>
           Order <code>{shortId(id)}</code>
         </PageTitle>
-        {error ? <Notice kind="error">{error}</Notice> : <p>Loading the order…</p>}
+        {error && <Notice kind="error">{error}</Notice>}
+        {recording && <Notice kind="info">The order is still being recorded; this page fills in as soon as it is.</Notice>}
+        {!error && !recording && <p>Loading the order…</p>}
       </>
     );
   }

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, messageOf } from '../api';
 import { Hidden, Notice, PageTitle } from '../components';
 import { formatMoney, methodLabel, randomId } from '../format';
+import { rememberWrite } from '../liveOrders';
 import { rememberApprovalLink } from '../payments';
 import { links, navigate } from '../router';
 import type { Order, Page, PaymentMethod, Product } from '../types';
@@ -90,6 +91,7 @@ export function Shop() {
       });
       const order = answer.data.order;
       if (answer.data.paymentUrl) rememberApprovalLink(order.id, answer.data.paymentUrl);
+      rememberWrite(order.id, answer.data.position);
       setCart({});
       idempotencyKey.current = null;
       navigate(links.order(order.id));

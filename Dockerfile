@@ -12,6 +12,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime

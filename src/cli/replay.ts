@@ -1,7 +1,8 @@
-import { evolve, initialOrderState, type OrderState } from '../commands/order/orderDecider';
-import { decodeOrderEvent, orderStreamId, type StoredOrderEvent } from '../events/codec';
+import type { OrderState } from '../commands/order/orderDecider';
+import { orderStreamId, type StoredOrderEvent } from '../events/codec';
 import { occurredAt, type OrderEvent } from '../events/orderEvents';
 import type { EventStore } from '../infra/eventstore/eventStore';
+import { foldOrderEvents, loadOrderEvents as readOrderStream } from '../queries/orderReplay';
 import { CliFailure } from './output';
 
 /** The moment to replay to: the end of the stream, an event time, or a global position. */
@@ -33,38 +34,6 @@ export interface OrderReplay {
   revision: bigint;
 }
 
-function describe(event: OrderEvent): string {
-  switch (event.type) {
-    case 'OrderPlaced':
-      return `${event.data.items.length} item(s), total ${event.data.totalAmount} ${event.data.currency}, pay by ${event.data.paymentMethod}`;
-    case 'PaymentInitiated':
-      return `${event.data.provider} ${event.data.providerReference}, ${event.data.amount} ${event.data.currency}`;
-    case 'PaymentSucceeded':
-      return `${event.data.provider}${event.data.providerReference ? ` ${event.data.providerReference}` : ''}, ${event.data.amount} ${event.data.currency}`;
-    case 'PaymentFailed':
-      return `${event.data.provider}: ${event.data.reason}`;
-    case 'OrderStatusChanged':
-      return `${event.data.from} to ${event.data.to}`;
-    case 'OrderCancelled':
-      return event.data.reason ?? '';
-    case 'RefundRequested':
-      return `${event.data.amount} ${event.data.currency} via ${event.data.provider}${event.data.reason ? `: ${event.data.reason}` : ''}`;
-    case 'OrderRefunded':
-      return `${event.data.amount} ${event.data.currency} via ${event.data.provider}`;
-    default: {
-      const exhaustive: never = event;
-      return exhaustive;
-    }
-  }
-}
-
-function actorOf(stored: StoredOrderEvent): string {
-  const actor = stored.metadata.actor;
-  // Same default as the order_history read model: no recorded actor means the system did it.
-  if (!actor) return 'system';
-  return actor.id ? `${actor.type}:${actor.id}` : actor.type;
-}
-
 function includes(moment: Moment, stored: StoredOrderEvent): boolean {
   switch (moment.kind) {
     case 'end':
@@ -85,33 +54,24 @@ function includes(moment: Moment, stored: StoredOrderEvent): boolean {
  * first event past it (events are folded in revision order, as the command handler folds them).
  */
 export function replayOrderEvents(orderId: string, events: readonly StoredOrderEvent[], moment: Moment): OrderReplay {
-  let state: OrderState = initialOrderState;
-  let revision = -1n;
-  const timeline: TimelineEntry[] = [];
-  let index = 0;
-  for (; index < events.length; index++) {
-    const stored = events[index]!;
-    if (!includes(moment, stored)) break;
-    const before = state.status;
-    state = evolve(state, stored.event);
-    revision = stored.revision;
-    timeline.push({
-      position: stored.position,
-      revision: stored.revision,
-      time: occurredAt(stored.event),
-      recordedAt: stored.createdAt,
-      type: stored.event.type,
-      actor: actorOf(stored),
-      statusBefore: before,
-      statusAfter: state.status,
-      detail: describe(stored.event),
-    });
-  }
-  return { orderId, streamId: orderStreamId(orderId), moment, timeline, laterEvents: events.length - index, state, revision };
+  const { steps, state, revision, laterEvents } = foldOrderEvents(events, (stored) => includes(moment, stored));
+  const timeline = steps.map(
+    (step): TimelineEntry => ({
+      position: step.stored.position,
+      revision: step.stored.revision,
+      time: step.time,
+      recordedAt: step.stored.createdAt,
+      type: step.stored.event.type,
+      actor: step.actor.id ? `${step.actor.type}:${step.actor.id}` : step.actor.type,
+      statusBefore: step.before.status,
+      statusAfter: step.after.status,
+      detail: step.detail,
+    }),
+  );
+  return { orderId, streamId: orderStreamId(orderId), moment, timeline, laterEvents, state, revision };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const STREAM_PAGE = 1000;
 
 /** Accepts the order id or its stream id (`order-<uuid>`). */
 export function parseOrderId(value: string): string {
@@ -122,15 +82,7 @@ export function parseOrderId(value: string): string {
 
 /** Reads the order's stream from the event store alone: the read models may be empty or gone. */
 export async function loadOrderEvents(store: EventStore, orderId: string): Promise<StoredOrderEvent[]> {
-  const streamId = orderStreamId(orderId);
-  const events: StoredOrderEvent[] = [];
-  // Pages end short at the stream's end; each page moves fromRevision forward, so this is bounded.
-  for (let from = 0n; ; ) {
-    const page = await store.readStream(streamId, { fromRevision: from, maxCount: STREAM_PAGE });
-    for (const record of page) events.push(decodeOrderEvent(record));
-    if (page.length < STREAM_PAGE) break;
-    from = page[page.length - 1]!.revision + 1n;
-  }
+  const events = await readOrderStream(store, orderId);
   if (events.length === 0) throw new CliFailure(`order ${orderId} not found in the event store`);
   return events;
 }

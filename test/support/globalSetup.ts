@@ -2,12 +2,20 @@ import { createKnex } from '../../src/infra/db/knex';
 import { migrateToLatest } from '../../src/infra/db/migrations';
 import { databaseUrl, dropDatabase, listDatabases } from './testDatabase';
 import pg from 'pg';
+import { stop as stopEsbuild } from 'esbuild';
+import { buildWebFront } from '../../web/build';
 
 const PREFIX = 'ol_test_';
 const STALE_AFTER_SECONDS = 6 * 3600;
 
-/** Creates this run's migrated template database; test files clone it. Drops leftovers of crashed runs. */
+/** Builds the web front, creates this run's migrated template database (test files clone it) and drops leftovers of crashed runs. */
 export default async function globalSetup(): Promise<void> {
+  // The app serves dist/web: build it from the current sources so no test runs against a stale bundle.
+  try {
+    await buildWebFront();
+  } finally {
+    await stopEsbuild();
+  }
   const now = Math.floor(Date.now() / 1000);
   for (const name of await listDatabases(PREFIX)) {
     const started = Number(name.slice(PREFIX.length).split('_')[0]);

@@ -14,8 +14,11 @@ import { registerAuthRoutes } from './routes/authRoutes';
 import { registerChatbotRoutes } from './routes/chatbotRoutes';
 import { registerHealthRoutes } from './routes/healthRoutes';
 import { registerOrderRoutes } from './routes/orderRoutes';
+import { registerPaymentMethodRoutes } from './routes/paymentMethodRoutes';
 import { registerProductRoutes } from './routes/productRoutes';
+import { registerTimelineRoutes } from './routes/timelineRoutes';
 import type { RouteDeps } from './route';
+import { locateWebFront, serveWebFront } from './webFront';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -61,8 +64,11 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   );
 
   hooks.beforeJson?.(app);
+  const front = locateWebFront();
+  if (!front) logger.warn('web front not built (run `npm run build`); serving the API only');
   // After beforeJson: provider webhooks arrive in bursts from few addresses and are verified by signature.
-  app.use(globalRateLimit(deps));
+  app.use(globalRateLimit(deps, front?.paths));
+  if (front) serveWebFront(app, front);
   app.use(express.json({ limit: config.JSON_BODY_LIMIT }));
 
   const router = express.Router();
@@ -72,6 +78,8 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   registerAuthRoutes(routes, deps);
   registerProductRoutes(routes, deps);
   registerOrderRoutes(routes, deps);
+  registerTimelineRoutes(routes, deps);
+  registerPaymentMethodRoutes(routes, deps);
   registerChatbotRoutes(routes, deps);
   registerAnnouncementRoutes(routes, deps);
   for (const register of hooks.routes ?? []) register(routes, deps);

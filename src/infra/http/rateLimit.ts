@@ -75,14 +75,17 @@ export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandl
 // Probes from load balancers and orchestrators must never be throttled.
 const UNLIMITED_PATHS = new Set(['/health', '/ready']);
 
-/** RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS per client, across every route but the probes. */
-export function globalRateLimit(deps: Deps): RequestHandler {
+/**
+ * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS per client, across every route but the probes and
+ * `staticPaths`: the exact files of the built web front, so loading the page spends none of the API budget.
+ */
+export function globalRateLimit(deps: Deps, staticPaths: ReadonlySet<string> = new Set()): RequestHandler {
   return createLimiter(deps, {
     name: 'global',
     limit: deps.config.RATE_LIMIT_MAX,
     code: 'RATE_LIMITED',
     message: 'Too many requests; retry later',
-    skip: (path) => UNLIMITED_PATHS.has(path),
+    skip: (path) => UNLIMITED_PATHS.has(path) || staticPaths.has(path),
   });
 }
 

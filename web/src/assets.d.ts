@@ -1,0 +1,2 @@
+// esbuild bundles imported stylesheets; to TypeScript they are modules with no exports.
+declare module '*.css';

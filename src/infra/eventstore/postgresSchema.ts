@@ -84,5 +84,24 @@ end
 $fn$;
 `;
 
-/** Readers of $all stop below the oldest transaction still in flight: nothing can commit there later. */
-export const safeBoundarySql = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)`;
+/**
+ * Readers of $all stop below the oldest transaction still in flight that could append here: every
+ * event below the boundary has committed or never will, and anything that commits later gets a
+ * higher position. Transaction ids are cluster-wide, so the plain snapshot xmin would let a long
+ * transaction in ANOTHER database of the cluster hold every reader back. A transaction in flight
+ * in this statement's snapshot is skipped only when pg_stat_activity places it in another database
+ * (a backend only ever writes to its own); one that finished meanwhile, a prepared transaction, or
+ * one whose database we may not see (pg_stat_activity hides other roles' backend_xid without
+ * pg_read_all_stats) still counts. pg_current_snapshot() is the statement's own snapshot, the one
+ * the events scan uses. backend_xid is 32 bits; live xids are within 2^31 of each other, so the
+ * low 32 bits of the snapshot's xid8 identify it.
+ */
+export const safeBoundarySql = `(
+  select coalesce(
+    (select min(x::text::bigint) from pg_snapshot_xip(s.snap) as x
+      where not exists (
+        select 1 from pg_stat_activity a
+        where a.datid <> (select oid from pg_database where datname = current_database())
+          and a.backend_xid::text::bigint = x::text::bigint % 4294967296)),
+    pg_snapshot_xmax(s.snap)::text::bigint) << 20
+  from (select pg_current_snapshot() as snap) s)`;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { loadOrder } from '../../commands/orderCommandHandler';
 import type { Deps } from '../deps';
 import { UnauthorizedError } from '../http/authTokens';
+import { SocketEventGate, UserSocketLimits } from './socketLimits';
 import {
   ADMINS_ROOM,
   createAdapterRedis,
@@ -42,6 +43,15 @@ function refused(code: string, message: string): RoomAck {
   return { ok: false, error: { code, message } };
 }
 
+function limitError(code: string, message: string, retryAfterMs?: number): Error {
+  const error = new Error(message) as Error & { data: unknown };
+  error.data = retryAfterMs === undefined ? { type: 'rate_limit', code } : { type: 'rate_limit', code, retryAfterMs };
+  return error;
+}
+
+type Reply = (answer: RoomAck) => void;
+const noReply: Reply = () => undefined;
+
 /** Owner of an order from the read model, or from its stream when the read model has not caught up. */
 async function findOrderOwner(deps: Deps, orderId: string): Promise<string | undefined> {
   const row = (await deps.knex('orders').where('id', orderId).first('user_id')) as { user_id: string } | undefined;
@@ -59,6 +69,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
   const { config, logger: rootLogger, tokens } = deps;
   const logger = rootLogger.child({ component: 'socket' });
   const redis = createAdapterRedis(config, logger);
+  const limits = new UserSocketLimits(deps.redis, config, logger);
   const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
 
   const io: SocketIo = new Server(httpServer, {
@@ -66,7 +77,8 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     // The auth middleware must also run for recovered sessions (the default skips it).
     connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: false },
     cors: { origin: origins, credentials: false },
-    maxHttpBufferSize: 16 * 1024,
+    // Client messages are a few hundred bytes (the handshake carries the JWT); larger ones close the connection.
+    maxHttpBufferSize: config.SOCKET_MAX_MESSAGE_BYTES,
     connectTimeout: 10_000,
     serveClient: false,
   });
@@ -80,7 +92,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     return { ...session, data: { ...(session.data as object), pendingReplay: session.missedPackets }, missedPackets: [] };
   };
 
-  io.use((socket, next) => {
+  io.use(async (socket, next) => {
     const replay = socket.data.pendingReplay;
     delete socket.data.pendingReplay;
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
@@ -106,6 +118,23 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
         socket.data.pendingReplay = replay;
       }
     }
+    // Shared by every instance: a user cannot open more than SOCKET_MAX_CONNECTIONS_PER_USER
+    // sockets, nor reconnect in a loop to get fresh per-socket budgets.
+    try {
+      const attempt = await limits.consumeConnect(user.id);
+      if (!attempt.ok) {
+        next(limitError('RATE_LIMITED', 'Too many connection attempts; retry later', attempt.retryAfterMs));
+        return;
+      }
+      if (!(await limits.acquireConnection(user.id, socket.id))) {
+        next(limitError('TOO_MANY_CONNECTIONS', `At most ${config.SOCKET_MAX_CONNECTIONS_PER_USER} connections per user`));
+        return;
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'socket connection limits could not be checked');
+      next(limitError('UNAVAILABLE', 'Could not accept the connection; retry shortly'));
+      return;
+    }
     socket.data.user = user;
     socket.data.expiresAt = verified.expiresAt;
     next();
@@ -128,7 +157,49 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       expiryTimer.unref();
     };
     scheduleExpiry();
-    socket.on('disconnect', () => clearTimeout(expiryTimer));
+    socket.on('disconnect', () => {
+      clearTimeout(expiryTimer);
+      limits.releaseConnection(user.id, socket.id);
+    });
+
+    // Every client packet passes this gate before any handler runs; what it refuses costs no I/O.
+    const gate = new SocketEventGate(config);
+    const refuse = (reply: Reply, message: string): void => {
+      reply(refused('RATE_LIMITED', message));
+      if (gate.refusedTooOften() && socket.connected) {
+        logger.warn({ userId: user.id }, 'socket kept sending after being rate limited; disconnecting');
+        socket.disconnect(true);
+      }
+    };
+    socket.use((packet, next) => {
+      const refusal = gate.admitEvent();
+      if (refusal === undefined) {
+        next();
+        return;
+      }
+      const last: unknown = packet[packet.length - 1];
+      refuse(typeof last === 'function' ? (last as Reply) : noReply, refusal);
+    });
+    /** Runs a handler under the per-socket bound on unanswered work and the user's shared event budget. */
+    const guarded =
+      (handle: (payload: unknown) => Promise<RoomAck>) =>
+      async (payload: unknown, ack: unknown): Promise<void> => {
+        const reply = typeof ack === 'function' ? (ack as Reply) : noReply;
+        const busy = gate.beginWork();
+        if (busy !== undefined) return refuse(reply, busy);
+        try {
+          const budget = await limits.consumeEvent(user.id);
+          if (!budget.ok) return refuse(reply, `Too many events from this user; retry in ${budget.retryAfterMs} ms`);
+          // Dropped meanwhile (for flooding, say): nobody is left to answer.
+          if (!socket.connected) return;
+          reply(await handle(payload));
+        } catch (error) {
+          logger.warn({ err: error }, 'socket event failed');
+          reply(refused('UNAVAILABLE', 'Could not handle the request; try again'));
+        } finally {
+          gate.endWork();
+        }
+      };
 
     const replay = socket.data.pendingReplay;
     delete socket.data.pendingReplay;
@@ -138,33 +209,37 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       (socket.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
     }
 
-    socket.on('joinOrder', async (payload, ack) => {
-      const reply = typeof ack === 'function' ? ack : () => undefined;
-      const parsed = roomRequestSchema.safeParse(payload);
-      if (!parsed.success) return reply(refused('VALIDATION_FAILED', 'orderId must be a UUID'));
-      const { orderId } = parsed.data;
-      try {
-        const owner = await findOrderOwner(deps, orderId);
-        if (!owner || (user.role !== 'admin' && owner !== user.id)) return reply(refused('ORDER_NOT_FOUND', 'No such order for this user'));
-        const followed = [...socket.rooms].filter((room) => room.startsWith('order:')).length;
-        if (!socket.rooms.has(orderRoom(orderId)) && followed >= MAX_ORDER_ROOMS_PER_SOCKET) {
-          return reply(refused('TOO_MANY_ORDERS', `A connection may follow at most ${MAX_ORDER_ROOMS_PER_SOCKET} orders`));
+    socket.on(
+      'joinOrder',
+      guarded(async (payload) => {
+        const parsed = roomRequestSchema.safeParse(payload);
+        if (!parsed.success) return refused('VALIDATION_FAILED', 'orderId must be a UUID');
+        const { orderId } = parsed.data;
+        try {
+          const owner = await findOrderOwner(deps, orderId);
+          if (!owner || (user.role !== 'admin' && owner !== user.id)) return refused('ORDER_NOT_FOUND', 'No such order for this user');
+          const followed = [...socket.rooms].filter((room) => room.startsWith('order:')).length;
+          if (!socket.rooms.has(orderRoom(orderId)) && followed >= MAX_ORDER_ROOMS_PER_SOCKET) {
+            return refused('TOO_MANY_ORDERS', `A connection may follow at most ${MAX_ORDER_ROOMS_PER_SOCKET} orders`);
+          }
+          await socket.join(orderRoom(orderId));
+          return { ok: true, orderId };
+        } catch (error) {
+          logger.warn({ err: error, orderId }, 'joinOrder could not check the order');
+          return refused('UNAVAILABLE', 'Could not check the order; try again');
         }
-        await socket.join(orderRoom(orderId));
-        return reply({ ok: true, orderId });
-      } catch (error) {
-        logger.warn({ err: error, orderId }, 'joinOrder could not check the order');
-        return reply(refused('UNAVAILABLE', 'Could not check the order; try again'));
-      }
-    });
+      }),
+    );
 
-    socket.on('leaveOrder', async (payload, ack) => {
-      const reply = typeof ack === 'function' ? ack : () => undefined;
-      const parsed = roomRequestSchema.safeParse(payload);
-      if (!parsed.success) return reply(refused('VALIDATION_FAILED', 'orderId must be a UUID'));
-      await socket.leave(orderRoom(parsed.data.orderId));
-      return reply({ ok: true, orderId: parsed.data.orderId });
-    });
+    socket.on(
+      'leaveOrder',
+      guarded(async (payload) => {
+        const parsed = roomRequestSchema.safeParse(payload);
+        if (!parsed.success) return refused('VALIDATION_FAILED', 'orderId must be a UUID');
+        await socket.leave(orderRoom(parsed.data.orderId));
+        return { ok: true, orderId: parsed.data.orderId };
+      }),
+    );
   });
 
   return {
@@ -172,6 +247,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     async close() {
       // "forced server close" is a recoverable reason: sessions are kept so clients resume elsewhere.
       io.engine.close();
+      limits.close();
       await Promise.resolve(io.of('/').adapter.close()).catch(() => undefined);
       await redis.close();
     },

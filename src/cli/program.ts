@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { revokeAllTokensByEmail, setDisabled, setRole, type AccountSummary } from '../infra/auth/accounts';
 import { ensureDatabase } from '../infra/db/knex';
+import { roleSchema } from '../infra/http/authTokens';
 import { migrateToLatest } from '../infra/db/migrations';
 import { orderStreamId } from '../events/codec';
 import { readModelProjections } from '../projections/readModels';
@@ -18,6 +20,16 @@ type Action<A extends unknown[]> = (context: CliContext, ...args: A) => Promise<
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100_000) throw new InvalidArgumentError('expected an integer from 1 to 100000');
   return Number(value);
+}
+
+function role(value: string): 'user' | 'admin' {
+  const parsed = roleSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError('expected user or admin');
+  return parsed.data;
+}
+
+function accountLine(verb: string, account: AccountSummary): string {
+  return `${verb} ${account.email} (${account.id}): role ${account.role}, ${account.disabled ? 'disabled' : 'enabled'}`;
 }
 
 function position(value: string): bigint {
@@ -80,6 +92,59 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
         const password = options.password ?? (await readPasswordFromStdin());
         const user = await createAdmin(ctx.knex(), { email: options.email, password }, ctx.config.BCRYPT_ROUNDS);
         await printLine(options.json ? toJson(user) : `created admin ${user.email} (${user.id})`);
+        return 0;
+      }),
+    );
+
+  const users = program
+    .command('users')
+    .description('change what a user may do; every API instance applies it within seconds, open sockets included');
+  users
+    .command('set-role')
+    .description("change a user's role (their tokens keep working with the new role; a demoted admin leaves the admins room)")
+    .argument('<email>', 'the user (case-insensitive)')
+    .argument('<role>', 'user or admin', role)
+    .option('--json', 'print the account as JSON')
+    .action(
+      run(async (ctx, email: string, newRole: 'user' | 'admin', options: { json?: boolean }) => {
+        const account = await setRole(ctx.knex(), email, newRole);
+        await printLine(options.json ? toJson(account) : accountLine('updated', account));
+        return 0;
+      }),
+    );
+  users
+    .command('disable')
+    .description('refuse sign-in and revoke every token (sockets are disconnected)')
+    .argument('<email>', 'the user (case-insensitive)')
+    .option('--json', 'print the account as JSON')
+    .action(
+      run(async (ctx, email: string, options: { json?: boolean }) => {
+        const account = await setDisabled(ctx.knex(), email, true);
+        await printLine(options.json ? toJson(account) : accountLine('disabled', account));
+        return 0;
+      }),
+    );
+  users
+    .command('enable')
+    .description('allow sign-in again (tokens revoked by disable stay revoked)')
+    .argument('<email>', 'the user (case-insensitive)')
+    .option('--json', 'print the account as JSON')
+    .action(
+      run(async (ctx, email: string, options: { json?: boolean }) => {
+        const account = await setDisabled(ctx.knex(), email, false);
+        await printLine(options.json ? toJson(account) : accountLine('enabled', account));
+        return 0;
+      }),
+    );
+  users
+    .command('revoke-tokens')
+    .description('revoke every token the user holds now (sockets are disconnected); they can sign in again')
+    .argument('<email>', 'the user (case-insensitive)')
+    .option('--json', 'print the account as JSON')
+    .action(
+      run(async (ctx, email: string, options: { json?: boolean }) => {
+        const account = await revokeAllTokensByEmail(ctx.knex(), email);
+        await printLine(options.json ? toJson(account) : accountLine('revoked the tokens of', account));
         return 0;
       }),
     );

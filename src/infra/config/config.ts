@@ -49,6 +49,7 @@ export const configSchema = z
     EVENTSTORE_CONNECTION_STRING: z.string().optional(),
     JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
     JWT_EXPIRES_IN_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(3600),
+    AUTH_STATE_TTL_MS: z.coerce.number().int().min(100).max(600_000).default(4000),
     BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(12),
     CORS_ORIGINS: z.string().default(''),
     JSON_BODY_LIMIT: z.string().default('100kb'),

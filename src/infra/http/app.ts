@@ -15,6 +15,7 @@ import { registerChatbotRoutes } from './routes/chatbotRoutes';
 import { registerHealthRoutes } from './routes/healthRoutes';
 import { registerOrderRoutes } from './routes/orderRoutes';
 import { registerProductRoutes } from './routes/productRoutes';
+import { registerSessionRoutes } from './routes/sessionRoutes';
 import type { RouteDeps } from './route';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -67,9 +68,10 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
 
   const router = express.Router();
   const registry = createRegistry();
-  const routes: RouteDeps = { router, registry, tokens: deps.tokens };
+  const routes: RouteDeps = { router, registry, tokens: deps.tokens, authenticator: deps.authenticator };
   registerHealthRoutes(routes, deps);
   registerAuthRoutes(routes, deps);
+  registerSessionRoutes(routes, deps);
   registerProductRoutes(routes, deps);
   registerOrderRoutes(routes, deps);
   registerChatbotRoutes(routes, deps);

@@ -3,8 +3,10 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import { loadOrder } from '../../commands/orderCommandHandler';
+import type { AuthChange } from '../auth/authState';
+import { checkAccount } from '../auth/authenticator';
 import type { Deps } from '../deps';
-import { UnauthorizedError } from '../http/authTokens';
+import { UnauthorizedError, type AuthUser } from '../http/authTokens';
 import { SocketEventGate, UserSocketLimits } from './socketLimits';
 import {
   ADMINS_ROOM,
@@ -66,7 +68,7 @@ async function findOrderOwner(deps: Deps, orderId: string): Promise<string | und
  * the pushes it missed) on any instance. Every connection, recovered or not, passes the JWT check.
  */
 export function createSocketServer(httpServer: http.Server, deps: Deps): SocketServer {
-  const { config, logger: rootLogger, tokens } = deps;
+  const { config, logger: rootLogger, authenticator } = deps;
   const logger = rootLogger.child({ component: 'socket' });
   const redis = createAdapterRedis(config, logger);
   const limits = new UserSocketLimits(deps.redis, config, logger);
@@ -100,20 +102,25 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       next(authenticationError('UNAUTHORIZED', 'a token is required in auth.token'));
       return;
     }
-    let verified: ReturnType<typeof tokens.verify>;
+    let verified: Awaited<ReturnType<typeof authenticator.authenticate>>;
     try {
-      verified = tokens.verify(token);
+      verified = await authenticator.authenticate(token);
     } catch (error) {
-      const code = error instanceof UnauthorizedError ? error.code : 'INVALID_TOKEN';
-      next(authenticationError(code, error instanceof Error ? error.message : 'invalid token'));
+      if (!(error instanceof UnauthorizedError)) {
+        logger.warn({ err: error }, 'socket token could not be checked');
+        next(limitError('UNAVAILABLE', 'Could not accept the connection; retry shortly'));
+        return;
+      }
+      next(authenticationError(error.code, error.message));
       return;
     }
-    const user = { id: verified.id, email: verified.email, role: verified.role };
+    const user: AuthUser = { id: verified.id, email: verified.email, role: verified.role };
     if (socket.recovered) {
       const previous = socket.data.user as SocketData['user'] | undefined;
       if (previous?.id !== user.id || previous.role !== user.role) {
         // Another identity (or role) took over the session: start clean rather than inherit its rooms.
         for (const room of socket.rooms) if (room !== socket.id) void socket.leave(room);
+        socket.data.adminOrders = [];
       } else if (replay) {
         socket.data.pendingReplay = replay;
       }
@@ -137,13 +144,60 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     }
     socket.data.user = user;
     socket.data.expiresAt = verified.expiresAt;
+    socket.data.tokenId = verified.tokenId;
+    socket.data.tokenVersion = verified.tokenVersion;
+    socket.data.adminOrders = Array.isArray(socket.data.adminOrders) ? socket.data.adminOrders : [];
     next();
   });
 
+  // This instance's sockets by user, to act on account changes.
+  const byUser = new Map<string, Set<AppSocket>>();
+
+  /** Applies the account as it is now to a socket: gone, disabled or revoked disconnects; a new role moves rooms. */
+  const applyAccount = (socket: AppSocket, account: Parameters<typeof checkAccount>[0]): void => {
+    let current: AuthUser;
+    try {
+      current = checkAccount(account, { tokenId: socket.data.tokenId, version: socket.data.tokenVersion });
+    } catch (error) {
+      logger.info({ userId: socket.data.user.id, code: (error as UnauthorizedError).code }, 'socket no longer authorized; disconnecting');
+      socket.disconnect(true);
+      return;
+    }
+    const previous = socket.data.user;
+    socket.data.user = current;
+    if (current.role === previous.role) return;
+    if (current.role === 'admin') {
+      void socket.join(ADMINS_ROOM);
+      return;
+    }
+    void socket.leave(ADMINS_ROOM);
+    for (const orderId of socket.data.adminOrders) void socket.leave(orderRoom(orderId));
+    socket.data.adminOrders = [];
+  };
+
+  /** Reads the accounts of these users (all of this instance's when 'all') and applies them to their sockets. */
+  const recheck = async (change: AuthChange): Promise<void> => {
+    const userIds = change === 'all' ? [...byUser.keys()] : change.filter((id) => byUser.has(id));
+    if (userIds.length === 0) return;
+    const accounts = await deps.auth.refresh(userIds);
+    for (const id of userIds) for (const socket of byUser.get(id) ?? []) applyAccount(socket, accounts.get(id));
+  };
+  const recheckLogged = (change: AuthChange): void => {
+    recheck(change).catch((error: unknown) => logger.warn({ err: error }, 'could not recheck socket accounts; the next sweep will'));
+  };
+  const unsubscribe = deps.auth.onChange(recheckLogged);
+  // The safety net for lost notifications, like the HTTP cache's TTL: every connected account is read again.
+  const sweep = setInterval(() => recheckLogged('all'), config.AUTH_STATE_TTL_MS);
+  sweep.unref();
+
   io.on('connection', (socket: AppSocket) => {
-    const { user } = socket.data;
+    // The user id never changes for a socket; role and email may (socket.data.user is kept current).
+    const user = { id: socket.data.user.id };
     void socket.join(userRoom(user.id));
-    if (user.role === 'admin') void socket.join(ADMINS_ROOM);
+    if (socket.data.user.role === 'admin') void socket.join(ADMINS_ROOM);
+    const mine = byUser.get(user.id) ?? new Set<AppSocket>();
+    mine.add(socket);
+    byUser.set(user.id, mine);
 
     let expiryTimer: NodeJS.Timeout | undefined;
     const scheduleExpiry = (): void => {
@@ -160,6 +214,8 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     socket.on('disconnect', () => {
       clearTimeout(expiryTimer);
       limits.releaseConnection(user.id, socket.id);
+      mine.delete(socket);
+      if (mine.size === 0 && byUser.get(user.id) === mine) byUser.delete(user.id);
     });
 
     // Every client packet passes this gate before any handler runs; what it refuses costs no I/O.
@@ -217,12 +273,15 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
         const { orderId } = parsed.data;
         try {
           const owner = await findOrderOwner(deps, orderId);
-          if (!owner || (user.role !== 'admin' && owner !== user.id)) return refused('ORDER_NOT_FOUND', 'No such order for this user');
+          // The role as it is after the look-up: a demotion meanwhile must not let the join through.
+          const asAdmin = owner !== undefined && owner !== user.id && socket.data.user.role === 'admin';
+          if (!owner || (owner !== user.id && !asAdmin)) return refused('ORDER_NOT_FOUND', 'No such order for this user');
           const followed = [...socket.rooms].filter((room) => room.startsWith('order:')).length;
           if (!socket.rooms.has(orderRoom(orderId)) && followed >= MAX_ORDER_ROOMS_PER_SOCKET) {
             return refused('TOO_MANY_ORDERS', `A connection may follow at most ${MAX_ORDER_ROOMS_PER_SOCKET} orders`);
           }
-          await socket.join(orderRoom(orderId));
+          void socket.join(orderRoom(orderId));
+          if (asAdmin && !socket.data.adminOrders.includes(orderId)) socket.data.adminOrders.push(orderId);
           return { ok: true, orderId };
         } catch (error) {
           logger.warn({ err: error, orderId }, 'joinOrder could not check the order');
@@ -237,6 +296,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
         const parsed = roomRequestSchema.safeParse(payload);
         if (!parsed.success) return refused('VALIDATION_FAILED', 'orderId must be a UUID');
         await socket.leave(orderRoom(parsed.data.orderId));
+        socket.data.adminOrders = socket.data.adminOrders.filter((id) => id !== parsed.data.orderId);
         return { ok: true, orderId: parsed.data.orderId };
       }),
     );
@@ -248,6 +308,8 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       // "forced server close" is a recoverable reason: sessions are kept so clients resume elsewhere.
       io.engine.close();
       limits.close();
+      clearInterval(sweep);
+      unsubscribe();
       await Promise.resolve(io.of('/').adapter.close()).catch(() => undefined);
       await redis.close();
     },

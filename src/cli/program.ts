@@ -61,7 +61,7 @@ function mismatchLine(m: VerifyMismatch): string {
 
 export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (...args: A) => Promise<void>): Command {
   const program = new Command('order-ledger')
-    .description('Operate the order ledger: migrations, the first admin, audits of the event store, read-model rebuilds and exports.\nReads the same environment as the server (DATABASE_URL, …).')
+    .description('Operate the order ledger: migrations, the first admin, user roles and access, audits of the event store, read-model rebuilds and exports.\nReads the same environment as the server (DATABASE_URL, …).')
     .showSuggestionAfterError(true);
 
   program

@@ -108,7 +108,7 @@ export async function benchSocketFlood(quick: boolean): Promise<Figure[]> {
     const failed = idleBefore.failed + flooded.failed + idleAfter.failed;
     return [
       {
-        name: `8 GET /orders p99 during a joinOrder flood c${CONNECTIONS}`,
+        name: `7 GET /orders p99 during a joinOrder flood c${CONNECTIONS}`,
         unit: 'ms',
         ours: flooded.p99Ms,
         reference: { label: 'same, idle', value: round(idleP99) },

@@ -1,3 +1,4 @@
+import { AppError, UnavailableError } from '../../errors';
 import { UnauthorizedError, type AuthUser, type TokenService, type VerifiedToken } from '../http/authTokens';
 import type { AccountState, AuthState } from './authState';
 
@@ -31,7 +32,15 @@ export function createAuthenticator(tokens: TokenService, accounts: AuthState): 
   return {
     async authenticate(token) {
       const verified = tokens.verify(token);
-      const user = checkAccount(await accounts.get(verified.id), verified);
+      let account: AccountState | undefined;
+      try {
+        account = await accounts.get(verified.id);
+      } catch (error) {
+        // Without the account nothing can be decided: refuse for now rather than trust the token.
+        if (error instanceof AppError) throw error;
+        throw new UnavailableError('AUTH_UNAVAILABLE', 'Could not check the account; retry shortly');
+      }
+      const user = checkAccount(account, verified);
       return { ...user, tokenId: verified.tokenId, tokenVersion: verified.version, expiresAt: verified.expiresAt };
     },
   };

@@ -51,6 +51,13 @@ function limitError(code: string, message: string, retryAfterMs?: number): Error
   return error;
 }
 
+/** Redis or the database did not answer: the client may retry. */
+function unavailableError(): Error {
+  const error = new Error('Could not accept the connection; retry shortly') as Error & { data: unknown };
+  error.data = { type: 'unavailable', code: 'UNAVAILABLE' };
+  return error;
+}
+
 type Reply = (answer: RoomAck) => void;
 const noReply: Reply = () => undefined;
 
@@ -108,7 +115,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     } catch (error) {
       if (!(error instanceof UnauthorizedError)) {
         logger.warn({ err: error }, 'socket token could not be checked');
-        next(limitError('UNAVAILABLE', 'Could not accept the connection; retry shortly'));
+        next(unavailableError());
         return;
       }
       next(authenticationError(error.code, error.message));
@@ -139,7 +146,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       }
     } catch (error) {
       logger.warn({ err: error }, 'socket connection limits could not be checked');
-      next(limitError('UNAVAILABLE', 'Could not accept the connection; retry shortly'));
+      next(unavailableError());
       return;
     }
     socket.data.user = user;

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { revokeAllTokensByEmail, setDisabled, setRole, type AccountSummary } from '../infra/auth/accounts';
-import { ensureDatabase } from '../infra/db/knex';
+import { ensureDatabase, type Knex } from '../infra/db/knex';
 import { roleSchema } from '../infra/http/authTokens';
 import { migrateToLatest } from '../infra/db/migrations';
 import { orderStreamId } from '../events/codec';
@@ -112,42 +112,25 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
         return 0;
       }),
     );
-  users
-    .command('disable')
-    .description('refuse sign-in and revoke every token (sockets are disconnected)')
-    .argument('<email>', 'the user (case-insensitive)')
-    .option('--json', 'print the account as JSON')
-    .action(
-      run(async (ctx, email: string, options: { json?: boolean }) => {
-        const account = await setDisabled(ctx.knex(), email, true);
-        await printLine(options.json ? toJson(account) : accountLine('disabled', account));
-        return 0;
-      }),
-    );
-  users
-    .command('enable')
-    .description('allow sign-in again (tokens revoked by disable stay revoked)')
-    .argument('<email>', 'the user (case-insensitive)')
-    .option('--json', 'print the account as JSON')
-    .action(
-      run(async (ctx, email: string, options: { json?: boolean }) => {
-        const account = await setDisabled(ctx.knex(), email, false);
-        await printLine(options.json ? toJson(account) : accountLine('enabled', account));
-        return 0;
-      }),
-    );
-  users
-    .command('revoke-tokens')
-    .description('revoke every token the user holds now (sockets are disconnected); they can sign in again')
-    .argument('<email>', 'the user (case-insensitive)')
-    .option('--json', 'print the account as JSON')
-    .action(
-      run(async (ctx, email: string, options: { json?: boolean }) => {
-        const account = await revokeAllTokensByEmail(ctx.knex(), email);
-        await printLine(options.json ? toJson(account) : accountLine('revoked the tokens of', account));
-        return 0;
-      }),
-    );
+  const accountChanges: Array<[name: string, description: string, verb: string, change: (knex: Knex, email: string) => Promise<AccountSummary>]> = [
+    ['disable', 'refuse sign-in and revoke every token (sockets are disconnected)', 'disabled', (knex, email) => setDisabled(knex, email, true)],
+    ['enable', 'allow sign-in again (tokens revoked by disable stay revoked)', 'enabled', (knex, email) => setDisabled(knex, email, false)],
+    ['revoke-tokens', 'revoke every token the user holds now (sockets are disconnected); they can sign in again', 'revoked the tokens of', revokeAllTokensByEmail],
+  ];
+  for (const [name, description, verb, change] of accountChanges) {
+    users
+      .command(name)
+      .description(description)
+      .argument('<email>', 'the user (case-insensitive)')
+      .option('--json', 'print the account as JSON')
+      .action(
+        run(async (ctx, email: string, options: { json?: boolean }) => {
+          const account = await change(ctx.knex(), email);
+          await printLine(options.json ? toJson(account) : accountLine(verb, account));
+          return 0;
+        }),
+      );
+  }
 
   const audit = program.command('audit').description('audit orders against the event store');
   audit

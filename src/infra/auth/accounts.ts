@@ -45,10 +45,15 @@ const PRUNE_PER_REVOCATION = 100;
 
 /** Revokes one token (logout); `expiresAt` (seconds) is its exp, after which its row can go. */
 export async function revokeToken(knex: Knex, token: { userId: string; tokenId: string; expiresAt: number }): Promise<void> {
-  await knex('revoked_tokens')
-    .insert({ jti: token.tokenId, user_id: token.userId, expires_at: new Date(token.expiresAt * 1000) })
-    .onConflict('jti')
-    .ignore();
+  try {
+    await knex('revoked_tokens')
+      .insert({ jti: token.tokenId, user_id: token.userId, expires_at: new Date(token.expiresAt * 1000) })
+      .onConflict('jti')
+      .ignore();
+  } catch (error) {
+    // The user was deleted meanwhile: none of their tokens works any more anyway.
+    if ((error as { code?: string }).code !== '23503') throw error;
+  }
   await knex('revoked_tokens')
     .whereIn('jti', knex('revoked_tokens').select('jti').where('expires_at', '<', knex.fn.now()).limit(PRUNE_PER_REVOCATION))
     .delete();

@@ -45,7 +45,6 @@ interface Run {
   oursGet: Measured[];
   ceilingPost: Measured[];
   oursPost: Measured[];
-  claimsOnlyPost: Measured[];
 }
 
 async function measured(server: ChildServer, knex: Knex, run: () => Promise<LoadResult>): Promise<Measured> {
@@ -72,9 +71,6 @@ function best<T extends LoadResult>(results: T[]): T {
  * user with 1,000 orders among `total`, at 32 connections from autocannon in this process against
  * the app in a child process; the ceiling is Express 5 answering a constant JSON body, set up the
  * same way. Runs are interleaved ceiling/ours so drift in machine load hits both.
- * POST /orders is also sent, right after, to a second child of the same build on the same database
- * that takes valid tokens at their word (bench/claimsOnlyServer.ts, ROLES=api: the app's projector
- * serves both): the ratio is what the per-request account check costs.
  */
 export async function benchHttp(quick: boolean): Promise<Figure[]> {
   const total = quick ? 100_000 : 1_000_000;
@@ -87,10 +83,9 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
     const reader = await fixture.user('reader');
     const writer = await fixture.user('writer');
     const seedStarted = Date.now();
-    // The app never touches the seeded rows, so it starts while they are written. The reference
-    // without the per-request account check starts once the app has migrated the database.
+    // The app never touches the seeded rows, so it starts while they are written.
     const starts = [
-      fixture.startApp({ nodeArgs: cpuProfArgs('http') }).then(async (started) => [started, await fixture.startApp({ entry: 'claimsOnlyApp', env: { ROLES: 'api' } })] as const),
+      fixture.startApp({ nodeArgs: cpuProfArgs('http') }),
       build()
         .then((b) => startChild({ label: 'constant server', args: b.constantServer.args, env: { NODE_ENV: 'production' } }))
         .then((c) => {
@@ -100,7 +95,7 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
       seedOrderRows(fixture.db.knex, total, reader.id, fixture.productId),
     ] as const;
     await Promise.allSettled(starts);
-    const [[app, claimsOnly], ceiling] = await Promise.all(starts);
+    const [app, ceiling] = await Promise.all(starts);
     const seedSeconds = (Date.now() - seedStarted) / 1000;
     const rows = Number(((await fixture.db.knex('orders').count({ n: '*' }).first()) as { n: string }).n);
     const own = Number(((await fixture.db.knex('orders').where('user_id', reader.id).count({ n: '*' }).first()) as { n: string }).n);
@@ -122,11 +117,10 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
       ['oursGet', get(app, reader, '/orders?page=1&limit=20')],
       ['ceilingPost', post(ceiling, writer, '/constant')],
       ['oursPost', post(app, writer, '/orders')],
-      ['claimsOnlyPost', post(claimsOnly, writer, '/orders')],
     ];
-    const runs: Run = { ceilingGet: [], oursGet: [], ceilingPost: [], oursPost: [], claimsOnlyPost: [] };
+    const runs: Run = { ceilingGet: [], oursGet: [], ceilingPost: [], oursPost: [] };
     // Warm-up (JIT, pools, caches) of our routes; the constant route needs none to speak of.
-    for (const [key, run] of cases) if (!key.startsWith('ceiling')) await run(warmupSeconds);
+    for (const [key, run] of cases) if (key.startsWith('ours')) await run(warmupSeconds);
     for (let round = 0; round < rounds; round++) {
       for (const [key, run] of cases) {
         const result = await run(seconds);
@@ -180,21 +174,6 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
       );
       if (failed > 0.01 * (ours.total + ceil.total)) throw new Error(`${label}: ${failed} requests failed (non-2xx, errors or timeouts)`);
     }
-    // The same app and build, the same database, back to back: only the account check differs.
-    const checked = best(runs.oursPost);
-    const unchecked = best(runs.claimsOnlyPost);
-    figures.push({
-      name: `4 POST /orders (MANUAL) c${CONNECTIONS} with the per-request account check`,
-      unit: 'req/s',
-      ours: checked.requestsPerSecond,
-      reference: { label: 'token claims only', value: unchecked.requestsPerSecond },
-      target: 'ratio reported',
-      extra: {
-        p99Ms: checked.p99Ms,
-        claimsOnlyP99Ms: unchecked.p99Ms,
-        failed: unchecked.failed,
-      },
-    });
     return figures;
   } finally {
     await constant?.stop();

@@ -6,6 +6,7 @@ import { benchHttp } from './httpApi';
 import { benchEndToEnd } from './endToEnd';
 import { benchMemory } from './memory';
 import { benchSocketFlood } from './socketFlood';
+import { benchAuthCheck } from './authCheck';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 import { dropSeededDatabases } from './lib/sharedSeed';
 import { removeBuild } from './lib/build';
@@ -21,6 +22,7 @@ const benches: Bench[] = [
   { name: 'e2e latency', run: benchEndToEnd },
   { name: 'memory', run: benchMemory },
   { name: 'socket flood', run: benchSocketFlood },
+  { name: 'auth check', run: benchAuthCheck },
 ];
 
 async function main(): Promise<void> {

@@ -72,7 +72,9 @@ async function findOrderOwner(deps: Deps, orderId: string): Promise<string | und
 /**
  * Socket.io on the API's HTTP server. The Redis streams adapter carries broadcasts between API
  * instances and the notifier, and keeps sessions so a client that drops briefly is recovered (with
- * the pushes it missed) on any instance. Every connection, recovered or not, passes the JWT check.
+ * the pushes it missed) on any instance. Every connection, recovered or not, passes the token and
+ * account check and the connection limits; every client event passes the event limits; every
+ * account change (notified, or found by the periodic recheck) is applied to the open sockets.
  */
 export function createSocketServer(httpServer: http.Server, deps: Deps): SocketServer {
   const { config, logger: rootLogger, authenticator } = deps;

@@ -222,7 +222,9 @@ export class AuthState {
       connectionString: this.options.connectionString,
       connectionTimeoutMillis: 5000,
       application_name: 'order-ledger-auth-listener',
+      // A connection that died silently is noticed within a minute or so instead of the OS's hours.
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
     let lost = false;
     const onLost = (error?: Error): void => {

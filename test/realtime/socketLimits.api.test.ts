@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { RoomAck } from '../../src/infra/socket/socketEvents';
-import { givenUser, type TestApp, type TestUser } from '../support/apiHarness';
+import { givenUser, startTestApp, type TestApp, type TestUser } from '../support/apiHarness';
 import { client, connected, connectionRefusal, createCluster, eventually, type Client, type Cluster } from '../support/realtimeHarness';
 
 let cluster: Cluster;
@@ -218,5 +218,29 @@ describe('per-user limits shared by two instances', () => {
       const refusal = await connectionRefusal(open(app, user.token));
       expect(refusal.data).toEqual({ type: 'rate_limit', code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
     }
+  });
+});
+
+describe('when Redis is unreachable', () => {
+  // Port 1 on loopback: nothing listens, so every Redis command stays unanswered.
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ REDIS_PORT: '1', ROLES: 'api', SOCKET_MAX_CONNECTIONS_PER_USER: '2', SOCKET_USER_EVENT_LIMIT: '3', SOCKET_USER_EVENT_WINDOW_SECONDS: '600' });
+  });
+  afterAll(async () => {
+    await app.stop();
+  });
+
+  test('then each instance still enforces the per-user bounds on its own', async () => {
+    const user = await givenUser(app);
+    const first = open(app, user.token);
+    const second = open(app, user.token);
+    await connected(first, 10_000);
+    await connected(second, 10_000);
+    expect((await connectionRefusal(open(app, user.token), 10_000)).data).toEqual({ type: 'rate_limit', code: 'TOO_MANY_CONNECTIONS' });
+
+    const acks: RoomAck[] = [];
+    for (let i = 0; i < 4; i++) acks.push(await joinWithAck(first, randomUUID()));
+    expect(acks.map(codeOf)).toEqual(['ORDER_NOT_FOUND', 'ORDER_NOT_FOUND', 'ORDER_NOT_FOUND', 'RATE_LIMITED']);
   });
 });

@@ -101,6 +101,8 @@ function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
     promise,
     new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+      // A bound, not work: it must not keep a stopping process alive.
+      timer.unref();
     }),
   ]).finally(() => clearTimeout(timer));
 }

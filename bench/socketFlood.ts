@@ -73,7 +73,7 @@ const round = (n: number): number => Number(n.toFixed(1));
  * runs at the lowest CPU priority (see startFlooder); its send rate is in the figure's extras.
  */
 export async function benchSocketFlood(quick: boolean): Promise<Figure[]> {
-  const seconds = quick ? 3 : 5;
+  const seconds = quick ? 3 : 4;
   const fixture = await createAppFixture('flood');
   try {
     const reader = await fixture.user('reader');

@@ -31,10 +31,10 @@ export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
   defineRoute(routes, {
     method: 'post',
     path: '/auth/logout-all',
-    summary: "Revoke every token of the signed-in user (all devices); sign in again for a new one",
+    summary: 'Revoke every token of the signed-in user (all devices); sign in again for a new one',
     tags: ['Auth'],
     access: 'user',
-    responses: { 204: { description: 'Every token signed before now gets 401 TOKEN_REVOKED; the user’s sockets are disconnected' } },
+    responses: { 204: { description: 'Every token signed before now gets 401 TOKEN_REVOKED; their sockets are disconnected' } },
     handler: async ({ user }) => {
       await revokeAllTokens(deps.knex, user!.id);
       deps.auth.invalidate([user!.id]);
@@ -45,7 +45,7 @@ export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
   defineRoute(routes, {
     method: 'post',
     path: '/users/:id/revoke-tokens',
-    summary: "Revoke every token of a user (admin); the user can sign in again",
+    summary: 'Revoke every token of a user (admin); the user can sign in again',
     tags: ['Auth'],
     access: 'admin',
     params: userIdParams,

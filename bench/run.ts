@@ -5,6 +5,8 @@ import { benchRebuild } from './projectionRebuild';
 import { benchHttp } from './httpApi';
 import { benchEndToEnd } from './endToEnd';
 import { benchMemory } from './memory';
+import { benchSocketFlood } from './socketFlood';
+import { benchAuthCheck } from './authCheck';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 import { dropSeededDatabases } from './lib/sharedSeed';
 import { removeBuild } from './lib/build';
@@ -19,6 +21,8 @@ const benches: Bench[] = [
   { name: 'http api', run: benchHttp },
   { name: 'e2e latency', run: benchEndToEnd },
   { name: 'memory', run: benchMemory },
+  { name: 'socket flood', run: benchSocketFlood },
+  { name: 'auth check', run: benchAuthCheck },
 ];
 
 async function main(): Promise<void> {

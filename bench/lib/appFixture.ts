@@ -19,7 +19,7 @@ export interface AppFixture {
   /** A user written straight to the table, with a signed token. */
   user(label: string): Promise<BenchUser>;
   /** Starts the app (every role) in a child process; stopped by close(). */
-  startApp(options?: { nodeArgs?: string[]; env?: Record<string, string> }): Promise<ChildServer>;
+  startApp(options?: { nodeArgs?: string[]; env?: Record<string, string>; entry?: 'app' | 'claimsOnlyApp' }): Promise<ChildServer>;
   /** Stops every child, deletes the Redis keys and the outbox, drops the database. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -55,8 +55,8 @@ export async function createAppFixture(label: string, envOverrides: Record<strin
       },
       async startApp(options = {}) {
         const child = await startChild({
-          label: `${label} app`,
-          args: (await build()).app.args,
+          label: `${label} ${options.entry ?? 'app'}`,
+          args: (await build())[options.entry ?? 'app'].args,
           env: { ...appEnvironment.env, ...(options.env ?? {}) },
           nodeArgs: options.nodeArgs ?? [],
         });

@@ -12,6 +12,8 @@ export interface Entry {
 
 export interface Build {
   app: Entry;
+  /** The app taking tokens at their word: the reference of the per-request account check. */
+  claimsOnlyApp: Entry;
   cli: Entry;
   constantServer: Entry;
 }
@@ -23,7 +25,7 @@ let building: Promise<Build> | undefined;
 
 function fromSource(): Build {
   const tsx = (file: string): Entry => ({ args: ['--import', 'tsx', path.join(REPO_ROOT, file)], runtime: `node --import tsx ${file}` });
-  return { app: tsx('src/main.ts'), cli: tsx('src/cli/main.ts'), constantServer: tsx('bench/constantServer.ts') };
+  return { app: tsx('src/main.ts'), claimsOnlyApp: tsx('bench/claimsOnlyServer.ts'), cli: tsx('src/cli/main.ts'), constantServer: tsx('bench/constantServer.ts') };
 }
 
 /**
@@ -45,7 +47,7 @@ export function build(): Promise<Build> {
       JSON.stringify({
         extends: path.join(REPO_ROOT, 'tsconfig.build.json'),
         compilerOptions: { outDir, rootDir: REPO_ROOT, sourceMap: false, incremental: false, noCheck: true },
-        include: [path.join(REPO_ROOT, 'src'), path.join(REPO_ROOT, 'bench', 'constantServer.ts')],
+        include: [path.join(REPO_ROOT, 'src'), path.join(REPO_ROOT, 'bench', 'constantServer.ts'), path.join(REPO_ROOT, 'bench', 'claimsOnlyServer.ts')],
       }),
     );
     const started = Date.now();
@@ -56,7 +58,7 @@ export function build(): Promise<Build> {
       );
     });
     const js = (file: string): string => path.join(outDir, file);
-    const wanted = ['src/main.js', 'src/cli/main.js', 'bench/constantServer.js'];
+    const wanted = ['src/main.js', 'src/cli/main.js', 'bench/constantServer.js', 'bench/claimsOnlyServer.js'];
     if (!wanted.every((f) => fs.existsSync(js(f)))) {
       process.stderr.write(`[bench] build failed, running the sources with tsx instead:\n${failure ?? ''}\n`);
       return fromSource();
@@ -64,7 +66,12 @@ export function build(): Promise<Build> {
     if (failure) process.stderr.write(`[bench] tsc reported errors but emitted the files; using them\n`);
     process.stderr.write(`[bench] compiled the app for child processes in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     const node = (file: string): Entry => ({ args: [js(file)], runtime: `node (tsc build of ${file.replace(/\.js$/, '.ts')})` });
-    return { app: node('src/main.js'), cli: node('src/cli/main.js'), constantServer: node('bench/constantServer.js') };
+    return {
+      app: node('src/main.js'),
+      claimsOnlyApp: node('bench/claimsOnlyServer.js'),
+      cli: node('src/cli/main.js'),
+      constantServer: node('bench/constantServer.js'),
+    };
   })();
   return building;
 }

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ensureDatabase } from '../infra/db/knex';
+import { revokeAllTokensByEmail, setDisabled, setRole, type AccountSummary } from '../infra/auth/accounts';
+import { ensureDatabase, type Knex } from '../infra/db/knex';
+import { roleSchema } from '../infra/http/authTokens';
 import { migrateToLatest } from '../infra/db/migrations';
 import { orderStreamId } from '../events/codec';
 import { readModelProjections } from '../projections/readModels';
@@ -18,6 +20,16 @@ type Action<A extends unknown[]> = (context: CliContext, ...args: A) => Promise<
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100_000) throw new InvalidArgumentError('expected an integer from 1 to 100000');
   return Number(value);
+}
+
+function role(value: string): 'user' | 'admin' {
+  const parsed = roleSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError('expected user or admin');
+  return parsed.data;
+}
+
+function accountLine(verb: string, account: AccountSummary): string {
+  return `${verb} ${account.email} (${account.id}): role ${account.role}, ${account.disabled ? 'disabled' : 'enabled'}`;
 }
 
 function position(value: string): bigint {
@@ -49,7 +61,7 @@ function mismatchLine(m: VerifyMismatch): string {
 
 export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (...args: A) => Promise<void>): Command {
   const program = new Command('order-ledger')
-    .description('Operate the order ledger: migrations, the first admin, audits of the event store, read-model rebuilds and exports.\nReads the same environment as the server (DATABASE_URL, …).')
+    .description('Operate the order ledger: migrations, the first admin, user roles and access, audits of the event store, read-model rebuilds and exports.\nReads the same environment as the server (DATABASE_URL, …).')
     .showSuggestionAfterError(true);
 
   program
@@ -83,6 +95,42 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
         return 0;
       }),
     );
+
+  const users = program
+    .command('users')
+    .description('change what a user may do; every API instance applies it within seconds, open sockets included');
+  users
+    .command('set-role')
+    .description("change a user's role (their tokens keep working with the new role; a demoted admin leaves the admins room)")
+    .argument('<email>', 'the user (case-insensitive)')
+    .argument('<role>', 'user or admin', role)
+    .option('--json', 'print the account as JSON')
+    .action(
+      run(async (ctx, email: string, newRole: 'user' | 'admin', options: { json?: boolean }) => {
+        const account = await setRole(ctx.knex(), email, newRole);
+        await printLine(options.json ? toJson(account) : accountLine('updated', account));
+        return 0;
+      }),
+    );
+  const accountChanges: Array<[name: string, description: string, verb: string, change: (knex: Knex, email: string) => Promise<AccountSummary>]> = [
+    ['disable', 'refuse sign-in and revoke every token (sockets are disconnected)', 'disabled', (knex, email) => setDisabled(knex, email, true)],
+    ['enable', 'allow sign-in again (tokens revoked by disable stay revoked)', 'enabled', (knex, email) => setDisabled(knex, email, false)],
+    ['revoke-tokens', 'revoke every token the user holds now (sockets are disconnected); they can sign in again', 'revoked the tokens of', revokeAllTokensByEmail],
+  ];
+  for (const [name, description, verb, change] of accountChanges) {
+    users
+      .command(name)
+      .description(description)
+      .argument('<email>', 'the user (case-insensitive)')
+      .option('--json', 'print the account as JSON')
+      .action(
+        run(async (ctx, email: string, options: { json?: boolean }) => {
+          const account = await change(ctx.knex(), email);
+          await printLine(options.json ? toJson(account) : accountLine(verb, account));
+          return 0;
+        }),
+      );
+  }
 
   const audit = program.command('audit').description('audit orders against the event store');
   audit

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { AuthState } from './auth/authState';
+import type { Authenticator } from './auth/authenticator';
 import type { Config } from './config/config';
 import type { EventStore } from './eventstore/eventStore';
 import type { TokenService } from './http/authTokens';
@@ -21,6 +23,10 @@ export interface Deps {
   store: EventStore;
   redis: Redis;
   tokens: TokenService;
+  /** Accounts as they are now (role, disabled, revocations), cached and kept fresh by LISTEN. */
+  auth: AuthState;
+  /** Token plus account check for every HTTP request and socket. */
+  authenticator: Authenticator;
   waiter: ProjectionWaiter;
   projector?: Projector;
   /** api role: Socket.io on this process's HTTP server. */

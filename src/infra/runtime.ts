@@ -5,6 +5,8 @@ import { readModelProjections } from '../projections/readModels';
 import { Projector } from '../projections/projector';
 import { Notifier } from '../projections/notifier';
 import { ProjectionWaiter } from '../queries/consistency';
+import { AuthState } from './auth/authState';
+import { claimsOnlyAuthenticator, createAuthenticator } from './auth/authenticator';
 import type { Config } from './config/config';
 import type { Deps } from './deps';
 import { createKnex, ensureDatabase } from './db/knex';
@@ -45,6 +47,11 @@ export interface Runtime {
 export interface RuntimeOptions {
   logger?: Logger;
   appHooks?: AppHooks;
+  /**
+   * Benchmark reference only: act on a valid token's claims without checking the account, as the
+   * API did before revocation existed. Not reachable through configuration.
+   */
+  trustTokenClaims?: boolean;
 }
 
 async function closeServer(server: http.Server, graceMs: number): Promise<void> {
@@ -91,6 +98,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
   const waiter = new ProjectionWaiter(knex, config.DATABASE_URL, readModelProjections.map((p) => p.name), logger);
   await waiter.start();
+  const auth = new AuthState({ knex, connectionString: config.DATABASE_URL, ttlMs: config.AUTH_STATE_TTL_MS, logger: logger.child({ component: 'auth' }) });
+  await auth.start();
+  const tokens = createTokenService(config.jwtSecret, config.JWT_EXPIRES_IN_SECONDS);
 
   const deps: Deps = {
     config,
@@ -98,7 +108,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     knex,
     store,
     redis,
-    tokens: createTokenService(config.jwtSecret, config.JWT_EXPIRES_IN_SECONDS),
+    tokens,
+    auth,
+    authenticator: options.trustTokenClaims ? claimsOnlyAuthenticator(tokens) : createAuthenticator(tokens, auth),
     waiter,
     clock: () => new Date(),
   };
@@ -226,6 +238,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       if (server) await step('http', () => closeServer(server!, 10_000), 11_000);
       for (const component of [...components].reverse()) await step(component.name, () => component.stop());
       await step('waiter', () => waiter.close(), 3000);
+      await step('auth listener', () => auth.close(), 3000);
       await step('event store', () => store.close(), 5000);
       await step('redis', () => redis.quit(), 1000);
       redis.disconnect();

@@ -152,6 +152,58 @@ const migrations: Migration[] = [
     },
   },
   {
+    // What a token may do is decided by the account as it is now: role, disabled, the version that
+    // "revoke all" bumps, and single revoked tokens. Every change NOTIFYs the user id, whoever makes
+    // it (API, CLI, a manual UPDATE), so each API instance drops its cached copy at once.
+    name: '0005_auth_state',
+    async up(knex) {
+      await knex.raw(`
+        alter table users
+          add column if not exists disabled_at timestamptz,
+          add column if not exists token_version integer not null default 0;
+        create table if not exists revoked_tokens (
+          jti text primary key,
+          user_id uuid not null references users (id) on delete cascade,
+          expires_at timestamptz not null,
+          revoked_at timestamptz not null default now()
+        );
+        create index if not exists revoked_tokens_user_idx on revoked_tokens (user_id, expires_at);
+        create index if not exists revoked_tokens_expires_idx on revoked_tokens (expires_at);
+
+        create or replace function order_ledger_user_auth_changed() returns trigger language plpgsql as $$
+        begin
+          if tg_op = 'DELETE' then
+            perform pg_notify('order_ledger_auth', old.id::text);
+          else
+            perform pg_notify('order_ledger_auth', new.id::text);
+          end if;
+          return null;
+        end $$;
+        drop trigger if exists users_auth_changed on users;
+        create trigger users_auth_changed after update of email, role, disabled_at, token_version or delete on users
+          for each row execute function order_ledger_user_auth_changed();
+
+        create or replace function order_ledger_token_revoked() returns trigger language plpgsql as $$
+        begin
+          perform pg_notify('order_ledger_auth', new.user_id::text);
+          return null;
+        end $$;
+        drop trigger if exists revoked_tokens_notify on revoked_tokens;
+        create trigger revoked_tokens_notify after insert on revoked_tokens
+          for each row execute function order_ledger_token_revoked();
+      `);
+    },
+    async down(knex) {
+      await knex.raw(`
+        drop trigger if exists users_auth_changed on users;
+        drop function if exists order_ledger_user_auth_changed();
+        drop table if exists revoked_tokens;
+        drop function if exists order_ledger_token_revoked();
+        alter table users drop column if exists disabled_at, drop column if exists token_version;
+      `);
+    },
+  },
+  {
     // email_sends becomes the email outbox: the notifier writes a row per emailing event in the
     // transaction that moves its checkpoint (claimed_at null until a worker claims it), so an email
     // whose job Redis lost is found in PostgreSQL and queued again. Pending: neither sent nor skipped.

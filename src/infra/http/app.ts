@@ -16,6 +16,7 @@ import { registerHealthRoutes } from './routes/healthRoutes';
 import { registerOrderRoutes } from './routes/orderRoutes';
 import { registerPaymentMethodRoutes } from './routes/paymentMethodRoutes';
 import { registerProductRoutes } from './routes/productRoutes';
+import { registerSessionRoutes } from './routes/sessionRoutes';
 import { registerTimelineRoutes } from './routes/timelineRoutes';
 import type { RouteDeps } from './route';
 import { locateWebFront, serveWebFront } from './webFront';
@@ -73,9 +74,10 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
 
   const router = express.Router();
   const registry = createRegistry();
-  const routes: RouteDeps = { router, registry, tokens: deps.tokens };
+  const routes: RouteDeps = { router, registry, tokens: deps.tokens, authenticator: deps.authenticator };
   registerHealthRoutes(routes, deps);
   registerAuthRoutes(routes, deps);
+  registerSessionRoutes(routes, deps);
   registerProductRoutes(routes, deps);
   registerOrderRoutes(routes, deps);
   registerTimelineRoutes(routes, deps);

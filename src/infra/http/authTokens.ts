@@ -1,4 +1,4 @@
-import { createSecretKey } from 'node:crypto';
+import { createHash, createSecretKey, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import { AppError } from '../../errors';
@@ -12,7 +12,30 @@ export interface AuthUser {
   role: Role;
 }
 
-const claimsSchema = z.object({ sub: z.uuid(), email: z.string(), role: roleSchema, exp: z.number() });
+// jti and ver are absent from tokens signed before revocation existed; they are accepted until they
+// expire, with an id derived from the token and version 0, so they can still be revoked.
+const claimsSchema = z.object({
+  sub: z.uuid(),
+  email: z.string(),
+  role: roleSchema,
+  exp: z.number(),
+  iat: z.number().optional(),
+  jti: z.string().min(1).max(128).optional(),
+  ver: z.number().int().min(0).optional(),
+});
+
+/**
+ * A token whose signature and expiry are good. `role` and `email` are what the token says; what
+ * the user may do now comes from the account (see src/infra/auth/authenticator.ts).
+ */
+export interface VerifiedToken extends AuthUser {
+  /** exp, seconds since the epoch. */
+  expiresAt: number;
+  /** jti: what POST /auth/logout revokes. */
+  tokenId: string;
+  /** The account's token version when it was signed; revoking all tokens bumps the account's. */
+  version: number;
+}
 
 export class UnauthorizedError extends AppError {
   constructor(message = 'Authentication required', code = 'UNAUTHORIZED') {
@@ -27,8 +50,9 @@ export class ForbiddenError extends AppError {
 }
 
 export interface TokenService {
-  sign(user: AuthUser): { token: string; expiresAt: string };
-  verify(token: string): AuthUser & { expiresAt: number };
+  /** `tokenVersion` is the account's current one (0 when absent). */
+  sign(user: AuthUser & { tokenVersion?: number }): { token: string; expiresAt: string };
+  verify(token: string): VerifiedToken;
 }
 
 export function createTokenService(secret: string, expiresInSeconds: number): TokenService {
@@ -37,10 +61,11 @@ export function createTokenService(secret: string, expiresInSeconds: number): To
   const key = createSecretKey(Buffer.from(secret, 'utf8'));
   return {
     sign(user) {
-      const token = jwt.sign({ email: user.email, role: user.role }, key, {
+      const token = jwt.sign({ email: user.email, role: user.role, ver: user.tokenVersion ?? 0 }, key, {
         algorithm: 'HS256',
         subject: user.id,
         expiresIn: expiresInSeconds,
+        jwtid: randomUUID(),
       });
       return { token, expiresAt: new Date(Date.now() + expiresInSeconds * 1000).toISOString() };
     },
@@ -55,9 +80,14 @@ export function createTokenService(secret: string, expiresInSeconds: number): To
       }
       const claims = claimsSchema.safeParse(payload);
       if (!claims.success) throw new UnauthorizedError('Invalid token', 'INVALID_TOKEN');
-      return { id: claims.data.sub, email: claims.data.email, role: claims.data.role, expiresAt: claims.data.exp };
+      const { sub, email, role, exp, jti, ver } = claims.data;
+      return { id: sub, email, role, expiresAt: exp, tokenId: jti ?? legacyTokenId(token), version: ver ?? 0 };
     },
   };
+}
+
+function legacyTokenId(token: string): string {
+  return `legacy:${createHash('sha256').update(token).digest('base64url')}`;
 }
 
 export function bearerToken(header: string | undefined): string | undefined {

@@ -2,6 +2,7 @@ import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openap
 import type { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../../errors';
+import type { Authenticator } from '../auth/authenticator';
 import { bearerToken, ForbiddenError, UnauthorizedError, type AuthUser, type TokenService } from './authTokens';
 import { errorResponseSchema } from './openapi';
 
@@ -64,16 +65,18 @@ export interface RouteDeps {
   router: Router;
   registry: OpenAPIRegistry;
   tokens: TokenService;
+  authenticator: Authenticator;
 }
 
-export function authenticate(req: Request, tokens: TokenService, access: Access): AuthUser | undefined {
+/** The caller as the account is now: a deleted, disabled or revoked one gets 401, a demoted admin 403 on admin routes. */
+export async function authenticate(req: Request, authenticator: Authenticator, access: Access): Promise<AuthUser | undefined> {
   if (access === 'public') return undefined;
   const token = bearerToken(req.headers.authorization);
   if (!token) {
     if (access === 'optional') return undefined;
     throw new UnauthorizedError();
   }
-  const user = tokens.verify(token);
+  const user = await authenticator.authenticate(token);
   if (access === 'admin' && user.role !== 'admin') throw new ForbiddenError('Admin role required');
   return { id: user.id, email: user.email, role: user.role };
 }
@@ -117,7 +120,7 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
   });
 
   const handler = async (req: Request, res: Response): Promise<void> => {
-    const user = authenticate(req, deps.tokens, def.access);
+    const user = await authenticate(req, deps.authenticator, def.access);
     const ctx: RouteContext<z.infer<B>, z.infer<Q>, z.infer<P>> = {
       body: parseOrThrow(def.body, req.body, 'body'),
       query: parseOrThrow(def.query, req.query, 'query'),

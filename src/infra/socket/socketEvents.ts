@@ -59,9 +59,15 @@ export interface ClientToServerEvents {
 }
 
 export interface SocketData {
+  /** As the account is now: a role change moves the socket in or out of the admins room. */
   user: AuthUser;
   /** JWT exp, seconds since the epoch. */
   expiresAt: number;
+  /** jti and version of the token the socket was opened with: revoking it disconnects the socket. */
+  tokenId: string;
+  tokenVersion: number;
+  /** Orders of other users this socket follows as an admin; left when the user is demoted. */
+  adminOrders: string[];
 }
 
 export const ADMINS_ROOM = 'admins';

@@ -3,8 +3,11 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import { loadOrder } from '../../commands/orderCommandHandler';
+import type { AuthChange } from '../auth/authState';
+import { checkAccount } from '../auth/authenticator';
 import type { Deps } from '../deps';
-import { UnauthorizedError } from '../http/authTokens';
+import { UnauthorizedError, type AuthUser } from '../http/authTokens';
+import { SocketEventGate, UserSocketLimits } from './socketLimits';
 import {
   ADMINS_ROOM,
   createAdapterRedis,
@@ -42,6 +45,22 @@ function refused(code: string, message: string): RoomAck {
   return { ok: false, error: { code, message } };
 }
 
+function limitError(code: string, message: string, retryAfterMs?: number): Error {
+  const error = new Error(message) as Error & { data: unknown };
+  error.data = retryAfterMs === undefined ? { type: 'rate_limit', code } : { type: 'rate_limit', code, retryAfterMs };
+  return error;
+}
+
+/** Redis or the database did not answer: the client may retry. */
+function unavailableError(): Error {
+  const error = new Error('Could not accept the connection; retry shortly') as Error & { data: unknown };
+  error.data = { type: 'unavailable', code: 'UNAVAILABLE' };
+  return error;
+}
+
+type Reply = (answer: RoomAck) => void;
+const noReply: Reply = () => undefined;
+
 /** Owner of an order from the read model, or from its stream when the read model has not caught up. */
 async function findOrderOwner(deps: Deps, orderId: string): Promise<string | undefined> {
   const row = (await deps.knex('orders').where('id', orderId).first('user_id')) as { user_id: string } | undefined;
@@ -53,12 +72,15 @@ async function findOrderOwner(deps: Deps, orderId: string): Promise<string | und
 /**
  * Socket.io on the API's HTTP server. The Redis streams adapter carries broadcasts between API
  * instances and the notifier, and keeps sessions so a client that drops briefly is recovered (with
- * the pushes it missed) on any instance. Every connection, recovered or not, passes the JWT check.
+ * the pushes it missed) on any instance. Every connection, recovered or not, passes the token and
+ * account check and the connection limits; every client event passes the event limits; every
+ * account change (notified, or found by the periodic recheck) is applied to the open sockets.
  */
 export function createSocketServer(httpServer: http.Server, deps: Deps): SocketServer {
-  const { config, logger: rootLogger, tokens } = deps;
+  const { config, logger: rootLogger, authenticator } = deps;
   const logger = rootLogger.child({ component: 'socket' });
   const redis = createAdapterRedis(config, logger);
+  const limits = new UserSocketLimits(deps.redis, config, logger);
   const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
 
   const io: SocketIo = new Server(httpServer, {
@@ -66,7 +88,8 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     // The auth middleware must also run for recovered sessions (the default skips it).
     connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: false },
     cors: { origin: origins, credentials: false },
-    maxHttpBufferSize: 16 * 1024,
+    // Client messages are a few hundred bytes (the handshake carries the JWT); larger ones close the connection.
+    maxHttpBufferSize: config.SOCKET_MAX_MESSAGE_BYTES,
     connectTimeout: 10_000,
     serveClient: false,
   });
@@ -80,7 +103,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     return { ...session, data: { ...(session.data as object), pendingReplay: session.missedPackets }, missedPackets: [] };
   };
 
-  io.use((socket, next) => {
+  io.use(async (socket, next) => {
     const replay = socket.data.pendingReplay;
     delete socket.data.pendingReplay;
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
@@ -88,33 +111,102 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       next(authenticationError('UNAUTHORIZED', 'a token is required in auth.token'));
       return;
     }
-    let verified: ReturnType<typeof tokens.verify>;
+    let verified: Awaited<ReturnType<typeof authenticator.authenticate>>;
     try {
-      verified = tokens.verify(token);
+      verified = await authenticator.authenticate(token);
     } catch (error) {
-      const code = error instanceof UnauthorizedError ? error.code : 'INVALID_TOKEN';
-      next(authenticationError(code, error instanceof Error ? error.message : 'invalid token'));
+      if (!(error instanceof UnauthorizedError)) {
+        logger.warn({ err: error }, 'socket token could not be checked');
+        next(unavailableError());
+        return;
+      }
+      next(authenticationError(error.code, error.message));
       return;
     }
-    const user = { id: verified.id, email: verified.email, role: verified.role };
+    const user: AuthUser = { id: verified.id, email: verified.email, role: verified.role };
     if (socket.recovered) {
       const previous = socket.data.user as SocketData['user'] | undefined;
       if (previous?.id !== user.id || previous.role !== user.role) {
         // Another identity (or role) took over the session: start clean rather than inherit its rooms.
         for (const room of socket.rooms) if (room !== socket.id) void socket.leave(room);
+        socket.data.adminOrders = [];
       } else if (replay) {
         socket.data.pendingReplay = replay;
       }
     }
+    // Shared by every instance: a user cannot open more than SOCKET_MAX_CONNECTIONS_PER_USER
+    // sockets, nor reconnect in a loop to get fresh per-socket budgets.
+    try {
+      const attempt = await limits.consumeConnect(user.id);
+      if (!attempt.ok) {
+        next(limitError('RATE_LIMITED', 'Too many connection attempts; retry later', attempt.retryAfterMs));
+        return;
+      }
+      if (!(await limits.acquireConnection(user.id, socket.id))) {
+        next(limitError('TOO_MANY_CONNECTIONS', `At most ${config.SOCKET_MAX_CONNECTIONS_PER_USER} connections per user`));
+        return;
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'socket connection limits could not be checked');
+      next(unavailableError());
+      return;
+    }
     socket.data.user = user;
     socket.data.expiresAt = verified.expiresAt;
+    socket.data.tokenId = verified.tokenId;
+    socket.data.tokenVersion = verified.tokenVersion;
+    socket.data.adminOrders = Array.isArray(socket.data.adminOrders) ? socket.data.adminOrders : [];
     next();
   });
 
+  // This instance's sockets by user, to act on account changes.
+  const byUser = new Map<string, Set<AppSocket>>();
+
+  /** Applies the account as it is now to a socket: gone, disabled or revoked disconnects; a new role moves rooms. */
+  const applyAccount = (socket: AppSocket, account: Parameters<typeof checkAccount>[0]): void => {
+    let current: AuthUser;
+    try {
+      current = checkAccount(account, { tokenId: socket.data.tokenId, version: socket.data.tokenVersion });
+    } catch (error) {
+      logger.info({ userId: socket.data.user.id, code: (error as UnauthorizedError).code }, 'socket no longer authorized; disconnecting');
+      socket.disconnect(true);
+      return;
+    }
+    const previous = socket.data.user;
+    socket.data.user = current;
+    if (current.role === previous.role) return;
+    if (current.role === 'admin') {
+      void socket.join(ADMINS_ROOM);
+      return;
+    }
+    void socket.leave(ADMINS_ROOM);
+    for (const orderId of socket.data.adminOrders) void socket.leave(orderRoom(orderId));
+    socket.data.adminOrders = [];
+  };
+
+  /** Reads the accounts of these users (all of this instance's when 'all') and applies them to their sockets. */
+  const recheck = async (change: AuthChange): Promise<void> => {
+    const userIds = change === 'all' ? [...byUser.keys()] : change.filter((id) => byUser.has(id));
+    if (userIds.length === 0) return;
+    const accounts = await deps.auth.refresh(userIds);
+    for (const id of userIds) for (const socket of byUser.get(id) ?? []) applyAccount(socket, accounts.get(id));
+  };
+  const recheckLogged = (change: AuthChange): void => {
+    recheck(change).catch((error: unknown) => logger.warn({ err: error }, 'could not recheck socket accounts; the next sweep will'));
+  };
+  const unsubscribe = deps.auth.onChange(recheckLogged);
+  // The safety net for lost notifications, like the HTTP cache's TTL: every connected account is read again.
+  const sweep = setInterval(() => recheckLogged('all'), config.AUTH_STATE_TTL_MS);
+  sweep.unref();
+
   io.on('connection', (socket: AppSocket) => {
-    const { user } = socket.data;
+    // The user id never changes for a socket; role and email may (socket.data.user is kept current).
+    const user = { id: socket.data.user.id };
     void socket.join(userRoom(user.id));
-    if (user.role === 'admin') void socket.join(ADMINS_ROOM);
+    if (socket.data.user.role === 'admin') void socket.join(ADMINS_ROOM);
+    const mine = byUser.get(user.id) ?? new Set<AppSocket>();
+    mine.add(socket);
+    byUser.set(user.id, mine);
 
     let expiryTimer: NodeJS.Timeout | undefined;
     const scheduleExpiry = (): void => {
@@ -128,7 +220,51 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       expiryTimer.unref();
     };
     scheduleExpiry();
-    socket.on('disconnect', () => clearTimeout(expiryTimer));
+    socket.on('disconnect', () => {
+      clearTimeout(expiryTimer);
+      limits.releaseConnection(user.id, socket.id);
+      mine.delete(socket);
+      if (mine.size === 0 && byUser.get(user.id) === mine) byUser.delete(user.id);
+    });
+
+    // Every client packet passes this gate before any handler runs; what it refuses costs no I/O.
+    const gate = new SocketEventGate(config);
+    const refuse = (reply: Reply, message: string): void => {
+      reply(refused('RATE_LIMITED', message));
+      if (gate.refusedTooOften() && socket.connected) {
+        logger.warn({ userId: user.id }, 'socket kept sending after being rate limited; disconnecting');
+        socket.disconnect(true);
+      }
+    };
+    socket.use((packet, next) => {
+      const refusal = gate.admitEvent();
+      if (refusal === undefined) {
+        next();
+        return;
+      }
+      const last: unknown = packet[packet.length - 1];
+      refuse(typeof last === 'function' ? (last as Reply) : noReply, refusal);
+    });
+    /** Runs a handler under the per-socket bound on unanswered work and the user's shared event budget. */
+    const guarded =
+      (handle: (payload: unknown) => Promise<RoomAck>) =>
+      async (payload: unknown, ack: unknown): Promise<void> => {
+        const reply = typeof ack === 'function' ? (ack as Reply) : noReply;
+        const busy = gate.beginWork();
+        if (busy !== undefined) return refuse(reply, busy);
+        try {
+          const budget = await limits.consumeEvent(user.id);
+          if (!budget.ok) return refuse(reply, `Too many events from this user; retry in ${budget.retryAfterMs} ms`);
+          // Dropped meanwhile (for flooding, say): nobody is left to answer.
+          if (!socket.connected) return;
+          reply(await handle(payload));
+        } catch (error) {
+          logger.warn({ err: error }, 'socket event failed');
+          reply(refused('UNAVAILABLE', 'Could not handle the request; try again'));
+        } finally {
+          gate.endWork();
+        }
+      };
 
     const replay = socket.data.pendingReplay;
     delete socket.data.pendingReplay;
@@ -138,33 +274,41 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       (socket.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
     }
 
-    socket.on('joinOrder', async (payload, ack) => {
-      const reply = typeof ack === 'function' ? ack : () => undefined;
-      const parsed = roomRequestSchema.safeParse(payload);
-      if (!parsed.success) return reply(refused('VALIDATION_FAILED', 'orderId must be a UUID'));
-      const { orderId } = parsed.data;
-      try {
-        const owner = await findOrderOwner(deps, orderId);
-        if (!owner || (user.role !== 'admin' && owner !== user.id)) return reply(refused('ORDER_NOT_FOUND', 'No such order for this user'));
-        const followed = [...socket.rooms].filter((room) => room.startsWith('order:')).length;
-        if (!socket.rooms.has(orderRoom(orderId)) && followed >= MAX_ORDER_ROOMS_PER_SOCKET) {
-          return reply(refused('TOO_MANY_ORDERS', `A connection may follow at most ${MAX_ORDER_ROOMS_PER_SOCKET} orders`));
+    socket.on(
+      'joinOrder',
+      guarded(async (payload) => {
+        const parsed = roomRequestSchema.safeParse(payload);
+        if (!parsed.success) return refused('VALIDATION_FAILED', 'orderId must be a UUID');
+        const { orderId } = parsed.data;
+        try {
+          const owner = await findOrderOwner(deps, orderId);
+          // The role as it is after the look-up: a demotion meanwhile must not let the join through.
+          const asAdmin = owner !== undefined && owner !== user.id && socket.data.user.role === 'admin';
+          if (!owner || (owner !== user.id && !asAdmin)) return refused('ORDER_NOT_FOUND', 'No such order for this user');
+          const followed = [...socket.rooms].filter((room) => room.startsWith('order:')).length;
+          if (!socket.rooms.has(orderRoom(orderId)) && followed >= MAX_ORDER_ROOMS_PER_SOCKET) {
+            return refused('TOO_MANY_ORDERS', `A connection may follow at most ${MAX_ORDER_ROOMS_PER_SOCKET} orders`);
+          }
+          void socket.join(orderRoom(orderId));
+          if (asAdmin && !socket.data.adminOrders.includes(orderId)) socket.data.adminOrders.push(orderId);
+          return { ok: true, orderId };
+        } catch (error) {
+          logger.warn({ err: error, orderId }, 'joinOrder could not check the order');
+          return refused('UNAVAILABLE', 'Could not check the order; try again');
         }
-        await socket.join(orderRoom(orderId));
-        return reply({ ok: true, orderId });
-      } catch (error) {
-        logger.warn({ err: error, orderId }, 'joinOrder could not check the order');
-        return reply(refused('UNAVAILABLE', 'Could not check the order; try again'));
-      }
-    });
+      }),
+    );
 
-    socket.on('leaveOrder', async (payload, ack) => {
-      const reply = typeof ack === 'function' ? ack : () => undefined;
-      const parsed = roomRequestSchema.safeParse(payload);
-      if (!parsed.success) return reply(refused('VALIDATION_FAILED', 'orderId must be a UUID'));
-      await socket.leave(orderRoom(parsed.data.orderId));
-      return reply({ ok: true, orderId: parsed.data.orderId });
-    });
+    socket.on(
+      'leaveOrder',
+      guarded(async (payload) => {
+        const parsed = roomRequestSchema.safeParse(payload);
+        if (!parsed.success) return refused('VALIDATION_FAILED', 'orderId must be a UUID');
+        await socket.leave(orderRoom(parsed.data.orderId));
+        socket.data.adminOrders = socket.data.adminOrders.filter((id) => id !== parsed.data.orderId);
+        return { ok: true, orderId: parsed.data.orderId };
+      }),
+    );
   });
 
   return {
@@ -172,6 +316,9 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     async close() {
       // "forced server close" is a recoverable reason: sessions are kept so clients resume elsewhere.
       io.engine.close();
+      limits.close();
+      clearInterval(sweep);
+      unsubscribe();
       await Promise.resolve(io.of('/').adapter.close()).catch(() => undefined);
       await redis.close();
     },

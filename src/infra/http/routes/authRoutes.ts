@@ -1,8 +1,8 @@
 import '../openapi';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { createCredentialVerifier, createUser, emailSchema, passwordSchema, userDtoSchema } from '../../users';
-import { ForbiddenError, roleSchema } from '../authTokens';
+import { createCredentialVerifier, createUser, emailSchema, InvalidCredentialsError, passwordSchema, userDtoSchema } from '../../users';
+import { ForbiddenError, roleSchema, UnauthorizedError } from '../authTokens';
 import { loginRateLimit } from '../rateLimit';
 import { defineRoute, type RouteDeps } from '../route';
 
@@ -58,12 +58,17 @@ export function registerAuthRoutes(routes: RouteDeps, deps: Deps): void {
     before: [loginRateLimit(deps)],
     responses: {
       200: { description: 'Signed in', schema: loginResponseSchema },
-      401: { description: 'Wrong email or password (same answer for both)' },
+      401: { description: 'Wrong email or password (same answer for both); ACCOUNT_DISABLED for a disabled account with the right password' },
       429: { description: 'Too many login attempts' },
     },
     handler: async ({ body }) => {
-      const user = await verifyCredentials(body.email, body.password);
-      const { token } = deps.tokens.sign(user);
+      const verified = await verifyCredentials(body.email, body.password);
+      // Read now, not from the cache: the token carries the account's current token version.
+      const account = (await deps.auth.refresh([verified.id])).get(verified.id);
+      if (!account) throw new InvalidCredentialsError();
+      if (account.disabled) throw new UnauthorizedError('This account is disabled', 'ACCOUNT_DISABLED');
+      const user = { id: account.id, email: account.email, role: account.role };
+      const { token } = deps.tokens.sign({ ...user, tokenVersion: account.tokenVersion });
       return { status: 200, body: { token, user } };
     },
   });

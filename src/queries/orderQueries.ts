@@ -29,6 +29,12 @@ export const orderDtoSchema = z.object({
   paymentProvider: paymentMethodSchema.nullable(),
   paymentReference: z.string().nullable(),
   refundedAmount: z.number().int(),
+  strayRefunds: z
+    .object({
+      pending: z.number().int().describe('Refunds requested and not yet confirmed by the provider'),
+      completed: z.number().int().describe('Refunds the provider confirmed'),
+    })
+    .describe('Payments the order never counted (wrong amount, duplicate, after cancellation), given back apart from the order\'s own payment'),
   revision: z.number().int(),
   position: z.string().describe('Global position of the last event applied to this row (decimal string)'),
   placedAt: z.iso.datetime(),
@@ -73,6 +79,7 @@ export function toOrderDto(row: OrderRow): OrderDto {
     paymentProvider: row.payment_provider as OrderDto['paymentProvider'],
     paymentReference: row.payment_reference,
     refundedAmount: Number(row.refunded_amount),
+    strayRefunds: { pending: row.stray_refunds_pending, completed: row.stray_refunds_completed },
     revision: Number(row.revision),
     position: row.position,
     placedAt: row.placed_at.toISOString(),

@@ -145,7 +145,7 @@ describe('POST /payments/webhook/stripe', () => {
     const refundRequest = stream.find((e) => e.type === 'RefundRequested')!;
     expect(env.stripe.requestsTo('POST', /^\/v1\/refunds$/).find((r) => r.form.payment_intent === intentId)?.idempotencyKey).toBe(refundRequest.id);
     const state = await orderState(env.app, orderId);
-    expect(state).toMatchObject({ status: 'PAYMENT_FAILED', strayPayments: [intentId], refundRequested: false });
+    expect(state).toMatchObject({ status: 'PAYMENT_FAILED', strayPayments: [{ reference: intentId, amount: 2400, currency: 'USD' }], refundRequested: false });
 
     // The client pays again: a new attempt, and the order can still be paid.
     const retry = await env.app.request.post(`/orders/${orderId}/pay`).set(bearer(alice.token));
@@ -238,7 +238,7 @@ describe('POST /payments/webhook/stripe', () => {
       expect(refund?.amount).toBe(2500);
       // charge.refunded for the duplicate does not refund the order.
       await sendStripeWebhook(env.app, env.stripe.chargeRefundedEvent(second));
-      expect(await orderState(env.app, orderId)).toMatchObject({ status: 'PAID', paidReference: intentId, strayPayments: [second] });
+      expect(await orderState(env.app, orderId)).toMatchObject({ status: 'PAID', paidReference: intentId, strayPayments: [expect.objectContaining({ reference: second })] });
     });
   });
 });
@@ -299,6 +299,62 @@ describe('provider failures when placing a STRIPE order', () => {
     const mallory = await givenUser(env.app);
     const res = await env.app.request.post(`/orders/${orderId}/pay`).set(bearer(mallory.token));
     expect(res.status).toBe(404);
+  });
+});
+
+describe('Stripe: giving back a payment of the wrong amount', () => {
+  /** The order as the read model shows it once every event of its stream is applied. */
+  async function readModelOrder(orderId: string) {
+    const stream = await env.app.runtime.deps.store.readStream(`order-${orderId}`);
+    const res = await env.app.request
+      .get(`/orders/${orderId}`)
+      .set(bearer(alice.token))
+      .set('X-Min-Position', stream[stream.length - 1]!.position.toString());
+    expect(res.status).toBe(200);
+    return res.body.data as { status: string; paymentStatus: string; strayRefunds: { pending: number; completed: number } };
+  }
+
+  it('when Stripe confirms the refund at once, then the stream records it and the order shows it completed, its own payment still FAILED and retryable', async () => {
+    const { orderId, intentId } = await givenStripeOrder(2500);
+    env.stripe.pay(intentId, 2400);
+    await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
+
+    await eventually(() => eventTypes(env.app, orderId), (types) => types.includes('StrayPaymentRefunded'));
+    expect(await eventTypes(env.app, orderId)).toEqual(['OrderPlaced', 'PaymentInitiated', 'PaymentFailed', 'RefundRequested', 'StrayPaymentRefunded']);
+    expect(await readModelOrder(orderId)).toMatchObject({ status: 'PAYMENT_FAILED', paymentStatus: 'FAILED', strayRefunds: { pending: 0, completed: 1 } });
+    const history = await env.app.request.get(`/orders/${orderId}/history`).set(bearer(alice.token));
+    expect(history.body.data.at(-1)).toMatchObject({
+      eventType: 'StrayPaymentRefunded',
+      fromStatus: 'PAYMENT_FAILED',
+      toStatus: 'PAYMENT_FAILED',
+      detail: { provider: 'STRIPE', amount: 2400, currency: 'USD', paymentReference: intentId },
+    });
+    // Stripe's charge.refunded for the same refund changes nothing more.
+    const confirm = await sendStripeWebhook(env.app, env.stripe.chargeRefundedEvent(intentId));
+    expect(confirm.body.outcome).toBe('unchanged');
+  });
+
+  it('when Stripe confirms the refund later, then the order shows it pending until charge.refunded arrives, and completed after', async () => {
+    env.stripe.refundStatus = 'pending';
+    let orderId: string;
+    let intentId: string;
+    try {
+      ({ orderId, intentId } = await givenStripeOrder(2500));
+      env.stripe.pay(intentId, 2600);
+      await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
+      await eventually(
+        async () => [...env.stripe.refunds.values()].find((r) => r.payment_intent === intentId),
+        (r) => r !== undefined,
+      );
+    } finally {
+      env.stripe.refundStatus = 'succeeded';
+    }
+    expect(await readModelOrder(orderId)).toMatchObject({ paymentStatus: 'FAILED', strayRefunds: { pending: 1, completed: 0 } });
+
+    const confirm = await sendStripeWebhook(env.app, env.stripe.chargeRefundedEvent(intentId, { amountRefunded: 2600 }));
+    expect(confirm.body).toMatchObject({ outcome: 'recorded' });
+    expect((await eventTypes(env.app, orderId)).at(-1)).toBe('StrayPaymentRefunded');
+    expect(await readModelOrder(orderId)).toMatchObject({ paymentStatus: 'FAILED', strayRefunds: { pending: 0, completed: 1 } });
   });
 });
 

@@ -151,6 +151,21 @@ const migrations: Migration[] = [
       await knex.raw("drop table if exists email_sends; delete from projection_checkpoints where name = 'notifier';");
     },
   },
+  {
+    // Refunds of payments an order never counted (wrong amount, duplicate, late) are counted apart
+    // from the order's own payment status, so their completion shows.
+    name: '0007_stray_refunds',
+    async up(knex) {
+      await knex.raw(`
+        alter table orders
+          add column if not exists stray_refunds_pending integer not null default 0,
+          add column if not exists stray_refunds_completed integer not null default 0;
+      `);
+    },
+    async down(knex) {
+      await knex.raw('alter table orders drop column if exists stray_refunds_pending, drop column if exists stray_refunds_completed;');
+    },
+  },
 ];
 
 class CodeMigrationSource implements Knex.MigrationSource<Migration> {

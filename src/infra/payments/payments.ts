@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { z } from 'zod';
 import { handleOrderCommand, loadOrder, type HandleResult } from '../../commands/orderCommandHandler';
-import { evolve, initialOrderState, type OrderCommand, type OrderState } from '../../commands/order/orderDecider';
+import { evolve, initialOrderState, strayPaymentOf, type OrderCommand, type OrderState } from '../../commands/order/orderDecider';
 import { InvalidTransitionError, OrderNotFoundError, PaymentMethodMismatchError } from '../../commands/order/orderErrors';
 import { AppError, ConflictError, UnavailableError } from '../../errors';
 import { decodeOrderEvent, orderStreamId, type EncodeContext } from '../../events/codec';
@@ -482,6 +482,7 @@ export class Payments {
     if (request.own && state.status === 'REFUNDED') return { status: 'already_refunded' };
     const paymentReference = request.data.providerReference ?? request.paidReference;
     if (!paymentReference) throw new PaymentProviderError(method, 'refund', 'the refund request names no payment to give back', false);
+    if (!request.own && strayPaymentOf(state, paymentReference)?.refunded) return { status: 'already_refunded' };
     const refund = await this.provider(method).refund({
       orderId,
       paymentReference,

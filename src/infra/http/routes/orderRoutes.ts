@@ -163,6 +163,7 @@ function dtoFromPlaced(result: HandleResult): OrderDto {
     paymentProvider: null,
     paymentReference: null,
     refundedAmount: 0,
+    strayRefunds: { pending: 0, completed: 0 },
     revision: Number(result.revision),
     position: (result.position ?? 0n).toString(),
     placedAt: placed.data.placedAt,

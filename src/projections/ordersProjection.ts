@@ -99,6 +99,11 @@ export function applyToOrderRow(row: OrderRowValues | undefined, stored: StoredO
   return { ...row, ...changesFor(event, row), ...common };
 }
 
+/** The `orders` row a stream's events produce, folded with the projection's own code (undefined without OrderPlaced). */
+export function orderRowFromEvents(events: readonly StoredOrderEvent[]): OrderRowValues | undefined {
+  return events.reduce<OrderRowValues | undefined>(applyToOrderRow, undefined);
+}
+
 interface StoredOrderRow {
   id: string;
   user_id: string;

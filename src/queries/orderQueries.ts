@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { orderItemSchema, orderStatusSchema, paymentMethodSchema } from '../events/orderEvents';
-import type { OrderRow } from '../projections/ordersProjection';
+import type { StoredOrderEvent } from '../events/codec';
+import { orderRowFromEvents, type OrderRow, type OrderRowValues } from '../projections/ordersProjection';
 
 export const MAX_PAGE_LIMIT = 100;
 
@@ -66,12 +67,15 @@ export const orderHistoryEntrySchema = z.object({
 });
 export type OrderHistoryEntry = z.infer<typeof orderHistoryEntrySchema>;
 
-export function toOrderDto(row: OrderRow): OrderDto {
+type RowColumns = Omit<OrderRowValues, 'items' | 'placed_at' | 'updated_at'>;
+
+/** One mapping from `orders` columns to the DTO, whether the row was read from the table or folded from events. */
+function dtoOf(row: RowColumns, items: unknown, placedAt: string, updatedAt: string): OrderDto {
   return {
     id: row.id,
     userId: row.user_id,
     status: row.status as OrderDto['status'],
-    items: row.items as OrderDto['items'],
+    items: items as OrderDto['items'],
     totalAmount: Number(row.total_amount),
     currency: row.currency,
     paymentMethod: row.payment_method as OrderDto['paymentMethod'],
@@ -82,9 +86,24 @@ export function toOrderDto(row: OrderRow): OrderDto {
     strayRefunds: { pending: row.stray_refunds_pending, completed: row.stray_refunds_completed },
     revision: Number(row.revision),
     position: row.position,
-    placedAt: row.placed_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    placedAt,
+    updatedAt,
   };
+}
+
+export function toOrderDto(row: OrderRow): OrderDto {
+  return dtoOf(row, row.items, row.placed_at.toISOString(), row.updated_at.toISOString());
+}
+
+/**
+ * The order as the read model will show it once it has applied these events: the stream folded
+ * by the `orders` projection's own code. Commands answer with it when the read model lags.
+ */
+export function orderFromEvents(events: readonly StoredOrderEvent[]): OrderDto | undefined {
+  const row = orderRowFromEvents(events);
+  if (!row) return undefined;
+  // Times come back from PostgreSQL as Dates: normalise the same way ('…:00Z' becomes '…:00.000Z').
+  return dtoOf(row, JSON.parse(row.items), new Date(row.placed_at).toISOString(), new Date(row.updated_at).toISOString());
 }
 
 interface Cursor {

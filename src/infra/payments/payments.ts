@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { z } from 'zod';
-import { handleOrderCommand, loadOrder, type HandleResult } from '../../commands/orderCommandHandler';
+import { handleOrderCommand, loadOrder, unchangedResult, type HandleResult } from '../../commands/orderCommandHandler';
 import { evolve, initialOrderState, strayPaymentOf, type OrderCommand, type OrderState } from '../../commands/order/orderDecider';
 import { InvalidTransitionError, OrderNotFoundError, PaymentMethodMismatchError } from '../../commands/order/orderErrors';
 import { AppError, ConflictError, UnavailableError } from '../../errors';
@@ -175,7 +175,7 @@ export class Payments {
   async current(orderId: string): Promise<HandleResult> {
     const snapshot = await loadOrder(this.store, orderId);
     if (snapshot.state.status === 'NONE') throw new OrderNotFoundError(orderId);
-    return { orderId, events: [], state: snapshot.state, revision: snapshot.revision, position: snapshot.position, unchanged: true };
+    return unchangedResult(orderId, snapshot);
   }
 
   /**
@@ -189,7 +189,7 @@ export class Payments {
     const snapshot = await loadOrder(this.store, orderId);
     const { state } = snapshot;
     if (state.status === 'NONE') throw new OrderNotFoundError(orderId);
-    const unchanged: HandleResult = { orderId, events: [], state, revision: snapshot.revision, position: snapshot.position, unchanged: true };
+    const unchanged = unchangedResult(orderId, snapshot);
     if (state.paymentMethod === 'MANUAL' || !awaitingPayment.has(state.status)) return { result: unchanged };
     const method = state.paymentMethod;
     const provider = this.provider(method);

@@ -1,7 +1,7 @@
 import '../openapi';
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { handleOrderCommand, loadOrder, type HandleResult } from '../../../commands/orderCommandHandler';
+import { handleOrderCommand, loadOrder } from '../../../commands/orderCommandHandler';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { ConflictError, ValidationError } from '../../../errors';
@@ -14,12 +14,11 @@ import {
   orderDtoSchema,
   orderHistoryEntrySchema,
   orderListSchema,
-  type OrderDto,
 } from '../../../queries/orderQueries';
-import { ConsistencyTimeoutError } from '../../../queries/consistency';
 import type { Deps } from '../../deps';
 import { paymentsOf } from '../../payments/payments';
 import type { AuthUser } from '../authTokens';
+import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { ifMatchRevision, minPositionHeaders, minPositionQuery, requestedMinPosition } from '../consistencyParams';
 import { defineRoute, type RouteDeps } from '../route';
 
@@ -44,6 +43,7 @@ export const orderCommandResponseSchema = z
       .object({
         order: orderDtoSchema,
         position: z.string().describe('Global position of the last event this command appended'),
+        consistency: consistencySchema,
         clientSecret: z.string().optional().describe('POST /orders with STRIPE: the PaymentIntent client secret for Stripe.js'),
         paymentUrl: z.string().optional().describe('POST /orders with PAYPAL: where the buyer approves the payment'),
       })
@@ -66,25 +66,6 @@ const idempotencyHeaders = z.object({
 });
 
 const actorOf = (user: AuthUser) => ({ type: user.role === 'admin' ? ('admin' as const) : ('user' as const), id: user.id });
-
-/** Waits (bounded) for the read model, then reads the order; falls back to the command's own view. */
-export async function orderAfterCommand(deps: Deps, result: HandleResult, fallback?: () => OrderDto): Promise<OrderDto> {
-  if (result.position !== undefined) {
-    try {
-      await deps.waiter.waitFor(result.position, deps.config.CONSISTENCY_WAIT_MS);
-    } catch (error) {
-      if (!(error instanceof ConsistencyTimeoutError) || !fallback) throw error;
-      deps.logger.warn({ orderId: result.orderId, position: result.position.toString() }, 'read model lagging; answering from the command result');
-      return fallback();
-    }
-  }
-  const order = await getOrder(deps.knex, result.orderId, {});
-  if (!order) {
-    if (fallback) return fallback();
-    throw new OrderNotFoundError(result.orderId);
-  }
-  return order;
-}
 
 /** Commands load the stream (never the read model) to check ownership; others see 404. */
 async function assertCanCommand(deps: Deps, orderId: string, user: AuthUser): Promise<void> {
@@ -146,31 +127,6 @@ export async function priceItems(deps: Deps, requested: { productId: string; qua
   return { items, currency: rows[0]!.currency };
 }
 
-function dtoFromPlaced(result: HandleResult): OrderDto {
-  const state = result.state;
-  if (state.status === 'NONE') throw new OrderNotFoundError(result.orderId);
-  const placed = result.events.find((e) => e.type === 'OrderPlaced');
-  if (!placed || placed.type !== 'OrderPlaced') throw new OrderNotFoundError(result.orderId);
-  return {
-    id: state.orderId,
-    userId: state.userId,
-    status: state.status,
-    items: placed.data.items,
-    totalAmount: state.totalAmount,
-    currency: state.currency,
-    paymentMethod: state.paymentMethod,
-    paymentStatus: 'PENDING',
-    paymentProvider: null,
-    paymentReference: null,
-    refundedAmount: 0,
-    strayRefunds: { pending: 0, completed: 0 },
-    revision: Number(result.revision),
-    position: (result.position ?? 0n).toString(),
-    placedAt: placed.data.placedAt,
-    updatedAt: placed.data.placedAt,
-  };
-}
-
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
   defineRoute(routes, {
     method: 'post',
@@ -181,9 +137,9 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     body: placeOrderBodySchema,
     headers: idempotencyHeaders,
     responses: {
-      201: { description: 'Order placed', schema: orderCommandResponseSchema },
+      201: { description: 'Order placed', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
       409: { description: 'Idempotency-Key reused with another body' },
-      503: { description: 'Payment provider not configured or read model lagging' },
+      503: { description: 'Payment provider not configured' },
     },
     handler: async ({ body, user, req, requestId }) => {
       const customer = user!;
@@ -213,13 +169,12 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       if (result.state.status !== 'NONE' && result.state.userId !== customer.id) throw new OrderNotFoundError(orderId);
       // Online methods start the provider's payment now; if the provider fails, the order stays retryable and the error says so.
       const payment = body.paymentMethod === 'MANUAL' ? undefined : await paymentsOf(deps).startPayment(orderId, { actor: actorOf(customer), requestId });
-      const position = payment?.result.position ?? result.position;
-      const order = await orderAfterCommand(deps, { ...result, position }, () => dtoFromPlaced(result));
+      const answer = await answerCommand(deps, payment?.result ?? result);
       const session = {
         ...(payment?.session?.clientSecret ? { clientSecret: payment.session.clientSecret } : {}),
         ...(payment?.session?.paymentUrl ? { paymentUrl: payment.session.paymentUrl } : {}),
       };
-      return { status: 201, body: { status: 'success', data: { order, position: (position ?? 0n).toString(), ...session } } };
+      return commandResponse(201, answer, session);
     },
   });
 
@@ -296,7 +251,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       ...(body ? { body } : {}),
       headers: ifMatchHeaders,
       responses: {
-        200: { description: 'Command applied', schema: orderCommandResponseSchema },
+        200: { description: 'Command applied', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
         404: { description: 'No such order for this user' },
         409: { description: 'Illegal transition (names both states)' },
         412: { description: 'If-Match revision is stale' },
@@ -309,8 +264,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
           context: { actor: actorOf(user!), requestId },
         });
-        const order = await orderAfterCommand(deps, result);
-        return { status: 200, body: { status: 'success', data: { order, position: (result.position ?? 0n).toString() } } };
+        return commandResponse(200, await answerCommand(deps, result));
       },
     });
   };

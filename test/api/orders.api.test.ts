@@ -189,6 +189,24 @@ describe('POST /orders', () => {
       expect(replay.body.data.order.id).toBe(corrected.body.data.order.id);
     });
 
+    it.each([
+      ['its total is over the amount limit', 'ORDER_INVALID', async () => [{ productId: (await givenProduct(app, { unitAmount: Number.MAX_SAFE_INTEGER })).id, quantity: 2 }]],
+      ['it mixes currencies', 'MIXED_CURRENCIES', async () => [{ productId: mug.id, quantity: 1 }, { productId: (await givenProduct(app, { currency: 'EUR' })).id, quantity: 1 }]],
+      ['a product is no longer sold', 'PRODUCT_NOT_FOUND', async () => [{ productId: (await givenProduct(app, { active: false })).id, quantity: 1 }]],
+    ])('when a keyed order is refused because %s (%s), then nothing is stored and the same key with a corrected body places the order', async (_why, code, items) => {
+      const user = await givenUser(app);
+      const key = randomUUID();
+      const refused = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send({ items: await items(), paymentMethod: 'MANUAL' });
+      expect({ status: refused.status, code: errorCode(refused) }).toEqual({ status: 400, code });
+      expect(await app.runtime.deps.knex('idempotency_keys').where({ user_id: user.id, key })).toEqual([]);
+
+      const corrected = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
+      expect(corrected.status).toBe(201);
+      const replay = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
+      expect(replay.body.data.order.id).toBe(corrected.body.data.order.id);
+      expect((await app.request.get('/orders').set(bearer(user.token))).body.meta.total).toBe(1);
+    });
+
     it('when the key is longer than 255 characters, then 400', async () => {
       const res = await app.request.post('/orders').set(bearer(alice.token)).set('Idempotency-Key', 'k'.repeat(256)).send(body());
       expect(res.status).toBe(400);

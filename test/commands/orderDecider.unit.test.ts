@@ -10,6 +10,7 @@ import {
   InvalidOrderError,
   InvalidTransitionError,
   OrderAlreadyExistsError,
+  OrderAmountBelowMinimumError,
   OrderNotFoundError,
   PartialRefundError,
   PaymentMethodMismatchError,
@@ -541,6 +542,33 @@ describe('decide: placing an order', () => {
       { ...items[1]!, quantity: 1, unitAmount: huge, lineAmount: huge },
     ];
     given().when(placeOrder({ items: hugeItems })).thenThrows(InvalidOrderError, /too large/, 'ORDER_INVALID');
+  });
+
+  const priced = (unitAmount: number, currency = 'USD'): Partial<Extract<OrderCommand, { type: 'PlaceOrder' }>['data']> => ({
+    items: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', sku: 'FREEBIE', name: 'Sticker', quantity: 1, unitAmount, lineAmount: unitAmount }],
+    currency,
+  });
+
+  it('when a STRIPE order totals nothing, then it is refused naming Stripe\'s minimum for its currency', () => {
+    given()
+      .when(placeOrder(priced(0)))
+      .thenThrows(OrderAmountBelowMinimumError, /paid by STRIPE must total at least 0\.50 USD; this one totals 0\.00 USD/, 'ORDER_AMOUNT_BELOW_MINIMUM');
+  });
+
+  it('when a STRIPE order totals one cent less than the minimum, then it is refused; at the minimum it is placed', () => {
+    given().when(placeOrder(priced(49))).thenThrows(OrderAmountBelowMinimumError, /0\.50 USD/, 'ORDER_AMOUNT_BELOW_MINIMUM');
+    given().when(placeOrder(priced(29, 'GBP'))).thenThrows(OrderAmountBelowMinimumError, /at least 0\.30 GBP; this one totals 0\.29 GBP/);
+    expect(decide(placeOrder(priced(50)), initialOrderState)).toHaveLength(1);
+    expect(decide(placeOrder(priced(50, 'JPY')), initialOrderState)).toHaveLength(1);
+  });
+
+  it('when a PAYPAL order totals nothing, then it is refused; a cent is enough', () => {
+    given().when(placeOrder({ ...priced(0), paymentMethod: 'PAYPAL' })).thenThrows(OrderAmountBelowMinimumError, /PAYPAL must total at least 0\.01 USD/);
+    expect(decide(placeOrder({ ...priced(1), paymentMethod: 'PAYPAL' }), initialOrderState)).toHaveLength(1);
+  });
+
+  it('when a MANUAL order totals nothing, then it is placed: nothing is charged online', () => {
+    expect(decide(placeOrder({ ...priced(0), paymentMethod: 'MANUAL' }), initialOrderState)).toMatchObject([{ type: 'OrderPlaced', data: { totalAmount: 0 } }]);
   });
 
   it('when the same order is placed twice, then the second fails with ORDER_ALREADY_EXISTS', () => {

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/infra/config/config';
 import { createLogger } from '../../src/infra/logger';
-import { fromDecimalAmount, toDecimalAmount } from '../../src/infra/payments/amounts';
+import { fromDecimalAmount, toDecimalAmount } from '../../src/events/money';
 import { PaymentProviderNotConfiguredError } from '../../src/infra/payments/paymentProvider';
 import { Payments } from '../../src/infra/payments/payments';
 import { PayPalProvider } from '../../src/infra/payments/paypalProvider';

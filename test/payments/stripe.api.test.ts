@@ -1,4 +1,4 @@
-import { bearer, givenAdmin, givenUser, type TestUser } from '../support/apiHarness';
+import { bearer, givenAdmin, givenProduct, givenUser, type TestUser } from '../support/apiHarness';
 import {
   eventTypes,
   eventually,
@@ -45,6 +45,35 @@ describe('POST /orders with STRIPE', () => {
     const create = env.stripe.requestsTo('POST', /^\/v1\/payment_intents$/).find((r) => r.form['metadata[orderId]'] === placed.orderId);
     expect(create?.idempotencyKey).toContain(placed.orderId);
     expect(await eventTypes(env.app, placed.orderId)).toEqual(['OrderPlaced', 'PaymentInitiated']);
+  });
+
+  it('when the total is below what Stripe can charge, then 400 names the minimum, nothing is stored or sent to Stripe, and the key stays usable', async () => {
+    const free = await givenProduct(env.app, { unitAmount: 0, currency: 'USD' });
+    const intentsBefore = env.stripe.intents.size;
+    const key = `below-minimum-${free.id}`;
+    const res = await env.app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .set('Idempotency-Key', key)
+      .send({ items: [{ productId: free.id, quantity: 3 }], paymentMethod: 'STRIPE' });
+
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({
+      code: 'ORDER_AMOUNT_BELOW_MINIMUM',
+      message: 'An order paid by STRIPE must total at least 0.50 USD; this one totals 0.00 USD',
+      details: { paymentMethod: 'STRIPE', currency: 'USD', minimumAmount: 50, totalAmount: 0 },
+    });
+    expect(env.stripe.intents.size).toBe(intentsBefore);
+    const paypal = await env.app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: free.id, quantity: 1 }], paymentMethod: 'PAYPAL' });
+    expect(paypal.body.error).toMatchObject({ code: 'ORDER_AMOUNT_BELOW_MINIMUM', details: { minimumAmount: 1 } });
+    // Offline payment of a free order is fine, with the same key.
+    const manual = await env.app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .set('Idempotency-Key', key)
+      .send({ items: [{ productId: free.id, quantity: 3 }], paymentMethod: 'MANUAL' });
+    expect(manual.status).toBe(201);
+    expect(manual.body.data.order).toMatchObject({ totalAmount: 0, paymentMethod: 'MANUAL' });
   });
 
   it('when the order is read back, then the read model shows the intent as its payment reference', async () => {

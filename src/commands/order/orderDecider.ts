@@ -6,9 +6,11 @@ import type {
   OrderStatus,
   PaymentMethod,
 } from '../../events/orderEvents';
+import { minimumCharge } from './chargeMinimums';
 import {
   InvalidOrderError,
   InvalidTransitionError,
+  OrderAmountBelowMinimumError,
   OrderAlreadyExistsError,
   OrderNotFoundError,
   PartialRefundError,
@@ -97,6 +99,8 @@ function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, stat
   }
   const totalAmount = items.reduce((sum, item) => sum + item.lineAmount, 0);
   if (!Number.isSafeInteger(totalAmount)) throw new InvalidOrderError('Order total is too large');
+  const minimum = minimumCharge(paymentMethod, currency).amount;
+  if (totalAmount < minimum) throw new OrderAmountBelowMinimumError(paymentMethod, currency, minimum, totalAmount);
   return [{ type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now } }];
 }
 

@@ -10,7 +10,7 @@ import type { Config } from '../config/config';
 import type { Deps } from '../deps';
 import type { EventStore } from '../eventstore/eventStore';
 import type { Logger } from '../logger';
-import { fromDecimalAmount } from './amounts';
+import { fromDecimalAmount } from '../../events/money';
 import {
   PaymentProviderError,
   PaymentProviderNotConfiguredError,

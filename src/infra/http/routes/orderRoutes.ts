@@ -1,11 +1,11 @@
 import '../openapi';
-import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { handleOrderCommand, loadOrder } from '../../../commands/orderCommandHandler';
+import { placeOrder } from '../../../commands/placeOrder';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
-import { ConflictError, ValidationError } from '../../../errors';
-import { fulfilmentStatusSchema, paymentMethodSchema, type OrderItem } from '../../../events/orderEvents';
+import { ValidationError } from '../../../errors';
+import { fulfilmentStatusSchema, paymentMethodSchema } from '../../../events/orderEvents';
 import {
   getOrder,
   getOrderHistory,
@@ -73,60 +73,6 @@ async function assertCanCommand(deps: Deps, orderId: string, user: AuthUser): Pr
   if (state.status === 'NONE' || (user.role !== 'admin' && state.userId !== user.id)) throw new OrderNotFoundError(orderId);
 }
 
-function requestHash(body: unknown): string {
-  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
-}
-
-/** Maps an Idempotency-Key to one order id; the same key with another body is refused. */
-async function orderIdForKey(deps: Deps, userId: string, key: string | undefined, body: unknown): Promise<string> {
-  const fresh = randomUUID();
-  if (!key) return fresh;
-  const hash = requestHash(body);
-  const inserted = (await deps.knex('idempotency_keys')
-    .insert({ user_id: userId, key, request_hash: hash, order_id: fresh })
-    .onConflict(['user_id', 'key'])
-    .ignore()
-    .returning('order_id')) as { order_id: string }[];
-  if (inserted.length > 0) return fresh;
-  const existing = (await deps.knex('idempotency_keys').where({ user_id: userId, key }).first()) as { request_hash: string; order_id: string } | undefined;
-  if (!existing) throw new ConflictError('IDEMPOTENCY_KEY_IN_FLIGHT', 'A request with this Idempotency-Key is in progress; retry');
-  if (existing.request_hash !== hash) {
-    throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body');
-  }
-  return existing.order_id;
-}
-
-interface CatalogRow {
-  id: string;
-  sku: string;
-  name: string;
-  unit_amount: string;
-  currency: string;
-  active: boolean;
-}
-
-/** Prices come from the catalog, never from the client. */
-export async function priceItems(deps: Deps, requested: { productId: string; quantity: number }[]): Promise<{ items: OrderItem[]; currency: string }> {
-  const quantities = new Map<string, number>();
-  for (const item of requested) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
-  const rows = (await deps.knex('products').whereIn('id', [...quantities.keys()])) as CatalogRow[];
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  const missing = [...quantities.keys()].filter((id) => !byId.get(id)?.active);
-  if (missing.length > 0) {
-    throw new ValidationError(`Unknown or unavailable product(s): ${missing.join(', ')}`, { productIds: missing }, 'PRODUCT_NOT_FOUND');
-  }
-  const currencies = new Set(rows.map((row) => row.currency));
-  if (currencies.size > 1) {
-    throw new ValidationError(`All items must share one currency; got ${[...currencies].join(', ')}`, undefined, 'MIXED_CURRENCIES');
-  }
-  const items: OrderItem[] = [...quantities.entries()].map(([productId, quantity]) => {
-    const row = byId.get(productId)!;
-    const unitAmount = Number(row.unit_amount);
-    return { productId, sku: row.sku, name: row.name, quantity, unitAmount, lineAmount: unitAmount * quantity };
-  });
-  return { items, currency: rows[0]!.currency };
-}
-
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
   defineRoute(routes, {
     method: 'post',
@@ -148,24 +94,16 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
       paymentsOf(deps).assertConfigured(body.paymentMethod); // 503 naming the missing variable, before anything is stored
-      const orderId = await orderIdForKey(deps, customer.id, key, body);
-      const { items, currency } = await priceItems(deps, body.items).catch(async (error: unknown) => {
-        // A request refused before its order exists must not burn the key: a corrected retry may reuse it.
-        if (key !== undefined && (await loadOrder(deps.store, orderId)).state.status === 'NONE') {
-          await deps.knex('idempotency_keys').where({ user_id: customer.id, key, order_id: orderId }).del();
-        }
-        throw error;
+      const result = await placeOrder(deps, {
+        userId: customer.id,
+        items: body.items,
+        paymentMethod: body.paymentMethod,
+        idempotencyKey: key,
+        body,
+        now: deps.clock().toISOString(),
+        context: { actor: actorOf(customer), requestId },
       });
-      const result = await handleOrderCommand(
-        deps.store,
-        orderId,
-        {
-          type: 'PlaceOrder',
-          data: { orderId, userId: customer.id, items, currency, paymentMethod: body.paymentMethod, now: deps.clock().toISOString() },
-        },
-        // Without an Idempotency-Key the id was generated just above: no stream to read first.
-        { idempotencySource: `place-order:${orderId}`, context: { actor: actorOf(customer), requestId }, newStream: key === undefined },
-      );
+      const orderId = result.orderId;
       if (result.state.status !== 'NONE' && result.state.userId !== customer.id) throw new OrderNotFoundError(orderId);
       // Online methods start the provider's payment now; if the provider fails, the order stays retryable and the error says so.
       const payment = body.paymentMethod === 'MANUAL' ? undefined : await paymentsOf(deps).startPayment(orderId, { actor: actorOf(customer), requestId });

@@ -34,7 +34,9 @@ export function errorHandler(logger: Logger) {
     }
     if (error instanceof AppError) {
       const status = statusByKind[error.kind];
-      if (status >= 500) logger.warn({ err: { code: error.code, message: error.message }, reqId: req.id }, 'request failed');
+      if (status >= 500) {
+        logger.warn({ err: { code: error.code, message: error.message, ...(error.logDetail ? { detail: error.logDetail } : {}) }, reqId: req.id }, 'request failed');
+      }
       res.status(status).json(errorBody(error.code, error.message, error.details));
       return;
     }

@@ -66,6 +66,13 @@ function orderIdIn(metadata: Record<string, string> | null | undefined): string 
   return parsed.success ? parsed.data : undefined;
 }
 
+/** A provider lookup failed while handling its webhook: answer non-2xx so the provider delivers again. */
+export function unavailableForRedelivery(error: PaymentProviderError): UnavailableError {
+  const unavailable = new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
+  unavailable.logDetail = error.logDetail;
+  return unavailable;
+}
+
 /** The provider's report changes nothing in the order: a refusal to log, not an error to retry. */
 function isRefusal(error: unknown): error is AppError {
   if (!(error instanceof AppError)) return false;
@@ -239,7 +246,7 @@ export class Payments {
     idempotencyKey: string,
     context: EncodeContext,
   ): Promise<string> {
-    this.logger.warn({ orderId, provider: method, err: { code: error.code, message: error.message } }, 'payment could not be started');
+    this.logger.warn({ orderId, provider: method, err: { code: error.code, message: error.message, detail: error.logDetail } }, 'payment could not be started');
     try {
       const result = await handleOrderCommand(
         this.store,
@@ -332,7 +339,7 @@ export class Payments {
       return await this.stripe.orderIdOfPaymentIntent(intentId);
     } catch (error) {
       // Answer non-2xx so Stripe delivers the event again later.
-      if (error instanceof PaymentProviderError) throw new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
+      if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
       throw error;
     }
   }
@@ -369,7 +376,7 @@ export class Payments {
         try {
           capture = await this.requirePayPal().getCapture(captureId);
         } catch (error) {
-          if (error instanceof PaymentProviderError) throw new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
+          if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
           throw error;
         }
         const orderId = orderIdIn({ orderId: capture.customId ?? refund.custom_id ?? '' });

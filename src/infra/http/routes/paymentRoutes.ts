@@ -3,11 +3,11 @@ import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { loadOrder } from '../../../commands/orderCommandHandler';
 import { InvalidTransitionError, OrderNotFoundError } from '../../../commands/order/orderErrors';
-import { ConflictError, UnavailableError, ValidationError } from '../../../errors';
+import { ConflictError, ValidationError } from '../../../errors';
 import { orderDtoSchema } from '../../../queries/orderQueries';
 import type { Deps } from '../../deps';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../../payments/paymentProvider';
-import { paymentsOf, paypalWebhookEventSchema } from '../../payments/payments';
+import { paymentsOf, paypalWebhookEventSchema, unavailableForRedelivery } from '../../payments/payments';
 import { paypalWebhookHeaders, type PayPalWebhookHeaders } from '../../payments/paypalProvider';
 import { verifyStripeWebhook } from '../../payments/stripeProvider';
 import type { AppHooks } from '../app';
@@ -258,9 +258,7 @@ export function mountPaymentWebhooks(app: Express, deps: Deps): void {
     try {
       verified = await paypal.verifyWebhook(headers as PayPalWebhookHeaders, body);
     } catch (error) {
-      if (error instanceof PaymentProviderError) {
-        throw new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
-      }
+      if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
       throw error;
     }
     if (!verified) throw new ValidationError('PayPal did not verify this notification', undefined, 'WEBHOOK_SIGNATURE_INVALID');

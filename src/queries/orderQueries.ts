@@ -111,7 +111,17 @@ interface Cursor {
   id: string;
 }
 
-const cursorSchema = z.object({ placedAt: z.iso.datetime(), id: z.uuid() });
+// A cursor names a row this API listed: a placement time between 1970 and 9999 (what a clock can
+// have written; PostgreSQL has no year 0) and an order id.
+const cursorSchema = z
+  .object({
+    placedAt: z.iso.datetime().refine((value) => {
+      const time = Date.parse(value);
+      return Number.isFinite(time) && time >= Date.UTC(1970, 0, 1) && time < Date.UTC(10000, 0, 1);
+    }, 'placedAt is out of range'),
+    id: z.uuid(),
+  })
+  .strict();
 
 export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
@@ -121,7 +131,7 @@ function decodeCursor(raw: string): Cursor {
   try {
     return cursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
   } catch {
-    throw new ValidationError('cursor is not one this API issued', { cursor: raw }, 'INVALID_CURSOR');
+    throw new ValidationError('cursor is not one this API issued', undefined, 'INVALID_CURSOR');
   }
 }
 

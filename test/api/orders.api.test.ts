@@ -314,6 +314,18 @@ describe('GET /orders', () => {
     expect(res.body.data[0].id).toBe(placed.body.data.order.id);
     expect((await app.request.get('/orders').set(bearer(carol.token)).set('X-Min-Position', 'soon')).status).toBe(400);
   });
+
+  it('when X-Min-Position names a position no command has issued, then 400 UNKNOWN_POSITION at once instead of a 503 after the wait', async () => {
+    const last = await app.runtime.deps.store.lastPosition();
+    for (const [path, header] of [
+      ['/orders', (last + 1_000_000n).toString()],
+      ['/orders', '9'.repeat(19)],
+      [`/orders/${randomUUID()}`, '9223372036854775807'],
+    ] as const) {
+      const res = await app.request.get(path).set(bearer(carol.token)).set('X-Min-Position', header);
+      expect({ path, header, status: res.status, code: errorCode(res) }).toEqual({ path, header, status: 400, code: 'UNKNOWN_POSITION' });
+    }
+  });
 });
 
 describe('GET /orders/:id and /orders/:id/history', () => {
@@ -480,6 +492,10 @@ describe('POST /orders/:id/cancel', () => {
   it('when the body has an unknown field or If-Match is stale, then 400 or 412 and the order stays pending', async () => {
     const order = await givenOrder(app, alice);
     expect((await cancel(order.id, alice.token, { reason: 'x', refund: 100 })).status).toBe(400);
+    for (const reason of ['a\u0000b', '\ud800', 'two\nlines']) {
+      const res = await cancel(order.id, alice.token, { reason });
+      expect({ reason: JSON.stringify(reason), status: res.status, code: errorCode(res) }).toEqual({ reason: JSON.stringify(reason), status: 400, code: 'VALIDATION_FAILED' });
+    }
     const stale = await app.request.post(`/orders/${order.id}/cancel`).set(bearer(alice.token)).set('If-Match', '5').send({});
     expect(stale.status).toBe(412);
     expect(await statusOf(order.id)).toBe('PENDING');

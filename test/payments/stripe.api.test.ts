@@ -1,3 +1,4 @@
+import Stripe from 'stripe';
 import { bearer, givenAdmin, givenProduct, givenUser, type TestUser } from '../support/apiHarness';
 import {
   eventTypes,
@@ -147,6 +148,46 @@ describe('POST /payments/webhook/stripe', () => {
     const res = await sendStripeWebhook(env.app, env.stripe.signedEvent('customer.created', { id: 'cus_1', object: 'customer' }));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ received: true, outcome: 'ignored' });
+  });
+
+  it.each([
+    ['payment_intent.succeeded without currency', 'payment_intent.succeeded', (intent: Record<string, unknown>) => ({ ...intent, currency: undefined }), /currency/],
+    ['payment_intent.succeeded with a fractional amount', 'payment_intent.succeeded', (intent: Record<string, unknown>) => ({ ...intent, amount_received: 12.5 }), /amount_received/],
+    ['payment_intent.payment_failed with metadata that is no object', 'payment_intent.payment_failed', (intent: Record<string, unknown>) => ({ ...intent, metadata: 'x' }), /metadata/],
+  ])('when a signed %s arrives, then 200 ignored with the reason and the order is unchanged (Stripe stops redelivering)', async (_label, type, mangle, reason) => {
+    const { orderId, intentId } = await givenStripeOrder();
+    env.stripe.pay(intentId);
+    const intent = { ...env.stripe.intents.get(intentId)! } as unknown as Record<string, unknown>;
+    const res = await sendStripeWebhook(env.app, env.stripe.signedEvent(type, mangle(intent)));
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ received: true, outcome: 'ignored' });
+    expect(res.body.reason).toMatch(reason);
+    expect(await eventTypes(env.app, orderId)).toEqual(['OrderPlaced', 'PaymentInitiated']);
+  });
+
+  it('when a signed charge.refunded without currency arrives, then 200 ignored and the order stays PAID', async () => {
+    const { orderId, intentId } = await givenStripeOrder();
+    env.stripe.pay(intentId);
+    await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
+    const refunded = JSON.parse(env.stripe.chargeRefundedEvent(intentId, { amountRefunded: 2500 }).payload) as { data: { object: Record<string, unknown> } };
+    const res = await sendStripeWebhook(env.app, env.stripe.signedEvent('charge.refunded', { ...refunded.data.object, currency: undefined }));
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/the charge is malformed.*currency/) });
+    expect(await statusOf(orderId)).toBe('PAID');
+  });
+
+  it.each([
+    ['null', 'null'],
+    ['a number', '42'],
+    ['not JSON at all', '{"id": "evt_1", '],
+    ['an event without a type', JSON.stringify({ id: 'evt_1', data: { object: {} } })],
+  ])('when a signed body is %s, then 200 ignored rather than a crash', async (_label, payload) => {
+    const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: env.stripe.webhookSecret });
+    const res = await sendStripeWebhook(env.app, { payload, header });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ received: true, outcome: 'ignored', reason: expect.stringMatching(/malformed|not JSON/) });
   });
 
   it('when an event names no order of ours, then 200 and it is ignored', async () => {

@@ -1,4 +1,3 @@
-import type Stripe from 'stripe';
 import { z } from 'zod';
 import { handleOrderCommand, loadOrder, unchangedResult, type HandleResult } from '../../commands/orderCommandHandler';
 import { evolve, initialOrderState, strayPaymentOf, type OrderCommand, type OrderState } from '../../commands/order/orderDecider';
@@ -19,7 +18,7 @@ import {
   type ProviderMethod,
 } from './paymentProvider';
 import { PayPalProvider, PayPalRequestError } from './paypalProvider';
-import { StripeProvider } from './stripeProvider';
+import { schemaProblem, StripeProvider, type StripeWebhookEvent } from './stripeProvider';
 
 export interface PaymentsOptions {
   config: Config;
@@ -79,22 +78,24 @@ function isRefusal(error: unknown): error is AppError {
   return error.kind === 'not_found' || error.kind === 'validation' || (error.kind === 'conflict' && error.code !== 'CONCURRENCY_CONFLICT');
 }
 
+const paypalId = z.string().min(1).max(255);
+const paypalMoney = z.object({ currency_code: z.string().regex(/^[A-Za-z]{3}$/, 'not a three-letter currency code'), value: z.string().max(32) });
 const paypalCaptureResource = z.object({
-  id: z.string(),
-  status: z.string().optional(),
-  amount: z.object({ currency_code: z.string(), value: z.string() }).optional(),
-  custom_id: z.string().optional(),
-  supplementary_data: z.object({ related_ids: z.object({ order_id: z.string().optional() }).optional() }).optional(),
+  id: paypalId,
+  status: z.string().max(64).optional(),
+  amount: paypalMoney.optional(),
+  custom_id: z.string().max(255).optional(),
+  supplementary_data: z.object({ related_ids: z.object({ order_id: paypalId.optional() }).optional() }).optional(),
 });
 const paypalRefundResource = z.object({
-  id: z.string(),
-  status: z.string().optional(),
-  amount: z.object({ currency_code: z.string(), value: z.string() }).optional(),
-  custom_id: z.string().optional(),
-  links: z.array(z.object({ href: z.string(), rel: z.string() })).optional(),
-  seller_payable_breakdown: z.object({ total_refunded_amount: z.object({ currency_code: z.string(), value: z.string() }).optional() }).optional(),
+  id: paypalId,
+  status: z.string().max(64).optional(),
+  amount: paypalMoney.optional(),
+  custom_id: z.string().max(255).optional(),
+  links: z.array(z.object({ href: z.string().max(2048), rel: z.string().max(64) })).max(50).optional(),
+  seller_payable_breakdown: z.object({ total_refunded_amount: paypalMoney.optional() }).optional(),
 });
-export const paypalWebhookEventSchema = z.object({ id: z.string().min(1), event_type: z.string().min(1), resource: z.unknown() });
+export const paypalWebhookEventSchema = z.object({ id: paypalId, event_type: z.string().min(1).max(255), resource: z.unknown() });
 export type PayPalWebhookEvent = z.infer<typeof paypalWebhookEventSchema>;
 
 /**
@@ -283,15 +284,14 @@ export class Payments {
     }
   }
 
-  async handleStripeEvent(event: Stripe.Event): Promise<ReportOutcome> {
+  async handleStripeEvent(event: StripeWebhookEvent): Promise<ReportOutcome> {
+    if (event.kind === 'malformed') return this.ignoreMalformed('stripe', event.id, event.type, event.problem);
     const source = `stripe:${event.id}`;
     const context: EncodeContext = { actor: { type: 'provider', id: 'stripe' }, causationId: event.id };
     const now = this.now();
-    switch (event.type) {
-      case 'payment_intent.succeeded':
-      case 'payment_intent.payment_failed':
-      case 'payment_intent.canceled': {
-        const intent = event.data.object;
+    switch (event.kind) {
+      case 'payment_intent': {
+        const { intent } = event;
         const orderId = orderIdIn(intent.metadata);
         if (!orderId) return { outcome: 'ignored', reason: 'the PaymentIntent names no order' };
         const currency = intent.currency.toUpperCase();
@@ -305,11 +305,11 @@ export class Payments {
         const reason =
           event.type === 'payment_intent.canceled'
             ? `PaymentIntent canceled${intent.cancellation_reason ? `: ${intent.cancellation_reason}` : ''}`
-            : (intent.last_payment_error?.message ?? intent.last_payment_error?.code ?? 'payment failed');
+            : intent.last_payment_error?.message || intent.last_payment_error?.code || 'payment failed';
         return this.report(orderId, { type: 'RecordPaymentFailure', data: { provider: 'STRIPE', providerReference: intent.id, reason, now } }, source, context);
       }
       case 'charge.refunded': {
-        const charge = event.data.object;
+        const { charge } = event;
         const intentId = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
         if (!intentId) return { outcome: 'ignored', reason: 'the charge has no PaymentIntent' };
         const orderId = orderIdIn(charge.metadata) ?? orderIdIn({ orderId: (await this.stripeLookup(intentId)) ?? '' });
@@ -328,9 +328,22 @@ export class Payments {
         };
         return this.report(orderId, command, source, context);
       }
-      default:
+      case 'other':
         return { outcome: 'ignored', reason: `event type ${event.type} is not handled` };
+      default: {
+        const exhaustive: never = event;
+        return exhaustive;
+      }
     }
+  }
+
+  /**
+   * A verified event we can never use: answered 200 so the provider stops redelivering what no
+   * retry will fix, and logged loudly enough for someone to look at the provider's dashboard.
+   */
+  private ignoreMalformed(provider: 'stripe' | 'paypal', eventId: string | undefined, type: string | undefined, problem: string): ReportOutcome {
+    this.logger.error({ provider, eventId, eventType: type, problem }, 'verified webhook event is malformed; ignored');
+    return { outcome: 'ignored', reason: problem };
   }
 
   private async stripeLookup(intentId: string): Promise<string | undefined> {
@@ -352,7 +365,7 @@ export class Payments {
       case 'PAYMENT.CAPTURE.COMPLETED':
       case 'PAYMENT.CAPTURE.DENIED': {
         const parsed = paypalCaptureResource.safeParse(event.resource);
-        if (!parsed.success) return { outcome: 'ignored', reason: 'the capture resource is malformed' };
+        if (!parsed.success) return this.ignoreMalformed('paypal', event.id, event.event_type, `the capture resource is malformed (${schemaProblem(parsed.error)})`);
         const capture = parsed.data;
         const orderId = orderIdIn({ orderId: capture.custom_id ?? '' });
         if (!orderId) return { outcome: 'ignored', reason: 'the capture names no order' };
@@ -363,12 +376,12 @@ export class Payments {
         }
         const currency = capture.amount?.currency_code.toUpperCase();
         const amount = capture.amount && currency ? fromDecimalAmount(capture.amount.value, currency) : undefined;
-        if (amount === undefined || !currency) return { outcome: 'ignored', orderId, reason: 'the capture amount is malformed' };
+        if (amount === undefined || !currency) return { ...this.ignoreMalformed('paypal', event.id, event.event_type, 'the capture amount is malformed'), orderId };
         return this.report(orderId, { type: 'RecordPaymentSuccess', data: { provider: 'PAYPAL', ...reference, amount, currency, now } }, source, context);
       }
       case 'PAYMENT.CAPTURE.REFUNDED': {
         const parsed = paypalRefundResource.safeParse(event.resource);
-        if (!parsed.success) return { outcome: 'ignored', reason: 'the refund resource is malformed' };
+        if (!parsed.success) return this.ignoreMalformed('paypal', event.id, event.event_type, `the refund resource is malformed (${schemaProblem(parsed.error)})`);
         const refund = parsed.data;
         const captureId = refund.links?.find((l) => l.rel === 'up')?.href.match(/\/captures\/([A-Za-z0-9-]{1,64})$/)?.[1];
         if (!captureId) return { outcome: 'ignored', reason: 'the refund names no capture' };
@@ -384,7 +397,7 @@ export class Payments {
         const total = refund.seller_payable_breakdown?.total_refunded_amount ?? (capture.status === 'REFUNDED' ? capture.amount : undefined) ?? refund.amount;
         const currency = (typeof total === 'number' ? capture.currency : total?.currency_code)?.toUpperCase();
         const amount = typeof total === 'number' ? total : total && currency ? fromDecimalAmount(total.value, currency) : undefined;
-        if (amount === undefined || !currency) return { outcome: 'ignored', orderId, reason: 'the refund amount is malformed' };
+        if (amount === undefined || !currency) return { ...this.ignoreMalformed('paypal', event.id, event.event_type, 'the refund amount is malformed'), orderId };
         const command: OrderCommand = {
           type: 'RecordRefund',
           data: {

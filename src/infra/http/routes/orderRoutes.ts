@@ -15,11 +15,12 @@ import {
   orderHistoryEntrySchema,
   orderListSchema,
 } from '../../../queries/orderQueries';
+import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
 import { paymentsOf } from '../../payments/payments';
 import type { AuthUser } from '../authTokens';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
-import { ifMatchRevision, minPositionHeaders, minPositionQuery, requestedMinPosition } from '../consistencyParams';
+import { ifMatchRevision, minPositionHeaders, minPositionQuery, waitForRequestedPosition } from '../consistencyParams';
 import { defineRoute, type RouteDeps } from '../route';
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
@@ -57,7 +58,7 @@ const historyResponseSchema = z
   .openapi('OrderHistoryResponse');
 
 const changeStatusBodySchema = z.object({ status: fulfilmentStatusSchema }).strict().openapi('ChangeOrderStatusRequest');
-const cancelBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict().openapi('CancelOrderRequest');
+const cancelBodySchema = z.object({ reason: plainTextSchema(500, 'reason').optional() }).strict().openapi('CancelOrderRequest');
 // Nothing to set: amount and currency come from the order, so any field is refused rather than ignored.
 const markPaidBodySchema = z.object({}).strict().openapi('MarkPaidRequest');
 const ifMatchHeaders = z.object({ 'if-match': z.string().optional().openapi({ description: 'Order revision last seen; 412 when stale' }) });
@@ -127,8 +128,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     responses: { 200: { description: 'A page of orders', schema: orderListSchema }, 503: { description: 'Read model did not reach minPosition in time' } },
     handler: async ({ query, user, req }) => {
       const { minPosition, ...listQuery } = query;
-      const waitFor = requestedMinPosition(req, minPosition);
-      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      await waitForRequestedPosition(deps, req, minPosition);
       const scope = user!.role === 'admin' ? {} : { userId: user!.id };
       return { status: 200, body: await listOrders(deps.knex, listQuery, scope) };
     },
@@ -145,8 +145,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     headers: minPositionHeaders,
     responses: { 200: { description: 'The order', schema: orderResponseSchema }, 404: { description: 'No such order for this user' } },
     handler: async ({ params, query, user, req }) => {
-      const waitFor = requestedMinPosition(req, query.minPosition);
-      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      await waitForRequestedPosition(deps, req, query.minPosition);
       const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
       if (!order) throw new OrderNotFoundError(params.id);
       return { status: 200, body: { status: 'success', data: order }, headers: { ETag: `"${order.revision}"` } };
@@ -164,8 +163,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     headers: minPositionHeaders,
     responses: { 200: { description: 'The history', schema: historyResponseSchema }, 404: { description: 'No such order for this user' } },
     handler: async ({ params, query, user, req }) => {
-      const waitFor = requestedMinPosition(req, query.minPosition);
-      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      await waitForRequestedPosition(deps, req, query.minPosition);
       const history = await getOrderHistory(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
       if (!history) throw new OrderNotFoundError(params.id);
       return { status: 200, body: { status: 'success', data: history } };

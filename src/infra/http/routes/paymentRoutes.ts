@@ -5,6 +5,7 @@ import { loadOrder } from '../../../commands/orderCommandHandler';
 import { InvalidTransitionError, OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { ConflictError, ValidationError } from '../../../errors';
 import { orderDtoSchema } from '../../../queries/orderQueries';
+import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../../payments/paymentProvider';
 import { paymentsOf, paypalWebhookEventSchema, unavailableForRedelivery } from '../../payments/payments';
@@ -53,7 +54,7 @@ const captureResponseSchema = z
   })
   .openapi('PayPalCaptureResponse');
 
-const refundBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict().openapi('RefundRequest');
+const refundBodySchema = z.object({ reason: plainTextSchema(500, 'reason').optional() }).strict().openapi('RefundRequest');
 const refundResponseSchema = z
   .object({
     status: z.literal('success'),

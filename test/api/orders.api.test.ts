@@ -299,6 +299,11 @@ describe('GET /orders', () => {
     ['an unknown status', 'status=LOST', 'VALIDATION_FAILED'],
     ['an unknown parameter', 'sort=total', 'VALIDATION_FAILED'],
     ['a cursor the API never issued', 'cursor=bm90LWEtY3Vyc29y', 'INVALID_CURSOR'],
+    [
+      'a forged cursor from year 0000',
+      `cursor=${Buffer.from(JSON.stringify({ placedAt: '0000-01-01T00:00:00Z', id: '0b5d2f1e-8c43-4e0a-9d6b-3f1a2c4e5d60' })).toString('base64url')}`,
+      'INVALID_CURSOR',
+    ],
     ['a userId that is not a uuid', 'userId=42', 'VALIDATION_FAILED'],
     ['a negative minPosition', 'minPosition=-1', 'VALIDATION_FAILED'],
   ])('when the query has %s, then 400 %s', async (_label, query, code) => {

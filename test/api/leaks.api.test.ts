@@ -59,6 +59,21 @@ describe('provider errors', () => {
     expect(logsSince(mark)).toContain('HTTP 422 CURRENCY_NOT_SUPPORTED: Currency code is not supported for this merchant');
   });
 
+  it('when PayPal refuses a capture for a reason the buyer cannot act on, then 409 says so plainly and the log has PayPal\'s issue', async () => {
+    const placed = await placeOrder(env.app, alice, 'PAYPAL');
+    env.paypal.approve((await orderState(env.app, placed.orderId)).paymentReference!);
+    const mark = logLines.length;
+    env.paypal.failNext(
+      { method: 'POST', path: /\/capture$/ },
+      { status: 422, body: { name: 'UNPROCESSABLE_ENTITY', details: [{ issue: 'PAYEE_BLOCKED_TRANSACTION', description: 'The Fraud settings for this seller are such that this payee cannot be used.' }] } },
+    );
+    const res = await env.app.request.post('/payments/paypal/capture').set(bearer(alice.token)).send({ orderId: placed.orderId });
+
+    expect(res.status).toBe(409);
+    expect(res.body.error).toEqual({ code: 'PAYPAL_CAPTURE_REFUSED', message: `Cannot capture order ${placed.orderId}: PayPal refused the capture`, details: { orderId: placed.orderId } });
+    expect(logsSince(mark)).toContain('PAYEE_BLOCKED_TRANSACTION');
+  });
+
   it('when Stripe refuses an admin refund, then the 502 is plain and the log says why', async () => {
     const placed = await placeOrder(env.app, alice, 'STRIPE');
     const intentId = (await orderState(env.app, placed.orderId)).paymentReference!;

@@ -440,8 +440,12 @@ export class Payments {
             ? 'the buyer has not approved the payment yet'
             : error.issue === 'INSTRUMENT_DECLINED'
               ? "the buyer's funding source was declined; send them back to the approval link"
-              : `PayPal refused it (${error.issue ?? 'unprocessable'})`;
-        throw new ConflictError('PAYPAL_CAPTURE_REFUSED', `Cannot capture order ${orderId}: ${why}`, { orderId, issue: error.issue });
+              : 'PayPal refused the capture';
+        // PayPal's own issue code and words stay in the log; the two the buyer can act on are translated above.
+        const refused = new ConflictError('PAYPAL_CAPTURE_REFUSED', `Cannot capture order ${orderId}: ${why}`, { orderId });
+        refused.logDetail = error.logDetail;
+        this.logger.warn({ orderId, issue: error.issue, err: { detail: error.logDetail } }, 'PayPal refused a capture');
+        throw refused;
       }
       if (error instanceof PaymentProviderError) {
         throw error.withContext(`Order ${orderId} is unchanged; retry the capture`, { orderId, orderStatus: state.status });

@@ -80,9 +80,11 @@ describe('provider errors', () => {
     env.stripe.pay(intentId);
     await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
     const mark = logLines.length;
+    // Twice: the refund reactor sends the same request as the admin call, in either order, and neither may succeed.
     env.stripe.failNext(
       { method: 'POST', path: /^\/v1\/refunds$/ },
       { status: 400, body: { error: { type: 'invalid_request_error', message: 'Charge ch_123 has been disputed.', code: 'charge_disputed' } } },
+      2,
     );
     const res = await env.app.request.post(`/orders/${placed.orderId}/refund`).set(bearer(admin.token)).send({});
 

@@ -15,6 +15,12 @@ export type ErrorKind =
   | 'bad_gateway';
 
 export class AppError extends Error {
+  /**
+   * What happened, for the log only: a provider's own message, a driver's reason. Never part of a
+   * response, whose message stays plain.
+   */
+  logDetail: string | undefined;
+
   constructor(
     readonly kind: ErrorKind,
     readonly code: string,

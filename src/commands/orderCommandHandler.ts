@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import { AppError, ConflictError } from '../errors';
-import { decodeOrderEvent, encodeOrderEvent, orderStreamId, type EncodeContext } from '../events/codec';
+import { decodeOrderEvent, encodeOrderEvent, orderStreamId, type EncodeContext, type StoredOrderEvent } from '../events/codec';
 import type { OrderEvent } from '../events/orderEvents';
 import { WrongExpectedVersionError, type EventStore } from '../infra/eventstore/eventStore';
 import { decide, evolve, initialOrderState, type OrderCommand, type OrderState } from './order/orderDecider';
@@ -54,6 +54,12 @@ export interface HandleResult {
   position: bigint | undefined;
   /** True when the command was already applied (same idempotency source) or decided no change. */
   unchanged: boolean;
+  /**
+   * The whole stream after the command, as the handler knows it without reading it again: the
+   * events it read, then those it appended. Appended events share the append's position (that of
+   * the last one); their revisions are exact. Enough to build the order the projections will show.
+   */
+  stream: readonly StoredOrderEvent[];
 }
 
 export interface OrderStreamSnapshot {
@@ -61,18 +67,35 @@ export interface OrderStreamSnapshot {
   revision: bigint;
   position: bigint | undefined;
   eventIds: Set<string>;
+  events: StoredOrderEvent[];
 }
 
 export async function loadOrder(store: EventStore, orderId: string): Promise<OrderStreamSnapshot> {
   const recorded = await store.readStream(orderStreamId(orderId));
   let state = initialOrderState;
   const eventIds = new Set<string>();
+  const events: StoredOrderEvent[] = [];
   for (const record of recorded) {
-    state = evolve(state, decodeOrderEvent(record).event);
+    const stored = decodeOrderEvent(record);
+    state = evolve(state, stored.event);
     eventIds.add(record.id);
+    events.push(stored);
   }
   const last = recorded[recorded.length - 1];
-  return { state, revision: last ? last.revision : -1n, position: last?.position, eventIds };
+  return { state, revision: last ? last.revision : -1n, position: last?.position, eventIds, events };
+}
+
+/** A loaded stream shaped like the result of a command that appended nothing. */
+export function unchangedResult(orderId: string, snapshot: OrderStreamSnapshot): HandleResult {
+  return {
+    orderId,
+    events: [],
+    state: snapshot.state,
+    revision: snapshot.revision,
+    position: snapshot.position,
+    unchanged: true,
+    stream: snapshot.events,
+  };
 }
 
 /**
@@ -90,19 +113,12 @@ export async function handleOrderCommand(
   for (let attempt = 1; ; attempt++) {
     const assumeNew = attempt === 1 && options.newStream === true && options.expectedRevision === undefined;
     const snapshot: OrderStreamSnapshot = assumeNew
-      ? { state: initialOrderState, revision: -1n, position: undefined, eventIds: new Set() }
+      ? { state: initialOrderState, revision: -1n, position: undefined, eventIds: new Set(), events: [] }
       : await loadOrder(store, orderId);
     if (options.expectedRevision !== undefined && options.expectedRevision !== snapshot.revision) {
       throw new StaleRevisionError(options.expectedRevision, snapshot.revision === -1n ? 'no_stream' : snapshot.revision);
     }
-    const unchanged = (): HandleResult => ({
-      orderId,
-      events: [],
-      state: snapshot.state,
-      revision: snapshot.revision,
-      position: snapshot.position,
-      unchanged: true,
-    });
+    const unchanged = (): HandleResult => unchangedResult(orderId, snapshot);
     if (options.idempotencySource && snapshot.eventIds.has(deterministicEventId(options.idempotencySource, 0))) {
       return unchanged();
     }
@@ -117,6 +133,16 @@ export async function handleOrderCommand(
       const result = await store.appendToStream(streamId, encoded, {
         expectedRevision: snapshot.revision === -1n ? 'no_stream' : snapshot.revision,
       });
+      const appendedAt = new Date().toISOString();
+      const appended: StoredOrderEvent[] = events.map((event, index) => ({
+        event,
+        id: encoded[index]!.id,
+        streamId,
+        revision: result.nextRevision - BigInt(events.length - 1 - index),
+        position: result.position,
+        createdAt: appendedAt,
+        metadata: encoded[index]!.metadata,
+      }));
       return {
         orderId,
         events,
@@ -124,6 +150,7 @@ export async function handleOrderCommand(
         revision: result.nextRevision,
         position: result.position,
         unchanged: false,
+        stream: [...snapshot.events, ...appended],
       };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;

@@ -73,7 +73,7 @@ export interface EncodeContext {
 }
 
 /** Validates an outgoing event against its schema and stamps the schema version. */
-export function encodeOrderEvent(event: OrderEvent, id: string, context: EncodeContext = {}): EventData {
+export function encodeOrderEvent(event: OrderEvent, id: string, context: EncodeContext = {}): EventData & { metadata: EventMetadata } {
   const definition = orderEventSchemas[event.type];
   const data = definition.schema.parse(event.data) as Record<string, unknown>;
   const metadata: EventMetadata = { schemaVersion: definition.version };

@@ -92,7 +92,25 @@ export const refundRequestedSchema = z.object({
   amount: minorUnitsSchema,
   currency: currencySchema,
   reason: z.string().min(1).optional(),
+  /**
+   * v3: true when the money is a payment the order never counted (wrong amount, duplicate, late),
+   * decided by the decider when it requested the refund. Absent on v1/v2 events: the fold infers it.
+   */
+  stray: z.boolean().optional(),
   requestedAt: isoTimeSchema,
+});
+
+/** The provider gave back a payment the order never counted; the order itself is unchanged. */
+export const strayPaymentRefundedSchema = z.object({
+  orderId: uuid,
+  provider: paymentMethodSchema,
+  /** The refund's id at the provider. */
+  providerReference: z.string().min(1).optional(),
+  /** The stray payment that was given back (Stripe PaymentIntent, PayPal order). */
+  paymentReference: z.string().min(1),
+  amount: minorUnitsSchema,
+  currency: currencySchema,
+  refundedAt: isoTimeSchema,
 });
 
 export const orderRefundedSchema = z.object({
@@ -132,8 +150,9 @@ export const orderEventSchemas = {
   PaymentFailed: { version: 1, schema: paymentFailedSchema },
   OrderStatusChanged: { version: 1, schema: orderStatusChangedSchema },
   OrderCancelled: { version: 1, schema: orderCancelledSchema },
-  RefundRequested: { version: 2, schema: refundRequestedSchema },
+  RefundRequested: { version: 3, schema: refundRequestedSchema },
   OrderRefunded: { version: 1, schema: orderRefundedSchema },
+  StrayPaymentRefunded: { version: 1, schema: strayPaymentRefundedSchema },
 } as const;
 
 type Schemas = typeof orderEventSchemas;
@@ -168,6 +187,7 @@ export function occurredAt(event: OrderEvent): string {
     case 'RefundRequested':
       return event.data.requestedAt;
     case 'OrderRefunded':
+    case 'StrayPaymentRefunded':
       return event.data.refundedAt;
     default: {
       const exhaustive: never = event;

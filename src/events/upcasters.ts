@@ -8,7 +8,8 @@ type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
  */
 export const upcasters: Partial<Record<OrderEventType, Record<number, Upcaster>>> = {
   // v2 added an optional providerReference; a v1 refund always meant the order's own payment.
-  RefundRequested: { 1: (data) => data },
+  // v3 added the optional `stray` flag; older events leave it out and the fold infers it.
+  RefundRequested: { 1: (data) => data, 2: (data) => data },
 };
 
 export function upcast(type: OrderEventType, fromVersion: number, toVersion: number, data: Record<string, unknown>): Record<string, unknown> {

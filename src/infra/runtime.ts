@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { readModelProjections } from '../projections/readModels';
 import { Projector } from '../projections/projector';
@@ -13,6 +14,7 @@ import { createKnex, ensureDatabase } from './db/knex';
 import { migrateToLatest, pendingMigrations } from './db/migrations';
 import { createEventStore } from './eventstore/createEventStore';
 import { createApp, type AppHooks } from './http/app';
+import { errorBody } from './http/errorHandler';
 import { createTokenService } from './http/authTokens';
 import { createLogger, type Logger } from './logger';
 import { createRedis } from './redis';
@@ -67,6 +69,23 @@ async function closeServer(server: http.Server, graceMs: number): Promise<void> 
     });
     server.closeIdleConnections();
   });
+}
+
+/**
+ * Requests Node's HTTP parser refuses (a bad Content-Length, headers too large, invalid characters)
+ * never reach Express: answer them with the same error envelope instead of Node's bare 400.
+ */
+function answerMalformedHttp(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify(
+    errorBody(tooLarge ? 'HEADERS_TOO_LARGE' : 'MALFORMED_REQUEST', tooLarge ? 'Request headers are too large' : 'The request is not valid HTTP'),
+  );
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** The composition root: builds every dependency once and starts the roles this process runs. */
@@ -201,6 +220,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     app = createApp(deps, options.appHooks).app;
     server = http.createServer(app);
     deps.sockets = createSocketServer(server, deps); // realtime (issue 5)
+    server.on('clientError', answerMalformedHttp);
     server.requestTimeout = 30_000;
     server.headersTimeout = 15_000;
     server.keepAliveTimeout = 5_000;

@@ -6,9 +6,7 @@ import { AppError, ConflictError, ValidationError } from '../errors';
 import './http/openapi';
 import { roleSchema, type AuthUser, type Role } from './http/authTokens';
 
-/** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
-export const PASSWORD_MIN_BYTES = 8;
-export const PASSWORD_MAX_BYTES = 72;
+import { PASSWORD_MAX_BYTES, passwordPolicyDescription, passwordProblem } from './passwordPolicy';
 
 export const emailSchema = z
   .string()
@@ -17,15 +15,22 @@ export const emailSchema = z
   .pipe(z.email('email must be a valid email address').max(254))
   .openapi({ type: 'string', format: 'email', maxLength: 254, description: 'Compared case-insensitively; stored lower-cased' });
 
+/** The password policy without the email rule (the email is a sibling field; see `refinePasswordAgainstEmail`). */
 export const passwordSchema = z
   .string()
   .superRefine((password, ctx) => {
-    const bytes = Buffer.byteLength(password, 'utf8');
-    if (bytes < PASSWORD_MIN_BYTES || bytes > PASSWORD_MAX_BYTES) {
-      ctx.addIssue({ code: 'custom', message: `password must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes (UTF-8); got ${bytes}` });
-    }
+    const problem = passwordProblem(password);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, params: { rule: problem.rule } });
   })
-  .openapi({ description: `${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes in UTF-8`, maxLength: PASSWORD_MAX_BYTES });
+  .openapi({ description: passwordPolicyDescription, maxLength: PASSWORD_MAX_BYTES });
+
+/** The policy's email rule, for a body holding both fields. */
+export function refinePasswordAgainstEmail(body: { email: string; password: string }, ctx: z.RefinementCtx): void {
+  // zod runs this even when the fields failed: the field's own problem is reported already.
+  if (typeof body.password !== 'string' || typeof body.email !== 'string' || passwordProblem(body.password)) return;
+  const problem = passwordProblem(body.password, body.email);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['password'], message: problem.message, params: { rule: problem.rule } });
+}
 
 export const userDtoSchema = z.object({ id: z.uuid(), email: z.string(), role: roleSchema }).openapi('User');
 export type UserDto = z.infer<typeof userDtoSchema>;
@@ -65,10 +70,10 @@ export async function createUser(
 ): Promise<UserDto> {
   const email = emailSchema.safeParse(input.email);
   if (!email.success) throw new ValidationError('email must be a valid email address', undefined, 'INVALID_EMAIL');
-  const password = passwordSchema.safeParse(input.password);
-  if (!password.success) throw new ValidationError(password.error.issues[0]?.message ?? 'invalid password', undefined, 'INVALID_PASSWORD');
+  const problem = passwordProblem(input.password, email.data);
+  if (problem) throw new ValidationError(problem.message, { field: 'password', rule: problem.rule }, 'INVALID_PASSWORD');
   const role = roleSchema.parse(input.role);
-  const passwordHash = await bcrypt.hash(password.data, options.bcryptRounds);
+  const passwordHash = await bcrypt.hash(input.password, options.bcryptRounds);
   const id = randomUUID();
   try {
     await knex('users').insert({ id, email: email.data, password_hash: passwordHash, role });
@@ -96,10 +101,13 @@ export function createCredentialVerifier(knex: Knex, options: UserStoreOptions):
   return async (email, password) => {
     const row = (await knex('users').whereRaw('lower(email) = lower(?)', [email.trim()]).first()) as UserRow | undefined;
     const hash = row ? row.password_hash : await dummyHash;
-    // Longer inputs cannot match a stored password (registration refuses them); compare anyway for timing.
+    // Longer inputs cannot match a stored password (registration refuses them), and bcrypt stops
+    // reading at NUL, so "\u0000" would match a password of NULs: both are refused after a
+    // comparison anyway, so the answer takes the same time.
     const tooLong = Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES;
-    const matches = await bcrypt.compare(tooLong ? password.slice(0, PASSWORD_MAX_BYTES) : password, hash);
-    if (!row || !matches || tooLong) throw new InvalidCredentialsError();
+    const unreadable = tooLong || password.includes('\u0000');
+    const matches = await bcrypt.compare(unreadable ? 'unreadable-password' : password, hash);
+    if (!row || !matches || unreadable) throw new InvalidCredentialsError();
     return { id: row.id, email: row.email, role: row.role };
   };
 }

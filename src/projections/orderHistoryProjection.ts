@@ -18,9 +18,17 @@ function detailFor(event: OrderEvent): Record<string, unknown> {
     case 'OrderCancelled':
       return event.data.reason ? { reason: event.data.reason } : {};
     case 'RefundRequested':
-      return { provider: event.data.provider, amount: event.data.amount, currency: event.data.currency, ...(event.data.reason ? { reason: event.data.reason } : {}) };
+      return {
+        provider: event.data.provider,
+        amount: event.data.amount,
+        currency: event.data.currency,
+        ...(event.data.reason ? { reason: event.data.reason } : {}),
+        ...(event.data.stray ? { stray: true } : {}),
+      };
     case 'OrderRefunded':
       return { provider: event.data.provider, amount: event.data.amount, currency: event.data.currency };
+    case 'StrayPaymentRefunded':
+      return { provider: event.data.provider, amount: event.data.amount, currency: event.data.currency, paymentReference: event.data.paymentReference };
     default: {
       const exhaustive: never = event;
       return exhaustive;

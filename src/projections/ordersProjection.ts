@@ -16,16 +16,24 @@ export interface OrderRowValues {
   payment_provider: string | null;
   payment_reference: string | null;
   refunded_amount: string;
+  /** Payments the order never counted whose refund is requested, and those given back. */
+  stray_refunds_pending: number;
+  stray_refunds_completed: number;
   revision: string;
   position: string;
   placed_at: string;
   updated_at: string;
 }
 
-type Changes = Partial<Pick<OrderRowValues, 'status' | 'payment_status' | 'payment_provider' | 'payment_reference' | 'refunded_amount'>>;
+type Changes = Partial<
+  Pick<
+    OrderRowValues,
+    'status' | 'payment_status' | 'payment_provider' | 'payment_reference' | 'refunded_amount' | 'stray_refunds_pending' | 'stray_refunds_completed'
+  >
+>;
 
 /** Columns an event changes on the `orders` row; OrderPlaced creates the row instead. */
-function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>): Changes {
+function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>, row: OrderRowValues): Changes {
   switch (event.type) {
     case 'PaymentInitiated':
       return { status: 'PENDING', payment_status: 'INITIATED', payment_provider: event.data.provider, payment_reference: event.data.providerReference };
@@ -43,9 +51,13 @@ function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>): Change
     case 'OrderCancelled':
       return { status: 'CANCELLED' };
     case 'RefundRequested':
-      return { payment_status: 'REFUND_PENDING' };
+      // Giving back a payment the order never counted is not a refund of the order's own payment.
+      // Requests stored before the flag existed (v1, v2) count as the order's own.
+      return event.data.stray ? { stray_refunds_pending: row.stray_refunds_pending + 1 } : { payment_status: 'REFUND_PENDING' };
     case 'OrderRefunded':
       return { status: 'REFUNDED', payment_status: 'REFUNDED', refunded_amount: String(event.data.amount) };
+    case 'StrayPaymentRefunded':
+      return { stray_refunds_pending: Math.max(0, row.stray_refunds_pending - 1), stray_refunds_completed: row.stray_refunds_completed + 1 };
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -77,12 +89,19 @@ export function applyToOrderRow(row: OrderRowValues | undefined, stored: StoredO
       payment_provider: null,
       payment_reference: null,
       refunded_amount: '0',
+      stray_refunds_pending: 0,
+      stray_refunds_completed: 0,
       placed_at: d.placedAt,
       ...common,
     };
   }
   if (!row) return undefined; // an order stream that does not start with OrderPlaced: nothing to update
-  return { ...row, ...changesFor(event), ...common };
+  return { ...row, ...changesFor(event, row), ...common };
+}
+
+/** The `orders` row a stream's events produce, folded with the projection's own code (undefined without OrderPlaced). */
+export function orderRowFromEvents(events: readonly StoredOrderEvent[]): OrderRowValues | undefined {
+  return events.reduce<OrderRowValues | undefined>(applyToOrderRow, undefined);
 }
 
 interface StoredOrderRow {
@@ -97,6 +116,8 @@ interface StoredOrderRow {
   payment_provider: string | null;
   payment_reference: string | null;
   refunded_amount: string;
+  stray_refunds_pending: number;
+  stray_refunds_completed: number;
   revision: string;
   position: string;
   placed_at: Date;
@@ -118,6 +139,8 @@ const updatableColumns = [
   'payment_provider',
   'payment_reference',
   'refunded_amount',
+  'stray_refunds_pending',
+  'stray_refunds_completed',
   'revision',
   'position',
   'updated_at',

@@ -27,6 +27,7 @@ export class ProjectionWaiter {
   private readonly waiters = new Set<Waiter>();
   private listener: pg.Client | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -82,6 +83,7 @@ export class ProjectionWaiter {
   async close(): Promise<void> {
     this.closed = true;
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
@@ -109,6 +111,18 @@ export class ProjectionWaiter {
     this.pollTimer.unref();
   }
 
+  /** Tries the listener again in a second, and again after each failure, until it is back or the waiter closes. */
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    // Cleared by close(): a reconnect must not outlive the waiter.
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closed) return;
+      this.connectListener().catch(() => this.scheduleReconnect());
+    }, 1000);
+    this.reconnectTimer.unref();
+  }
+
   private async connectListener(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString, connectionTimeoutMillis: 5000, application_name: 'order-ledger-waiter' });
     client.on('notification', (message) => {
@@ -118,10 +132,15 @@ export class ProjectionWaiter {
       this.logger?.warn({ err: error }, 'projection listener lost; relying on polling');
       if (this.listener === client) this.listener = undefined;
       client.end().catch(() => undefined);
-      if (!this.closed) setTimeout(() => void this.connectListener().catch(() => undefined), 1000).unref();
+      this.scheduleReconnect();
     });
-    await client.connect();
-    await client.query(`listen ${PROJECTED_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`listen ${PROJECTED_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     if (this.closed) {
       await client.end();
       return;

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { orderItemSchema, orderStatusSchema, paymentMethodSchema } from '../events/orderEvents';
-import type { OrderRow } from '../projections/ordersProjection';
+import type { StoredOrderEvent } from '../events/codec';
+import { orderRowFromEvents, type OrderRow, type OrderRowValues } from '../projections/ordersProjection';
 
 export const MAX_PAGE_LIMIT = 100;
 
@@ -29,6 +30,12 @@ export const orderDtoSchema = z.object({
   paymentProvider: paymentMethodSchema.nullable(),
   paymentReference: z.string().nullable(),
   refundedAmount: z.number().int(),
+  strayRefunds: z
+    .object({
+      pending: z.number().int().describe('Refunds requested and not yet confirmed by the provider'),
+      completed: z.number().int().describe('Refunds the provider confirmed'),
+    })
+    .describe('Payments the order never counted (wrong amount, duplicate, after cancellation), given back apart from the order\'s own payment'),
   revision: z.number().int(),
   position: z.string().describe('Global position of the last event applied to this row (decimal string)'),
   placedAt: z.iso.datetime(),
@@ -60,12 +67,15 @@ export const orderHistoryEntrySchema = z.object({
 });
 export type OrderHistoryEntry = z.infer<typeof orderHistoryEntrySchema>;
 
-export function toOrderDto(row: OrderRow): OrderDto {
+type RowColumns = Omit<OrderRowValues, 'items' | 'placed_at' | 'updated_at'>;
+
+/** One mapping from `orders` columns to the DTO, whether the row was read from the table or folded from events. */
+function dtoOf(row: RowColumns, items: unknown, placedAt: string, updatedAt: string): OrderDto {
   return {
     id: row.id,
     userId: row.user_id,
     status: row.status as OrderDto['status'],
-    items: row.items as OrderDto['items'],
+    items: items as OrderDto['items'],
     totalAmount: Number(row.total_amount),
     currency: row.currency,
     paymentMethod: row.payment_method as OrderDto['paymentMethod'],
@@ -73,11 +83,27 @@ export function toOrderDto(row: OrderRow): OrderDto {
     paymentProvider: row.payment_provider as OrderDto['paymentProvider'],
     paymentReference: row.payment_reference,
     refundedAmount: Number(row.refunded_amount),
+    strayRefunds: { pending: row.stray_refunds_pending, completed: row.stray_refunds_completed },
     revision: Number(row.revision),
     position: row.position,
-    placedAt: row.placed_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    placedAt,
+    updatedAt,
   };
+}
+
+export function toOrderDto(row: OrderRow): OrderDto {
+  return dtoOf(row, row.items, row.placed_at.toISOString(), row.updated_at.toISOString());
+}
+
+/**
+ * The order as the read model will show it once it has applied these events: the stream folded
+ * by the `orders` projection's own code. Commands answer with it when the read model lags.
+ */
+export function orderFromEvents(events: readonly StoredOrderEvent[]): OrderDto | undefined {
+  const row = orderRowFromEvents(events);
+  if (!row) return undefined;
+  // Times come back from PostgreSQL as Dates: normalise the same way ('…:00Z' becomes '…:00.000Z').
+  return dtoOf(row, JSON.parse(row.items), new Date(row.placed_at).toISOString(), new Date(row.updated_at).toISOString());
 }
 
 interface Cursor {
@@ -85,7 +111,17 @@ interface Cursor {
   id: string;
 }
 
-const cursorSchema = z.object({ placedAt: z.iso.datetime(), id: z.uuid() });
+// A cursor names a row this API listed: a placement time between 1970 and 9999 (what a clock can
+// have written; PostgreSQL has no year 0) and an order id.
+const cursorSchema = z
+  .object({
+    placedAt: z.iso.datetime().refine((value) => {
+      const time = Date.parse(value);
+      return Number.isFinite(time) && time >= Date.UTC(1970, 0, 1) && time < Date.UTC(10000, 0, 1);
+    }, 'placedAt is out of range'),
+    id: z.uuid(),
+  })
+  .strict();
 
 export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
@@ -95,7 +131,7 @@ function decodeCursor(raw: string): Cursor {
   try {
     return cursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
   } catch {
-    throw new ValidationError('cursor is not one this API issued', { cursor: raw }, 'INVALID_CURSOR');
+    throw new ValidationError('cursor is not one this API issued', undefined, 'INVALID_CURSOR');
   }
 }
 

@@ -38,6 +38,8 @@ export function describeOrderEvent(event: OrderEvent): string {
       return `${event.data.amount} ${event.data.currency} via ${event.data.provider}${event.data.reason ? `: ${event.data.reason}` : ''}`;
     case 'OrderRefunded':
       return `${event.data.amount} ${event.data.currency} via ${event.data.provider}`;
+    case 'StrayPaymentRefunded':
+      return `${event.data.amount} ${event.data.currency} of stray payment ${event.data.paymentReference} given back via ${event.data.provider}`;
     default: {
       const exhaustive: never = event;
       return exhaustive;

@@ -16,7 +16,16 @@ export const timelineStateSchema = z.object({
   paidReference: z.string().nullable().describe("Provider's id of the payment the order counts as its own"),
   paidAmount: z.number().int(),
   refundRequested: z.boolean(),
-  strayPayments: z.array(z.string()).describe('Payments the order never counted whose refund was requested'),
+  strayPayments: z
+    .array(
+      z.object({
+        reference: z.string().describe("Provider's id of the payment"),
+        amount: z.number().int().describe('Minor units of currency'),
+        currency: z.string(),
+        refunded: z.boolean().describe('The provider confirmed it was given back'),
+      }),
+    )
+    .describe('Payments the order never counted (wrong amount, duplicate, late), given back'),
 });
 export type TimelineState = z.infer<typeof timelineStateSchema>;
 
@@ -46,7 +55,7 @@ function publicState(state: Exclude<OrderState, { status: 'NONE' }>): TimelineSt
     paidReference: state.paidReference ?? null,
     paidAmount: state.paidAmount,
     refundRequested: state.refundRequested,
-    strayPayments: [...state.strayPayments],
+    strayPayments: state.strayPayments.map((stray) => ({ ...stray })),
   };
 }
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../errors';
 import { currencySchema, minorUnitsSchema } from '../events/money';
 import { MAX_PAGE_LIMIT } from './orderQueries';
+import { plainTextSchema } from './plainText';
 
 export const productDtoSchema = z
   .object({
@@ -44,7 +45,7 @@ const skuSchema = z
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'sku may contain letters, digits, ".", "_" and "-"');
-const productNameSchema = z.string().trim().min(1, 'name must not be empty').max(200);
+const productNameSchema = plainTextSchema(200, 'name');
 
 export const createProductSchema = z
   .object({ sku: skuSchema, name: productNameSchema, unitAmount: minorUnitsSchema, currency: currencySchema })

@@ -1,3 +1,4 @@
+import bcrypt from 'bcrypt';
 import jwt from 'jsonwebtoken';
 import pino from 'pino';
 import { randomUUID } from 'node:crypto';
@@ -43,13 +44,15 @@ describe('POST /auth/register', () => {
     expect(Number(count[0]!.count)).toBe(1);
   });
 
+  const varied = (bytes: number): string => 'Correct-Horse-Battery-Staple-9'.repeat(3).slice(0, bytes);
+
   it.each([
-    ['7 ASCII bytes', 400, 'a'.repeat(7)],
-    ['8 ASCII bytes', 201, 'a'.repeat(8)],
-    ['72 ASCII bytes', 201, 'a'.repeat(72)],
-    ['73 ASCII bytes', 400, 'a'.repeat(73)],
-    ['4 two-byte characters (8 bytes)', 201, 'é'.repeat(4)],
-    ['37 two-byte characters (74 bytes, under 72 characters)', 400, 'é'.repeat(37)],
+    ['7 ASCII bytes', 400, varied(7)],
+    ['8 ASCII bytes', 201, varied(8)],
+    ['72 ASCII bytes', 201, varied(72)],
+    ['73 ASCII bytes', 400, varied(73)],
+    ['4 two-byte characters (8 bytes)', 201, 'éàüß'],
+    ['37 two-byte characters (74 bytes, under 72 characters)', 400, 'éàüß'.repeat(10).slice(0, 37)],
   ])('when the password is %s, then %i', async (_label, status, password) => {
     const res = await app.request.post('/auth/register').send({ email: uniqueEmail('pw'), password });
     expect(res.status).toBe(status);
@@ -57,6 +60,36 @@ describe('POST /auth/register', () => {
       expect(errorCode(res)).toBe('VALIDATION_FAILED');
       expect(JSON.stringify(res.body)).not.toContain(password);
     }
+  });
+
+  it.each([
+    ['"password"', 'password', /one of the most common passwords/],
+    ['"11111111"', '11111111', /one or two distinct characters/],
+    ['"12345678"', '12345678', /plain run/],
+    ['eight NUL bytes', '\u0000'.repeat(8), /control characters/],
+    ['a tab inside', 'correct\thorse', /control characters/],
+    ['the email name', 'weak-pw-owner!', /contains the email name/],
+  ])('when the password is %s, then 400 names the rule and nobody is created', async (_label, password, message) => {
+    const email = uniqueEmail('weak-pw-owner');
+    const res = await app.request.post('/auth/register').send({ email, password: password.replace('weak-pw-owner', email.split('@')[0]!) });
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe('VALIDATION_FAILED');
+    expect(res.body.error.details).toEqual([expect.objectContaining({ path: 'password', message: expect.stringMatching(message) })]);
+    expect(await app.db.knex('users').where('email', email).first()).toBeUndefined();
+  });
+
+  it('when an admin creates an admin with a common password, then the same policy refuses it', async () => {
+    const admin = await givenAdmin(app);
+    const email = uniqueEmail('admin3');
+    const res = await app.request.post('/auth/register').set(bearer(admin.token)).send({ email, password: 'password', role: 'admin' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([expect.objectContaining({ path: 'password', message: 'password is one of the most common passwords' })]);
+    expect(await app.db.knex('users').where('email', email).first()).toBeUndefined();
+  });
+
+  it('when an account is made in code with a weak password, then createUser refuses it with the same policy', async () => {
+    await expect(givenUser(app, { password: '\u0000'.repeat(8) })).rejects.toMatchObject({ code: 'INVALID_PASSWORD', details: { rule: 'control-characters' } });
+    await expect(givenUser(app, { password: 'iloveyou' })).rejects.toMatchObject({ code: 'INVALID_PASSWORD', details: { rule: 'common' } });
   });
 
   it.each([
@@ -128,10 +161,24 @@ describe('POST /auth/login', () => {
   });
 
   it('when the password is longer than 72 bytes but starts with the right one, then 401', async () => {
-    const user = await givenUser(app, { password: 'p'.repeat(72) });
-    const res = await app.request.post('/auth/login').send({ email: user.email, password: `${'p'.repeat(72)}extra` });
+    const password = 'Correct-Horse-Battery-Staple-9'.repeat(3).slice(0, 72);
+    const user = await givenUser(app, { password });
+    const res = await app.request.post('/auth/login').send({ email: user.email, password: `${password}extra` });
     expect(res.status).toBe(401);
     expect(errorCode(res)).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('when an account made before the policy has a password of NUL bytes, then no password containing NUL logs in', async () => {
+    // bcrypt stops reading at NUL: its hash of eight NULs matches "\u0000" and the empty password.
+    const email = uniqueEmail('nul');
+    const hash = await bcrypt.hash('\u0000'.repeat(8), 4);
+    await app.db.knex('users').insert({ id: randomUUID(), email, password_hash: hash, role: 'user' });
+    expect(await bcrypt.compare('\u0000', hash)).toBe(true);
+
+    for (const password of ['\u0000', '\u0000'.repeat(8), 'x\u0000']) {
+      const res = await app.request.post('/auth/login').send({ email, password });
+      expect({ password: JSON.stringify(password), status: res.status, code: errorCode(res) }).toEqual({ password: JSON.stringify(password), status: 401, code: 'INVALID_CREDENTIALS' });
+    }
   });
 
   it.each([

@@ -189,6 +189,24 @@ describe('POST /orders', () => {
       expect(replay.body.data.order.id).toBe(corrected.body.data.order.id);
     });
 
+    it.each([
+      ['its total is over the amount limit', 'ORDER_INVALID', async () => [{ productId: (await givenProduct(app, { unitAmount: Number.MAX_SAFE_INTEGER })).id, quantity: 2 }]],
+      ['it mixes currencies', 'MIXED_CURRENCIES', async () => [{ productId: mug.id, quantity: 1 }, { productId: (await givenProduct(app, { currency: 'EUR' })).id, quantity: 1 }]],
+      ['a product is no longer sold', 'PRODUCT_NOT_FOUND', async () => [{ productId: (await givenProduct(app, { active: false })).id, quantity: 1 }]],
+    ])('when a keyed order is refused because %s (%s), then nothing is stored and the same key with a corrected body places the order', async (_why, code, items) => {
+      const user = await givenUser(app);
+      const key = randomUUID();
+      const refused = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send({ items: await items(), paymentMethod: 'MANUAL' });
+      expect({ status: refused.status, code: errorCode(refused) }).toEqual({ status: 400, code });
+      expect(await app.runtime.deps.knex('idempotency_keys').where({ user_id: user.id, key })).toEqual([]);
+
+      const corrected = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
+      expect(corrected.status).toBe(201);
+      const replay = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body());
+      expect(replay.body.data.order.id).toBe(corrected.body.data.order.id);
+      expect((await app.request.get('/orders').set(bearer(user.token))).body.meta.total).toBe(1);
+    });
+
     it('when the key is longer than 255 characters, then 400', async () => {
       const res = await app.request.post('/orders').set(bearer(alice.token)).set('Idempotency-Key', 'k'.repeat(256)).send(body());
       expect(res.status).toBe(400);
@@ -281,6 +299,11 @@ describe('GET /orders', () => {
     ['an unknown status', 'status=LOST', 'VALIDATION_FAILED'],
     ['an unknown parameter', 'sort=total', 'VALIDATION_FAILED'],
     ['a cursor the API never issued', 'cursor=bm90LWEtY3Vyc29y', 'INVALID_CURSOR'],
+    [
+      'a forged cursor from year 0000',
+      `cursor=${Buffer.from(JSON.stringify({ placedAt: '0000-01-01T00:00:00Z', id: '0b5d2f1e-8c43-4e0a-9d6b-3f1a2c4e5d60' })).toString('base64url')}`,
+      'INVALID_CURSOR',
+    ],
     ['a userId that is not a uuid', 'userId=42', 'VALIDATION_FAILED'],
     ['a negative minPosition', 'minPosition=-1', 'VALIDATION_FAILED'],
   ])('when the query has %s, then 400 %s', async (_label, query, code) => {
@@ -295,6 +318,18 @@ describe('GET /orders', () => {
     expect(res.status).toBe(200);
     expect(res.body.data[0].id).toBe(placed.body.data.order.id);
     expect((await app.request.get('/orders').set(bearer(carol.token)).set('X-Min-Position', 'soon')).status).toBe(400);
+  });
+
+  it('when X-Min-Position names a position no command has issued, then 400 UNKNOWN_POSITION at once instead of a 503 after the wait', async () => {
+    const last = await app.runtime.deps.store.lastPosition();
+    for (const [path, header] of [
+      ['/orders', (last + 1_000_000n).toString()],
+      ['/orders', '9'.repeat(19)],
+      [`/orders/${randomUUID()}`, '9223372036854775807'],
+    ] as const) {
+      const res = await app.request.get(path).set(bearer(carol.token)).set('X-Min-Position', header);
+      expect({ path, header, status: res.status, code: errorCode(res) }).toEqual({ path, header, status: 400, code: 'UNKNOWN_POSITION' });
+    }
   });
 });
 
@@ -462,6 +497,10 @@ describe('POST /orders/:id/cancel', () => {
   it('when the body has an unknown field or If-Match is stale, then 400 or 412 and the order stays pending', async () => {
     const order = await givenOrder(app, alice);
     expect((await cancel(order.id, alice.token, { reason: 'x', refund: 100 })).status).toBe(400);
+    for (const reason of ['a\u0000b', '\ud800', 'two\nlines']) {
+      const res = await cancel(order.id, alice.token, { reason });
+      expect({ reason: JSON.stringify(reason), status: res.status, code: errorCode(res) }).toEqual({ reason: JSON.stringify(reason), status: 400, code: 'VALIDATION_FAILED' });
+    }
     const stale = await app.request.post(`/orders/${order.id}/cancel`).set(bearer(alice.token)).set('If-Match', '5').send({});
     expect(stale.status).toBe(412);
     expect(await statusOf(order.id)).toBe('PENDING');

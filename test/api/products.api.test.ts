@@ -46,6 +46,9 @@ describe('POST /products', () => {
     ['an empty name', { name: '   ' }],
     ['a sku with spaces', { sku: 'has space' }],
     ['an unknown field', { active: false }],
+    ['a NUL byte in the name', { name: 'Mug\u0000' }],
+    ['an unpaired surrogate in the name', { name: 'Mug \ud800' }],
+    ['a newline in the name', { name: 'Mug\nDROP' }],
   ])('when the body has %s, then 400 VALIDATION_FAILED', async (_label, patch) => {
     const res = await app.request.post('/products').set(bearer(admin.token)).send({ ...aProduct(), ...patch });
     expect(res.status).toBe(400);

@@ -36,6 +36,9 @@ describe('order-ledger admin create', () => {
     ['a famous one', 'Password123', /refusing a weak password: password is one of the most common passwords/],
     ['a run', '12345678', /refusing a weak password/],
     ['the email name', 'ops-lead-2026', /refusing a weak password: password contains the email name/],
+    ['the most common one', 'password', /refusing a weak password: password is one of the most common passwords/],
+    ['one repeated character', '11111111', /refusing a weak password: password uses only one or two distinct characters/],
+    ['with a tab', 'correct\thorse', /refusing a weak password: password must not contain control characters/],
   ])('when the password is %s, then it refuses with one line', async (_label, password, message) => {
     const run = await runCli(['admin', 'create', '--email', 'ops-lead@example.com', '--password', password], ledger.env);
     expect(expectOneLineFailure(run)).toMatch(message);
@@ -48,6 +51,12 @@ describe('order-ledger admin create', () => {
     expect(run.stdout).toMatch(/^created admin second@example\.com \([0-9a-f-]{36}\)$/m);
     const row = (await ledger.db.knex('users').where({ email: 'second@example.com' }).first()) as { password_hash: string };
     expect(await bcrypt.compare('a long enough secret', row.password_hash)).toBe(true);
+  });
+
+  it('when the password on stdin is made of NUL bytes, then it is refused like on the API', async () => {
+    const run = await runCli(['admin', 'create', '--email', 'nul@example.com', '--password-stdin'], ledger.env, { input: `${'\u0000'.repeat(8)}\n` });
+    expect(expectOneLineFailure(run)).toMatch(/refusing a weak password: password must not contain control characters/);
+    expect(await ledger.db.knex('users').where({ email: 'nul@example.com' }).first()).toBeUndefined();
   });
 
   it('when the email is missing or not an email, then it fails with one line', async () => {

@@ -1,4 +1,3 @@
-import { weakPasswordReason } from '../../src/cli/adminCreate';
 import { CliFailure } from '../../src/cli/output';
 import { formatReplay, parseMoment, parseOrderId, replayOrderEvents } from '../../src/cli/replay';
 import type { StoredOrderEvent } from '../../src/events/codec';
@@ -90,22 +89,5 @@ describe('parseMoment and parseOrderId', () => {
     expect(() => parseMoment({ position: '-1' })).toThrow(CliFailure);
     expect(() => parseOrderId('order-123')).toThrow(CliFailure);
     expect(parseOrderId(`order-${orderId.toUpperCase()}`)).toBe(orderId);
-  });
-});
-
-describe('weakPasswordReason', () => {
-  it.each([
-    ['password123', 'one of the most common'],
-    ['aaaaaaaaaa', 'one or two distinct'],
-    ['abababab', 'one or two distinct'],
-    ['abcdefghij', 'plain run'],
-    ['98765432', 'plain run'],
-    ['jane.doe!2026', 'contains the email name'],
-  ])('refuses %s', (password, reason) => {
-    expect(weakPasswordReason(password, 'Jane.Doe@example.com')).toContain(reason);
-  });
-
-  it('accepts a passphrase', () => {
-    expect(weakPasswordReason('correct horse battery', 'jane.doe@example.com')).toBeUndefined();
   });
 });

@@ -2,6 +2,9 @@ import type { Projection } from '../../src/projections/projection';
 import { ordersProjection } from '../../src/projections/ordersProjection';
 import { orderHistoryProjection } from '../../src/projections/orderHistoryProjection';
 import { verifyReadModels } from '../../src/cli/verify';
+import { randomUUID } from 'node:crypto';
+import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
+import type { OrderCommand } from '../../src/commands/order/orderDecider';
 import { createCliLedger, expectOneLineFailure, projectAll, runCli, seedOrder, type CliLedger } from './cliHarness';
 
 interface VerifyJson {
@@ -139,5 +142,48 @@ describe('order-ledger audit verify', () => {
       ]),
     );
     expect(report.mismatches.filter((m) => m.check === 'fold')).toHaveLength(5);
+  });
+
+  it('when a payment of the wrong amount was given back, then the read models show the refund completed and verify agrees', async () => {
+    const orderId = randomUUID();
+    const at = '2026-03-06T00:00:00.000Z';
+    const commands: OrderCommand[] = [
+      {
+        type: 'PlaceOrder',
+        data: {
+          orderId,
+          userId: randomUUID(),
+          items: [{ productId: randomUUID(), sku: 'SKU-1', name: 'Widget', quantity: 1, unitAmount: 2500, lineAmount: 2500 }],
+          currency: 'EUR',
+          paymentMethod: 'STRIPE',
+          now: at,
+        },
+      },
+      { type: 'InitiatePayment', data: { provider: 'STRIPE', providerReference: 'pi_stray', now: at } },
+      { type: 'RecordPaymentSuccess', data: { provider: 'STRIPE', providerReference: 'pi_stray', amount: 2400, currency: 'EUR', now: at } },
+      { type: 'RecordRefund', data: { provider: 'STRIPE', providerReference: 're_stray', paymentReference: 'pi_stray', amount: 2400, currency: 'EUR', now: at } },
+    ];
+    for (const command of commands) await handleOrderCommand(ledger.store, orderId, command);
+    await projectAll(ledger);
+
+    const row = (await ledger.db.knex('orders').where({ id: orderId }).first()) as Record<string, unknown>;
+    expect(row).toMatchObject({ status: 'PAYMENT_FAILED', payment_status: 'FAILED', stray_refunds_pending: 0, stray_refunds_completed: 1 });
+    const history = (await ledger.db.knex('order_history').where({ order_id: orderId }).orderBy('revision')) as { event_type: string }[];
+    expect(history.map((h) => h.event_type)).toEqual(['OrderPlaced', 'PaymentInitiated', 'PaymentFailed', 'RefundRequested', 'StrayPaymentRefunded']);
+    const clean = await runCli(['audit', 'verify', '--json'], ledger.env);
+    expect(clean.code).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, mismatchCount: 0 });
+
+    await ledger.db.knex('orders').where({ id: orderId }).update({ stray_refunds_pending: 1, stray_refunds_completed: 0 });
+    try {
+      const run = await runCli(['audit', 'verify', '--json'], ledger.env);
+      expect(run.code).toBe(1);
+      expect((JSON.parse(run.stdout) as VerifyJson).mismatches).toEqual([
+        { orderId, table: 'orders', key: {}, field: 'stray_refunds_completed', expected: 1, found: 0, check: 'replay' },
+        { orderId, table: 'orders', key: {}, field: 'stray_refunds_pending', expected: 0, found: 1, check: 'replay' },
+      ]);
+    } finally {
+      await ledger.db.knex('orders').where({ id: orderId }).update({ stray_refunds_pending: 0, stray_refunds_completed: 1 });
+    }
   });
 });

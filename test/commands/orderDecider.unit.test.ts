@@ -10,6 +10,7 @@ import {
   InvalidOrderError,
   InvalidTransitionError,
   OrderAlreadyExistsError,
+  OrderAmountBelowMinimumError,
   OrderNotFoundError,
   PartialRefundError,
   PaymentMethodMismatchError,
@@ -59,15 +60,31 @@ const cancelled = (from: OrderStatus, reason?: string, at = before): OrderEvent 
   data: { orderId, from, ...(reason ? { reason } : {}), cancelledAt: at },
 });
 
+/** `stray` undefined: written before v3, which said whether the money was the order's own. */
 const refundRequested = (
   reason: string | undefined,
   amount = total,
   provider: PaymentMethod = 'STRIPE',
   at = before,
   providerReference?: string,
+  stray?: boolean,
 ): OrderEvent => ({
   type: 'RefundRequested',
-  data: { orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency: 'USD', ...(reason ? { reason } : {}), requestedAt: at },
+  data: {
+    orderId,
+    provider,
+    ...(providerReference ? { providerReference } : {}),
+    amount,
+    currency: 'USD',
+    ...(reason ? { reason } : {}),
+    ...(stray !== undefined ? { stray } : {}),
+    requestedAt: at,
+  },
+});
+
+const strayRefunded = (paymentReference: string, amount = total, at = now): OrderEvent => ({
+  type: 'StrayPaymentRefunded',
+  data: { orderId, provider: 'STRIPE', providerReference: 're_2', paymentReference, amount, currency: 'USD', refundedAt: at },
 });
 
 const refunded = (at = before): OrderEvent => ({
@@ -258,10 +275,11 @@ const failedNow = failed('card_declined', 'pi_new', now);
 const cancelledNow = (from: OrderStatus) => cancelled(from, 'changed my mind', now);
 const adminCancelledNow = (from: OrderStatus) => cancelled(from, 'out of stock', now);
 // A STRIPE order's paid history pays with pi_1: refunds of the order's payment name it.
-const refundRequestedNow = refundRequested('damaged', total, 'STRIPE', now, 'pi_1');
-// The commands' success is for pi_new; for an order that already counts another payment it is given back.
-const duplicateRefundedNow = refundRequested('duplicate payment', total, 'STRIPE', now, 'pi_new');
-const lateRefundedNow = refundRequested('payment received after cancellation', total, 'STRIPE', now, 'pi_new');
+const refundRequestedNow = refundRequested('damaged', total, 'STRIPE', now, 'pi_1', false);
+// The commands' success is for pi_new; for an order that already counts another payment it is given back as stray money.
+const duplicateRefundedNow = refundRequested('duplicate payment', total, 'STRIPE', now, 'pi_new', true);
+// The first money after cancellation is the order's own payment; any after that is stray.
+const lateRefundedNow = (stray: boolean) => refundRequested('payment received after cancellation', total, 'STRIPE', now, 'pi_new', stray);
 const refundedNow = refunded(now);
 
 /** Columns that behave the same in every existing order. */
@@ -292,7 +310,7 @@ const cancelledOrder = (paymentReceived: boolean): Record<CommandName, Outcome> 
   ...anyExistingOrder,
   InitiatePayment: rejects('CANCELLED', 'PENDING', /awaiting payment/),
   // pi_new is not the payment already received (if any): it is given back too.
-  RecordPaymentSuccess: emits(lateRefundedNow),
+  RecordPaymentSuccess: emits(lateRefundedNow(paymentReceived)),
   RecordPaymentFailure: noChange,
   'ChangeStatus to PROCESSING': rejects('CANCELLED', 'PROCESSING'),
   'ChangeStatus to SHIPPED': rejects('CANCELLED', 'SHIPPED'),
@@ -333,7 +351,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
     'CancelOrder by user': rejects('PAID', 'CANCELLED', /only an admin/),
     'CancelOrder by admin': emits(
       adminCancelledNow('PAID'),
-      refundRequested('order cancelled after payment', total, 'STRIPE', now, 'pi_1'),
+      refundRequested('order cancelled after payment', total, 'STRIPE', now, 'pi_1', false),
     ),
     RequestRefund: emits(refundRequestedNow),
     RecordRefund: emits(refundedNow),
@@ -526,6 +544,33 @@ describe('decide: placing an order', () => {
     given().when(placeOrder({ items: hugeItems })).thenThrows(InvalidOrderError, /too large/, 'ORDER_INVALID');
   });
 
+  const priced = (unitAmount: number, currency = 'USD'): Partial<Extract<OrderCommand, { type: 'PlaceOrder' }>['data']> => ({
+    items: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', sku: 'FREEBIE', name: 'Sticker', quantity: 1, unitAmount, lineAmount: unitAmount }],
+    currency,
+  });
+
+  it('when a STRIPE order totals nothing, then it is refused naming Stripe\'s minimum for its currency', () => {
+    given()
+      .when(placeOrder(priced(0)))
+      .thenThrows(OrderAmountBelowMinimumError, /paid by STRIPE must total at least 0\.50 USD; this one totals 0\.00 USD/, 'ORDER_AMOUNT_BELOW_MINIMUM');
+  });
+
+  it('when a STRIPE order totals one cent less than the minimum, then it is refused; at the minimum it is placed', () => {
+    given().when(placeOrder(priced(49))).thenThrows(OrderAmountBelowMinimumError, /0\.50 USD/, 'ORDER_AMOUNT_BELOW_MINIMUM');
+    given().when(placeOrder(priced(29, 'GBP'))).thenThrows(OrderAmountBelowMinimumError, /at least 0\.30 GBP; this one totals 0\.29 GBP/);
+    expect(decide(placeOrder(priced(50)), initialOrderState)).toHaveLength(1);
+    expect(decide(placeOrder(priced(50, 'JPY')), initialOrderState)).toHaveLength(1);
+  });
+
+  it('when a PAYPAL order totals nothing, then it is refused; a cent is enough', () => {
+    given().when(placeOrder({ ...priced(0), paymentMethod: 'PAYPAL' })).thenThrows(OrderAmountBelowMinimumError, /PAYPAL must total at least 0\.01 USD/);
+    expect(decide(placeOrder({ ...priced(1), paymentMethod: 'PAYPAL' }), initialOrderState)).toHaveLength(1);
+  });
+
+  it('when a MANUAL order totals nothing, then it is placed: nothing is charged online', () => {
+    expect(decide(placeOrder({ ...priced(0), paymentMethod: 'MANUAL' }), initialOrderState)).toMatchObject([{ type: 'OrderPlaced', data: { totalAmount: 0 } }]);
+  });
+
   it('when the same order is placed twice, then the second fails with ORDER_ALREADY_EXISTS', () => {
     given(placed()).when(placeOrder()).thenThrows(OrderAlreadyExistsError, /already exists/, 'ORDER_ALREADY_EXISTS');
   });
@@ -575,12 +620,18 @@ describe('decide: payment results', () => {
       { type: 'PaymentFailed', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', reason, failedAt: now } },
       {
         type: 'RefundRequested',
-        data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: total - 1, currency: 'USD', reason, requestedAt: now },
+        data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: total - 1, currency: 'USD', reason, stray: true, requestedAt: now },
       },
     ]);
     const after = events.reduce(evolve, scenario.state);
     // The refund is of money the order never counted: the order's own refund is still open.
-    expect(after).toMatchObject({ status: 'PAYMENT_FAILED', paidAmount: 0, paidReference: undefined, refundRequested: false, strayPayments: ['pi_1'] });
+    expect(after).toMatchObject({
+      status: 'PAYMENT_FAILED',
+      paidAmount: 0,
+      paidReference: undefined,
+      refundRequested: false,
+      strayPayments: [{ reference: 'pi_1', amount: total - 1, currency: 'USD', refunded: false }],
+    });
   });
 
   it('when a payment in the wrong currency arrives, then it is recorded as a failure and given back, never as PAID', () => {
@@ -589,7 +640,7 @@ describe('decide: payment results', () => {
     const reason = 'amount mismatch: expected 3499 USD, received 3499 EUR';
     expect(events).toStrictEqual([
       { type: 'PaymentFailed', data: { orderId, provider: 'STRIPE', reason, failedAt: now } },
-      { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', amount: total, currency: 'EUR', reason, requestedAt: now } },
+      { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', amount: total, currency: 'EUR', reason, stray: true, requestedAt: now } },
     ]);
     expect(events.reduce(evolve, scenario.state)).toMatchObject({ status: 'PAYMENT_FAILED', refundRequested: false });
   });
@@ -607,6 +658,7 @@ describe('decide: payment results', () => {
             amount: 100,
             currency: 'USD',
             reason: 'amount mismatch: expected 3499 USD, received 100 USD',
+            stray: true,
             requestedAt: now,
           },
         },
@@ -628,11 +680,16 @@ describe('decide: payment results', () => {
   it('when a second payment arrives for a paid order, then it is given back and the order keeps its own payment', () => {
     const scenario = given(placed(), initiated('pi_1'), initiated('pi_2'), succeeded('STRIPE', 'pi_1'));
     const events = decide(paymentSuccess({ providerReference: 'pi_2' }), scenario.state);
-    expect(events).toStrictEqual([refundRequested('duplicate payment', total, 'STRIPE', now, 'pi_2')]);
+    expect(events).toStrictEqual([refundRequested('duplicate payment', total, 'STRIPE', now, 'pi_2', true)]);
     const after = events.reduce(evolve, scenario.state);
-    expect(after).toMatchObject({ status: 'PAID', paidReference: 'pi_1', refundRequested: false, strayPayments: ['pi_2'] });
+    expect(after).toMatchObject({
+      status: 'PAID',
+      paidReference: 'pi_1',
+      refundRequested: false,
+      strayPayments: [{ reference: 'pi_2', amount: total, currency: 'USD', refunded: false }],
+    });
     // The order can still be refunded on its own.
-    expect(decide(requestRefund(), after)).toStrictEqual([refundRequested(undefined, total, 'STRIPE', now, 'pi_1')]);
+    expect(decide(requestRefund(), after)).toStrictEqual([refundRequested(undefined, total, 'STRIPE', now, 'pi_1', false)]);
   });
 
   it('when a PAYPAL success is reported for a STRIPE order, then it fails and the order is not paid', () => {
@@ -691,12 +748,13 @@ describe('decide: payment results', () => {
           amount: 1200,
           currency: 'USD',
           reason: 'payment received after cancellation',
+          stray: false,
           requestedAt: now,
         },
       },
     ]);
     const after = events.reduce(evolve, scenario.state);
-    expect(after).toMatchObject({ status: 'CANCELLED', refundRequested: true, paidAmount: 1200, paidReference: 'pi_new' });
+    expect(after).toMatchObject({ status: 'CANCELLED', refundRequested: true, paidAmount: 1200, paidReference: 'pi_new', strayPayments: [] });
   });
 
   it('when the late payment for a cancelled order is delivered again, then no second refund is requested', () => {
@@ -722,7 +780,7 @@ describe('decide: cancelling', () => {
     const scenario = given(placed('PAYPAL'), initiated('pp_1', 'PAYPAL'), succeeded('PAYPAL', 'pp_1'));
     scenario.when(cancelOrder('admin')).then([
       cancelled('PAID', undefined, now),
-      refundRequested('order cancelled after payment', total, 'PAYPAL', now, 'pp_1'),
+      refundRequested('order cancelled after payment', total, 'PAYPAL', now, 'pp_1', false),
     ]);
   });
 
@@ -739,7 +797,7 @@ describe('decide: refunds', () => {
     given(...histories('STRIPE').DELIVERED)
       .when(requestRefund())
       .then([
-        { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: total, currency: 'USD', requestedAt: now } },
+        { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: total, currency: 'USD', stray: false, requestedAt: now } },
       ]);
   });
 
@@ -784,17 +842,8 @@ describe('decide: refunds', () => {
       .then([{ type: 'OrderRefunded', data: { orderId, provider: 'STRIPE', providerReference: 're_1', amount: total, currency: 'USD', refundedAt: now } }]);
   });
 
-  it('when the refund of a payment the order never counted completes, then the order is left as it is', () => {
-    const history = [placed(), initiated('pi_1'), initiated('pi_2'), succeeded('STRIPE', 'pi_1'), refundRequested('duplicate payment', total, 'STRIPE', before, 'pi_2')];
-    given(...history).when(reportRefund({ paymentReference: 'pi_2' })).then([]);
+  it('when the refund of a payment the order never knew of completes, then nothing is recorded', () => {
     given(placed(), initiated('pi_1'), succeeded('STRIPE', 'pi_1')).when(reportRefund({ paymentReference: 'pi_9' })).then([]);
-  });
-
-  it('when the refund of a mismatched payment completes on an unpaid order, then nothing changes', () => {
-    const reason = 'amount mismatch: expected 3499 USD, received 1 USD';
-    given(placed(), initiated('pi_1'), failed(reason, 'pi_1'), refundRequested(reason, 1, 'STRIPE', before, 'pi_1'))
-      .when(reportRefund({ amount: 1 }))
-      .then([]);
   });
 
   it('when a PAYPAL refund is reported for a STRIPE order, then it fails', () => {
@@ -811,6 +860,63 @@ describe('decide: refunds', () => {
     const history = [placed(), cancelled('PENDING'), refundRequested('payment received after cancellation')];
     given(...history).when(recordRefund).then([refundedNow]);
     expect(fold([...history, refundedNow]).status).toBe('REFUNDED');
+  });
+});
+
+describe('decide: refunds of stray payments (money the order never counted)', () => {
+  const paidTwice = [placed(), initiated('pi_1'), initiated('pi_2'), succeeded('STRIPE', 'pi_1'), refundRequested('duplicate payment', total, 'STRIPE', before, 'pi_2', true)];
+  const mismatch = 'amount mismatch: expected 3499 USD, received 1 USD';
+  const paidWrongAmount = [placed(), initiated('pi_1'), failed(mismatch, 'pi_1'), refundRequested(mismatch, 1, 'STRIPE', before, 'pi_1', true)];
+  const reportRefund = (overrides: Partial<Extract<OrderCommand, { type: 'RecordRefund' }>['data']> = {}): OrderCommand => ({
+    type: 'RecordRefund',
+    data: { provider: 'STRIPE', providerReference: 're_2', paymentReference: 'pi_2', amount: total, currency: 'USD', now, ...overrides },
+  });
+
+  it('when the refund of a duplicate payment completes, then it is recorded as given back and the order keeps its own payment', () => {
+    const scenario = given(...paidTwice);
+    scenario.when(reportRefund()).then([strayRefunded('pi_2')]);
+    const after = fold([...paidTwice, strayRefunded('pi_2')]);
+    expect(after).toMatchObject({
+      status: 'PAID',
+      paidReference: 'pi_1',
+      refundRequested: false,
+      strayPayments: [{ reference: 'pi_2', amount: total, currency: 'USD', refunded: true }],
+    });
+    // The order's own payment can still be refunded, and only that refund makes it REFUNDED.
+    expect(decide(requestRefund(), after)).toStrictEqual([refundRequested(undefined, total, 'STRIPE', now, 'pi_1', false)]);
+  });
+
+  it('when the refund of a mismatched payment completes on an unpaid order, then it is recorded and the order stays retryable', () => {
+    given(...paidWrongAmount)
+      .when(reportRefund({ paymentReference: 'pi_1', amount: 1 }))
+      .then([strayRefunded('pi_1', 1)]);
+    const after = fold([...paidWrongAmount, strayRefunded('pi_1', 1)]);
+    expect(after).toMatchObject({ status: 'PAYMENT_FAILED', refundRequested: false, strayPayments: [{ reference: 'pi_1', refunded: true }] });
+    expect(decide(paymentSuccess({ providerReference: 'pi_2' }), after)).toStrictEqual([succeeded('STRIPE', 'pi_2', now)]);
+  });
+
+  it('when the completed refund of a stray payment is reported again, then nothing more is recorded', () => {
+    given(...paidTwice, strayRefunded('pi_2')).when(reportRefund()).then([]);
+  });
+
+  it('when the provider gives back less than the stray payment, then the partial refund is refused', () => {
+    given(...paidTwice)
+      .when(reportRefund({ amount: total - 1 }))
+      .thenThrows(PartialRefundError, /3498 USD does not cover the 3499 USD paid/, 'REFUND_PARTIAL');
+  });
+
+  it('when a stray refund was requested before requests said so (v2), then its completion is still recognised', () => {
+    const legacy = [placed(), initiated('pi_1'), initiated('pi_2'), succeeded('STRIPE', 'pi_1'), refundRequested('duplicate payment', total, 'STRIPE', before, 'pi_2')];
+    given(...legacy).when(reportRefund()).then([strayRefunded('pi_2')]);
+  });
+
+  it('when a second payment arrives for an order paid without a reference, then it is given back as stray money, never as the order\'s refund', () => {
+    const paidWithoutReference = [placed(), succeeded('STRIPE', null)];
+    const events = decide(paymentSuccess({ providerReference: 'pi_2' }), fold(paidWithoutReference));
+    expect(events).toStrictEqual([refundRequested('duplicate payment', total, 'STRIPE', now, 'pi_2', true)]);
+    const after = fold([...paidWithoutReference, ...events]);
+    expect(after).toMatchObject({ status: 'PAID', refundRequested: false, strayPayments: [{ reference: 'pi_2', refunded: false }] });
+    given(...paidWithoutReference, ...events).when(reportRefund()).then([strayRefunded('pi_2')]);
   });
 });
 
@@ -895,6 +1001,8 @@ describe('statusAfter', () => {
     { before: 'CANCELLED', event: refundRequested('late'), after: 'CANCELLED' },
     { before: undefined, event: refundRequested('late'), after: 'PENDING' },
     { before: 'DELIVERED', event: refunded(), after: 'REFUNDED' },
+    { before: 'PAYMENT_FAILED', event: strayRefunded('pi_1'), after: 'PAYMENT_FAILED' },
+    { before: 'PAID', event: strayRefunded('pi_2'), after: 'PAID' },
   ];
 
   it.each(cases)('when the order was $before and $event.type happens, then it is $after', ({ before: status, event, after }) => {

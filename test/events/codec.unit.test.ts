@@ -42,6 +42,10 @@ const samples: { [K in OrderEventType]: OrderEventOf<K> } = {
     type: 'OrderRefunded',
     data: { orderId, provider: 'STRIPE', providerReference: 're_1', amount: 2500, currency: 'USD', refundedAt: at },
   },
+  StrayPaymentRefunded: {
+    type: 'StrayPaymentRefunded',
+    data: { orderId, provider: 'STRIPE', providerReference: 're_2', paymentReference: 'pi_2', amount: 2400, currency: 'USD', refundedAt: at },
+  },
 };
 
 /** What a store hands back: the encoded event at revision 7, global position 4242. */
@@ -148,6 +152,12 @@ describe('decodeOrderEvent', () => {
     const stored = decodeOrderEvent(recorded(v1));
     expect(stored.event).toStrictEqual(samples.RefundRequested);
     expect(stored.event.type === 'RefundRequested' && stored.event.data.providerReference).toBeFalsy();
+  });
+
+  it('when a v2 RefundRequested (before it said whether the money was stray) is read, then it carries no stray flag for the fold to infer', () => {
+    const v2 = { type: 'RefundRequested', data: { ...samples.RefundRequested.data, providerReference: 'pi_1' }, metadata: { schemaVersion: 2 } };
+    const stored = decodeOrderEvent(recorded(v2));
+    expect(stored.event).toStrictEqual({ type: 'RefundRequested', data: { ...samples.RefundRequested.data, providerReference: 'pi_1' } });
   });
 
   it('when the metadata holds keys the code does not know, then they are kept', () => {

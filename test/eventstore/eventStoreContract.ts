@@ -169,6 +169,12 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
         expect(events[0]!.position < events[1]!.position).toBe(true);
         const head = await store.headPosition();
         expect(head >= events[1]!.position).toBe(true);
+        expect((await store.lastPosition()) >= head).toBe(true);
+      });
+
+      it('lastPosition is at least the position of every append, as soon as the append has returned', async () => {
+        const appended = await store.appendToStream(uniqueStream(), [testEvent(), testEvent()], { expectedRevision: 'no_stream' });
+        expect((await store.lastPosition()) >= appended.position).toBe(true);
       });
 
       it('a subscription from a position delivers the events after it, then new ones as they are appended', async () => {

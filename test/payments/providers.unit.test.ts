@@ -1,7 +1,7 @@
 import { loadConfig } from '../../src/infra/config/config';
 import { createLogger } from '../../src/infra/logger';
-import { fromDecimalAmount, toDecimalAmount } from '../../src/infra/payments/amounts';
-import { PaymentProviderNotConfiguredError } from '../../src/infra/payments/paymentProvider';
+import { fromDecimalAmount, toDecimalAmount } from '../../src/events/money';
+import { PaymentProviderNotConfiguredError, type PaymentProviderError } from '../../src/infra/payments/paymentProvider';
 import { Payments } from '../../src/infra/payments/payments';
 import { PayPalProvider } from '../../src/infra/payments/paypalProvider';
 import type { EventStore } from '../../src/infra/eventstore/eventStore';
@@ -111,8 +111,9 @@ describe('PayPal OAuth token', () => {
       timeoutMs: 1000,
       maxRetries: 1,
     });
-    const error = (await create(client, 1).catch((e: unknown) => e)) as Error;
-    expect(error.message).toMatch(/PayPal authentication failed: HTTP 401/);
-    expect(error.message).not.toContain('wrong-secret-value');
+    const error = (await create(client, 1).catch((e: unknown) => e)) as PaymentProviderError;
+    expect(error.message).toBe('PayPal authentication failed');
+    expect(error.logDetail).toMatch(/PayPal authentication: HTTP 401/);
+    expect(`${error.message} ${error.logDetail}`).not.toContain('wrong-secret-value');
   });
 });

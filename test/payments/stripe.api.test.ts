@@ -1,4 +1,5 @@
-import { bearer, givenAdmin, givenUser, type TestUser } from '../support/apiHarness';
+import Stripe from 'stripe';
+import { bearer, givenAdmin, givenProduct, givenUser, type TestUser } from '../support/apiHarness';
 import {
   eventTypes,
   eventually,
@@ -45,6 +46,35 @@ describe('POST /orders with STRIPE', () => {
     const create = env.stripe.requestsTo('POST', /^\/v1\/payment_intents$/).find((r) => r.form['metadata[orderId]'] === placed.orderId);
     expect(create?.idempotencyKey).toContain(placed.orderId);
     expect(await eventTypes(env.app, placed.orderId)).toEqual(['OrderPlaced', 'PaymentInitiated']);
+  });
+
+  it('when the total is below what Stripe can charge, then 400 names the minimum, nothing is stored or sent to Stripe, and the key stays usable', async () => {
+    const free = await givenProduct(env.app, { unitAmount: 0, currency: 'USD' });
+    const intentsBefore = env.stripe.intents.size;
+    const key = `below-minimum-${free.id}`;
+    const res = await env.app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .set('Idempotency-Key', key)
+      .send({ items: [{ productId: free.id, quantity: 3 }], paymentMethod: 'STRIPE' });
+
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({
+      code: 'ORDER_AMOUNT_BELOW_MINIMUM',
+      message: 'An order paid by STRIPE must total at least 0.50 USD; this one totals 0.00 USD',
+      details: { paymentMethod: 'STRIPE', currency: 'USD', minimumAmount: 50, totalAmount: 0 },
+    });
+    expect(env.stripe.intents.size).toBe(intentsBefore);
+    const paypal = await env.app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: free.id, quantity: 1 }], paymentMethod: 'PAYPAL' });
+    expect(paypal.body.error).toMatchObject({ code: 'ORDER_AMOUNT_BELOW_MINIMUM', details: { minimumAmount: 1 } });
+    // Offline payment of a free order is fine, with the same key.
+    const manual = await env.app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .set('Idempotency-Key', key)
+      .send({ items: [{ productId: free.id, quantity: 3 }], paymentMethod: 'MANUAL' });
+    expect(manual.status).toBe(201);
+    expect(manual.body.data.order).toMatchObject({ totalAmount: 0, paymentMethod: 'MANUAL' });
   });
 
   it('when the order is read back, then the read model shows the intent as its payment reference', async () => {
@@ -120,6 +150,46 @@ describe('POST /payments/webhook/stripe', () => {
     expect(res.body).toMatchObject({ received: true, outcome: 'ignored' });
   });
 
+  it.each([
+    ['payment_intent.succeeded without currency', 'payment_intent.succeeded', (intent: Record<string, unknown>) => ({ ...intent, currency: undefined }), /currency/],
+    ['payment_intent.succeeded with a fractional amount', 'payment_intent.succeeded', (intent: Record<string, unknown>) => ({ ...intent, amount_received: 12.5 }), /amount_received/],
+    ['payment_intent.payment_failed with metadata that is no object', 'payment_intent.payment_failed', (intent: Record<string, unknown>) => ({ ...intent, metadata: 'x' }), /metadata/],
+  ])('when a signed %s arrives, then 200 ignored with the reason and the order is unchanged (Stripe stops redelivering)', async (_label, type, mangle, reason) => {
+    const { orderId, intentId } = await givenStripeOrder();
+    env.stripe.pay(intentId);
+    const intent = { ...env.stripe.intents.get(intentId)! } as unknown as Record<string, unknown>;
+    const res = await sendStripeWebhook(env.app, env.stripe.signedEvent(type, mangle(intent)));
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ received: true, outcome: 'ignored' });
+    expect(res.body.reason).toMatch(reason);
+    expect(await eventTypes(env.app, orderId)).toEqual(['OrderPlaced', 'PaymentInitiated']);
+  });
+
+  it('when a signed charge.refunded without currency arrives, then 200 ignored and the order stays PAID', async () => {
+    const { orderId, intentId } = await givenStripeOrder();
+    env.stripe.pay(intentId);
+    await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
+    const refunded = JSON.parse(env.stripe.chargeRefundedEvent(intentId, { amountRefunded: 2500 }).payload) as { data: { object: Record<string, unknown> } };
+    const res = await sendStripeWebhook(env.app, env.stripe.signedEvent('charge.refunded', { ...refunded.data.object, currency: undefined }));
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/the charge is malformed.*currency/) });
+    expect(await statusOf(orderId)).toBe('PAID');
+  });
+
+  it.each([
+    ['null', 'null'],
+    ['a number', '42'],
+    ['not JSON at all', '{"id": "evt_1", '],
+    ['an event without a type', JSON.stringify({ id: 'evt_1', data: { object: {} } })],
+  ])('when a signed body is %s, then 200 ignored rather than a crash', async (_label, payload) => {
+    const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: env.stripe.webhookSecret });
+    const res = await sendStripeWebhook(env.app, { payload, header });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ received: true, outcome: 'ignored', reason: expect.stringMatching(/malformed|not JSON/) });
+  });
+
   it('when an event names no order of ours, then 200 and it is ignored', async () => {
     const res = await sendStripeWebhook(
       env.app,
@@ -145,7 +215,7 @@ describe('POST /payments/webhook/stripe', () => {
     const refundRequest = stream.find((e) => e.type === 'RefundRequested')!;
     expect(env.stripe.requestsTo('POST', /^\/v1\/refunds$/).find((r) => r.form.payment_intent === intentId)?.idempotencyKey).toBe(refundRequest.id);
     const state = await orderState(env.app, orderId);
-    expect(state).toMatchObject({ status: 'PAYMENT_FAILED', strayPayments: [intentId], refundRequested: false });
+    expect(state).toMatchObject({ status: 'PAYMENT_FAILED', strayPayments: [{ reference: intentId, amount: 2400, currency: 'USD' }], refundRequested: false });
 
     // The client pays again: a new attempt, and the order can still be paid.
     const retry = await env.app.request.post(`/orders/${orderId}/pay`).set(bearer(alice.token));
@@ -238,7 +308,7 @@ describe('POST /payments/webhook/stripe', () => {
       expect(refund?.amount).toBe(2500);
       // charge.refunded for the duplicate does not refund the order.
       await sendStripeWebhook(env.app, env.stripe.chargeRefundedEvent(second));
-      expect(await orderState(env.app, orderId)).toMatchObject({ status: 'PAID', paidReference: intentId, strayPayments: [second] });
+      expect(await orderState(env.app, orderId)).toMatchObject({ status: 'PAID', paidReference: intentId, strayPayments: [expect.objectContaining({ reference: second })] });
     });
   });
 });
@@ -299,6 +369,62 @@ describe('provider failures when placing a STRIPE order', () => {
     const mallory = await givenUser(env.app);
     const res = await env.app.request.post(`/orders/${orderId}/pay`).set(bearer(mallory.token));
     expect(res.status).toBe(404);
+  });
+});
+
+describe('Stripe: giving back a payment of the wrong amount', () => {
+  /** The order as the read model shows it once every event of its stream is applied. */
+  async function readModelOrder(orderId: string) {
+    const stream = await env.app.runtime.deps.store.readStream(`order-${orderId}`);
+    const res = await env.app.request
+      .get(`/orders/${orderId}`)
+      .set(bearer(alice.token))
+      .set('X-Min-Position', stream[stream.length - 1]!.position.toString());
+    expect(res.status).toBe(200);
+    return res.body.data as { status: string; paymentStatus: string; strayRefunds: { pending: number; completed: number } };
+  }
+
+  it('when Stripe confirms the refund at once, then the stream records it and the order shows it completed, its own payment still FAILED and retryable', async () => {
+    const { orderId, intentId } = await givenStripeOrder(2500);
+    env.stripe.pay(intentId, 2400);
+    await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
+
+    await eventually(() => eventTypes(env.app, orderId), (types) => types.includes('StrayPaymentRefunded'));
+    expect(await eventTypes(env.app, orderId)).toEqual(['OrderPlaced', 'PaymentInitiated', 'PaymentFailed', 'RefundRequested', 'StrayPaymentRefunded']);
+    expect(await readModelOrder(orderId)).toMatchObject({ status: 'PAYMENT_FAILED', paymentStatus: 'FAILED', strayRefunds: { pending: 0, completed: 1 } });
+    const history = await env.app.request.get(`/orders/${orderId}/history`).set(bearer(alice.token));
+    expect(history.body.data.at(-1)).toMatchObject({
+      eventType: 'StrayPaymentRefunded',
+      fromStatus: 'PAYMENT_FAILED',
+      toStatus: 'PAYMENT_FAILED',
+      detail: { provider: 'STRIPE', amount: 2400, currency: 'USD', paymentReference: intentId },
+    });
+    // Stripe's charge.refunded for the same refund changes nothing more.
+    const confirm = await sendStripeWebhook(env.app, env.stripe.chargeRefundedEvent(intentId));
+    expect(confirm.body.outcome).toBe('unchanged');
+  });
+
+  it('when Stripe confirms the refund later, then the order shows it pending until charge.refunded arrives, and completed after', async () => {
+    env.stripe.refundStatus = 'pending';
+    let orderId: string;
+    let intentId: string;
+    try {
+      ({ orderId, intentId } = await givenStripeOrder(2500));
+      env.stripe.pay(intentId, 2600);
+      await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
+      await eventually(
+        async () => [...env.stripe.refunds.values()].find((r) => r.payment_intent === intentId),
+        (r) => r !== undefined,
+      );
+    } finally {
+      env.stripe.refundStatus = 'succeeded';
+    }
+    expect(await readModelOrder(orderId)).toMatchObject({ paymentStatus: 'FAILED', strayRefunds: { pending: 1, completed: 0 } });
+
+    const confirm = await sendStripeWebhook(env.app, env.stripe.chargeRefundedEvent(intentId, { amountRefunded: 2600 }));
+    expect(confirm.body).toMatchObject({ outcome: 'recorded' });
+    expect((await eventTypes(env.app, orderId)).at(-1)).toBe('StrayPaymentRefunded');
+    expect(await readModelOrder(orderId)).toMatchObject({ paymentStatus: 'FAILED', strayRefunds: { pending: 0, completed: 1 } });
   });
 });
 

@@ -63,6 +63,25 @@ describe('order queries', () => {
     await expect(listOrders(ledger.db.knex, query({ cursor: 'bm90LWEtY3Vyc29y' }), {})).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
   });
 
+  const forged = (cursor: unknown): string => Buffer.from(JSON.stringify(cursor)).toString('base64url');
+
+  it.each([
+    ['year 0000, which PostgreSQL cannot hold', { placedAt: '0000-01-01T00:00:00Z', id: randomUUID() }],
+    ['a year before 1970', { placedAt: '1900-01-01T00:00:00Z', id: randomUUID() }],
+    ['a six-digit year', { placedAt: '+275760-09-13T00:00:00.000Z', id: randomUUID() }],
+    ['an impossible date', { placedAt: '2026-02-30T25:61:00Z', id: randomUUID() }],
+    ['an id that is no UUID', { placedAt: '2026-03-01T00:00:00.000Z', id: "1' or '1'='1" }],
+    ['extra fields', { placedAt: '2026-03-01T00:00:00.000Z', id: randomUUID(), userId: randomUUID() }],
+  ])('when a forged cursor carries %s, then it is refused as INVALID_CURSOR before any query', async (_label, cursor) => {
+    await expect(listOrders(ledger.db.knex, query({ cursor: forged(cursor) }), {})).rejects.toMatchObject({ code: 'INVALID_CURSOR', details: undefined });
+  });
+
+  it('when a cursor this API issued is sent back, then it is accepted', async () => {
+    const first = await listOrders(ledger.db.knex, query({ limit: 2 }), {});
+    const next = await listOrders(ledger.db.knex, query({ limit: 2, cursor: first.meta.nextCursor! }), {});
+    expect(next.data).toHaveLength(2);
+  });
+
   it('when limit exceeds 100 or unknown parameters are given, then the query is rejected', () => {
     expect(listOrdersQuerySchema.safeParse({ limit: '101' }).success).toBe(false);
     expect(listOrdersQuerySchema.safeParse({ sort: 'x' }).success).toBe(false);

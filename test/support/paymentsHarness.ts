@@ -1,6 +1,7 @@
 import { loadOrder } from '../../src/commands/orderCommandHandler';
 import type { OrderState } from '../../src/commands/order/orderDecider';
 import { orderStreamId } from '../../src/events/codec';
+import type { RuntimeOptions } from '../../src/infra/runtime';
 import { FakePayPal } from '../fakes/paypal/fakePayPal';
 import { FakeStripe } from '../fakes/stripe/fakeStripe';
 import { bearer, givenProduct, startTestApp, type TestApp, type TestUser } from './apiHarness';
@@ -17,7 +18,7 @@ export interface PaymentsApp {
  * real Stripe SDK and the PayPal client pointed at local fakes. Short provider timeouts keep
  * timeout tests fast.
  */
-export async function startPaymentsApp(overrides: Record<string, string> = {}): Promise<PaymentsApp> {
+export async function startPaymentsApp(overrides: Record<string, string> = {}, options: RuntimeOptions = {}): Promise<PaymentsApp> {
   const [stripe, paypal] = await Promise.all([FakeStripe.start(), FakePayPal.start()]);
   let app: TestApp;
   try {
@@ -35,7 +36,7 @@ export async function startPaymentsApp(overrides: Record<string, string> = {}): 
       HTTP_CLIENT_TIMEOUT_MS: '400',
       PAYMENT_REFUND_RETRY_MS: '200',
       ...overrides,
-    });
+    }, options);
   } catch (error) {
     await Promise.all([stripe.close(), paypal.close()]);
     throw error;

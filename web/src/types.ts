@@ -57,7 +57,7 @@ export interface TimelineState {
   paidReference: string | null;
   paidAmount: number;
   refundRequested: boolean;
-  strayPayments: string[];
+  strayPayments: { reference: string; amount: number; currency: string; refunded: boolean }[];
 }
 
 export interface TimelineEntry {

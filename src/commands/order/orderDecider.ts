@@ -6,9 +6,11 @@ import type {
   OrderStatus,
   PaymentMethod,
 } from '../../events/orderEvents';
+import { minimumCharge } from './chargeMinimums';
 import {
   InvalidOrderError,
   InvalidTransitionError,
+  OrderAmountBelowMinimumError,
   OrderAlreadyExistsError,
   OrderNotFoundError,
   PartialRefundError,
@@ -32,8 +34,17 @@ export type OrderState =
       /** A refund of the order's own payment was requested. */
       refundRequested: boolean;
       /** Payments the order never counted (wrong amount, duplicate, late) whose refund was requested. */
-      strayPayments: readonly string[];
+      strayPayments: readonly StrayPayment[];
     };
+
+/** Money a provider took for the order that the order never counted, and whether it went back. */
+export interface StrayPayment {
+  /** The provider's id for the payment (Stripe PaymentIntent, PayPal order). */
+  reference: string;
+  amount: number;
+  currency: string;
+  refunded: boolean;
+}
 
 export type ExistingOrderState = Exclude<OrderState, { status: 'NONE' }>;
 
@@ -63,6 +74,10 @@ export type OrderCommand =
 
 export const initialOrderState: OrderState = { status: 'NONE' };
 
+export function strayPaymentOf(state: ExistingOrderState, reference: string): StrayPayment | undefined {
+  return state.strayPayments.find((payment) => payment.reference === reference);
+}
+
 const awaitingPayment: ReadonlySet<OrderStatus> = new Set(['PENDING', 'PAYMENT_FAILED']);
 const paidStatuses: ReadonlySet<OrderStatus> = new Set(['PAID', 'PROCESSING', 'SHIPPED', 'DELIVERED']);
 
@@ -84,6 +99,8 @@ function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, stat
   }
   const totalAmount = items.reduce((sum, item) => sum + item.lineAmount, 0);
   if (!Number.isSafeInteger(totalAmount)) throw new InvalidOrderError('Order total is too large');
+  const minimum = minimumCharge(paymentMethod, currency).amount;
+  if (totalAmount < minimum) throw new OrderAmountBelowMinimumError(paymentMethod, currency, minimum, totalAmount);
   return [{ type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now } }];
 }
 
@@ -111,11 +128,11 @@ function recordPaymentSuccess(command: Extract<OrderCommand, { type: 'RecordPaym
   if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
   const orderId = state.orderId;
   const reference = providerReference ? { providerReference } : {};
-  const refund = (reason: string): OrderEvent => ({
+  const refund = (reason: string, stray: boolean): OrderEvent => ({
     type: 'RefundRequested',
-    data: { orderId, provider, ...reference, amount, currency, reason, requestedAt: now },
+    data: { orderId, provider, ...reference, amount, currency, reason, stray, requestedAt: now },
   });
-  if (providerReference !== undefined && state.strayPayments.includes(providerReference)) return []; // already being given back
+  if (providerReference !== undefined && strayPaymentOf(state, providerReference)) return []; // already being given back
   if (awaitingPayment.has(state.status)) {
     if (amount === state.totalAmount && currency === state.currency) {
       return [{ type: 'PaymentSucceeded', data: { orderId, provider, ...reference, amount, currency, succeededAt: now } }];
@@ -123,13 +140,14 @@ function recordPaymentSuccess(command: Extract<OrderCommand, { type: 'RecordPaym
     const reason = `amount mismatch: expected ${state.totalAmount} ${state.currency}, received ${amount} ${currency}`;
     // Only the current attempt's result fails the order; a replaced attempt's money is just returned.
     const replaced = providerReference !== undefined && state.paymentReference !== undefined && providerReference !== state.paymentReference;
-    if (replaced) return [refund(reason)];
-    return [{ type: 'PaymentFailed', data: { orderId, provider, ...reference, reason, failedAt: now } }, refund(reason)];
+    if (replaced) return [refund(reason, true)];
+    return [{ type: 'PaymentFailed', data: { orderId, provider, ...reference, reason, failedAt: now } }, refund(reason, true)];
   }
-  if (state.status === 'CANCELLED' && !state.refundRequested) return [refund('payment received after cancellation')];
+  // The first money after cancellation is the order's own payment, given back as its refund.
+  if (state.status === 'CANCELLED' && !state.refundRequested) return [refund('payment received after cancellation', false)];
   // The payment the order already counts, reported again (without a reference we cannot tell it apart).
   if (providerReference === undefined || providerReference === state.paidReference) return [];
-  return [refund(state.status === 'CANCELLED' ? 'payment received after cancellation' : 'duplicate payment')];
+  return [refund(state.status === 'CANCELLED' ? 'payment received after cancellation' : 'duplicate payment', true)];
 }
 
 function recordPaymentFailure(command: Extract<OrderCommand, { type: 'RecordPaymentFailure' }>, state: ExistingOrderState): OrderEvent[] {
@@ -187,6 +205,7 @@ function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, st
           amount: state.paidAmount,
           currency: state.currency,
           reason: 'order cancelled after payment',
+          stray: false,
           requestedAt: now,
         },
       },
@@ -209,6 +228,7 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
         amount: state.paidAmount,
         currency: state.currency,
         ...(reason ? { reason } : {}),
+        stray: false,
         requestedAt: now,
       },
     },
@@ -217,14 +237,25 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
 
 /**
  * A provider confirms money went back. Only full refunds of the order's own payment move it to
- * REFUNDED; the refund of a payment the order never counted changes nothing, and a partial refund
- * is refused (the ledger does not model partially refunded orders).
+ * REFUNDED; the full refund of a stray payment (one the order never counted) is recorded as such
+ * and leaves the order as it is; a partial refund is refused (the ledger does not model partially
+ * refunded payments).
  */
 function recordRefund(command: Extract<OrderCommand, { type: 'RecordRefund' }>, state: ExistingOrderState): OrderEvent[] {
   const { provider, providerReference, paymentReference, amount, currency, now } = command.data;
   if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
   if (paymentReference !== undefined) {
-    if (state.strayPayments.includes(paymentReference)) return [];
+    const stray = strayPaymentOf(state, paymentReference);
+    if (stray) {
+      if (stray.refunded) return [];
+      if (currency !== stray.currency || amount < stray.amount) throw new PartialRefundError(stray.amount, stray.currency, amount, currency);
+      return [
+        {
+          type: 'StrayPaymentRefunded',
+          data: { orderId: state.orderId, provider, ...(providerReference ? { providerReference } : {}), paymentReference, amount, currency, refundedAt: now },
+        },
+      ];
+    }
     if (state.paidReference !== undefined && paymentReference !== state.paidReference) return [];
   }
   if (state.status === 'REFUNDED') return [];
@@ -297,17 +328,24 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       return { ...state, status: 'CANCELLED' };
     case 'RefundRequested': {
       // Giving back money the order never counted leaves the order's own payment untouched.
-      const reference = event.data.providerReference;
+      const { providerReference: reference, amount, currency } = event.data;
+      // Events since v3 say which money they give back; for older ones the same facts are inferred.
       const stray =
-        awaitingPayment.has(state.status) ||
-        (reference !== undefined && reference !== state.paidReference && (state.paidReference !== undefined || state.refundRequested));
+        event.data.stray ??
+        (awaitingPayment.has(state.status) ||
+          (reference !== undefined && reference !== state.paidReference && (state.paidReference !== undefined || state.refundRequested)));
       if (stray) {
-        return reference === undefined || state.strayPayments.includes(reference) ? state : { ...state, strayPayments: [...state.strayPayments, reference] };
+        if (reference === undefined || strayPaymentOf(state, reference)) return state;
+        return { ...state, strayPayments: [...state.strayPayments, { reference, amount, currency, refunded: false }] };
       }
-      return { ...state, refundRequested: true, paidAmount: state.paidAmount || event.data.amount, paidReference: state.paidReference ?? reference };
+      return { ...state, refundRequested: true, paidAmount: state.paidAmount || amount, paidReference: state.paidReference ?? reference };
     }
     case 'OrderRefunded':
       return { ...state, status: 'REFUNDED' };
+    case 'StrayPaymentRefunded': {
+      const reference = event.data.paymentReference;
+      return { ...state, strayPayments: state.strayPayments.map((p) => (p.reference === reference ? { ...p, refunded: true } : p)) };
+    }
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -336,6 +374,7 @@ export function statusAfter(before: OrderStatus | undefined, event: OrderEvent):
     case 'OrderCancelled':
       return 'CANCELLED';
     case 'RefundRequested':
+    case 'StrayPaymentRefunded':
       return before ?? 'PENDING';
     case 'OrderRefunded':
       return 'REFUNDED';

@@ -1,4 +1,5 @@
 import { AppError, ConflictError, NotFoundError } from '../../errors';
+import { toDecimalAmount } from '../../events/money';
 import type { OrderStatus, PaymentMethod } from '../../events/orderEvents';
 
 export class InvalidTransitionError extends ConflictError {
@@ -45,6 +46,18 @@ export class PartialRefundError extends ConflictError {
       'REFUND_PARTIAL',
       `A refund of ${refundedAmount} ${refundedCurrency} does not cover the ${paidAmount} ${paidCurrency} paid; partial refunds are not recorded`,
       { paidAmount, paidCurrency, refundedAmount, refundedCurrency },
+    );
+  }
+}
+
+/** The order's total is below what its payment method can charge: it could never be paid. */
+export class OrderAmountBelowMinimumError extends AppError {
+  constructor(paymentMethod: PaymentMethod, currency: string, minimum: number, total: number) {
+    super(
+      'validation',
+      'ORDER_AMOUNT_BELOW_MINIMUM',
+      `An order paid by ${paymentMethod} must total at least ${toDecimalAmount(minimum, currency)} ${currency}; this one totals ${toDecimalAmount(total, currency)} ${currency}`,
+      { paymentMethod, currency, minimumAmount: minimum, totalAmount: total },
     );
   }
 }

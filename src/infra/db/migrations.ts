@@ -230,6 +230,21 @@ const migrations: Migration[] = [
       `);
     },
   },
+  {
+    // Refunds of payments an order never counted (wrong amount, duplicate, late) are counted apart
+    // from the order's own payment status, so their completion shows.
+    name: '0007_stray_refunds',
+    async up(knex) {
+      await knex.raw(`
+        alter table orders
+          add column if not exists stray_refunds_pending integer not null default 0,
+          add column if not exists stray_refunds_completed integer not null default 0;
+      `);
+    },
+    async down(knex) {
+      await knex.raw('alter table orders drop column if exists stray_refunds_pending, drop column if exists stray_refunds_completed;');
+    },
+  },
 ];
 
 class CodeMigrationSource implements Knex.MigrationSource<Migration> {

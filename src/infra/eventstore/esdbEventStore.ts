@@ -248,6 +248,11 @@ export class EsdbEventStore implements EventStore {
     return last?.event ? requirePosition(last.event) : 0n;
   }
 
+  /** Commits are visible to readers as soon as they are acknowledged: the head is the last position. */
+  lastPosition(): Promise<bigint> {
+    return this.headPosition();
+  }
+
   async ping(): Promise<void> {
     await this.drain('a ping', this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1 }));
   }

@@ -68,6 +68,12 @@ export interface EventStore {
   subscribeToAll(options?: SubscribeOptions): Subscription;
   /** Position of the newest event a reader of $all can see now (0n when empty). */
   headPosition(): Promise<bigint>;
+  /**
+   * Position of the newest committed event, even one a reader of $all cannot see yet (PostgreSQL
+   * holds readers below the oldest transaction still in flight); 0n when empty. Every position an
+   * append has returned is at most this, so a larger one was never issued.
+   */
+  lastPosition(): Promise<bigint>;
   /** Cheap reachability check for /ready. */
   ping(): Promise<void>;
   close(): Promise<void>;

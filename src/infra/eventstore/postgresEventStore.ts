@@ -151,6 +151,11 @@ export class PostgresEventStore implements EventStore {
     return BigInt(result.rows[0]?.head ?? '0');
   }
 
+  async lastPosition(): Promise<bigint> {
+    const result = await this.pool.query<{ last: string | null }>('select max(position) as last from events');
+    return BigInt(result.rows[0]?.last ?? '0');
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('select 1 from streams limit 1');
   }

@@ -59,7 +59,7 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
     cors({
       origin: (origin, callback) => callback(null, origin !== undefined && origins.includes(origin)),
       allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-Min-Position', 'X-Request-Id'],
-      exposedHeaders: ['ETag', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'],
+      exposedHeaders: ['ETag', 'X-Request-Id', 'X-Consistency', 'RateLimit', 'RateLimit-Policy', 'Retry-After'],
       maxAge: 600,
     }),
   );

@@ -2,6 +2,7 @@ import './openapi';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../../errors';
+import type { Deps } from '../deps';
 
 export const positionStringSchema = z.string().regex(/^\d{1,19}$/, 'must be a non-negative integer');
 
@@ -20,6 +21,20 @@ export function requestedMinPosition(req: Request, fromQuery: string | undefined
   const parsed = positionStringSchema.safeParse(raw);
   if (!parsed.success) throw new ValidationError('X-Min-Position must be a non-negative integer', undefined, 'INVALID_POSITION');
   return BigInt(parsed.data);
+}
+
+/**
+ * Read-your-writes for a query: waits (bounded, 503 CONSISTENCY_TIMEOUT past CONSISTENCY_WAIT_MS)
+ * until the read models reach the requested position. A position no append has issued yet is the
+ * client's mistake, answered 400 at once instead of after the wait.
+ */
+export async function waitForRequestedPosition(deps: Deps, req: Request, fromQuery: string | undefined): Promise<void> {
+  const position = requestedMinPosition(req, fromQuery);
+  if (position === undefined || position <= deps.waiter.position) return;
+  if (position > (await deps.store.lastPosition())) {
+    throw new ValidationError(`No event has position ${position}; send back a position a command answered with`, undefined, 'UNKNOWN_POSITION');
+  }
+  await deps.waiter.waitFor(position, deps.config.CONSISTENCY_WAIT_MS);
 }
 
 /** If-Match carries the revision a client last saw: `"3"`, `W/"3"` or `3`. */

@@ -25,6 +25,32 @@ interface BodyParserError {
   expose?: boolean;
 }
 
+interface DriverError {
+  code?: unknown;
+  severity?: unknown;
+  routine?: unknown;
+}
+
+/** A PostgreSQL error as the pg driver raises it: a five-character SQLSTATE and a severity. */
+function isDatabaseError(error: unknown): error is DriverError & { code: string } {
+  const e = error as DriverError;
+  return typeof error === 'object' && error !== null && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === 'string';
+}
+
+/**
+ * SQLSTATE class 22 (data exception: datetime or numeric out of range, invalid text representation,
+ * invalid byte sequence, untranslatable character…) and 54 (program limit exceeded) are raised by
+ * values that came with a request and that validation let through: the request is at fault.
+ */
+function isRefusedValue(error: DriverError & { code: string }): boolean {
+  return error.code.startsWith('22') || error.code.startsWith('54');
+}
+
+/** What the log may say about a database error: never its message, SQL or bound values. */
+function databaseErrorForLog(error: DriverError & { code: string }): Record<string, unknown> {
+  return { code: error.code, severity: error.severity, routine: error.routine };
+}
+
 /** Maps every error to `{ status: 'error', error: { code, message, details? } }`; never leaks stacks or SQL. */
 export function errorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
@@ -34,7 +60,9 @@ export function errorHandler(logger: Logger) {
     }
     if (error instanceof AppError) {
       const status = statusByKind[error.kind];
-      if (status >= 500) logger.warn({ err: { code: error.code, message: error.message }, reqId: req.id }, 'request failed');
+      if (status >= 500) {
+        logger.warn({ err: { code: error.code, message: error.message, ...(error.logDetail ? { detail: error.logDetail } : {}) }, reqId: req.id }, 'request failed');
+      }
       res.status(status).json(errorBody(error.code, error.message, error.details));
       return;
     }
@@ -53,6 +81,20 @@ export function errorHandler(logger: Logger) {
     }
     if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500 && parserError.expose) {
       res.status(parserError.status).json(errorBody('BAD_REQUEST', 'The request could not be read'));
+      return;
+    }
+    if (error instanceof URIError) {
+      res.status(400).json(errorBody('MALFORMED_URL', 'The request URL is not valid percent-encoded UTF-8'));
+      return;
+    }
+    if (isDatabaseError(error)) {
+      if (isRefusedValue(error)) {
+        logger.warn({ err: databaseErrorForLog(error), reqId: req.id }, 'request refused by the database');
+        res.status(400).json(errorBody('INVALID_VALUE', 'A value in the request is out of range or not in a valid form'));
+        return;
+      }
+      logger.error({ err: databaseErrorForLog(error), reqId: req.id }, 'unhandled database error');
+      res.status(500).json(errorBody('INTERNAL', 'Internal server error'));
       return;
     }
     logger.error({ err: error, reqId: req.id }, 'unhandled error');

@@ -39,7 +39,7 @@ export interface RouteDefinition<B extends Schema, Q extends Schema, P extends S
   params?: P;
   /** Documented request headers (validated by the handler). */
   headers?: z.ZodObject;
-  responses: Record<number, { description: string; schema?: Schema }>;
+  responses: Record<number, { description: string; schema?: Schema; headers?: z.ZodObject }>;
   /** Extra middleware run before parsing (rate limits). */
   before?: Array<(req: Request, res: Response, next: NextFunction) => void>;
   handler(ctx: RouteContext<z.infer<B>, z.infer<Q>, z.infer<P>>): Promise<RouteResult>;
@@ -93,9 +93,11 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
   for (const [status, response] of Object.entries(def.responses)) {
     // Error responses always carry the error envelope, whether or not the route names a schema.
     const schema = response.schema ?? (Number(status) >= 400 ? errorResponseSchema : undefined);
-    responses[status] = schema
-      ? { description: response.description, content: { 'application/json': { schema } } }
-      : { description: response.description };
+    responses[status] = {
+      description: response.description,
+      ...(schema ? { content: { 'application/json': { schema } } } : {}),
+      ...(response.headers ? { headers: response.headers } : {}),
+    };
   }
   const errorStatuses = [400, 500];
   if (def.access !== 'public') errorStatuses.push(401);

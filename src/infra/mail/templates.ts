@@ -30,6 +30,7 @@ export function emailKindFor(event: OrderEvent): EmailKind | undefined {
       return 'order-refunded';
     case 'PaymentInitiated':
     case 'RefundRequested':
+    case 'StrayPaymentRefunded':
       return undefined;
     default: {
       const exhaustive: never = event;

@@ -45,7 +45,8 @@ export class PaymentProviderNotConfiguredError extends UnavailableError {
 
 /**
  * A provider call failed. `transient` (timeouts, network errors, 5xx, rate limits) may succeed when
- * retried with the same idempotency key; the others will not.
+ * retried with the same idempotency key; the others will not. The message is plain (which provider,
+ * which operation); the provider's own words (`reason`) go to the log only, as `logDetail`.
  */
 export class PaymentProviderError extends AppError {
   constructor(
@@ -55,14 +56,19 @@ export class PaymentProviderError extends AppError {
     readonly transient: boolean,
     readonly timedOut = false,
   ) {
-    super('bad_gateway', timedOut ? 'PAYMENT_PROVIDER_TIMEOUT' : 'PAYMENT_PROVIDER_ERROR', `${providerNames[method]} ${operation} failed: ${reason}`, {
-      provider: method,
-      operation,
-    });
+    super(
+      'bad_gateway',
+      timedOut ? 'PAYMENT_PROVIDER_TIMEOUT' : 'PAYMENT_PROVIDER_ERROR',
+      `${providerNames[method]} ${operation} failed${timedOut ? ' (timeout)' : ''}`,
+      { provider: method, operation },
+    );
+    this.logDetail = `${providerNames[method]} ${operation}: ${reason}`;
   }
 
   /** The same failure with a message saying what it means for the caller's order. */
   withContext(message: string, details: Record<string, unknown>): AppError {
-    return new AppError(this.kind, this.code, `${this.message}. ${message}`, { provider: this.method, operation: this.operation, ...details });
+    const error = new AppError(this.kind, this.code, `${this.message}. ${message}`, { provider: this.method, operation: this.operation, ...details });
+    error.logDetail = this.logDetail;
+    return error;
   }
 }

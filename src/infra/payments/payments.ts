@@ -1,7 +1,6 @@
-import type Stripe from 'stripe';
 import { z } from 'zod';
-import { handleOrderCommand, loadOrder, type HandleResult } from '../../commands/orderCommandHandler';
-import { evolve, initialOrderState, type OrderCommand, type OrderState } from '../../commands/order/orderDecider';
+import { handleOrderCommand, loadOrder, unchangedResult, type HandleResult } from '../../commands/orderCommandHandler';
+import { evolve, initialOrderState, strayPaymentOf, type OrderCommand, type OrderState } from '../../commands/order/orderDecider';
 import { InvalidTransitionError, OrderNotFoundError, PaymentMethodMismatchError } from '../../commands/order/orderErrors';
 import { AppError, ConflictError, UnavailableError } from '../../errors';
 import { decodeOrderEvent, orderStreamId, type EncodeContext } from '../../events/codec';
@@ -10,7 +9,7 @@ import type { Config } from '../config/config';
 import type { Deps } from '../deps';
 import type { EventStore } from '../eventstore/eventStore';
 import type { Logger } from '../logger';
-import { fromDecimalAmount } from './amounts';
+import { fromDecimalAmount } from '../../events/money';
 import {
   PaymentProviderError,
   PaymentProviderNotConfiguredError,
@@ -19,7 +18,7 @@ import {
   type ProviderMethod,
 } from './paymentProvider';
 import { PayPalProvider, PayPalRequestError } from './paypalProvider';
-import { StripeProvider } from './stripeProvider';
+import { schemaProblem, StripeProvider, type StripeWebhookEvent } from './stripeProvider';
 
 export interface PaymentsOptions {
   config: Config;
@@ -66,28 +65,37 @@ function orderIdIn(metadata: Record<string, string> | null | undefined): string 
   return parsed.success ? parsed.data : undefined;
 }
 
+/** A provider lookup failed while handling its webhook: answer non-2xx so the provider delivers again. */
+export function unavailableForRedelivery(error: PaymentProviderError): UnavailableError {
+  const unavailable = new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
+  unavailable.logDetail = error.logDetail;
+  return unavailable;
+}
+
 /** The provider's report changes nothing in the order: a refusal to log, not an error to retry. */
 function isRefusal(error: unknown): error is AppError {
   if (!(error instanceof AppError)) return false;
   return error.kind === 'not_found' || error.kind === 'validation' || (error.kind === 'conflict' && error.code !== 'CONCURRENCY_CONFLICT');
 }
 
+const paypalId = z.string().min(1).max(255);
+const paypalMoney = z.object({ currency_code: z.string().regex(/^[A-Za-z]{3}$/, 'not a three-letter currency code'), value: z.string().max(32) });
 const paypalCaptureResource = z.object({
-  id: z.string(),
-  status: z.string().optional(),
-  amount: z.object({ currency_code: z.string(), value: z.string() }).optional(),
-  custom_id: z.string().optional(),
-  supplementary_data: z.object({ related_ids: z.object({ order_id: z.string().optional() }).optional() }).optional(),
+  id: paypalId,
+  status: z.string().max(64).optional(),
+  amount: paypalMoney.optional(),
+  custom_id: z.string().max(255).optional(),
+  supplementary_data: z.object({ related_ids: z.object({ order_id: paypalId.optional() }).optional() }).optional(),
 });
 const paypalRefundResource = z.object({
-  id: z.string(),
-  status: z.string().optional(),
-  amount: z.object({ currency_code: z.string(), value: z.string() }).optional(),
-  custom_id: z.string().optional(),
-  links: z.array(z.object({ href: z.string(), rel: z.string() })).optional(),
-  seller_payable_breakdown: z.object({ total_refunded_amount: z.object({ currency_code: z.string(), value: z.string() }).optional() }).optional(),
+  id: paypalId,
+  status: z.string().max(64).optional(),
+  amount: paypalMoney.optional(),
+  custom_id: z.string().max(255).optional(),
+  links: z.array(z.object({ href: z.string().max(2048), rel: z.string().max(64) })).max(50).optional(),
+  seller_payable_breakdown: z.object({ total_refunded_amount: paypalMoney.optional() }).optional(),
 });
-export const paypalWebhookEventSchema = z.object({ id: z.string().min(1), event_type: z.string().min(1), resource: z.unknown() });
+export const paypalWebhookEventSchema = z.object({ id: paypalId, event_type: z.string().min(1).max(255), resource: z.unknown() });
 export type PayPalWebhookEvent = z.infer<typeof paypalWebhookEventSchema>;
 
 /**
@@ -175,7 +183,7 @@ export class Payments {
   async current(orderId: string): Promise<HandleResult> {
     const snapshot = await loadOrder(this.store, orderId);
     if (snapshot.state.status === 'NONE') throw new OrderNotFoundError(orderId);
-    return { orderId, events: [], state: snapshot.state, revision: snapshot.revision, position: snapshot.position, unchanged: true };
+    return unchangedResult(orderId, snapshot);
   }
 
   /**
@@ -189,7 +197,7 @@ export class Payments {
     const snapshot = await loadOrder(this.store, orderId);
     const { state } = snapshot;
     if (state.status === 'NONE') throw new OrderNotFoundError(orderId);
-    const unchanged: HandleResult = { orderId, events: [], state, revision: snapshot.revision, position: snapshot.position, unchanged: true };
+    const unchanged = unchangedResult(orderId, snapshot);
     if (state.paymentMethod === 'MANUAL' || !awaitingPayment.has(state.status)) return { result: unchanged };
     const method = state.paymentMethod;
     const provider = this.provider(method);
@@ -239,7 +247,7 @@ export class Payments {
     idempotencyKey: string,
     context: EncodeContext,
   ): Promise<string> {
-    this.logger.warn({ orderId, provider: method, err: { code: error.code, message: error.message } }, 'payment could not be started');
+    this.logger.warn({ orderId, provider: method, err: { code: error.code, message: error.message, detail: error.logDetail } }, 'payment could not be started');
     try {
       const result = await handleOrderCommand(
         this.store,
@@ -276,15 +284,14 @@ export class Payments {
     }
   }
 
-  async handleStripeEvent(event: Stripe.Event): Promise<ReportOutcome> {
+  async handleStripeEvent(event: StripeWebhookEvent): Promise<ReportOutcome> {
+    if (event.kind === 'malformed') return this.ignoreMalformed('stripe', event.id, event.type, event.problem);
     const source = `stripe:${event.id}`;
     const context: EncodeContext = { actor: { type: 'provider', id: 'stripe' }, causationId: event.id };
     const now = this.now();
-    switch (event.type) {
-      case 'payment_intent.succeeded':
-      case 'payment_intent.payment_failed':
-      case 'payment_intent.canceled': {
-        const intent = event.data.object;
+    switch (event.kind) {
+      case 'payment_intent': {
+        const { intent } = event;
         const orderId = orderIdIn(intent.metadata);
         if (!orderId) return { outcome: 'ignored', reason: 'the PaymentIntent names no order' };
         const currency = intent.currency.toUpperCase();
@@ -298,11 +305,11 @@ export class Payments {
         const reason =
           event.type === 'payment_intent.canceled'
             ? `PaymentIntent canceled${intent.cancellation_reason ? `: ${intent.cancellation_reason}` : ''}`
-            : (intent.last_payment_error?.message ?? intent.last_payment_error?.code ?? 'payment failed');
+            : intent.last_payment_error?.message || intent.last_payment_error?.code || 'payment failed';
         return this.report(orderId, { type: 'RecordPaymentFailure', data: { provider: 'STRIPE', providerReference: intent.id, reason, now } }, source, context);
       }
       case 'charge.refunded': {
-        const charge = event.data.object;
+        const { charge } = event;
         const intentId = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
         if (!intentId) return { outcome: 'ignored', reason: 'the charge has no PaymentIntent' };
         const orderId = orderIdIn(charge.metadata) ?? orderIdIn({ orderId: (await this.stripeLookup(intentId)) ?? '' });
@@ -321,9 +328,22 @@ export class Payments {
         };
         return this.report(orderId, command, source, context);
       }
-      default:
+      case 'other':
         return { outcome: 'ignored', reason: `event type ${event.type} is not handled` };
+      default: {
+        const exhaustive: never = event;
+        return exhaustive;
+      }
     }
+  }
+
+  /**
+   * A verified event we can never use: answered 200 so the provider stops redelivering what no
+   * retry will fix, and logged loudly enough for someone to look at the provider's dashboard.
+   */
+  private ignoreMalformed(provider: 'stripe' | 'paypal', eventId: string | undefined, type: string | undefined, problem: string): ReportOutcome {
+    this.logger.error({ provider, eventId, eventType: type, problem }, 'verified webhook event is malformed; ignored');
+    return { outcome: 'ignored', reason: problem };
   }
 
   private async stripeLookup(intentId: string): Promise<string | undefined> {
@@ -332,7 +352,7 @@ export class Payments {
       return await this.stripe.orderIdOfPaymentIntent(intentId);
     } catch (error) {
       // Answer non-2xx so Stripe delivers the event again later.
-      if (error instanceof PaymentProviderError) throw new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
+      if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
       throw error;
     }
   }
@@ -345,7 +365,7 @@ export class Payments {
       case 'PAYMENT.CAPTURE.COMPLETED':
       case 'PAYMENT.CAPTURE.DENIED': {
         const parsed = paypalCaptureResource.safeParse(event.resource);
-        if (!parsed.success) return { outcome: 'ignored', reason: 'the capture resource is malformed' };
+        if (!parsed.success) return this.ignoreMalformed('paypal', event.id, event.event_type, `the capture resource is malformed (${schemaProblem(parsed.error)})`);
         const capture = parsed.data;
         const orderId = orderIdIn({ orderId: capture.custom_id ?? '' });
         if (!orderId) return { outcome: 'ignored', reason: 'the capture names no order' };
@@ -356,12 +376,12 @@ export class Payments {
         }
         const currency = capture.amount?.currency_code.toUpperCase();
         const amount = capture.amount && currency ? fromDecimalAmount(capture.amount.value, currency) : undefined;
-        if (amount === undefined || !currency) return { outcome: 'ignored', orderId, reason: 'the capture amount is malformed' };
+        if (amount === undefined || !currency) return { ...this.ignoreMalformed('paypal', event.id, event.event_type, 'the capture amount is malformed'), orderId };
         return this.report(orderId, { type: 'RecordPaymentSuccess', data: { provider: 'PAYPAL', ...reference, amount, currency, now } }, source, context);
       }
       case 'PAYMENT.CAPTURE.REFUNDED': {
         const parsed = paypalRefundResource.safeParse(event.resource);
-        if (!parsed.success) return { outcome: 'ignored', reason: 'the refund resource is malformed' };
+        if (!parsed.success) return this.ignoreMalformed('paypal', event.id, event.event_type, `the refund resource is malformed (${schemaProblem(parsed.error)})`);
         const refund = parsed.data;
         const captureId = refund.links?.find((l) => l.rel === 'up')?.href.match(/\/captures\/([A-Za-z0-9-]{1,64})$/)?.[1];
         if (!captureId) return { outcome: 'ignored', reason: 'the refund names no capture' };
@@ -369,7 +389,7 @@ export class Payments {
         try {
           capture = await this.requirePayPal().getCapture(captureId);
         } catch (error) {
-          if (error instanceof PaymentProviderError) throw new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
+          if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
           throw error;
         }
         const orderId = orderIdIn({ orderId: capture.customId ?? refund.custom_id ?? '' });
@@ -377,7 +397,7 @@ export class Payments {
         const total = refund.seller_payable_breakdown?.total_refunded_amount ?? (capture.status === 'REFUNDED' ? capture.amount : undefined) ?? refund.amount;
         const currency = (typeof total === 'number' ? capture.currency : total?.currency_code)?.toUpperCase();
         const amount = typeof total === 'number' ? total : total && currency ? fromDecimalAmount(total.value, currency) : undefined;
-        if (amount === undefined || !currency) return { outcome: 'ignored', orderId, reason: 'the refund amount is malformed' };
+        if (amount === undefined || !currency) return { ...this.ignoreMalformed('paypal', event.id, event.event_type, 'the refund amount is malformed'), orderId };
         const command: OrderCommand = {
           type: 'RecordRefund',
           data: {
@@ -420,8 +440,12 @@ export class Payments {
             ? 'the buyer has not approved the payment yet'
             : error.issue === 'INSTRUMENT_DECLINED'
               ? "the buyer's funding source was declined; send them back to the approval link"
-              : `PayPal refused it (${error.issue ?? 'unprocessable'})`;
-        throw new ConflictError('PAYPAL_CAPTURE_REFUSED', `Cannot capture order ${orderId}: ${why}`, { orderId, issue: error.issue });
+              : 'PayPal refused the capture';
+        // PayPal's own issue code and words stay in the log; the two the buyer can act on are translated above.
+        const refused = new ConflictError('PAYPAL_CAPTURE_REFUSED', `Cannot capture order ${orderId}: ${why}`, { orderId });
+        refused.logDetail = error.logDetail;
+        this.logger.warn({ orderId, issue: error.issue, err: { detail: error.logDetail } }, 'PayPal refused a capture');
+        throw refused;
       }
       if (error instanceof PaymentProviderError) {
         throw error.withContext(`Order ${orderId} is unchanged; retry the capture`, { orderId, orderStatus: state.status });
@@ -482,6 +506,7 @@ export class Payments {
     if (request.own && state.status === 'REFUNDED') return { status: 'already_refunded' };
     const paymentReference = request.data.providerReference ?? request.paidReference;
     if (!paymentReference) throw new PaymentProviderError(method, 'refund', 'the refund request names no payment to give back', false);
+    if (!request.own && strayPaymentOf(state, paymentReference)?.refunded) return { status: 'already_refunded' };
     const refund = await this.provider(method).refund({
       orderId,
       paymentReference,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fromDecimalAmount, toDecimalAmount } from './amounts';
+import { fromDecimalAmount, toDecimalAmount } from '../../events/money';
 import { PaymentProviderError, type PaymentProvider, type PaymentSession, type RefundResult } from './paymentProvider';
 
 export interface PayPalSettings {

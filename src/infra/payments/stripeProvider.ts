@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { z } from 'zod';
 import { ValidationError } from '../../errors';
 import { PaymentProviderError, type PaymentProvider, type PaymentSession, type RefundResult } from './paymentProvider';
 
@@ -40,6 +41,20 @@ function toProviderError(operation: string, error: unknown): PaymentProviderErro
   return new PaymentProviderError('STRIPE', operation, (error as Error).message ?? String(error), true);
 }
 
+const stripeId = z.string().min(1).max(255);
+const stripeCurrency = z.string().regex(/^[A-Za-z]{3}$/, 'not a three-letter currency code');
+const stripeAmount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const stripeMetadata = z.record(z.string(), z.string()).nullish();
+
+const intentAnswerSchema = z.object({ id: stripeId, status: z.string(), client_secret: z.string().nullish(), metadata: stripeMetadata });
+const refundAnswerSchema = z.object({
+  id: stripeId,
+  status: z.string().nullish(),
+  amount: stripeAmount,
+  currency: stripeCurrency,
+  failure_reason: z.string().nullish(),
+});
+
 export class StripeProvider implements PaymentProvider {
   readonly method = 'STRIPE' as const;
   private readonly stripe: Stripe;
@@ -55,16 +70,21 @@ export class StripeProvider implements PaymentProvider {
     });
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  /** One SDK call; its answer is checked against the fields we read, so a malformed one is a provider error, not a crash. */
+  private async call<S extends z.ZodType>(operation: string, schema: S, fn: () => Promise<unknown>): Promise<z.infer<S>> {
+    let answer: unknown;
     try {
-      return await fn();
+      answer = await fn();
     } catch (error) {
       throw toProviderError(operation, error);
     }
+    const parsed = schema.safeParse(answer);
+    if (!parsed.success) throw new PaymentProviderError('STRIPE', operation, `the answer is malformed (${schemaProblem(parsed.error)})`, false);
+    return parsed.data;
   }
 
   async createPayment(input: { orderId: string; amount: number; currency: string; idempotencyKey: string }): Promise<PaymentSession> {
-    const intent = await this.call('PaymentIntent creation', () =>
+    const intent = await this.call('PaymentIntent creation', intentAnswerSchema, () =>
       this.stripe.paymentIntents.create(
         {
           amount: input.amount,
@@ -80,13 +100,13 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async resumePayment(reference: string): Promise<PaymentSession | undefined> {
-    const intent = await this.call('PaymentIntent lookup', () => this.stripe.paymentIntents.retrieve(reference));
+    const intent = await this.call('PaymentIntent lookup', intentAnswerSchema, () => this.stripe.paymentIntents.retrieve(reference));
     if (!payableStatuses.has(intent.status) || !intent.client_secret) return undefined;
     return { reference: intent.id, clientSecret: intent.client_secret };
   }
 
   async refund(input: { orderId: string; paymentReference: string; amount: number; currency: string; idempotencyKey: string }): Promise<RefundResult> {
-    const refund = await this.call('refund', () =>
+    const refund = await this.call('refund', refundAnswerSchema, () =>
       this.stripe.refunds.create(
         { payment_intent: input.paymentReference, amount: input.amount, metadata: { orderId: input.orderId } },
         { idempotencyKey: input.idempotencyKey },
@@ -104,20 +124,91 @@ export class StripeProvider implements PaymentProvider {
 
   /** The order a PaymentIntent was created for (charges do not carry the intent's metadata). */
   async orderIdOfPaymentIntent(reference: string): Promise<string | undefined> {
-    const intent = await this.call('PaymentIntent lookup', () => this.stripe.paymentIntents.retrieve(reference));
+    const intent = await this.call('PaymentIntent lookup', intentAnswerSchema, () => this.stripe.paymentIntents.retrieve(reference));
     return intent.metadata?.orderId;
   }
 }
 
+const webhookEnvelopeSchema = z.object({ id: stripeId, type: z.string().min(1).max(255), data: z.object({ object: z.unknown() }) });
+
+const paymentIntentEventObjectSchema = z.object({
+  id: stripeId,
+  amount_received: stripeAmount,
+  currency: stripeCurrency,
+  metadata: stripeMetadata,
+  cancellation_reason: z.string().max(500).nullish(),
+  last_payment_error: z.object({ message: z.string().max(5000).nullish(), code: z.string().max(255).nullish() }).nullish(),
+});
+
+const chargeEventObjectSchema = z.object({
+  id: stripeId,
+  payment_intent: z.union([stripeId, z.object({ id: stripeId })]).nullish(),
+  amount_refunded: stripeAmount,
+  currency: stripeCurrency,
+  metadata: stripeMetadata,
+  refunds: z.object({ data: z.array(z.object({ id: stripeId })).nullish() }).nullish(),
+});
+
+export type StripePaymentIntentEventType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'payment_intent.canceled';
+
+/** A verified Stripe event, checked against the fields we use; anything else is `malformed` or `other`. */
+export type StripeWebhookEvent =
+  | { kind: 'payment_intent'; id: string; type: StripePaymentIntentEventType; intent: z.infer<typeof paymentIntentEventObjectSchema> }
+  | { kind: 'charge.refunded'; id: string; charge: z.infer<typeof chargeEventObjectSchema> }
+  | { kind: 'other'; id: string; type: string }
+  /** Signed by Stripe but unusable: answered 200 (Stripe would redeliver a non-2xx for days), logged. */
+  | { kind: 'malformed'; id: string | undefined; type: string | undefined; problem: string };
+
+/** Where a provider payload failed a schema: paths and zod's words, never the values (they may be anything). */
+export function schemaProblem(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+const paymentIntentEventTypes: ReadonlySet<string> = new Set(['payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled']);
+
+export function parseStripeEvent(payload: unknown): StripeWebhookEvent {
+  const envelope = webhookEnvelopeSchema.safeParse(payload);
+  if (!envelope.success) {
+    const raw = payload as { id?: unknown; type?: unknown } | null;
+    const text = (value: unknown): string | undefined => (typeof value === 'string' ? value.slice(0, 255) : undefined);
+    return { kind: 'malformed', id: text(raw?.id), type: text(raw?.type), problem: `the event is malformed (${schemaProblem(envelope.error)})` };
+  }
+  const { id, type, data } = envelope.data;
+  if (paymentIntentEventTypes.has(type)) {
+    const intent = paymentIntentEventObjectSchema.safeParse(data.object);
+    if (!intent.success) return { kind: 'malformed', id, type, problem: `the PaymentIntent is malformed (${schemaProblem(intent.error)})` };
+    return { kind: 'payment_intent', id, type: type as StripePaymentIntentEventType, intent: intent.data };
+  }
+  if (type === 'charge.refunded') {
+    const charge = chargeEventObjectSchema.safeParse(data.object);
+    if (!charge.success) return { kind: 'malformed', id, type, problem: `the charge is malformed (${schemaProblem(charge.error)})` };
+    return { kind: 'charge.refunded', id, charge: charge.data };
+  }
+  return { kind: 'other', id, type };
+}
+
 /**
  * Verifies Stripe-Signature over the exact bytes received (default tolerance: five minutes) and
- * parses the event. Any mismatch is a 400; nothing is recorded.
+ * parses the event. A signature that does not verify is a 400 and nothing is recorded; a verified
+ * body that is not a usable event comes back as `malformed`.
  */
-export function verifyStripeWebhook(rawBody: Buffer, signature: string | undefined, secret: string): Stripe.Event {
+export function verifyStripeWebhook(rawBody: Buffer, signature: string | undefined, secret: string): StripeWebhookEvent {
   if (!signature) throw new ValidationError('Missing Stripe-Signature header', undefined, 'WEBHOOK_SIGNATURE_MISSING');
   try {
-    return Stripe.webhooks.constructEvent(rawBody, signature, secret);
+    const verifier = Stripe.webhooks.signature;
+    if (!verifier) throw new Error('the Stripe SDK has no signature verifier');
+    verifier.verifyHeader(rawBody, signature, secret);
   } catch {
     throw new ValidationError('Stripe-Signature does not verify against the body', undefined, 'WEBHOOK_SIGNATURE_INVALID');
   }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return { kind: 'malformed', id: undefined, type: undefined, problem: 'the body is not JSON' };
+  }
+  return parseStripeEvent(payload);
 }

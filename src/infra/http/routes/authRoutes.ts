@@ -1,7 +1,7 @@
 import '../openapi';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { createCredentialVerifier, createUser, emailSchema, InvalidCredentialsError, passwordSchema, userDtoSchema } from '../../users';
+import { createCredentialVerifier, createUser, emailSchema, InvalidCredentialsError, passwordSchema, refinePasswordAgainstEmail, userDtoSchema } from '../../users';
 import { ForbiddenError, roleSchema, UnauthorizedError } from '../authTokens';
 import { loginRateLimit } from '../rateLimit';
 import { defineRoute, type RouteDeps } from '../route';
@@ -13,6 +13,7 @@ const registerBodySchema = z
     role: roleSchema.optional().openapi({ description: '"admin" only with an admin bearer token' }),
   })
   .strict()
+  .superRefine(refinePasswordAgainstEmail)
   .openapi('RegisterRequest');
 
 const loginBodySchema = z

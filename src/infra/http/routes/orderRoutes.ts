@@ -1,11 +1,11 @@
 import '../openapi';
-import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { handleOrderCommand, loadOrder, type HandleResult } from '../../../commands/orderCommandHandler';
+import { handleOrderCommand, loadOrder } from '../../../commands/orderCommandHandler';
+import { placeOrder } from '../../../commands/placeOrder';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
-import { ConflictError, ValidationError } from '../../../errors';
-import { fulfilmentStatusSchema, paymentMethodSchema, type OrderItem } from '../../../events/orderEvents';
+import { ValidationError } from '../../../errors';
+import { fulfilmentStatusSchema, paymentMethodSchema } from '../../../events/orderEvents';
 import {
   getOrder,
   getOrderHistory,
@@ -14,13 +14,13 @@ import {
   orderDtoSchema,
   orderHistoryEntrySchema,
   orderListSchema,
-  type OrderDto,
 } from '../../../queries/orderQueries';
-import { ConsistencyTimeoutError } from '../../../queries/consistency';
+import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
 import { paymentsOf } from '../../payments/payments';
 import type { AuthUser } from '../authTokens';
-import { ifMatchRevision, minPositionHeaders, minPositionQuery, requestedMinPosition } from '../consistencyParams';
+import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
+import { ifMatchRevision, minPositionHeaders, minPositionQuery, waitForRequestedPosition } from '../consistencyParams';
 import { defineRoute, type RouteDeps } from '../route';
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
@@ -44,6 +44,7 @@ export const orderCommandResponseSchema = z
       .object({
         order: orderDtoSchema,
         position: z.string().describe('Global position of the last event this command appended'),
+        consistency: consistencySchema,
         clientSecret: z.string().optional().describe('POST /orders with STRIPE: the PaymentIntent client secret for Stripe.js'),
         paymentUrl: z.string().optional().describe('POST /orders with PAYPAL: where the buyer approves the payment'),
       })
@@ -57,7 +58,7 @@ const historyResponseSchema = z
   .openapi('OrderHistoryResponse');
 
 const changeStatusBodySchema = z.object({ status: fulfilmentStatusSchema }).strict().openapi('ChangeOrderStatusRequest');
-const cancelBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict().openapi('CancelOrderRequest');
+const cancelBodySchema = z.object({ reason: plainTextSchema(500, 'reason').optional() }).strict().openapi('CancelOrderRequest');
 // Nothing to set: amount and currency come from the order, so any field is refused rather than ignored.
 const markPaidBodySchema = z.object({}).strict().openapi('MarkPaidRequest');
 const ifMatchHeaders = z.object({ 'if-match': z.string().optional().openapi({ description: 'Order revision last seen; 412 when stale' }) });
@@ -67,107 +68,10 @@ const idempotencyHeaders = z.object({
 
 const actorOf = (user: AuthUser) => ({ type: user.role === 'admin' ? ('admin' as const) : ('user' as const), id: user.id });
 
-/** Waits (bounded) for the read model, then reads the order; falls back to the command's own view. */
-export async function orderAfterCommand(deps: Deps, result: HandleResult, fallback?: () => OrderDto): Promise<OrderDto> {
-  if (result.position !== undefined) {
-    try {
-      await deps.waiter.waitFor(result.position, deps.config.CONSISTENCY_WAIT_MS);
-    } catch (error) {
-      if (!(error instanceof ConsistencyTimeoutError) || !fallback) throw error;
-      deps.logger.warn({ orderId: result.orderId, position: result.position.toString() }, 'read model lagging; answering from the command result');
-      return fallback();
-    }
-  }
-  const order = await getOrder(deps.knex, result.orderId, {});
-  if (!order) {
-    if (fallback) return fallback();
-    throw new OrderNotFoundError(result.orderId);
-  }
-  return order;
-}
-
 /** Commands load the stream (never the read model) to check ownership; others see 404. */
 async function assertCanCommand(deps: Deps, orderId: string, user: AuthUser): Promise<void> {
   const { state } = await loadOrder(deps.store, orderId);
   if (state.status === 'NONE' || (user.role !== 'admin' && state.userId !== user.id)) throw new OrderNotFoundError(orderId);
-}
-
-function requestHash(body: unknown): string {
-  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
-}
-
-/** Maps an Idempotency-Key to one order id; the same key with another body is refused. */
-async function orderIdForKey(deps: Deps, userId: string, key: string | undefined, body: unknown): Promise<string> {
-  const fresh = randomUUID();
-  if (!key) return fresh;
-  const hash = requestHash(body);
-  const inserted = (await deps.knex('idempotency_keys')
-    .insert({ user_id: userId, key, request_hash: hash, order_id: fresh })
-    .onConflict(['user_id', 'key'])
-    .ignore()
-    .returning('order_id')) as { order_id: string }[];
-  if (inserted.length > 0) return fresh;
-  const existing = (await deps.knex('idempotency_keys').where({ user_id: userId, key }).first()) as { request_hash: string; order_id: string } | undefined;
-  if (!existing) throw new ConflictError('IDEMPOTENCY_KEY_IN_FLIGHT', 'A request with this Idempotency-Key is in progress; retry');
-  if (existing.request_hash !== hash) {
-    throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body');
-  }
-  return existing.order_id;
-}
-
-interface CatalogRow {
-  id: string;
-  sku: string;
-  name: string;
-  unit_amount: string;
-  currency: string;
-  active: boolean;
-}
-
-/** Prices come from the catalog, never from the client. */
-export async function priceItems(deps: Deps, requested: { productId: string; quantity: number }[]): Promise<{ items: OrderItem[]; currency: string }> {
-  const quantities = new Map<string, number>();
-  for (const item of requested) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
-  const rows = (await deps.knex('products').whereIn('id', [...quantities.keys()])) as CatalogRow[];
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  const missing = [...quantities.keys()].filter((id) => !byId.get(id)?.active);
-  if (missing.length > 0) {
-    throw new ValidationError(`Unknown or unavailable product(s): ${missing.join(', ')}`, { productIds: missing }, 'PRODUCT_NOT_FOUND');
-  }
-  const currencies = new Set(rows.map((row) => row.currency));
-  if (currencies.size > 1) {
-    throw new ValidationError(`All items must share one currency; got ${[...currencies].join(', ')}`, undefined, 'MIXED_CURRENCIES');
-  }
-  const items: OrderItem[] = [...quantities.entries()].map(([productId, quantity]) => {
-    const row = byId.get(productId)!;
-    const unitAmount = Number(row.unit_amount);
-    return { productId, sku: row.sku, name: row.name, quantity, unitAmount, lineAmount: unitAmount * quantity };
-  });
-  return { items, currency: rows[0]!.currency };
-}
-
-function dtoFromPlaced(result: HandleResult): OrderDto {
-  const state = result.state;
-  if (state.status === 'NONE') throw new OrderNotFoundError(result.orderId);
-  const placed = result.events.find((e) => e.type === 'OrderPlaced');
-  if (!placed || placed.type !== 'OrderPlaced') throw new OrderNotFoundError(result.orderId);
-  return {
-    id: state.orderId,
-    userId: state.userId,
-    status: state.status,
-    items: placed.data.items,
-    totalAmount: state.totalAmount,
-    currency: state.currency,
-    paymentMethod: state.paymentMethod,
-    paymentStatus: 'PENDING',
-    paymentProvider: null,
-    paymentReference: null,
-    refundedAmount: 0,
-    revision: Number(result.revision),
-    position: (result.position ?? 0n).toString(),
-    placedAt: placed.data.placedAt,
-    updatedAt: placed.data.placedAt,
-  };
 }
 
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
@@ -180,9 +84,9 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     body: placeOrderBodySchema,
     headers: idempotencyHeaders,
     responses: {
-      201: { description: 'Order placed', schema: orderCommandResponseSchema },
+      201: { description: 'Order placed', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
       409: { description: 'Idempotency-Key reused with another body' },
-      503: { description: 'Payment provider not configured or read model lagging' },
+      503: { description: 'Payment provider not configured' },
     },
     handler: async ({ body, user, req, requestId }) => {
       const customer = user!;
@@ -191,34 +95,25 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
       paymentsOf(deps).assertConfigured(body.paymentMethod); // 503 naming the missing variable, before anything is stored
-      const orderId = await orderIdForKey(deps, customer.id, key, body);
-      const { items, currency } = await priceItems(deps, body.items).catch(async (error: unknown) => {
-        // A request refused before its order exists must not burn the key: a corrected retry may reuse it.
-        if (key !== undefined && (await loadOrder(deps.store, orderId)).state.status === 'NONE') {
-          await deps.knex('idempotency_keys').where({ user_id: customer.id, key, order_id: orderId }).del();
-        }
-        throw error;
+      const result = await placeOrder(deps, {
+        userId: customer.id,
+        items: body.items,
+        paymentMethod: body.paymentMethod,
+        idempotencyKey: key,
+        body,
+        now: deps.clock().toISOString(),
+        context: { actor: actorOf(customer), requestId },
       });
-      const result = await handleOrderCommand(
-        deps.store,
-        orderId,
-        {
-          type: 'PlaceOrder',
-          data: { orderId, userId: customer.id, items, currency, paymentMethod: body.paymentMethod, now: deps.clock().toISOString() },
-        },
-        // Without an Idempotency-Key the id was generated just above: no stream to read first.
-        { idempotencySource: `place-order:${orderId}`, context: { actor: actorOf(customer), requestId }, newStream: key === undefined },
-      );
+      const orderId = result.orderId;
       if (result.state.status !== 'NONE' && result.state.userId !== customer.id) throw new OrderNotFoundError(orderId);
       // Online methods start the provider's payment now; if the provider fails, the order stays retryable and the error says so.
       const payment = body.paymentMethod === 'MANUAL' ? undefined : await paymentsOf(deps).startPayment(orderId, { actor: actorOf(customer), requestId });
-      const position = payment?.result.position ?? result.position;
-      const order = await orderAfterCommand(deps, { ...result, position }, () => dtoFromPlaced(result));
+      const answer = await answerCommand(deps, payment?.result ?? result);
       const session = {
         ...(payment?.session?.clientSecret ? { clientSecret: payment.session.clientSecret } : {}),
         ...(payment?.session?.paymentUrl ? { paymentUrl: payment.session.paymentUrl } : {}),
       };
-      return { status: 201, body: { status: 'success', data: { order, position: (position ?? 0n).toString(), ...session } } };
+      return commandResponse(201, answer, session);
     },
   });
 
@@ -233,8 +128,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     responses: { 200: { description: 'A page of orders', schema: orderListSchema }, 503: { description: 'Read model did not reach minPosition in time' } },
     handler: async ({ query, user, req }) => {
       const { minPosition, ...listQuery } = query;
-      const waitFor = requestedMinPosition(req, minPosition);
-      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      await waitForRequestedPosition(deps, req, minPosition);
       const scope = user!.role === 'admin' ? {} : { userId: user!.id };
       return { status: 200, body: await listOrders(deps.knex, listQuery, scope) };
     },
@@ -251,8 +145,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     headers: minPositionHeaders,
     responses: { 200: { description: 'The order', schema: orderResponseSchema }, 404: { description: 'No such order for this user' } },
     handler: async ({ params, query, user, req }) => {
-      const waitFor = requestedMinPosition(req, query.minPosition);
-      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      await waitForRequestedPosition(deps, req, query.minPosition);
       const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
       if (!order) throw new OrderNotFoundError(params.id);
       return { status: 200, body: { status: 'success', data: order }, headers: { ETag: `"${order.revision}"` } };
@@ -270,8 +163,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     headers: minPositionHeaders,
     responses: { 200: { description: 'The history', schema: historyResponseSchema }, 404: { description: 'No such order for this user' } },
     handler: async ({ params, query, user, req }) => {
-      const waitFor = requestedMinPosition(req, query.minPosition);
-      if (waitFor !== undefined) await deps.waiter.waitFor(waitFor, deps.config.CONSISTENCY_WAIT_MS);
+      await waitForRequestedPosition(deps, req, query.minPosition);
       const history = await getOrderHistory(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
       if (!history) throw new OrderNotFoundError(params.id);
       return { status: 200, body: { status: 'success', data: history } };
@@ -295,7 +187,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       ...(body ? { body } : {}),
       headers: ifMatchHeaders,
       responses: {
-        200: { description: 'Command applied', schema: orderCommandResponseSchema },
+        200: { description: 'Command applied', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
         404: { description: 'No such order for this user' },
         409: { description: 'Illegal transition (names both states)' },
         412: { description: 'If-Match revision is stale' },
@@ -308,8 +200,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
           context: { actor: actorOf(user!), requestId },
         });
-        const order = await orderAfterCommand(deps, result);
-        return { status: 200, body: { status: 'success', data: { order, position: (result.position ?? 0n).toString() } } };
+        return commandResponse(200, await answerCommand(deps, result));
       },
     });
   };

@@ -3,18 +3,19 @@ import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { loadOrder } from '../../../commands/orderCommandHandler';
 import { InvalidTransitionError, OrderNotFoundError } from '../../../commands/order/orderErrors';
-import { ConflictError, UnavailableError, ValidationError } from '../../../errors';
+import { ConflictError, ValidationError } from '../../../errors';
 import { orderDtoSchema } from '../../../queries/orderQueries';
+import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../../payments/paymentProvider';
-import { paymentsOf, paypalWebhookEventSchema } from '../../payments/payments';
+import { paymentsOf, paypalWebhookEventSchema, unavailableForRedelivery } from '../../payments/payments';
 import { paypalWebhookHeaders, type PayPalWebhookHeaders } from '../../payments/paypalProvider';
 import { verifyStripeWebhook } from '../../payments/stripeProvider';
 import type { AppHooks } from '../app';
 import type { AuthUser } from '../authTokens';
+import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { errorResponseSchema } from '../openapi';
 import { defineRoute, type RouteDeps } from '../route';
-import { orderAfterCommand } from './orderRoutes';
 
 const WEBHOOK_BODY_LIMIT = '1mb';
 
@@ -36,7 +37,7 @@ const paymentSessionFields = {
 const startPaymentResponseSchema = z
   .object({
     status: z.literal('success'),
-    data: z.object({ order: orderDtoSchema, position: z.string(), ...paymentSessionFields }),
+    data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema, ...paymentSessionFields }),
   })
   .openapi('PaymentStartResponse');
 
@@ -47,18 +48,20 @@ const captureResponseSchema = z
     data: z.object({
       order: orderDtoSchema,
       position: z.string(),
+      consistency: consistencySchema,
       capture: z.object({ id: z.string(), status: z.string() }).nullable().describe('null when the order was already paid'),
     }),
   })
   .openapi('PayPalCaptureResponse');
 
-const refundBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict().openapi('RefundRequest');
+const refundBodySchema = z.object({ reason: plainTextSchema(500, 'reason').optional() }).strict().openapi('RefundRequest');
 const refundResponseSchema = z
   .object({
     status: z.literal('success'),
     data: z.object({
       order: orderDtoSchema,
       position: z.string(),
+      consistency: consistencySchema,
       refund: z.object({
         status: z
           .enum(['succeeded', 'pending', 'failed', 'awaiting_confirmation', 'already_refunded'])
@@ -70,7 +73,7 @@ const refundResponseSchema = z
   })
   .openapi('RefundResponse');
 const orderCommandResponse = z
-  .object({ status: z.literal('success'), data: z.object({ order: orderDtoSchema, position: z.string() }) })
+  .object({ status: z.literal('success'), data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema }) })
   .openapi('RefundConfirmResponse');
 
 const webhookResponseSchema = z
@@ -90,7 +93,7 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user',
     params: orderIdParams,
     responses: {
-      200: { description: 'What the client needs to pay', schema: startPaymentResponseSchema },
+      200: { description: 'What the client needs to pay', schema: startPaymentResponseSchema, headers: consistencyResponseHeaders },
       404: { description: 'No such order for this user' },
       409: { description: 'The order is not awaiting an online payment' },
       502: { description: 'The provider failed or timed out; the order stays retryable' },
@@ -108,9 +111,8 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
         throw new InvalidTransitionError(state.status, 'PENDING', 'payment can only start while awaiting payment');
       }
       const { result, session } = await payments.startPayment(params.id, { actor: actorOf(user!), requestId });
-      const order = await orderAfterCommand(deps, result);
       const sessionFields = { ...(session?.clientSecret ? { clientSecret: session.clientSecret } : {}), ...(session?.paymentUrl ? { paymentUrl: session.paymentUrl } : {}) };
-      return { status: 200, body: { status: 'success', data: { order, position: (result.position ?? 0n).toString(), ...sessionFields } } };
+      return commandResponse(200, await answerCommand(deps, result), sessionFields);
     },
   });
 
@@ -122,7 +124,7 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user',
     body: captureBodySchema,
     responses: {
-      200: { description: 'Captured (or already paid)', schema: captureResponseSchema },
+      200: { description: 'Captured (or already paid)', schema: captureResponseSchema, headers: consistencyResponseHeaders },
       404: { description: 'No such order for this user' },
       409: { description: 'Not a PayPal order awaiting payment, or PayPal refused the capture (not approved yet)' },
       502: { description: 'PayPal failed or timed out; the order is unchanged' },
@@ -131,13 +133,9 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     handler: async ({ body, user, requestId }) => {
       const payments = paymentsOf(deps);
       await assertOwnerOrAdmin(deps, body.orderId, user!);
-      const { capture, report } = await payments.capturePayPal(body.orderId, { actor: actorOf(user!), requestId });
-      const result = await payments.current(body.orderId);
-      const order = await orderAfterCommand(deps, report?.position !== undefined ? { ...result, position: report.position } : result);
-      return {
-        status: 200,
-        body: { status: 'success', data: { order, position: (result.position ?? 0n).toString(), capture: capture ?? null } },
-      };
+      const { capture } = await payments.capturePayPal(body.orderId, { actor: actorOf(user!), requestId });
+      const answer = await answerCommand(deps, await payments.current(body.orderId));
+      return commandResponse(200, answer, { capture: capture ?? null });
     },
   });
 
@@ -150,7 +148,11 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     body: refundBodySchema,
     responses: {
-      200: { description: 'Refund requested and sent to the provider (REFUNDED once the provider confirms)', schema: refundResponseSchema },
+      200: {
+        description: 'Refund requested and sent to the provider (REFUNDED once the provider confirms)',
+        schema: refundResponseSchema,
+        headers: consistencyResponseHeaders,
+      },
       404: { description: 'No such order' },
       409: { description: 'Nothing was paid, or already refunded' },
       502: { description: 'The provider failed; the refund stays requested and is retried' },
@@ -158,8 +160,7 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     handler: async ({ params, body, user, requestId }) => {
       const payments = paymentsOf(deps);
       const { result, refund } = await payments.refundOrder(params.id, body.reason, { actor: actorOf(user!), requestId });
-      const order = await orderAfterCommand(deps, result);
-      return { status: 200, body: { status: 'success', data: { order, position: (result.position ?? 0n).toString(), refund } } };
+      return commandResponse(200, await answerCommand(deps, result), { refund });
     },
   });
 
@@ -171,14 +172,13 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'admin',
     params: orderIdParams,
     responses: {
-      200: { description: 'The order is REFUNDED', schema: orderCommandResponse },
+      200: { description: 'The order is REFUNDED', schema: orderCommandResponse, headers: consistencyResponseHeaders },
       404: { description: 'No such order' },
       409: { description: 'Not a MANUAL order, or no refund was requested' },
     },
     handler: async ({ params, user, requestId }) => {
       const result = await paymentsOf(deps).confirmManualRefund(params.id, { actor: actorOf(user!), requestId });
-      const order = await orderAfterCommand(deps, result);
-      return { status: 200, body: { status: 'success', data: { order, position: (result.position ?? 0n).toString() } } };
+      return commandResponse(200, await answerCommand(deps, result));
     },
   });
 
@@ -259,9 +259,7 @@ export function mountPaymentWebhooks(app: Express, deps: Deps): void {
     try {
       verified = await paypal.verifyWebhook(headers as PayPalWebhookHeaders, body);
     } catch (error) {
-      if (error instanceof PaymentProviderError) {
-        throw new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
-      }
+      if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
       throw error;
     }
     if (!verified) throw new ValidationError('PayPal did not verify this notification', undefined, 'WEBHOOK_SIGNATURE_INVALID');

@@ -1,0 +1,124 @@
+import type { Knex } from 'knex';
+import { createHash, randomUUID } from 'node:crypto';
+import { ConflictError, ValidationError } from '../errors';
+import { orderStreamId, type EncodeContext } from '../events/codec';
+import type { OrderItem, PaymentMethod } from '../events/orderEvents';
+import type { EventStore } from '../infra/eventstore/eventStore';
+import type { Logger } from '../infra/logger';
+import { handleOrderCommand, type HandleResult } from './orderCommandHandler';
+
+export interface PlacementDeps {
+  knex: Knex;
+  store: EventStore;
+  logger: Logger;
+}
+
+export interface PlaceOrderRequest {
+  userId: string;
+  items: { productId: string; quantity: number }[];
+  paymentMethod: PaymentMethod;
+  /** The client's Idempotency-Key: the same key and body always mean the same order. */
+  idempotencyKey: string | undefined;
+  /** What the key is bound to (the request body as the client sent it). */
+  body: unknown;
+  now: string;
+  context: EncodeContext;
+}
+
+interface CatalogRow {
+  id: string;
+  sku: string;
+  name: string;
+  unit_amount: string;
+  currency: string;
+  active: boolean;
+}
+
+/** Prices come from the catalog, never from the client. */
+export async function priceItems(knex: Knex, requested: { productId: string; quantity: number }[]): Promise<{ items: OrderItem[]; currency: string }> {
+  const quantities = new Map<string, number>();
+  for (const item of requested) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
+  const rows = (await knex('products').whereIn('id', [...quantities.keys()])) as CatalogRow[];
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const missing = [...quantities.keys()].filter((id) => !byId.get(id)?.active);
+  if (missing.length > 0) {
+    throw new ValidationError(`Unknown or unavailable product(s): ${missing.join(', ')}`, { productIds: missing }, 'PRODUCT_NOT_FOUND');
+  }
+  const currencies = new Set(rows.map((row) => row.currency));
+  if (currencies.size > 1) {
+    throw new ValidationError(`All items must share one currency; got ${[...currencies].join(', ')}`, undefined, 'MIXED_CURRENCIES');
+  }
+  const items: OrderItem[] = [...quantities.entries()].map(([productId, quantity]) => {
+    const row = byId.get(productId)!;
+    const unitAmount = Number(row.unit_amount);
+    return { productId, sku: row.sku, name: row.name, quantity, unitAmount, lineAmount: unitAmount * quantity };
+  });
+  return { items, currency: rows[0]!.currency };
+}
+
+interface OrderIdReservation {
+  orderId: string;
+  /** This request bound the key (or needed none): the order id was generated here, so no stream exists yet. */
+  fresh: boolean;
+}
+
+function requestHash(body: unknown): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+}
+
+/** Maps an Idempotency-Key to one order id; the same key with another body is refused. */
+async function reserveOrderId(knex: Knex, userId: string, key: string | undefined, body: unknown): Promise<OrderIdReservation> {
+  const fresh = randomUUID();
+  if (key === undefined) return { orderId: fresh, fresh: true };
+  const hash = requestHash(body);
+  const inserted = (await knex('idempotency_keys')
+    .insert({ user_id: userId, key, request_hash: hash, order_id: fresh })
+    .onConflict(['user_id', 'key'])
+    .ignore()
+    .returning('order_id')) as { order_id: string }[];
+  if (inserted.length > 0) return { orderId: fresh, fresh: true };
+  const existing = (await knex('idempotency_keys').where({ user_id: userId, key }).first()) as { request_hash: string; order_id: string } | undefined;
+  if (!existing) throw new ConflictError('IDEMPOTENCY_KEY_IN_FLIGHT', 'A request with this Idempotency-Key is in progress; retry');
+  if (existing.request_hash !== hash) {
+    throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body');
+  }
+  return { orderId: existing.order_id, fresh: false };
+}
+
+/**
+ * Unbinds a key whose placement stored nothing, so a corrected request may use it again. Only the
+ * request that bound the key releases it, and only while the order's stream is still empty.
+ */
+async function releaseIfNothingStored(deps: PlacementDeps, userId: string, key: string, orderId: string): Promise<void> {
+  try {
+    const stored = await deps.store.readStream(orderStreamId(orderId), { maxCount: 1 });
+    if (stored.length > 0) return;
+    await deps.knex('idempotency_keys').where({ user_id: userId, key, order_id: orderId }).del();
+  } catch (error) {
+    // Kept bound: a retry with the same body then answers for the same order id, which is safe.
+    deps.logger.warn({ orderId, err: { code: (error as { code?: unknown }).code } }, 'could not release an Idempotency-Key after a refused order');
+  }
+}
+
+/**
+ * Places an order: binds the Idempotency-Key to an order id, prices the items from the catalog and
+ * lets the decider decide. Whatever refuses the order before anything is stored (catalog, decider,
+ * store) releases the key, so the same key with a corrected body is a new attempt, not a reuse.
+ */
+export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest): Promise<HandleResult> {
+  const { userId, idempotencyKey: key } = request;
+  const { orderId, fresh } = await reserveOrderId(deps.knex, userId, key, request.body);
+  try {
+    const { items, currency } = await priceItems(deps.knex, request.items);
+    return await handleOrderCommand(
+      deps.store,
+      orderId,
+      { type: 'PlaceOrder', data: { orderId, userId, items, currency, paymentMethod: request.paymentMethod, now: request.now } },
+      // A freshly generated id has no stream yet: no need to read it before the first append.
+      { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh },
+    );
+  } catch (error) {
+    if (key !== undefined && fresh) await releaseIfNothingStored(deps, userId, key, orderId);
+    throw error;
+  }
+}

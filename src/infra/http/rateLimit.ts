@@ -72,8 +72,8 @@ export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandl
   });
 }
 
-// Probes from load balancers and orchestrators must never be throttled.
-const UNLIMITED_PATHS = new Set(['/health', '/ready']);
+// Probes from load balancers and orchestrators, and scrapes, must never be throttled.
+const UNLIMITED_PATHS = new Set(['/health', '/ready', '/metrics']);
 
 /**
  * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS per client, across every route but the probes and

@@ -100,11 +100,10 @@ export function queueCollector(options: { metrics: Metrics; queue: { name: strin
 /** Emails the outbox still owes (neither sent nor skipped), counted on its partial index up to `cap`. */
 export function outboxCollector(options: { metrics: Metrics; knex: Knex; cap?: number; timeoutMs?: number }): ScrapeCollector {
   const cap = options.cap ?? 10_000;
-  const pending = new Gauge({
-    name: `${METRIC_PREFIX}email_outbox_pending`,
-    help: `Emails recorded in the outbox and not yet sent or skipped, counted up to ${cap}`,
-    registers: [options.metrics.registry],
-  });
+  const registry = options.metrics.registry;
+  // No labels, so reset() would show 0: a failed read takes the metric out of the registry instead.
+  const name = `${METRIC_PREFIX}email_outbox_pending`;
+  const pending = new Gauge({ name, help: `Emails recorded in the outbox and not yet sent or skipped, counted up to ${cap}`, registers: [registry] });
   return {
     name: 'email-outbox',
     async read() {
@@ -112,9 +111,12 @@ export function outboxCollector(options: { metrics: Metrics; knex: Knex; cap?: n
         .raw('select count(*)::int as n from (select 1 from email_sends where sent_at is null and skipped_reason is null limit ?) bounded', [cap])
         .timeout(options.timeoutMs ?? 2000, { cancel: true })) as { rows: { n: number }[] };
       const n = result.rows[0]?.n ?? 0;
-      return () => pending.set(n);
+      return () => {
+        if (!registry.getSingleMetric(name)) registry.registerMetric(pending);
+        pending.set(n);
+      };
     },
-    clear: () => pending.reset(),
+    clear: () => registry.removeSingleMetric(name),
   };
 }
 

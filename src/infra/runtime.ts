@@ -32,6 +32,7 @@ import { observeEmailWorker } from './metrics/emailMetrics';
 import { registerRuntimeCollectors, type ObservedRuntime } from './metrics/runtimeCollectors';
 import { startOpsServer, type OpsServer } from './ops/opsServer';
 import { readiness } from './ops/readiness';
+import { queueDashboard } from './http/queueDashboard';
 import { withPaymentRoutes } from './http/routes/paymentRoutes';
 
 export { readModelProjections };
@@ -238,7 +239,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   let app: Express | undefined;
   let url: string | undefined;
   if (config.ROLES.includes('api')) {
-    app = createApp(deps, options.appHooks).app;
+    // Issue 14: bull-board for admins at /admin/queues.
+    const dashboard = queueDashboard(deps, options.appHooks);
+    components.push({ name: 'queue-dashboard', stop: () => dashboard.close() });
+    app = createApp(deps, dashboard.hooks).app;
     server = http.createServer(app);
     deps.sockets = createSocketServer(server, deps); // realtime (issue 5)
     server.on('clientError', answerMalformedHttp);

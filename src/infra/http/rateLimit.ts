@@ -3,6 +3,7 @@ import { rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { AppError, UnavailableError } from '../../errors';
 import type { Deps } from '../deps';
+import { hasOwnRateLimit } from './queueDashboardPath';
 
 export class RateLimitedError extends AppError {
   constructor(code: string, message: string, retryAfterSeconds: number | undefined) {
@@ -85,7 +86,7 @@ export function globalRateLimit(deps: Deps, staticPaths: ReadonlySet<string> = n
     limit: deps.config.RATE_LIMIT_MAX,
     code: 'RATE_LIMITED',
     message: 'Too many requests; retry later',
-    skip: (path) => UNLIMITED_PATHS.has(path) || staticPaths.has(path),
+    skip: (path) => UNLIMITED_PATHS.has(path) || staticPaths.has(path) || hasOwnRateLimit(path),
   });
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import '../http/openapi';
+import { errorResponseSchema } from '../http/openapi';
 import type { RouteDeps } from '../http/route';
 import type { Logger } from '../logger';
 import type { Metrics } from './metrics';
@@ -19,7 +19,8 @@ export function registerMetricsRoute(routes: RouteDeps, metrics: Metrics, token:
     ...(token === undefined ? {} : { security: [{ bearerAuth: [] }] }),
     responses: {
       200: { description: 'Metrics', content: { 'text/plain': { schema: z.string() } } },
-      401: { description: 'METRICS_TOKEN is set and the request does not carry it' },
+      401: { description: 'METRICS_TOKEN is set and the request does not carry it', content: { 'application/json': { schema: errorResponseSchema } } },
+      500: { description: 'The metrics could not be rendered', content: { 'application/json': { schema: errorResponseSchema } } },
     },
   });
   const handler = metricsHandler(metrics, token, logger);

@@ -7,6 +7,7 @@ import { benchEndToEnd } from './endToEnd';
 import { benchMemory } from './memory';
 import { benchSocketFlood } from './socketFlood';
 import { benchAuthCheck } from './authCheck';
+import { benchMetricsOverhead } from './metricsOverhead';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 import { dropSeededDatabases } from './lib/sharedSeed';
 import { removeBuild } from './lib/build';
@@ -23,6 +24,7 @@ const benches: Bench[] = [
   { name: 'memory', run: benchMemory },
   { name: 'socket flood', run: benchSocketFlood },
   { name: 'auth check', run: benchAuthCheck },
+  { name: 'metrics overhead', run: benchMetricsOverhead },
 ];
 
 async function main(): Promise<void> {

@@ -7,6 +7,7 @@ import { orderStreamId } from '../events/codec';
 import { readModelProjections } from '../projections/readModels';
 import { createAdmin, readPasswordFromStdin } from './adminCreate';
 import { createCliContext, type CliContext } from './context';
+import { addEmailCommands } from './emails';
 import { exportEvents } from './exportEvents';
 import { CliFailure, createProgress, errorLine, printLine, toJson, writeOut, type Progress } from './output';
 import { rebuildProjections } from './rebuild';
@@ -61,7 +62,7 @@ function mismatchLine(m: VerifyMismatch): string {
 
 export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (...args: A) => Promise<void>): Command {
   const program = new Command('order-ledger')
-    .description('Operate the order ledger: migrations, the first admin, user roles and access, audits of the event store, read-model rebuilds and exports.\nReads the same environment as the server (DATABASE_URL, …).')
+    .description('Operate the order ledger: migrations, the first admin, user roles and access, audits of the event store, read-model rebuilds and exports, failed emails.\nReads the same environment as the server (DATABASE_URL, …).')
     .showSuggestionAfterError(true);
 
   program
@@ -233,6 +234,8 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
         return 0;
       }),
     );
+
+  addEmailCommands(program, run);
 
   return program;
 }

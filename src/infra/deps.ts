@@ -11,6 +11,7 @@ import type { Projector } from '../projections/projector';
 import type { Notifier } from '../projections/notifier';
 import type { SocketServer } from './socket/socketServer';
 import type { Payments } from './payments/payments';
+import type { Metrics } from './metrics/metrics';
 
 /**
  * Everything a role needs, built once in the composition root (runtime.ts) and passed down as one
@@ -35,4 +36,6 @@ export interface Deps {
   /** api and worker roles: payment providers, webhooks and refunds. */
   payments?: Payments;
   clock: () => Date;
+  /** Prometheus metrics of this runtime (GET /metrics). */
+  metrics?: Metrics;
 }

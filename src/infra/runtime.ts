@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { readModelProjections } from '../projections/readModels';
 import { Projector } from '../projections/projector';
-import { Notifier } from '../projections/notifier';
+import { Notifier, NOTIFIER_CHECKPOINT } from '../projections/notifier';
 import { ProjectionWaiter } from '../queries/consistency';
 import { AuthState } from './auth/authState';
 import { claimsOnlyAuthenticator, createAuthenticator } from './auth/authenticator';
@@ -24,7 +24,15 @@ import { startEmailWorker } from './queue/emailWorker';
 import { createSocketPublisher } from './socket/socketPublisher';
 import { createSocketServer } from './socket/socketServer';
 import { Payments } from './payments/payments';
-import { RefundReactor } from './payments/refundReactor';
+import { RefundReactor, REFUND_REACTOR_NAME } from './payments/refundReactor';
+import { Metrics } from './metrics/metrics';
+import { instrumentEventStore } from './metrics/instrumentEventStore';
+import { instrumentWaiter } from './metrics/instrumentWaiter';
+import { observeEmailWorker } from './metrics/emailMetrics';
+import { registerRuntimeCollectors, type ObservedRuntime } from './metrics/runtimeCollectors';
+import { startOpsServer, type OpsServer } from './ops/opsServer';
+import { readiness } from './ops/readiness';
+import { queueDashboard } from './http/queueDashboard';
 import { withPaymentRoutes } from './http/routes/paymentRoutes';
 
 export { readModelProjections };
@@ -43,6 +51,8 @@ export interface Runtime {
   server: http.Server | undefined;
   /** The Express app when the api role runs (Socket.io wraps the server's request listener, so tests read it here). */
   app: Express | undefined;
+  /** Base URL of the operations server (/health, /ready, /metrics) when this process runs one. */
+  opsUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -112,10 +122,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     }
   }
 
-  const store = createEventStore(config, logger);
+  const metrics = new Metrics({ logger: logger.child({ component: 'metrics' }) });
+  const store = instrumentEventStore(createEventStore(config, logger), metrics);
   const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
-  const waiter = new ProjectionWaiter(knex, config.DATABASE_URL, readModelProjections.map((p) => p.name), logger);
+  const waiter = instrumentWaiter(new ProjectionWaiter(knex, config.DATABASE_URL, readModelProjections.map((p) => p.name), logger), metrics);
   await waiter.start();
   const auth = new AuthState({ knex, connectionString: config.DATABASE_URL, ttlMs: config.AUTH_STATE_TTL_MS, logger: logger.child({ component: 'auth' }) });
   await auth.start();
@@ -132,8 +143,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     authenticator: options.trustTokenClaims ? claimsOnlyAuthenticator(tokens) : createAuthenticator(tokens, auth),
     waiter,
     clock: () => new Date(),
+    metrics,
   };
   const components: Component[] = [];
+  // What this process's roles let /metrics report (issue 14): their subscribers' lag, the email queue.
+  const observed: ObservedRuntime = { subscribers: [], running: [] };
 
   if (config.ROLES.includes('projector')) {
     const projector = new Projector({
@@ -146,6 +160,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     });
     projector.start();
     deps.projector = projector;
+    observed.subscribers.push({ name: 'projector', checkpoints: readModelProjections.map((p) => p.name) });
+    observed.running.push({ name: 'projector', state: () => projector.status });
     components.push({ name: 'projector', stop: () => projector.stop() });
   }
 
@@ -163,6 +179,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     });
     notifier.start();
     deps.notifier = notifier;
+    observed.subscribers.push({ name: 'notifier', checkpoints: [NOTIFIER_CHECKPOINT] });
+    observed.running.push({ name: 'notifier', state: () => notifier.status });
     components.push({
       name: 'notifier',
       stop: async () => {
@@ -173,6 +191,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   }
   if (config.ROLES.includes('worker')) {
     const emailWorker = startEmailWorker({ config, knex, store, logger });
+    observeEmailWorker(emailWorker.worker, metrics);
     components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
     // Queues again every email the outbox still owes whose job Redis no longer holds.
     const outboxQueue = createEmailQueue(config, logger);
@@ -183,6 +202,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       intervalMs: config.EMAIL_RECONCILE_INTERVAL_MS,
     });
     reconciler.start();
+    observed.queue = outboxQueue.queue;
     components.push({
       name: 'email-reconciler',
       stop: async () => {
@@ -208,6 +228,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         retryMs: config.PAYMENT_REFUND_RETRY_MS,
       });
       refunds.start();
+      observed.subscribers.push({ name: 'refund-reactor', checkpoints: [REFUND_REACTOR_NAME] });
+      observed.running.push({ name: 'refund-reactor', state: () => refunds.state });
       components.push({ name: 'refund-reactor', stop: () => refunds.stop() });
     }
   }
@@ -217,7 +239,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   let app: Express | undefined;
   let url: string | undefined;
   if (config.ROLES.includes('api')) {
-    app = createApp(deps, options.appHooks).app;
+    // Issue 14: bull-board for admins at /admin/queues.
+    const dashboard = queueDashboard(deps, options.appHooks);
+    components.push({ name: 'queue-dashboard', stop: () => dashboard.close() });
+    app = createApp(deps, dashboard.hooks).app;
     server = http.createServer(app);
     deps.sockets = createSocketServer(server, deps); // realtime (issue 5)
     server.on('clientError', answerMalformedHttp);
@@ -234,6 +259,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     logger.info({ url, roles: config.ROLES, eventStore: store.kind }, 'order-ledger listening');
   }
 
+  // Operations (issue 14): a process without the api role serves the probes and /metrics on
+  // OPS_PORT, or on PORT when unset (nothing else listens there); the API does so on OPS_PORT only when set.
+  const sockets = deps.sockets;
+  registerRuntimeCollectors(metrics, { knex, store, observed, ...(sockets ? { sockets: () => sockets.io.engine.clientsCount } : {}) });
+
+  let ops: OpsServer | undefined;
   let stopping: Promise<void> | undefined;
   // Each shutdown step is bounded: an unreachable Redis or database must not hold the process.
   const step = async (name: string, run: () => Promise<unknown>, ms = 10_000): Promise<void> => {
@@ -256,6 +287,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       // realtime (issue 5): before the HTTP server, which waits for its connections
       await step('sockets', async () => deps.sockets?.close(), 3000);
       if (server) await step('http', () => closeServer(server!, 10_000), 11_000);
+      if (ops) await step('ops', () => ops!.close(), 3000);
       for (const component of [...components].reverse()) await step(component.name, () => component.stop());
       await step('waiter', () => waiter.close(), 3000);
       await step('auth listener', () => auth.close(), 3000);
@@ -267,5 +299,14 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     return stopping;
   };
 
-  return { config, deps, url, server, app, stop };
+  const opsPort = config.OPS_PORT ?? (config.ROLES.includes('api') ? undefined : config.PORT);
+  if (opsPort !== undefined) {
+    ops = await startOpsServer({ port: opsPort, host: config.OPS_HOST ?? config.HOST, metrics, metricsToken: config.METRICS_TOKEN, readiness: () => readiness(deps), logger }).catch(async (error: unknown) => {
+      await stop();
+      throw error;
+    });
+    logger.info({ url: ops.url }, 'operations server listening');
+  }
+
+  return { config, deps, url, server, app, opsUrl: ops?.url, stop };
 }

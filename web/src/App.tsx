@@ -1,4 +1,5 @@
 import { useEffect } from 'preact/hooks';
+import { api, messageOf } from './api';
 import { Notice } from './components';
 import { formatTime } from './format';
 import { AdminBoard } from './pages/AdminBoard';
@@ -52,6 +53,20 @@ function NavLink({ href, current, children }: { href: string; current: boolean; 
   );
 }
 
+/**
+ * The queue dashboard is a page of its own (bull-board): a browser cannot send the bearer token when
+ * it navigates, so the token first buys a short-lived cookie scoped to the dashboard's path.
+ */
+async function openQueueDashboard(event: MouseEvent): Promise<void> {
+  event.preventDefault();
+  try {
+    const answer = await api<{ data: { url: string } }>('POST', '/admin/queues/session');
+    location.assign(answer.data.url);
+  } catch (error) {
+    window.alert(`The email queue could not be opened: ${messageOf(error)}`);
+  }
+}
+
 function Header({ current, at }: { current: Session | null; at: Route }) {
   const admin = current?.user.role === 'admin';
   return (
@@ -65,6 +80,13 @@ function Header({ current, at }: { current: Session | null; at: Route }) {
             {admin && <NavLink href={links.board} current={at.page === 'board'}>Order board</NavLink>}
             <NavLink href={links.shop} current={at.page === 'shop'}>Shop</NavLink>
             <NavLink href={links.orders} current={at.page === 'orders'}>{admin ? 'All orders' : 'My orders'}</NavLink>
+            {admin && (
+              <li>
+                <a href="/admin/queues/" onClick={(event) => void openQueueDashboard(event)}>
+                  Email queue
+                </a>
+              </li>
+            )}
           </ul>
         </nav>
       )}

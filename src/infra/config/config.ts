@@ -100,10 +100,18 @@ export const configSchema = z
     MAIL_OUTBOX_DIR: z.string().default('mail-outbox'),
     HTTP_CLIENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     TRUST_PROXY: boolFromString.default(false),
+    // Operations (issue 14): probes and metrics, optionally on a port of their own.
+    OPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    OPS_HOST: z.string().optional(),
+    METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+    QUEUE_DASHBOARD_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(1000),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.NODE_ENV === 'production' && !cfg.JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET is required when NODE_ENV=production' });
+    }
+    if (cfg.OPS_PORT !== undefined && cfg.OPS_PORT !== 0 && cfg.OPS_PORT === cfg.PORT && cfg.ROLES.includes('api')) {
+      ctx.addIssue({ code: 'custom', path: ['OPS_PORT'], message: 'OPS_PORT must differ from PORT (leave it unset to serve the probes and /metrics on PORT)' });
     }
   });
 

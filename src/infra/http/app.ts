@@ -20,6 +20,8 @@ import { registerSessionRoutes } from './routes/sessionRoutes';
 import { registerTimelineRoutes } from './routes/timelineRoutes';
 import type { RouteDeps } from './route';
 import { locateWebFront, serveWebFront } from './webFront';
+import { httpMetrics } from '../metrics/httpMetrics';
+import { registerMetricsRoute } from '../metrics/metricsRoute';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -36,6 +38,9 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
   app.set('query parser', 'simple');
+  const front = locateWebFront();
+  // First, so the time of every later middleware (rate limit, auth, parsing) is in the request's duration.
+  if (deps.metrics) app.use(httpMetrics(deps.metrics, { mounts: ['/api-docs', '/admin/queues'], ...(front ? { staticPaths: front.paths } : {}) }));
 
   app.use(
     pinoHttp({
@@ -65,7 +70,6 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   );
 
   hooks.beforeJson?.(app);
-  const front = locateWebFront();
   if (!front) logger.warn('web front not built (run `npm run build`); serving the API only');
   // After beforeJson: provider webhooks arrive in bursts from few addresses and are verified by signature.
   app.use(globalRateLimit(deps, front?.paths));
@@ -76,6 +80,8 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   const registry = createRegistry();
   const routes: RouteDeps = { router, registry, tokens: deps.tokens, authenticator: deps.authenticator };
   registerHealthRoutes(routes, deps);
+  // With OPS_PORT set, /metrics lives on the operations port only, off the public one.
+  if (deps.metrics && config.OPS_PORT === undefined) registerMetricsRoute(routes, deps.metrics, config.METRICS_TOKEN, logger);
   registerAuthRoutes(routes, deps);
   registerSessionRoutes(routes, deps);
   registerProductRoutes(routes, deps);

@@ -3,6 +3,7 @@ import { rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { AppError, UnavailableError } from '../../errors';
 import type { Deps } from '../deps';
+import { hasOwnRateLimit } from './queueDashboardPath';
 
 export class RateLimitedError extends AppError {
   constructor(code: string, message: string, retryAfterSeconds: number | undefined) {
@@ -72,8 +73,8 @@ export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandl
   });
 }
 
-// Probes from load balancers and orchestrators must never be throttled.
-const UNLIMITED_PATHS = new Set(['/health', '/ready']);
+// Probes from load balancers and orchestrators, and scrapes, must never be throttled.
+const UNLIMITED_PATHS = new Set(['/health', '/ready', '/metrics']);
 
 /**
  * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS per client, across every route but the probes and
@@ -85,7 +86,7 @@ export function globalRateLimit(deps: Deps, staticPaths: ReadonlySet<string> = n
     limit: deps.config.RATE_LIMIT_MAX,
     code: 'RATE_LIMITED',
     message: 'Too many requests; retry later',
-    skip: (path) => UNLIMITED_PATHS.has(path) || staticPaths.has(path),
+    skip: (path) => UNLIMITED_PATHS.has(path) || staticPaths.has(path) || hasOwnRateLimit(path),
   });
 }
 

@@ -162,7 +162,7 @@ export function walkthrough(result: DemoResult, baseUrl: string): string[] {
         ],
         paymentMethod: 'MANUAL',
       })} | json .data.order.id)`,
-      `echo "order $ORDER: open ${baseUrl}/ and sign in as ${DEMO_CUSTOMER.email} (or as the admin, for the live order board) to watch it move"`,
+      `echo "order $ORDER: open $API/ and sign in as ${DEMO_CUSTOMER.email} (or as the admin, for the live order board) to watch it move"`,
       `echo '== the admin confirms the payment and ships the order'`,
       `ADMIN_TOKEN=$(curl -s "$API/auth/login" -H 'content-type: application/json' -d ${json({ email: result.admin.email, password: adminPassword })} | json .token)`,
       `curl -s -X POST "$API/orders/$ORDER/mark-paid" -H "authorization: Bearer $ADMIN_TOKEN"; echo`,

@@ -80,7 +80,7 @@ const DOCS_PATHS: ReadonlySet<string> = new Set(['/api-docs', '/api-docs.json'])
 const DOCS_PREFIX = '/api-docs/';
 
 /** Reads that cost us next to nothing and are not the API: probes, the documentation and the web front's files. */
-export function isUnmeteredRead(req: Pick<Request, 'method' | 'path'>, staticPaths: ReadonlySet<string>): boolean {
+function isUnmeteredRead(req: Pick<Request, 'method' | 'path'>, staticPaths: ReadonlySet<string>): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const path = req.path;
   return PROBE_PATHS.has(path) || DOCS_PATHS.has(path) || path.startsWith(DOCS_PREFIX) || staticPaths.has(path);

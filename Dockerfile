@@ -4,7 +4,7 @@
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts ./scripts
+COPY scripts/prepare.js ./scripts/prepare.js
 # Install scripts are skipped here: prepare would build before the sources exist, and native modules
 # load their prebuilt binaries at run time.
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -21,7 +21,7 @@ ENV NODE_ENV=production \
     ENV_FILE=none
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts ./scripts
+COPY scripts/prepare.js ./scripts/prepare.js
 # prepare finds no compiler in a production install and skips the build; dist/ comes from the build stage.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin

@@ -8,6 +8,7 @@ import { readModelProjections } from '../projections/readModels';
 import { createAdmin, readPasswordFromStdin } from './adminCreate';
 import { createCliContext, type CliContext } from './context';
 import { addEmailCommands } from './emails';
+import { DEFAULT_DEMO_ADMIN_EMAIL, formatDemo, seedDemo, walkthrough } from './demo';
 import { exportEvents } from './exportEvents';
 import { CliFailure, createProgress, errorLine, printLine, toJson, writeOut, type Progress } from './output';
 import { rebuildProjections } from './rebuild';
@@ -62,7 +63,7 @@ function mismatchLine(m: VerifyMismatch): string {
 
 export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (...args: A) => Promise<void>): Command {
   const program = new Command('order-ledger')
-    .description('Operate the order ledger: migrations, the first admin, user roles and access, audits of the event store, read-model rebuilds and exports, failed emails.\nReads the same environment as the server (DATABASE_URL, …).')
+    .description('Operate the order ledger: migrations, demo data, the first admin, user roles and access, audits of the event store, read-model rebuilds and exports, failed emails.\nReads the same environment as the server (DATABASE_URL, …).')
     .showSuggestionAfterError(true);
 
   program
@@ -93,6 +94,31 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
         const password = options.password ?? (await readPasswordFromStdin());
         const user = await createAdmin(ctx.knex(), { email: options.email, password }, ctx.config.BCRYPT_ROUNDS);
         await printLine(options.json ? toJson(user) : `created admin ${user.email} (${user.id})`);
+        return 0;
+      }),
+    );
+
+  program
+    .command('demo')
+    .description('add demo data (an admin and a small catalog in EUR, USD and JPY) and print what to do next; a second run changes nothing')
+    .option('--admin-email <email>', 'the demo admin (kept as it is when it exists)', DEFAULT_DEMO_ADMIN_EMAIL)
+    .addOption(new Option('--admin-password <password>', 'its password; without one, a password is generated and shown once').conflicts('passwordStdin'))
+    .option('--password-stdin', 'read the admin password from the first line of stdin')
+    .option('--base-url <url>', 'where the API is reached, for the printed commands (default http://localhost:PORT)')
+    .option('--json', 'print the admin, the products and the next commands as JSON')
+    .action(
+      run(async (ctx, options: { adminEmail: string; adminPassword?: string; passwordStdin?: boolean; baseUrl?: string; json?: boolean }) => {
+        const adminPassword = options.passwordStdin ? await readPasswordFromStdin() : options.adminPassword;
+        await ensureDatabase(ctx.config.DATABASE_URL);
+        await migrateToLatest(ctx.knex());
+        const result = await seedDemo(ctx.knex(), { adminEmail: options.adminEmail, adminPassword, bcryptRounds: ctx.config.BCRYPT_ROUNDS, now: new Date() });
+        const baseUrl = (options.baseUrl ?? `http://localhost:${ctx.config.PORT}`).replace(/\/+$/, '');
+        if (options.json) {
+          const { generatedPassword, ...admin } = result.admin;
+          await printLine(toJson({ ...result, admin: { ...admin, ...(generatedPassword ? { password: generatedPassword } : {}) }, baseUrl, next: walkthrough(result, baseUrl) }));
+        } else {
+          for (const line of formatDemo(result, baseUrl)) await printLine(line);
+        }
         return 0;
       }),
     );

@@ -1,6 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { Express } from 'express';
 import type { OpenAPIV3 } from 'openapi-types';
+import { buildApiDocument } from '../../src/infra/http/apiDocument';
 import { startTestApp, type TestApp } from '../support/apiHarness';
 
 let app: TestApp;
@@ -62,6 +63,23 @@ describe('OpenAPI document', () => {
     expect(served.length).toBeGreaterThanOrEqual(16);
     expect([...served].sort()).toEqual([...documented].sort());
     expect(served).toEqual(expect.arrayContaining(['POST /auth/register', 'POST /auth/login', 'GET /products', 'PATCH /products/:id', 'POST /orders', 'PATCH /orders/:id/status']));
+  });
+
+  it('when the document is built without a server (npm run docs:generate), then it equals the one the running API serves', () => {
+    // The test app differs from the defaults only in settings the document does not mention.
+    expect(buildApiDocument()).toEqual(doc);
+  });
+
+  it('when an operation names who may call it (x-access), then its security agrees', () => {
+    for (const [p, item] of Object.entries(doc.paths)) {
+      for (const m of METHODS) {
+        const operation = item?.[m] as (OpenAPIV3.OperationObject & { 'x-access'?: string }) | undefined;
+        if (!operation?.['x-access']) continue;
+        const expected = { public: undefined, optional: [{ bearerAuth: [] }, {}], user: [{ bearerAuth: [] }], admin: [{ bearerAuth: [] }] }[operation['x-access']];
+        expect({ operation: `${m} ${p}`, security: operation.security }).toEqual({ operation: `${m} ${p}`, security: expected });
+      }
+    }
+    expect(doc.paths['/products']!.post!).toMatchObject({ 'x-access': 'admin' });
   });
 
   it('when an operation needs a token, then it declares bearer security and the scheme is a JWT bearer', () => {

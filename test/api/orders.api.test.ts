@@ -389,18 +389,18 @@ describe('PATCH /orders/:id/status', () => {
   });
 
   it.each([
-    ['PENDING', 'PROCESSING', 0],
-    ['PENDING', 'SHIPPED', 0],
-    ['PAID', 'SHIPPED', 1],
-    ['PAID', 'DELIVERED', 1],
-  ])('when an order in %s is moved to %s, then 409 naming both states', async (from, to, paidSteps) => {
+    ['PENDING', 'PROCESSING', 0, 'the order must be PAID first: mark the order paid (MANUAL orders), or the provider confirms the payment', 'MarkPaid'],
+    ['PENDING', 'SHIPPED', 0, 'the order must be PAID first: mark the order paid (MANUAL orders), or the provider confirms the payment', 'MarkPaid'],
+    ['PAID', 'SHIPPED', 1, 'the order must be PROCESSING first: start processing (no refund pending)', 'ChangeStatus'],
+    ['PAID', 'DELIVERED', 1, 'the order must be PROCESSING first: start processing (no refund pending)', 'ChangeStatus'],
+  ])('when an order in %s is moved to %s, then 409 naming both states and the next step', async (from, to, paidSteps, hint, firstNext) => {
     const order = await givenOrder(app, alice);
     if (paidSteps > 0) await markPaid(order.id);
     const res = await setStatus(order.id, to);
     expect(res.status).toBe(409);
     expect(errorCode(res)).toBe('ORDER_INVALID_TRANSITION');
-    expect(errorMessage(res)).toContain(from);
-    expect(errorMessage(res)).toContain(to);
+    expect(errorMessage(res)).toBe(`${from} → ${to} is not allowed; ${hint}`);
+    expect(res.body.error.details).toMatchObject({ from, to, next: expect.arrayContaining([expect.objectContaining({ command: firstNext })]) });
     expect(await statusOf(order.id)).toBe(from);
   });
 

@@ -124,6 +124,34 @@ describe('rate limits', () => {
     }
   });
 
+  it('when Swagger UI, the OpenAPI document and the probes are fetched more than RATE_LIMIT_MAX times, then none of it counts, while API routes still get 429 past the limit', async () => {
+    const app = await startTestApp({ RATE_LIMIT_MAX: '3' });
+    try {
+      const page = await app.request.get('/api-docs/');
+      expect(page.status).toBe(200);
+      // Every file Swagger UI's page loads, as a browser would.
+      const assets = [...page.text.matchAll(/(?:src|href)="\.\/([^"]+)"/g)].map((m) => `/api-docs/${m[1]}`);
+      expect(assets).toEqual(expect.arrayContaining(['/api-docs/swagger-ui.css', '/api-docs/swagger-ui-bundle.js', '/api-docs/swagger-ui-init.js']));
+      const unmetered = ['/api-docs', '/api-docs/', ...assets, '/api-docs.json', '/health', '/ready'];
+      for (let round = 0; round < 3; round++) {
+        for (const path of unmetered) expect({ path, status: (await app.request.get(path)).status }).toEqual({ path, status: path === '/api-docs' ? 301 : 200 });
+        // A scraper polling it must not exhaust anyone's budget either.
+        expect((await app.request.get('/metrics')).status).toBe(200);
+      }
+
+      for (let i = 0; i < 3; i++) expect((await app.request.get('/products')).status).toBe(200);
+      expect((await app.request.get('/products')).status).toBe(429);
+      // Only reads of those exact paths are free: other methods, and look-alike paths, count.
+      expect((await app.request.post('/api-docs.json')).status).toBe(429);
+      expect((await app.request.get('/api-docsx')).status).toBe(429);
+      // The documentation stays readable with the API budget spent.
+      expect((await app.request.get('/api-docs.json')).status).toBe(200);
+      expect((await app.request.get('/api-docs/swagger-ui-init.js')).status).toBe(200);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('when two API instances share Redis, then the limit holds across them', async () => {
     const prefix = `ol-test:${randomBytes(6).toString('hex')}:`;
     const first = await startTestApp({ RATE_LIMIT_MAX: '4', REDIS_KEY_PREFIX: prefix });

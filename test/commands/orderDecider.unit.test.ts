@@ -159,7 +159,7 @@ function given(...events: OrderEvent[]) {
           expect(caught).toBeInstanceOf(InvalidTransitionError);
           const error = caught as InvalidTransitionError;
           expect(error.code).toBe('ORDER_INVALID_TRANSITION');
-          expect(error.message).toMatch(new RegExp(`from ${from} to ${to}\\b`));
+          expect(error.message).toMatch(new RegExp(`^${from} → ${to} is not allowed\\b`));
           expect({ from: error.from, to: error.to }).toEqual({ from, to });
           if (because) expect(error.message).toMatch(because);
         },

@@ -203,7 +203,30 @@ describe('order rooms', () => {
     const socket = open(b, owner.token);
     await connected(socket);
     expect(await socket.timeout(5000).emitWithAck('joinOrder', { orderId: randomUUID() })).toMatchObject({ ok: false, error: { code: 'ORDER_NOT_FOUND' } });
-    expect(await socket.timeout(5000).emitWithAck('joinOrder', { orderId: 'not-a-uuid' })).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+    expect(await socket.timeout(5000).emitWithAck('joinOrder', { orderId: 'not-a-uuid' })).toEqual({
+      ok: false,
+      error: { code: 'VALIDATION_FAILED', message: 'orderId must be a UUID' },
+    });
+  });
+
+  test('when a user sends the order id as a bare string or no object, then the ack says the payload must be { orderId }', async () => {
+    const order = await givenOrder(a, owner);
+    const socket = open(b, owner.token);
+    await connected(socket);
+    // What a client without our event types can send.
+    const untyped = socket as unknown as { timeout(ms: number): { emitWithAck(event: string, payload: unknown): Promise<unknown> } };
+    expect(await untyped.timeout(5000).emitWithAck('joinOrder', order.id)).toEqual({
+      ok: false,
+      error: { code: 'VALIDATION_FAILED', message: 'the payload must be an object { orderId }, not a bare string' },
+    });
+    expect(await untyped.timeout(5000).emitWithAck('leaveOrder', order.id)).toMatchObject({ ok: false, error: { message: /not a bare string/ } });
+    for (const payload of [42, null, [order.id]]) {
+      expect(await untyped.timeout(5000).emitWithAck('joinOrder', payload)).toEqual({
+        ok: false,
+        error: { code: 'VALIDATION_FAILED', message: 'the payload must be an object { orderId }' },
+      });
+    }
+    expect(await socket.timeout(5000).emitWithAck('joinOrder', { orderId: order.id })).toEqual({ ok: true, orderId: order.id });
   });
 
   test("when an admin joins and then leaves a user's order room, then both acks accept", async () => {

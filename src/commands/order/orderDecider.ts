@@ -17,6 +17,9 @@ import {
   PaymentMethodMismatchError,
 } from './orderErrors';
 
+/** The status machine decide() applies, as data (error hints and the README's lifecycle diagram read it). */
+export { orderTransitions, type OrderTransition } from './orderTransitions';
+
 export type OrderState =
   | { status: 'NONE' }
   | {

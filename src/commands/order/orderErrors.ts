@@ -1,7 +1,9 @@
 import { AppError, ConflictError, NotFoundError } from '../../errors';
 import { toDecimalAmount } from '../../events/money';
 import type { OrderStatus, PaymentMethod } from '../../events/orderEvents';
+import { nextCommands, transitionHint } from './orderTransitions';
 
+/** Names both states and, from the transition table, what to do instead. */
 export class InvalidTransitionError extends ConflictError {
   constructor(
     readonly from: OrderStatus,
@@ -10,8 +12,8 @@ export class InvalidTransitionError extends ConflictError {
   ) {
     super(
       'ORDER_INVALID_TRANSITION',
-      `Cannot move order from ${from} to ${to}${reason ? `: ${reason}` : ''}`,
-      { from, to },
+      `${from} → ${to} is not allowed${reason ? `: ${reason}` : ''}; ${transitionHint(from, to)}`,
+      { from, to, next: nextCommands(from) },
     );
   }
 }

@@ -19,7 +19,7 @@ import type { AppHooks } from './app';
 import { bearerToken, ForbiddenError, UnauthorizedError } from './authTokens';
 import { QUEUE_DASHBOARD_PATH } from './queueDashboardPath';
 import { createLimiter } from './rateLimit';
-import { defineRoute, type RouteDeps } from './route';
+import { defineRoute, type RouteDefinition, type RouteDeps } from './route';
 
 export const DASHBOARD_COOKIE = 'ol_queue_dashboard';
 /** A dashboard session lasts this long after its last renewal, and never longer than the token that opened it. */
@@ -133,6 +133,37 @@ const dashboardCsp = helmet.contentSecurityPolicy({
   },
 });
 
+type SessionHandler = RouteDefinition<z.ZodUndefined, z.ZodUndefined, z.ZodUndefined>['handler'];
+
+/** POST /admin/queues/session, defined once for the running app and for the documentation build. */
+function sessionRoute(before: RequestHandler[], handler: SessionHandler): RouteDefinition<z.ZodUndefined, z.ZodUndefined, z.ZodUndefined> {
+  return {
+    method: 'post',
+    path: `${QUEUE_DASHBOARD_PATH}/session`,
+    summary: 'Open the queue dashboard: sets its session cookie (admin)',
+    tags: ['Operations'],
+    access: 'admin',
+    responses: {
+      200: {
+        description: `Session cookie ${DASHBOARD_COOKIE} set (HttpOnly, SameSite=Strict, Path=${QUEUE_DASHBOARD_PATH}, 15 minutes renewed while in use, never past the token's expiry); navigate to data.url`,
+        schema: z.object({ status: z.literal('success'), data: z.object({ url: z.string(), expiresAt: z.string() }) }),
+      },
+    },
+    before,
+    handler,
+  };
+}
+
+/** The dashboard's documented route without a queue or Redis: for building the OpenAPI document offline. */
+export function documentQueueDashboard(hooks: AppHooks = {}): AppHooks {
+  const register = (routes: RouteDeps): void =>
+    defineRoute(
+      routes,
+      sessionRoute([], () => Promise.reject(new Error('the documentation build serves no requests'))),
+    );
+  return { ...hooks, routes: [...(hooks.routes ?? []), register] };
+}
+
 export interface QueueDashboard {
   hooks: AppHooks;
   close(): Promise<void>;
@@ -174,26 +205,15 @@ export function queueDashboard(deps: Deps, hooks: AppHooks = {}): QueueDashboard
   });
 
   const register = (routes: RouteDeps): void => {
-    defineRoute(routes, {
-      method: 'post',
-      path: `${QUEUE_DASHBOARD_PATH}/session`,
-      summary: 'Open the queue dashboard: sets its session cookie (admin)',
-      tags: ['Operations'],
-      access: 'admin',
-      responses: {
-        200: {
-          description: `Session cookie ${DASHBOARD_COOKIE} set (HttpOnly, SameSite=Strict, Path=${QUEUE_DASHBOARD_PATH}, 15 minutes renewed while in use, never past the token's expiry); navigate to data.url`,
-          schema: z.object({ status: z.literal('success'), data: z.object({ url: z.string(), expiresAt: z.string() }) }),
-        },
-      },
-      before: [limiter],
-      handler: async ({ req, res }) => {
+    defineRoute(
+      routes,
+      sessionRoute([limiter], async ({ req, res }) => {
         const principal = await deps.authenticator.authenticate(bearerToken(req.headers.authorization)!);
         const expiresAt = setSessionCookie(req, res, key, { sub: principal.id, jti: principal.tokenId, ver: principal.tokenVersion, tex: principal.expiresAt });
         res.setHeader('Cache-Control', 'no-store');
         return { status: 200, body: { status: 'success', data: { url: `${QUEUE_DASHBOARD_PATH}/`, expiresAt } } };
-      },
-    });
+      }),
+    );
     routes.router.use(QUEUE_DASHBOARD_PATH, limiter, requireAdminSession(deps, key), dashboardCsp, serverAdapter.getRouter() as RequestHandler);
   };
 

@@ -17,7 +17,7 @@ export interface LimiterOptions {
   limit: number;
   code: string;
   message: string;
-  skip?: (path: string) => boolean;
+  skip?: (req: Request) => boolean;
   /** Who a request counts against; the client IP when absent. */
   keyGenerator?: (req: Request) => string;
   /** Let requests through when Redis does not answer (default true). */
@@ -59,7 +59,7 @@ export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandl
       sendCommand: (command: string, ...args: string[]) => boundedCall(deps, command, args),
     }),
     passOnStoreError: options.failOpen ?? true,
-    ...(skip ? { skip: (req) => skip(req.path) } : {}),
+    ...(skip ? { skip } : {}),
     ...(options.keyGenerator ? { keyGenerator: options.keyGenerator } : {}),
     logger: {
       error: (error, message) => logger.error({ err: error, limiter: options.name }, message ?? 'rate limiter error'),
@@ -73,12 +73,24 @@ export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandl
   });
 }
 
-// Probes from load balancers and orchestrators, and scrapes, must never be throttled.
-const UNLIMITED_PATHS = new Set(['/health', '/ready', '/metrics']);
+// Probes from load balancers, orchestrators and scrapers must never be throttled.
+const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics']);
+// The API documentation: Swagger UI loads half a dozen files per visit, and reading the docs must
+// not spend the budget the reader is about to try the API with.
+const DOCS_PATHS: ReadonlySet<string> = new Set(['/api-docs', '/api-docs.json']);
+const DOCS_PREFIX = '/api-docs/';
+
+/** Reads that cost us next to nothing and are not the API: probes, the documentation and the web front's files. */
+function isUnmeteredRead(req: Pick<Request, 'method' | 'path'>, staticPaths: ReadonlySet<string>): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const path = req.path;
+  return PROBE_PATHS.has(path) || DOCS_PATHS.has(path) || path.startsWith(DOCS_PREFIX) || staticPaths.has(path);
+}
 
 /**
- * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS per client, across every route but the probes and
- * `staticPaths`: the exact files of the built web front, so loading the page spends none of the API budget.
+ * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS per client, across every route but unmetered
+ * reads (`isUnmeteredRead`); `staticPaths` are the exact files of the built web front, so loading
+ * the page spends none of the API budget.
  */
 export function globalRateLimit(deps: Deps, staticPaths: ReadonlySet<string> = new Set()): RequestHandler {
   return createLimiter(deps, {
@@ -86,7 +98,7 @@ export function globalRateLimit(deps: Deps, staticPaths: ReadonlySet<string> = n
     limit: deps.config.RATE_LIMIT_MAX,
     code: 'RATE_LIMITED',
     message: 'Too many requests; retry later',
-    skip: (path) => UNLIMITED_PATHS.has(path) || staticPaths.has(path) || hasOwnRateLimit(path),
+    skip: (req) => isUnmeteredRead(req, staticPaths) || hasOwnRateLimit(req.path),
   });
 }
 

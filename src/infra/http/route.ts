@@ -110,6 +110,8 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
     path: toOpenApiPath(def.path),
     summary: def.summary,
     tags: def.tags,
+    // Bearer security cannot tell a user route from an admin one; generated docs (the README's API table) read this.
+    'x-access': def.access,
     ...(def.access === 'public' ? {} : { security: def.access === 'optional' ? [{ bearerAuth: [] }, {}] : [{ bearerAuth: [] }] }),
     request: {
       // A missing body parses as {}, so a body whose fields are all optional is documented as optional.

@@ -35,6 +35,14 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 const roomRequestSchema = z.object({ orderId: z.uuid() });
 
+/** Why a joinOrder/leaveOrder payload was refused, showing the shape expected. */
+function roomRequestProblem(payload: unknown): string {
+  // The most common slip: emit('joinOrder', id) instead of emit('joinOrder', { orderId: id }).
+  if (typeof payload === 'string') return 'the payload must be an object { orderId }, not a bare string';
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return 'the payload must be an object { orderId }';
+  return 'orderId must be a UUID';
+}
+
 function authenticationError(code: string, message: string): Error {
   const error = new Error(`Authentication error: ${message}`) as Error & { data: unknown };
   error.data = { type: 'authentication', code };
@@ -278,7 +286,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       'joinOrder',
       guarded(async (payload) => {
         const parsed = roomRequestSchema.safeParse(payload);
-        if (!parsed.success) return refused('VALIDATION_FAILED', 'orderId must be a UUID');
+        if (!parsed.success) return refused('VALIDATION_FAILED', roomRequestProblem(payload));
         const { orderId } = parsed.data;
         try {
           const owner = await findOrderOwner(deps, orderId);
@@ -303,7 +311,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
       'leaveOrder',
       guarded(async (payload) => {
         const parsed = roomRequestSchema.safeParse(payload);
-        if (!parsed.success) return refused('VALIDATION_FAILED', 'orderId must be a UUID');
+        if (!parsed.success) return refused('VALIDATION_FAILED', roomRequestProblem(payload));
         await socket.leave(orderRoom(parsed.data.orderId));
         socket.data.adminOrders = socket.data.adminOrders.filter((id) => id !== parsed.data.orderId);
         return { ok: true, orderId: parsed.data.orderId };

@@ -200,6 +200,19 @@ describe('when notifications are lost', () => {
     }
   });
 
+  test('when an account is enabled and an instance has not heard of it, then a token signed after its last read is checked against a fresh read, and old tokens stay refused', async () => {
+    const user = await registerAndLogin(a);
+    await setDisabled(cluster.db.knex, user.email, true);
+    await answersWithin(b, 401, () => status(b, user.token), 'the disabled user refused');
+
+    await silently((trx) => setDisabled(trx, user.email, false));
+    const fresh = await login(a, user);
+
+    // B still holds the account as disabled (no notification, TTL far away); the new token is newer than that.
+    expect(await status(b, fresh)).toBe(200);
+    expect(errorCode(await b.request.get('/orders').set(bearer(user.token)))).toBe('TOKEN_REVOKED');
+  });
+
   test('when the listening connection is lost and comes back, then the instance drops every cached account (changes made meanwhile may have been missed)', async () => {
     const user = await givenUser(a);
     expect(await status(b, user.token)).toBe(200);

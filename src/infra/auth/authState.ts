@@ -80,11 +80,14 @@ export class AuthState {
     await this.connectListener(false);
   }
 
-  /** The account now (cached, refreshed when older than the TTL); undefined when the user does not exist. */
-  async get(userId: string): Promise<AccountState | undefined> {
+  /**
+   * The account now (cached, refreshed when older than the TTL, or read before `notBefore` in ms);
+   * undefined when the user does not exist.
+   */
+  async get(userId: string, notBefore = 0): Promise<AccountState | undefined> {
     const entry = this.entries.get(userId);
     const now = Date.now();
-    if (entry && now - entry.loadedAt < this.options.ttlMs) {
+    if (entry && now - entry.loadedAt < this.options.ttlMs && entry.loadedAt >= notBefore) {
       // Past half its life, refresh in the background so active users never wait for the query.
       if (now - entry.loadedAt > this.options.ttlMs / 2 && !this.pending.has(userId)) void this.loadOne(userId).catch(() => undefined);
       return entry.state ?? undefined;

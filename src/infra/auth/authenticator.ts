@@ -32,15 +32,26 @@ export function createAuthenticator(tokens: TokenService, accounts: AuthState): 
   return {
     async authenticate(token) {
       const verified = tokens.verify(token);
-      let account: AccountState | undefined;
+      const read = async (notBefore?: number): Promise<AccountState | undefined> => {
+        try {
+          return await accounts.get(verified.id, notBefore);
+        } catch (error) {
+          // Without the account nothing can be decided: refuse for now rather than trust the token.
+          if (error instanceof AppError) throw error;
+          throw new UnavailableError('AUTH_UNAVAILABLE', 'Could not check the account; retry shortly');
+        }
+      };
+      let user: AuthUser;
       try {
-        account = await accounts.get(verified.id);
+        user = checkAccount(await read(), verified);
       } catch (error) {
-        // Without the account nothing can be decided: refuse for now rather than trust the token.
-        if (error instanceof AppError) throw error;
-        throw new UnavailableError('AUTH_UNAVAILABLE', 'Could not check the account; retry shortly');
+        if (!(error instanceof UnauthorizedError) || verified.issuedAt === undefined) throw error;
+        // The token was signed after this instance read the account (say, on another instance right
+        // after the account was enabled): the refusal may rest on news not heard yet. Read it once
+        // more; a read made after the token's second is trusted, so a replayed refused token costs
+        // no further query.
+        user = checkAccount(await read((verified.issuedAt + 1) * 1000), verified);
       }
-      const user = checkAccount(account, verified);
       return { ...user, tokenId: verified.tokenId, tokenVersion: verified.version, expiresAt: verified.expiresAt };
     },
   };

@@ -35,6 +35,8 @@ export interface VerifiedToken extends AuthUser {
   tokenId: string;
   /** The account's token version when it was signed; revoking all tokens bumps the account's. */
   version: number;
+  /** iat, seconds since the epoch (absent from tokens signed without it). */
+  issuedAt?: number;
 }
 
 export class UnauthorizedError extends AppError {
@@ -80,8 +82,8 @@ export function createTokenService(secret: string, expiresInSeconds: number): To
       }
       const claims = claimsSchema.safeParse(payload);
       if (!claims.success) throw new UnauthorizedError('Invalid token', 'INVALID_TOKEN');
-      const { sub, email, role, exp, jti, ver } = claims.data;
-      return { id: sub, email, role, expiresAt: exp, tokenId: jti ?? legacyTokenId(token), version: ver ?? 0 };
+      const { sub, email, role, exp, jti, ver, iat } = claims.data;
+      return { id: sub, email, role, expiresAt: exp, tokenId: jti ?? legacyTokenId(token), version: ver ?? 0, ...(iat === undefined ? {} : { issuedAt: iat }) };
     },
   };
 }

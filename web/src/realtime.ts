@@ -6,8 +6,8 @@ import type { AnnouncementPayload, ClientToServerEvents, RoomAck, ServerToClient
 
 /**
  * The reference Socket.io client (README: Real time): the JWT travels in the handshake's `auth`,
- * never in the URL; after a reconnect it joins its order rooms again and tells the pages to fetch
- * what they show (resume), since pushes may have been missed while it was away.
+ * never in the URL; on every connect (first and reconnects) it joins its order rooms and tells the
+ * pages to fetch what they show (resume), since pushes may have been missed before it was in them.
  */
 
 export type ConnectionStatus = 'offline' | 'connecting' | 'live' | 'reconnecting';
@@ -67,7 +67,9 @@ export function startRealtime(): void {
   created.on('connect', () => {
     connection.set('live');
     for (const orderId of followed.keys()) join(created, orderId);
-    if (connectedBefore) for (const listener of [...resumeListeners]) listener();
+    // Every connect, the first included: a page that fetched before the socket joined its rooms
+    // (a slow or refused first handshake) would otherwise never see the pushes sent in between.
+    for (const listener of [...resumeListeners]) listener();
     connectedBefore = true;
   });
   created.on('disconnect', (reason) => {
@@ -130,7 +132,7 @@ export function onPush<E extends EventName>(event: E, listener: (payload: Payloa
   return () => set.delete(listener);
 }
 
-/** Called after every reconnect: refetch what the page shows. */
+/** Called on every connect, the first included: refetch what the page shows. */
 export function onResume(listener: () => void): () => void {
   resumeListeners.add(listener);
   return () => resumeListeners.delete(listener);

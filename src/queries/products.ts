@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../errors';
-import { currencySchema, minorUnitsSchema } from '../events/money';
+import { isoCurrencySchema, minorUnitsSchema } from '../events/valueSchemas';
 import { MAX_PAGE_LIMIT } from './orderQueries';
 import { plainTextSchema } from './plainText';
 
@@ -48,7 +48,7 @@ const skuSchema = z
 const productNameSchema = plainTextSchema(200, 'name');
 
 export const createProductSchema = z
-  .object({ sku: skuSchema, name: productNameSchema, unitAmount: minorUnitsSchema, currency: currencySchema })
+  .object({ sku: skuSchema, name: productNameSchema, unitAmount: minorUnitsSchema, currency: isoCurrencySchema })
   .strict();
 export type CreateProduct = z.infer<typeof createProductSchema>;
 

@@ -6,11 +6,13 @@ import type {
   OrderStatus,
   PaymentMethod,
 } from '../../events/orderEvents';
+import { providerCanCharge } from '../../events/money';
 import { minimumCharge } from './chargeMinimums';
 import {
   InvalidOrderError,
   InvalidTransitionError,
   OrderAmountBelowMinimumError,
+  OrderAmountNotChargeableError,
   OrderAlreadyExistsError,
   OrderNotFoundError,
   PartialRefundError,
@@ -101,6 +103,9 @@ function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, stat
   if (!Number.isSafeInteger(totalAmount)) throw new InvalidOrderError('Order total is too large');
   const minimum = minimumCharge(paymentMethod, currency).amount;
   if (totalAmount < minimum) throw new OrderAmountBelowMinimumError(paymentMethod, currency, minimum, totalAmount);
+  if (paymentMethod !== 'MANUAL' && !providerCanCharge(paymentMethod, totalAmount, currency)) {
+    throw new OrderAmountNotChargeableError(paymentMethod, currency, totalAmount);
+  }
   return [{ type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now } }];
 }
 

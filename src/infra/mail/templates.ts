@@ -1,3 +1,4 @@
+import { formatMoney } from '../../events/money';
 import type { OrderItem, OrderEvent } from '../../events/orderEvents';
 
 export const emailKinds = [
@@ -52,20 +53,6 @@ export interface RenderedEmail {
   subject: string;
   text: string;
   html: string;
-}
-
-// Building an Intl.NumberFormat costs far more than formatting with one: one per currency.
-const moneyFormats = new Map<string, { format: Intl.NumberFormat; digits: number }>();
-
-export function formatMoney(minorUnits: number, currency: string): string {
-  let cached = moneyFormats.get(currency);
-  if (!cached) {
-    const format = new Intl.NumberFormat('en-US', { style: 'currency', currency });
-    cached = { format, digits: format.resolvedOptions().maximumFractionDigits ?? 2 };
-    // Currencies are ISO codes from the catalog: a handful. The bound only guards against surprises.
-    if (moneyFormats.size < 256) moneyFormats.set(currency, cached);
-  }
-  return cached.format.format(minorUnits / 10 ** cached.digits);
 }
 
 function escapeHtml(value: string): string {

@@ -9,7 +9,7 @@ import type { Config } from '../config/config';
 import type { Deps } from '../deps';
 import type { EventStore } from '../eventstore/eventStore';
 import type { Logger } from '../logger';
-import { fromDecimalAmount } from '../../events/money';
+import { fromPayPalValue, fromStripeAmount } from '../../events/money';
 import {
   PaymentProviderError,
   PaymentProviderNotConfiguredError,
@@ -296,9 +296,11 @@ export class Payments {
         if (!orderId) return { outcome: 'ignored', reason: 'the PaymentIntent names no order' };
         const currency = intent.currency.toUpperCase();
         if (event.type === 'payment_intent.succeeded') {
+          const amount = fromStripeAmount(intent.amount_received, currency);
+          if (amount === undefined) return { ...this.ignoreMalformed('stripe', event.id, event.type, 'the amount is not exact in the currency'), orderId };
           const command: OrderCommand = {
             type: 'RecordPaymentSuccess',
-            data: { provider: 'STRIPE', providerReference: intent.id, amount: intent.amount_received, currency, now },
+            data: { provider: 'STRIPE', providerReference: intent.id, amount, currency, now },
           };
           return this.report(orderId, command, source, context);
         }
@@ -315,13 +317,15 @@ export class Payments {
         const orderId = orderIdIn(charge.metadata) ?? orderIdIn({ orderId: (await this.stripeLookup(intentId)) ?? '' });
         if (!orderId) return { outcome: 'ignored', reason: 'the PaymentIntent names no order' };
         const refundId = charge.refunds?.data?.[0]?.id;
+        const refunded = fromStripeAmount(charge.amount_refunded, charge.currency);
+        if (refunded === undefined) return { ...this.ignoreMalformed('stripe', event.id, 'charge.refunded', 'the amount is not exact in the currency'), orderId };
         const command: OrderCommand = {
           type: 'RecordRefund',
           data: {
             provider: 'STRIPE',
             ...(refundId ? { providerReference: refundId } : {}),
             paymentReference: intentId,
-            amount: charge.amount_refunded,
+            amount: refunded,
             currency: charge.currency.toUpperCase(),
             now,
           },
@@ -375,7 +379,7 @@ export class Payments {
           return this.report(orderId, { type: 'RecordPaymentFailure', data: { provider: 'PAYPAL', ...reference, reason: 'PayPal capture denied', now } }, source, context);
         }
         const currency = capture.amount?.currency_code.toUpperCase();
-        const amount = capture.amount && currency ? fromDecimalAmount(capture.amount.value, currency) : undefined;
+        const amount = capture.amount && currency ? fromPayPalValue(capture.amount.value, currency) : undefined;
         if (amount === undefined || !currency) return { ...this.ignoreMalformed('paypal', event.id, event.event_type, 'the capture amount is malformed'), orderId };
         return this.report(orderId, { type: 'RecordPaymentSuccess', data: { provider: 'PAYPAL', ...reference, amount, currency, now } }, source, context);
       }
@@ -396,7 +400,7 @@ export class Payments {
         if (!orderId) return { outcome: 'ignored', reason: 'the refunded capture names no order' };
         const total = refund.seller_payable_breakdown?.total_refunded_amount ?? (capture.status === 'REFUNDED' ? capture.amount : undefined) ?? refund.amount;
         const currency = (typeof total === 'number' ? capture.currency : total?.currency_code)?.toUpperCase();
-        const amount = typeof total === 'number' ? total : total && currency ? fromDecimalAmount(total.value, currency) : undefined;
+        const amount = typeof total === 'number' ? total : total && currency ? fromPayPalValue(total.value, currency) : undefined;
         if (amount === undefined || !currency) return { ...this.ignoreMalformed('paypal', event.id, event.event_type, 'the refund amount is malformed'), orderId };
         const command: OrderCommand = {
           type: 'RecordRefund',

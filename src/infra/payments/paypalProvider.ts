@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fromDecimalAmount, toDecimalAmount } from '../../events/money';
+import { formatAmount, fromPayPalValue, toPayPalValue } from '../../events/money';
 import { PaymentProviderError, type PaymentProvider, type PaymentSession, type RefundResult } from './paymentProvider';
 
 export interface PayPalSettings {
@@ -89,7 +89,7 @@ function toCapture(parsed: z.infer<typeof captureSchema>, paypalOrderId?: string
   return {
     id: parsed.id,
     status: parsed.status,
-    amount: parsed.amount && currency ? fromDecimalAmount(parsed.amount.value, currency) : undefined,
+    amount: parsed.amount && currency ? fromPayPalValue(parsed.amount.value, currency) : undefined,
     currency,
     customId: parsed.custom_id,
     paypalOrderId: parsed.supplementary_data?.related_ids?.order_id ?? paypalOrderId,
@@ -100,6 +100,13 @@ function toCapture(parsed: z.infer<typeof captureSchema>, paypalOrderId?: string
 function pathId(id: string): string {
   if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new PaymentProviderError('PAYPAL', 'request', `malformed PayPal id "${id.slice(0, 80)}"`, false);
   return id;
+}
+
+/** PayPal's `value` for an amount; an amount PayPal cannot take exactly (HUF 175.50) is refused before any call. */
+function paypalValue(operation: string, amount: number, currency: string): string {
+  const value = toPayPalValue(amount, currency);
+  if (value === undefined) throw new PaymentProviderError('PAYPAL', operation, `${formatAmount(amount, currency)} has no exact PayPal amount`, false);
+  return value;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -246,7 +253,7 @@ export class PayPalProvider implements PaymentProvider {
           {
             reference_id: input.orderId,
             custom_id: input.orderId,
-            amount: { currency_code: input.currency, value: toDecimalAmount(input.amount, input.currency) },
+            amount: { currency_code: input.currency, value: paypalValue(operation, input.amount, input.currency) },
           },
         ],
         payment_source: {
@@ -308,13 +315,13 @@ export class PayPalProvider implements PaymentProvider {
     const body = await this.api(operation, 'POST', `/v2/payments/captures/${pathId(capture.id)}/refund`, {
       requestId: input.idempotencyKey,
       body: {
-        amount: { currency_code: input.currency, value: toDecimalAmount(input.amount, input.currency) },
+        amount: { currency_code: input.currency, value: paypalValue(operation, input.amount, input.currency) },
         custom_id: input.orderId,
       },
     });
     const refund = this.parse(operation, refundSchema, body);
     const currency = refund.amount?.currency_code.toUpperCase() ?? input.currency;
-    const amount = refund.amount ? (fromDecimalAmount(refund.amount.value, currency) ?? input.amount) : input.amount;
+    const amount = refund.amount ? (fromPayPalValue(refund.amount.value, currency) ?? input.amount) : input.amount;
     const status = refund.status === 'COMPLETED' ? 'succeeded' : refund.status === 'PENDING' ? 'pending' : 'failed';
     return {
       status,

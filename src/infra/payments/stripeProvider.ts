@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { ValidationError } from '../../errors';
+import { formatAmount, fromStripeAmount, toStripeAmount } from '../../events/money';
 import { PaymentProviderError, type PaymentProvider, type PaymentSession, type RefundResult } from './paymentProvider';
 
 export interface StripeSettings {
@@ -23,6 +24,13 @@ const payableStatuses: ReadonlySet<string> = new Set([
   'requires_capture',
   'succeeded',
 ]);
+
+/** Stripe's amount for our minor units; one Stripe cannot charge exactly (5.5 ISK) is refused before any call. */
+function toStripeUnits(operation: string, amount: number, currency: string): number {
+  const converted = toStripeAmount(amount, currency);
+  if (converted === undefined) throw new PaymentProviderError('STRIPE', operation, `${formatAmount(amount, currency)} has no exact Stripe amount`, false);
+  return converted;
+}
 
 function toProviderError(operation: string, error: unknown): PaymentProviderError {
   if (error instanceof Stripe.errors.StripeError) {
@@ -84,10 +92,11 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async createPayment(input: { orderId: string; amount: number; currency: string; idempotencyKey: string }): Promise<PaymentSession> {
+    const amount = toStripeUnits('PaymentIntent creation', input.amount, input.currency);
     const intent = await this.call('PaymentIntent creation', intentAnswerSchema, () =>
       this.stripe.paymentIntents.create(
         {
-          amount: input.amount,
+          amount,
           currency: input.currency.toLowerCase(),
           metadata: { orderId: input.orderId },
           automatic_payment_methods: { enabled: true },
@@ -106,18 +115,20 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async refund(input: { orderId: string; paymentReference: string; amount: number; currency: string; idempotencyKey: string }): Promise<RefundResult> {
+    const amount = toStripeUnits('refund', input.amount, input.currency);
     const refund = await this.call('refund', refundAnswerSchema, () =>
       this.stripe.refunds.create(
-        { payment_intent: input.paymentReference, amount: input.amount, metadata: { orderId: input.orderId } },
+        { payment_intent: input.paymentReference, amount, metadata: { orderId: input.orderId } },
         { idempotencyKey: input.idempotencyKey },
       ),
     );
     const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
+    const currency = refund.currency.toUpperCase();
     return {
       status,
       refundId: refund.id,
-      amount: refund.amount,
-      currency: refund.currency.toUpperCase(),
+      amount: fromStripeAmount(refund.amount, currency) ?? input.amount,
+      currency,
       ...(refund.failure_reason ? { failureReason: refund.failure_reason } : {}),
     };
   }

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { revokeAllTokensByEmail, setDisabled, setRole, type AccountSummary } from '../infra/auth/accounts';
+import { revokeAllTokensByEmail, setDisabled, setRole, type AccountSummary } from '../commands/accounts/accounts';
 import { ensureDatabase, type Knex } from '../infra/db/knex';
 import { roleSchema } from '../infra/http/authTokens';
 import { migrateToLatest } from '../infra/db/migrations';

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { readModelProjections } from '../projections/readModels';
 import { Projector } from '../projections/projector';
 import { Notifier } from '../projections/notifier';
+import { processEmailJob } from '../projections/notifications/emailJob';
+import { isEmailKind } from '../projections/notifications/emailTemplates';
 import { ProjectionWaiter } from '../queries/consistency';
 import { AuthState } from './auth/authState';
 import { claimsOnlyAuthenticator, createAuthenticator } from './auth/authenticator';
@@ -24,7 +26,7 @@ import { startEmailWorker } from './queue/emailWorker';
 import { createSocketPublisher } from './socket/socketPublisher';
 import { createSocketServer } from './socket/socketServer';
 import { Payments } from './payments/payments';
-import { RefundReactor } from './payments/refundReactor';
+import { RefundReactor } from '../projections/refundReactor';
 import { withPaymentRoutes } from './http/routes/paymentRoutes';
 
 export { readModelProjections };
@@ -172,7 +174,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     });
   }
   if (config.ROLES.includes('worker')) {
-    const emailWorker = startEmailWorker({ config, knex, store, logger });
+    const emailWorker = startEmailWorker({
+      config,
+      logger,
+      process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger }, data),
+    });
     components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
     // Queues again every email the outbox still owes whose job Redis no longer holds.
     const outboxQueue = createEmailQueue(config, logger);
@@ -181,6 +187,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       emails: outboxQueue,
       logger: logger.child({ role: 'email-reconciler' }),
       intervalMs: config.EMAIL_RECONCILE_INTERVAL_MS,
+      knownKinds: isEmailKind,
     });
     reconciler.start();
     components.push({

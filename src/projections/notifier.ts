@@ -5,7 +5,7 @@ import { occurredAt } from '../events/orderEvents';
 import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
 import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Logger } from '../infra/logger';
-import { emailKindFor } from '../infra/mail/templates';
+import { emailKindFor } from './notifications/emailTemplates';
 import { recordEmails } from '../infra/queue/emailOutbox';
 import type { EmailJobData, EmailQueue } from '../infra/queue/emailQueue';
 import { ADMINS_ROOM, orderRoom, userRoom } from '../infra/socket/socketEvents';

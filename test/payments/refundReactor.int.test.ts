@@ -2,7 +2,7 @@ import { handleOrderCommand, loadOrder } from '../../src/commands/orderCommandHa
 import { orderStreamId } from '../../src/events/codec';
 import { loadConfig } from '../../src/infra/config/config';
 import { Payments } from '../../src/infra/payments/payments';
-import { REFUND_REACTOR_NAME, RefundReactor } from '../../src/infra/payments/refundReactor';
+import { REFUND_REACTOR_NAME, RefundReactor } from '../../src/projections/refundReactor';
 import { FakeStripe } from '../fakes/stripe/fakeStripe';
 import { createLedger, silentLogger, type Ledger } from '../support/ledgerHarness';
 import { nextTime, placeOrder } from '../support/orderBuilders';

@@ -1,7 +1,7 @@
 import '../openapi';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { createCredentialVerifier, createUser, emailSchema, InvalidCredentialsError, passwordSchema, refinePasswordAgainstEmail, userDtoSchema } from '../../users';
+import { createCredentialVerifier, createUser, emailSchema, InvalidCredentialsError, passwordSchema, refinePasswordAgainstEmail, userDtoSchema } from '../../../commands/accounts/users';
 import { ForbiddenError, roleSchema, UnauthorizedError } from '../authTokens';
 import { loginRateLimit } from '../rateLimit';
 import { defineRoute, type RouteDeps } from '../route';

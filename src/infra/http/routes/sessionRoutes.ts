@@ -1,6 +1,6 @@
 import '../openapi';
 import { z } from 'zod';
-import { revokeAllTokens, revokeToken } from '../../auth/accounts';
+import { revokeAllTokens, revokeToken } from '../../../commands/accounts/accounts';
 import type { Deps } from '../../deps';
 import { bearerToken } from '../authTokens';
 import { defineRoute, type RouteDeps } from '../route';

@@ -12,6 +12,8 @@ export const emailKinds = [
 ] as const;
 export type EmailKind = (typeof emailKinds)[number];
 
+export const isEmailKind = (value: string): value is EmailKind => (emailKinds as readonly string[]).includes(value);
+
 /** Which email, if any, an event sends to the order's owner. */
 export function emailKindFor(event: OrderEvent): EmailKind | undefined {
   switch (event.type) {

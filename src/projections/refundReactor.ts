@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
-import { decodeOrderEvent } from '../../events/codec';
-import type { EventStore, RecordedEvent } from '../eventstore/eventStore';
-import { SingletonSubscriber, type SubscriberState } from '../eventstore/singletonSubscriber';
-import type { Logger } from '../logger';
-import { PaymentProviderError, PaymentProviderNotConfiguredError } from './paymentProvider';
-import type { Payments } from './payments';
+import { decodeOrderEvent } from '../events/codec';
+import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
+import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import type { Logger } from '../infra/logger';
+import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infra/payments/paymentProvider';
+import type { Payments } from '../infra/payments/payments';
 
 export const REFUND_REACTOR_NAME = 'payments-refunds';
 

@@ -1,6 +1,6 @@
 import { formatAmount } from '../../events/money';
 import type { OrderStatus } from '../../events/orderEvents';
-import type { OrderDto } from '../../queries/orderQueries';
+import type { OrderDto } from '../orderQueries';
 
 const statusPhrases: Record<OrderStatus, string> = {
   PENDING: 'awaiting payment',

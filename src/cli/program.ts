@@ -10,7 +10,7 @@ import { createCliContext, type CliContext } from './context';
 import { exportEvents } from './exportEvents';
 import { CliFailure, createProgress, errorLine, printLine, toJson, writeOut, type Progress } from './output';
 import { rebuildProjections } from './rebuild';
-import { formatReplay, loadOrderEvents, parseMoment, parseOrderId, replayOrderEvents } from './replay';
+import { formatReplay, parseMoment, parseOrderId, replayOrder } from './replay';
 import { showValue } from './rowDiff';
 import { verifyReadModels, type VerifyMismatch } from './verify';
 
@@ -144,7 +144,7 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
       run(async (ctx, orderIdArg: string, options: { at?: string; position?: string; json?: boolean }) => {
         const moment = parseMoment(options);
         const orderId = parseOrderId(orderIdArg);
-        const replay = replayOrderEvents(orderId, await loadOrderEvents(ctx.store(), orderId), moment);
+        const replay = await replayOrder(ctx.store(), orderId, moment);
         if (options.json) await printLine(toJson(replay));
         else for (const line of formatReplay(replay)) await printLine(line);
         return 0;

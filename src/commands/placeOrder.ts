@@ -5,7 +5,12 @@ import { orderStreamId, type EncodeContext } from '../events/codec';
 import type { OrderItem, PaymentMethod } from '../events/orderEvents';
 import type { EventStore } from '../infra/eventstore/eventStore';
 import type { Logger } from '../infra/logger';
+import type { PaymentSession } from '../infra/payments/paymentProvider';
+import { ownerOrAdmin } from './order/orderAccess';
+import { isAwaitingPayment } from './order/orderDecider';
 import { handleOrderCommand, type HandleResult } from './orderCommandHandler';
+import type { PaymentDeps } from './payments/paymentDeps';
+import { startPayment } from './payments/startPayment';
 
 export interface PlacementDeps {
   knex: Knex;
@@ -121,4 +126,22 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
     if (key !== undefined && fresh) await releaseIfNothingStored(deps, userId, key, orderId);
     throw error;
   }
+}
+
+/**
+ * POST /orders: checks the method is configured (503 naming what is missing, before anything is
+ * stored), places the order and, for an online method, starts the provider's payment on the stream
+ * the placement returned (no read). If the provider fails, the order stays and is retryable; the
+ * error says so. A replayed Idempotency-Key whose order is no longer awaiting payment answers the
+ * order as it is.
+ */
+export async function placeOrderAndStartPayment(
+  deps: PlacementDeps & { payments: PaymentDeps },
+  request: PlaceOrderRequest,
+): Promise<{ result: HandleResult; session?: PaymentSession }> {
+  deps.payments.providers.assertConfigured(request.paymentMethod);
+  const placed = await placeOrder(deps, request);
+  ownerOrAdmin({ id: request.userId, role: 'user' }, placed.orderId)(placed.state);
+  if (request.paymentMethod === 'MANUAL' || !isAwaitingPayment(placed.state)) return { result: placed };
+  return startPayment(deps.payments, placed.orderId, { context: request.context, loaded: placed.stream });
 }

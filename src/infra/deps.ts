@@ -10,7 +10,7 @@ import type { ProjectionWaiter } from '../queries/consistency';
 import type { Projector } from '../projections/projector';
 import type { Notifier } from '../projections/notifier';
 import type { SocketServer } from './socket/socketServer';
-import type { Payments } from './payments/payments';
+import type { PaymentDeps } from '../commands/payments/paymentDeps';
 
 /**
  * Everything a role needs, built once in the composition root (runtime.ts) and passed down as one
@@ -32,7 +32,7 @@ export interface Deps {
   /** api role: Socket.io on this process's HTTP server. */
   sockets?: SocketServer;
   notifier?: Notifier;
-  /** api and worker roles: payment providers, webhooks and refunds. */
-  payments?: Payments;
+  /** api and worker roles: the configured payment providers and what the payment flows need. */
+  payments?: PaymentDeps;
   clock: () => Date;
 }

@@ -25,7 +25,7 @@ import { EmailReconciler } from './queue/emailOutbox';
 import { startEmailWorker } from './queue/emailWorker';
 import { createSocketPublisher } from './socket/socketPublisher';
 import { createSocketServer } from './socket/socketServer';
-import { Payments } from './payments/payments';
+import { PaymentProviders } from './payments/paymentProviders';
 import { RefundReactor } from '../projections/refundReactor';
 import { withPaymentRoutes } from './http/routes/paymentRoutes';
 
@@ -202,7 +202,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
 
   // --- payments (issue 4): providers, webhook and payment routes, refund reactor (worker role) ---
   if (config.ROLES.includes('api') || config.ROLES.includes('worker')) {
-    const payments = new Payments({ config, store, logger: logger.child({ component: 'payments' }), clock: deps.clock });
+    const payments = { store, providers: new PaymentProviders(config), logger: logger.child({ component: 'payments' }), clock: deps.clock };
     deps.payments = payments;
     options = { ...options, appHooks: withPaymentRoutes(deps, options.appHooks) };
     if (config.ROLES.includes('worker')) {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { evolve, initialOrderState, type OrderState } from '../commands/order/orderDecider';
-import { decodeOrderEvent, orderStreamId, type StoredOrderEvent } from '../events/codec';
+import { loadOrder } from '../commands/order/orderStream';
+import { decodeOrderEvent, isOrderStream, type StoredOrderEvent } from '../events/codec';
 import { occurredAt } from '../events/orderEvents';
 import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
 import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
@@ -136,7 +137,7 @@ export class Notifier {
     const pushes: Push[] = [];
     const jobs: EmailJobData[] = [];
     for (const record of batch) {
-      if (!record.streamId.startsWith('order-')) continue;
+      if (!isOrderStream(record.streamId)) continue;
       const stored = decodeOrderEvent(record);
       const before = await this.stateBefore(stored);
       const after = evolve(before, stored.event);
@@ -167,15 +168,14 @@ export class Notifier {
 
   private async stateBefore(stored: StoredOrderEvent): Promise<OrderState> {
     if (stored.revision === 0n) return initialOrderState;
-    const orderId = stored.streamId.slice('order-'.length);
+    const orderId = stored.event.data.orderId;
     const cached = this.states.get(orderId);
     if (cached && cached.revision === stored.revision - 1n) return cached.state;
-    const earlier = await this.options.store.readStream(orderStreamId(orderId), { maxCount: Number(stored.revision) });
-    return earlier.map(decodeOrderEvent).reduce((state, e) => evolve(state, e.event), initialOrderState);
+    return (await loadOrder(this.options.store, orderId, { maxCount: Number(stored.revision) })).state;
   }
 
   private remember(stored: StoredOrderEvent, state: OrderState): void {
-    const orderId = stored.streamId.slice('order-'.length);
+    const orderId = stored.event.data.orderId;
     this.states.delete(orderId);
     this.states.set(orderId, { revision: stored.revision, state });
     if (this.states.size > STATE_CACHE_LIMIT) {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { decodeOrderEvent, type StoredOrderEvent } from '../events/codec';
+import { decodeOrderRecords } from '../commands/order/orderStream';
 import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
 import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Logger } from '../infra/logger';
@@ -90,11 +90,7 @@ export class Projector {
     const checkpoints = this.checkpoints;
     const last = batch[batch.length - 1];
     if (!last) return;
-    const decoded: StoredOrderEvent[] = [];
-    for (const record of batch) {
-      if (!record.streamId.startsWith('order-')) continue;
-      decoded.push(decodeOrderEvent(record));
-    }
+    const decoded = await decodeOrderRecords(this.options.store, batch);
     await knex.transaction(async (trx) => {
       for (const projection of projections) {
         const checkpoint = checkpoints.get(projection.name) ?? -1n;

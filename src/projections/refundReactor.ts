@@ -1,17 +1,18 @@
 import type { Knex } from 'knex';
-import { decodeOrderEvent } from '../events/codec';
+import { decodeOrderEvent, isOrderStream } from '../events/codec';
 import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
 import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Logger } from '../infra/logger';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infra/payments/paymentProvider';
-import type { Payments } from '../infra/payments/payments';
+import type { PaymentDeps } from '../commands/payments/paymentDeps';
+import { executeRefund } from '../commands/payments/refunds';
 
 export const REFUND_REACTOR_NAME = 'payments-refunds';
 
 export interface RefundReactorOptions {
   store: EventStore;
   knex: Knex;
-  payments: Payments;
+  payments: PaymentDeps;
   logger: Logger;
   connectionString: string;
   /** Pause before a run that stopped on a provider outage starts again from its checkpoint. */
@@ -76,7 +77,7 @@ export class RefundReactor {
     const last = batch[batch.length - 1];
     if (!last) return;
     for (const record of batch) {
-      if (record.type !== 'RefundRequested' || !record.streamId.startsWith('order-')) continue;
+      if (record.type !== 'RefundRequested' || !isOrderStream(record.streamId)) continue;
       if (this.stopping) return;
       const stored = decodeOrderEvent(record);
       if (stored.event.type !== 'RefundRequested') continue;
@@ -92,7 +93,7 @@ export class RefundReactor {
     const context = { actor: { type: 'system' as const, id: REFUND_REACTOR_NAME }, causationId: eventId };
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcome = await payments.executeRefund(orderId, eventId, context);
+        const outcome = await executeRefund(payments, orderId, eventId, context);
         logger.info({ orderId, refundRequest: eventId, ...outcome }, 'refund request handled');
         return;
       } catch (error) {

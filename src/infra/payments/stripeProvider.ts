@@ -2,10 +2,22 @@ import Stripe from 'stripe';
 import { z } from 'zod';
 import { ValidationError } from '../../errors';
 import { formatAmount, fromStripeAmount, toStripeAmount } from '../../events/money';
-import { PaymentProviderError, type PaymentProvider, type PaymentSession, type RefundResult } from './paymentProvider';
+import {
+  orderIdFrom,
+  PaymentProviderError,
+  PaymentProviderNotConfiguredError,
+  unavailableForRedelivery,
+  type PaymentProvider,
+  type PaymentSession,
+  type RefundResult,
+  type WebhookDelivery,
+  type WebhookOutcome,
+} from './paymentProvider';
 
 export interface StripeSettings {
   secretKey: string;
+  /** Signs the webhooks Stripe sends (STRIPE_WEBHOOK_SECRET); without it webhooks are refused with 503. */
+  webhookSecret: string | undefined;
   /** Point the SDK at another server (tests); Stripe's own API otherwise. */
   host?: string;
   port?: number;
@@ -67,7 +79,7 @@ export class StripeProvider implements PaymentProvider {
   readonly method = 'STRIPE' as const;
   private readonly stripe: Stripe;
 
-  constructor(settings: StripeSettings) {
+  constructor(private readonly settings: StripeSettings) {
     this.stripe = new Stripe(settings.secretKey, {
       timeout: settings.timeoutMs,
       maxNetworkRetries: settings.maxNetworkRetries,
@@ -138,6 +150,75 @@ export class StripeProvider implements PaymentProvider {
     const intent = await this.call('PaymentIntent lookup', intentAnswerSchema, () => this.stripe.paymentIntents.retrieve(reference));
     return intent.metadata?.orderId;
   }
+
+  /**
+   * Verifies Stripe-Signature over the raw bytes and translates the event: payment_intent.succeeded
+   * is `paid`, payment_failed `failed`, canceled `cancelled`, charge.refunded `refunded` with the
+   * charge's total refunded so far.
+   */
+  async receiveWebhook(delivery: WebhookDelivery): Promise<WebhookOutcome> {
+    const secret = this.settings.webhookSecret;
+    if (!secret) throw new PaymentProviderNotConfiguredError('STRIPE', ['STRIPE_WEBHOOK_SECRET']);
+    const event = verifyStripeWebhook(delivery.rawBody, delivery.header('stripe-signature'), secret);
+    const base = { provider: 'STRIPE' as const, eventId: event.id ?? '', via: 'webhook' as const };
+    switch (event.kind) {
+      case 'malformed':
+        return { kind: 'ignored', ...(event.id ? { eventId: event.id } : {}), ...(event.type ? { eventType: event.type } : {}), reason: event.problem, malformed: true };
+      case 'other':
+        return { kind: 'ignored', eventId: event.id, reason: `event type ${event.type} is not handled` };
+      case 'payment_intent': {
+        const { intent } = event;
+        const orderId = orderIdFrom(intent.metadata?.orderId);
+        if (!orderId) return { kind: 'ignored', eventId: event.id, reason: 'the PaymentIntent names no order' };
+        const currency = intent.currency.toUpperCase();
+        const common = { ...base, orderId, reference: intent.id };
+        if (event.type === 'payment_intent.succeeded') {
+          const amount = fromStripeAmount(intent.amount_received, currency);
+          if (amount === undefined) return malformedAmount(event.id, event.type, orderId);
+          return { kind: 'report', report: { ...common, kind: 'paid', amount, currency } };
+        }
+        if (event.type === 'payment_intent.canceled') {
+          const reason = `PaymentIntent canceled${intent.cancellation_reason ? `: ${intent.cancellation_reason}` : ''}`;
+          return { kind: 'report', report: { ...common, kind: 'cancelled', reason } };
+        }
+        const reason = intent.last_payment_error?.message || intent.last_payment_error?.code || 'payment failed';
+        return { kind: 'report', report: { ...common, kind: 'failed', reason } };
+      }
+      case 'charge.refunded': {
+        const { charge } = event;
+        const intentId = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
+        if (!intentId) return { kind: 'ignored', eventId: event.id, reason: 'the charge has no PaymentIntent' };
+        const orderId = orderIdFrom(charge.metadata?.orderId) ?? orderIdFrom(await this.lookupForWebhook(intentId));
+        if (!orderId) return { kind: 'ignored', eventId: event.id, reason: 'the PaymentIntent names no order' };
+        const currency = charge.currency.toUpperCase();
+        const amount = fromStripeAmount(charge.amount_refunded, currency);
+        if (amount === undefined) return malformedAmount(event.id, 'charge.refunded', orderId);
+        const refundId = charge.refunds?.data?.[0]?.id;
+        return {
+          kind: 'report',
+          report: { ...base, kind: 'refunded', orderId, reference: intentId, amount, currency, ...(refundId ? { refundId } : {}) },
+        };
+      }
+      default: {
+        const exhaustive: never = event;
+        return exhaustive;
+      }
+    }
+  }
+
+  /** A lookup while handling a webhook: when Stripe cannot answer, answer non-2xx so it delivers again. */
+  private async lookupForWebhook(intentId: string): Promise<string | undefined> {
+    try {
+      return await this.orderIdOfPaymentIntent(intentId);
+    } catch (error) {
+      if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
+      throw error;
+    }
+  }
+}
+
+function malformedAmount(eventId: string, eventType: string, orderId: string): WebhookOutcome {
+  return { kind: 'ignored', eventId, eventType, reason: 'the amount is not exact in the currency', malformed: true, orderId };
 }
 
 const webhookEnvelopeSchema = z.object({ id: stripeId, type: z.string().min(1).max(255), data: z.object({ object: z.unknown() }) });

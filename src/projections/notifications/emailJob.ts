@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Knex } from 'knex';
-import { evolve, initialOrderState } from '../../commands/order/orderDecider';
-import { decodeOrderEvent, orderStreamId, type StoredOrderEvent } from '../../events/codec';
+import { loadOrder } from '../../commands/order/orderStream';
+import { orderStreamId } from '../../events/codec';
 import type { EventStore } from '../../infra/eventstore/eventStore';
 import type { Logger } from '../../infra/logger';
 import type { Mailer } from '../../infra/mail/mailer';
@@ -32,11 +32,10 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
   const { knex, store, mailer, logger } = deps;
   const kind = data.kind;
   if (!isEmailKind(kind)) throw new UnrecoverableError(`email kind ${kind} is not one this version sends`);
-  const records = await store.readStream(orderStreamId(data.orderId));
-  const index = records.findIndex((r) => r.id === data.eventId);
-  if (index === -1) throw new UnrecoverableError(`event ${data.eventId} is not in stream ${orderStreamId(data.orderId)}`);
-  const events: StoredOrderEvent[] = records.slice(0, index + 1).map(decodeOrderEvent);
-  const state = events.reduce((s, e) => evolve(s, e.event), initialOrderState);
+  // The order as it stood right after the event: a later change does not rewrite this email.
+  const { state, events } = await loadOrder(store, data.orderId, { throughEventId: data.eventId });
+  const emailed = events[events.length - 1];
+  if (emailed?.id !== data.eventId) throw new UnrecoverableError(`event ${data.eventId} is not in stream ${orderStreamId(data.orderId)}`);
   const placed = events[0]?.event;
   if (state.status === 'NONE' || placed?.type !== 'OrderPlaced') throw new UnrecoverableError(`stream of order ${data.orderId} does not start with OrderPlaced`);
 
@@ -57,7 +56,7 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
     items: placed.data.items,
     totalAmount: state.totalAmount,
     currency: state.currency,
-    event: events[index]!.event,
+    event: emailed.event,
   });
   let result: Awaited<ReturnType<Mailer['send']>>;
   try {

@@ -18,6 +18,7 @@ export const consistencySchema = z
 /** Documented on every command response. */
 export const consistencyResponseHeaders = z.object({
   'x-consistency': consistencySchema.openapi({ description: 'consistent or pending, as `data.consistency`' }),
+  etag: z.string().openapi({ description: 'The order\'s revision after the command, quoted ("3"): send it back as If-Match' }),
 });
 
 export type CommandAnswer = OrderAfterCommand;
@@ -29,12 +30,12 @@ export function answerCommand(deps: Deps, result: HandleResult): Promise<Command
 
 /**
  * The success envelope of a command: the order, the position to wait for and how consistent the
- * answer is; X-Consistency says the same.
+ * answer is; X-Consistency says the same, and ETag carries the stream's revision after the command.
  */
 export function commandResponse(status: number, answer: CommandAnswer, extra: Record<string, unknown> = {}): RouteResult {
   return {
     status,
-    headers: { [CONSISTENCY_HEADER]: answer.consistency },
+    headers: { [CONSISTENCY_HEADER]: answer.consistency, ETag: `"${answer.revision}"` },
     body: { status: 'success', data: { order: answer.order, position: answer.position, consistency: answer.consistency, ...extra } },
   };
 }

@@ -7,6 +7,7 @@ import type { TokenService } from './http/authTokens';
 import type { Logger } from './logger';
 import type { Redis } from './redis';
 import type { ProjectionWaiter } from '../queries/consistency';
+import type { OrderReads } from '../queries/orderAfterCommand';
 import type { Projector } from '../projections/projector';
 import type { Notifier } from '../projections/notifier';
 import type { SocketServer } from './socket/socketServer';
@@ -28,6 +29,8 @@ export interface Deps {
   /** Token plus account check for every HTTP request and socket. */
   authenticator: Authenticator;
   waiter: ProjectionWaiter;
+  /** Where command answers read the order (the read models, through the waiter). */
+  orderReads: OrderReads;
   projector?: Projector;
   /** api role: Socket.io on this process's HTTP server. */
   sockets?: SocketServer;

@@ -8,6 +8,7 @@ import { Notifier } from '../projections/notifier';
 import { processEmailJob } from '../projections/notifications/emailJob';
 import { isEmailKind } from '../projections/notifications/emailTemplates';
 import { ProjectionWaiter } from '../queries/consistency';
+import { readModelOrderReads } from '../queries/orderAfterCommand';
 import { AuthState } from './auth/authState';
 import { claimsOnlyAuthenticator, createAuthenticator } from './auth/authenticator';
 import type { Config } from './config/config';
@@ -133,6 +134,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     auth,
     authenticator: options.trustTokenClaims ? claimsOnlyAuthenticator(tokens) : createAuthenticator(tokens, auth),
     waiter,
+    orderReads: readModelOrderReads(knex, waiter),
     clock: () => new Date(),
   };
   const components: Component[] = [];

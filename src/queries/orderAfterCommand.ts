@@ -21,9 +21,20 @@ export interface OrderAfterCommand {
   consistency: Consistency;
 }
 
+/** Where command answers read the order: the read models, and how to wait for them. */
+export interface OrderReads {
+  /** Waits, bounded, until the read models have applied `position`; ConsistencyTimeoutError past the bound. */
+  waitFor(position: bigint, timeoutMs: number): Promise<void>;
+  getOrder(orderId: string): Promise<OrderDto | undefined>;
+}
+
+/** The PostgreSQL read models, as the runtime reads them. */
+export function readModelOrderReads(knex: Knex, waiter: Pick<ProjectionWaiter, 'waitFor'>): OrderReads {
+  return { waitFor: (position, timeoutMs) => waiter.waitFor(position, timeoutMs), getOrder: (orderId) => getOrder(knex, orderId, {}) };
+}
+
 export interface OrderAfterCommandDeps {
-  knex: Knex;
-  waiter: Pick<ProjectionWaiter, 'waitFor'>;
+  reads: OrderReads;
   logger: Logger;
   consistencyWaitMs: number;
 }
@@ -39,8 +50,8 @@ export async function orderAfterCommand(deps: OrderAfterCommandDeps, result: Han
   const answer = (order: OrderDto, consistency: Consistency): OrderAfterCommand => ({ order, position, revision: result.revision, consistency });
   let reason: string;
   try {
-    if (result.position !== undefined) await deps.waiter.waitFor(result.position, deps.consistencyWaitMs);
-    const order = await getOrder(deps.knex, result.orderId, {});
+    if (result.position !== undefined) await deps.reads.waitFor(result.position, deps.consistencyWaitMs);
+    const order = await deps.reads.getOrder(result.orderId);
     if (order) return answer(order, 'consistent');
     reason = 'no read-model row yet';
   } catch (error) {

@@ -25,7 +25,7 @@ export type CommandAnswer = OrderAfterCommand;
 
 /** The order to answer a command with (see orderAfterCommand). */
 export function answerCommand(deps: Deps, result: HandleResult): Promise<CommandAnswer> {
-  return orderAfterCommand({ knex: deps.knex, waiter: deps.waiter, logger: deps.logger, consistencyWaitMs: deps.config.CONSISTENCY_WAIT_MS }, result);
+  return orderAfterCommand({ reads: deps.orderReads, logger: deps.logger, consistencyWaitMs: deps.config.CONSISTENCY_WAIT_MS }, result);
 }
 
 /**

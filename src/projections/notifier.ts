@@ -4,7 +4,7 @@ import { loadOrder } from '../commands/order/orderStream';
 import { decodeOrderEvent, isOrderStream, type StoredOrderEvent } from '../events/codec';
 import { occurredAt } from '../events/orderEvents';
 import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
-import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import { SingletonSubscriber, type BatchContext, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Logger } from '../infra/logger';
 import { emailKindFor } from './notifications/emailTemplates';
 import { recordEmails } from '../infra/queue/emailOutbox';
@@ -93,25 +93,24 @@ export class Notifier {
   private readonly runner: SingletonSubscriber;
   /** Last known state per order, so a transition's previous status costs no stream read. */
   private readonly states = new Map<string, { revision: bigint; state: OrderState }>();
-  position = -1n;
 
   constructor(private readonly options: NotifierOptions) {
     this.runner = new SingletonSubscriber({
-      name: 'notifier',
+      name: NOTIFIER_CHECKPOINT,
       store: options.store,
+      knex: options.knex,
       logger: options.logger,
       connectionString: options.connectionString,
       maxBatchSize: options.batchSize ?? 200,
       ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
-      readCheckpoint: async () => {
-        const row = (await options.knex('projection_checkpoints').where('name', NOTIFIER_CHECKPOINT).first('position')) as { position: string } | undefined;
-        this.position = row ? BigInt(row.position) : -1n;
-        // Cached states may be from before the checkpoint's events were re-read: start afresh.
-        this.states.clear();
-        return this.position;
-      },
-      handleBatch: (batch) => this.handleBatch(batch),
+      // Cached states may be from before the checkpoint's events are read again: start afresh.
+      onResume: () => this.states.clear(),
+      handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
+  }
+
+  get position(): bigint {
+    return this.runner.position;
   }
 
   get status(): NotifierState {
@@ -130,8 +129,8 @@ export class Notifier {
     return this.runner.stop();
   }
 
-  private async handleBatch(batch: RecordedEvent[]): Promise<void> {
-    const { knex, publisher, emails } = this.options;
+  private async handleBatch(batch: RecordedEvent[], context: BatchContext): Promise<void> {
+    const { publisher, emails } = this.options;
     const last = batch[batch.length - 1];
     if (!last) return;
     const pushes: Push[] = [];
@@ -149,14 +148,8 @@ export class Notifier {
     const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
     for (const push of pushes) publisher.emit(push.rooms, push.event, push.payload as never);
     if (pushes.length > 0) await publisher.flush(timeoutMs);
-    await knex.transaction(async (trx) => {
-      await recordEmails(trx, jobs);
-      await trx('projection_checkpoints')
-        .insert({ name: NOTIFIER_CHECKPOINT, position: last.position.toString(), updated_at: trx.fn.now() })
-        .onConflict('name')
-        .merge(['position', 'updated_at']);
-    });
-    this.position = last.position;
+    // The emails the batch owes go to the outbox with the checkpoint; queued once that has committed.
+    await context.commit(last.position, jobs.length > 0 ? (trx) => recordEmails(trx, jobs) : undefined);
     if (jobs.length === 0) return;
     try {
       await withTimeout(emails.enqueue(jobs), timeoutMs, 'queueing email jobs');

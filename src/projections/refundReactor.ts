@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { decodeOrderEvent, isOrderStream } from '../events/codec';
 import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
-import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import { SingletonSubscriber, type BatchContext, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Logger } from '../infra/logger';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infra/payments/paymentProvider';
 import type { PaymentDeps } from '../commands/payments/paymentDeps';
@@ -33,24 +33,23 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export class RefundReactor {
   private readonly runner: SingletonSubscriber;
-  position = -1n;
 
   constructor(private readonly options: RefundReactorOptions) {
     this.runner = new SingletonSubscriber({
       name: REFUND_REACTOR_NAME,
       store: options.store,
+      knex: options.knex,
       logger: options.logger,
       connectionString: options.connectionString,
       maxBatchSize: 100,
       failurePauseMs: options.retryMs,
       ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
-      readCheckpoint: async () => {
-        const row = (await options.knex('projection_checkpoints').where({ name: REFUND_REACTOR_NAME }).first('position')) as { position: string } | undefined;
-        this.position = row ? BigInt(row.position) : -1n;
-        return this.position;
-      },
-      handleBatch: (batch) => this.handleBatch(batch),
+      handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
+  }
+
+  get position(): bigint {
+    return this.runner.position;
   }
 
   get state(): SubscriberState {
@@ -73,7 +72,8 @@ export class RefundReactor {
     return this.runner.stop();
   }
 
-  private async handleBatch(batch: RecordedEvent[]): Promise<void> {
+  /** The checkpoint moves past each request once it is handled, so a crash repeats at most the one in hand. */
+  private async handleBatch(batch: RecordedEvent[], context: BatchContext): Promise<void> {
     const last = batch[batch.length - 1];
     if (!last) return;
     for (const record of batch) {
@@ -82,9 +82,9 @@ export class RefundReactor {
       const stored = decodeOrderEvent(record);
       if (stored.event.type !== 'RefundRequested') continue;
       await this.refund(stored.event.data.orderId, stored.id);
-      await this.saveCheckpoint(record.position);
+      await context.commit(record.position);
     }
-    await this.saveCheckpoint(last.position);
+    await context.commit(last.position);
   }
 
   private async refund(orderId: string, eventId: string): Promise<void> {
@@ -107,15 +107,5 @@ export class RefundReactor {
         await sleep(Math.min(this.options.retryMs, 200 * 2 ** attempt));
       }
     }
-  }
-
-  private async saveCheckpoint(position: bigint): Promise<void> {
-    if (position <= this.position) return;
-    const { knex } = this.options;
-    await knex('projection_checkpoints')
-      .insert({ name: REFUND_REACTOR_NAME, position: position.toString(), updated_at: knex.fn.now() })
-      .onConflict('name')
-      .merge(['position', 'updated_at']);
-    this.position = position;
   }
 }

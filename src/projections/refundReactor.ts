@@ -25,8 +25,8 @@ export interface RefundReactorOptions {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Turns every RefundRequested event into a provider refund. Its own checkpoint in
- * projection_checkpoints moves only after a request was handled, and the event id is the
+ * Turns every RefundRequested event into a provider refund. Its own checkpoint moves only after
+ * a request was handled, and the event id is the
  * provider's idempotency key, so a crash neither loses nor doubles a refund. One active
  * instance per deployment (advisory lock). Refunds the provider refuses outright are logged and
  * left to an admin (POST /orders/:id/refund drives the same request again).

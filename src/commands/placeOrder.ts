@@ -5,6 +5,7 @@ import { orderStreamId, type EncodeContext } from '../events/codec';
 import type { OrderItem, PaymentMethod } from '../events/orderEvents';
 import type { EventStore } from '../infra/eventstore/eventStore';
 import type { Logger } from '../infra/logger';
+import type { ProductRow } from '../queries/products';
 import type { PaymentSession } from '../infra/payments/paymentProvider';
 import { ownerOrAdmin } from './order/orderAccess';
 import { isAwaitingPayment } from './order/orderDecider';
@@ -30,20 +31,11 @@ export interface PlaceOrderRequest {
   context: EncodeContext;
 }
 
-interface CatalogRow {
-  id: string;
-  sku: string;
-  name: string;
-  unit_amount: string;
-  currency: string;
-  active: boolean;
-}
-
 /** Prices come from the catalog, never from the client. */
 export async function priceItems(knex: Knex, requested: { productId: string; quantity: number }[]): Promise<{ items: OrderItem[]; currency: string }> {
   const quantities = new Map<string, number>();
   for (const item of requested) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
-  const rows = (await knex('products').whereIn('id', [...quantities.keys()])) as CatalogRow[];
+  const rows = (await knex('products').whereIn('id', [...quantities.keys()])) as ProductRow[];
   const byId = new Map(rows.map((row) => [row.id, row]));
   const missing = [...quantities.keys()].filter((id) => !byId.get(id)?.active);
   if (missing.length > 0) {

@@ -1,11 +1,9 @@
-import type { Knex } from 'knex';
 import { evolve, initialOrderState, type OrderState } from '../commands/order/orderDecider';
 import { loadOrder } from '../commands/order/orderStream';
 import { decodeOrderEvent, isOrderStream, type StoredOrderEvent } from '../events/codec';
 import { occurredAt } from '../events/orderEvents';
-import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
-import { SingletonSubscriber, type BatchContext, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
-import type { Logger } from '../infra/logger';
+import type { RecordedEvent } from '../infra/eventstore/eventStore';
+import { SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import { emailKindFor } from './notifications/emailTemplates';
 import { recordEmails } from '../infra/queue/emailOutbox';
 import type { EmailJobData, EmailQueue } from '../infra/queue/emailQueue';
@@ -63,16 +61,10 @@ export function notificationsFor(stored: StoredOrderEvent, before: OrderState, a
   return { pushes, email: kind ? { eventId: stored.id, orderId, kind } : undefined };
 }
 
-export interface NotifierOptions {
-  store: EventStore;
-  knex: Knex;
-  logger: Logger;
-  connectionString: string;
+export interface NotifierOptions extends SubscriberDeps {
   publisher: SocketPublisher;
   emails: Pick<EmailQueue, 'enqueue'>;
   batchSize?: number;
-  /** How often a standby instance retries the singleton lock. */
-  lockRetryMs?: number;
   /** Bound on Redis acknowledging one batch's pushes and jobs. */
   publishTimeoutMs?: number;
 }
@@ -89,44 +81,21 @@ const STATE_CACHE_LIMIT = 10_000;
  * is queued again by the outbox reconciler, and the worker's claims make any repeat harmless. One
  * active instance per deployment.
  */
-export class Notifier {
-  private readonly runner: SingletonSubscriber;
+export class Notifier extends SubscriberRole {
+  protected readonly runner: SingletonSubscriber;
   /** Last known state per order, so a transition's previous status costs no stream read. */
   private readonly states = new Map<string, { revision: bigint; state: OrderState }>();
 
   constructor(private readonly options: NotifierOptions) {
+    super();
     this.runner = new SingletonSubscriber({
       name: NOTIFIER_CHECKPOINT,
-      store: options.store,
-      knex: options.knex,
-      logger: options.logger,
-      connectionString: options.connectionString,
+      ...subscriberDeps(options),
       maxBatchSize: options.batchSize ?? 200,
-      ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
       // Cached states may be from before the checkpoint's events are read again: start afresh.
       onResume: () => this.states.clear(),
       handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
-  }
-
-  get position(): bigint {
-    return this.runner.position;
-  }
-
-  get status(): NotifierState {
-    return this.runner.state;
-  }
-
-  get lastError(): Error | undefined {
-    return this.runner.lastError;
-  }
-
-  start(): void {
-    this.runner.start();
-  }
-
-  stop(): Promise<void> {
-    return this.runner.stop();
   }
 
   private async handleBatch(batch: RecordedEvent[], context: BatchContext): Promise<void> {

@@ -1,8 +1,7 @@
 import type { Knex } from 'knex';
 import { decodeOrderRecords } from '../commands/order/orderStream';
-import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
-import { lowestCheckpoint, SingletonSubscriber, type BatchContext, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
-import type { Logger } from '../infra/logger';
+import type { RecordedEvent } from '../infra/eventstore/eventStore';
+import { lowestCheckpoint, SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Projection } from './projection';
 
 export const PROJECTED_CHANNEL = 'order_ledger_projected';
@@ -10,15 +9,9 @@ export const PROJECTED_CHANNEL = 'order_ledger_projected';
 /** The projector's subscriber name: its advisory lock is subscriberLockKey(PROJECTOR_NAME). */
 export const PROJECTOR_NAME = 'projector';
 
-export interface ProjectorOptions {
-  store: EventStore;
-  knex: Knex;
+export interface ProjectorOptions extends SubscriberDeps {
   projections: readonly Projection[];
-  logger: Logger;
-  connectionString: string;
   batchSize?: number;
-  /** How often a standby instance retries the singleton lock. */
-  lockRetryMs?: number;
 }
 
 export type ProjectorState = SubscriberState;
@@ -32,46 +25,22 @@ export function projectedPosition(knex: Knex, names: readonly string[]): Promise
  * Applies events from $all to the read models. Each batch and the checkpoints are written in one
  * transaction, so a crash neither skips nor double-applies. One active instance per deployment.
  */
-export class Projector {
-  private readonly runner: SingletonSubscriber;
+export class Projector extends SubscriberRole {
+  protected readonly runner: SingletonSubscriber;
 
   constructor(private readonly options: ProjectorOptions) {
+    super();
     this.runner = new SingletonSubscriber({
       name: PROJECTOR_NAME,
-      store: options.store,
-      knex: options.knex,
-      logger: options.logger,
-      connectionString: options.connectionString,
+      ...subscriberDeps(options),
       maxBatchSize: options.batchSize ?? 500,
       checkpoints: options.projections.map((p) => p.name),
-      ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
       handleBatch: (batch, context) => this.applyBatch(batch, context),
     });
   }
 
-  /** The position every read model has reached, as this instance last saw it. */
-  get position(): bigint {
-    return this.runner.position;
-  }
-
-  get status(): ProjectorState {
-    return this.runner.state;
-  }
-
-  get lastError(): Error | undefined {
-    return this.runner.lastError;
-  }
-
   get names(): string[] {
     return this.options.projections.map((p) => p.name);
-  }
-
-  start(): void {
-    this.runner.start();
-  }
-
-  stop(): Promise<void> {
-    return this.runner.stop();
   }
 
   /** Each projection gets the events past its own checkpoint; all of it, and the checkpoints, in one transaction. */

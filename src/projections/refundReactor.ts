@@ -1,25 +1,18 @@
-import type { Knex } from 'knex';
 import { decodeOrderEvent, isOrderStream } from '../events/codec';
-import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
-import { SingletonSubscriber, type BatchContext, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
-import type { Logger } from '../infra/logger';
+import type { RecordedEvent } from '../infra/eventstore/eventStore';
+import { SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infra/payments/paymentProvider';
 import type { PaymentDeps } from '../commands/payments/paymentDeps';
 import { executeRefund } from '../commands/payments/refunds';
 
 export const REFUND_REACTOR_NAME = 'payments-refunds';
 
-export interface RefundReactorOptions {
-  store: EventStore;
-  knex: Knex;
+export interface RefundReactorOptions extends SubscriberDeps {
   payments: PaymentDeps;
-  logger: Logger;
-  connectionString: string;
   /** Pause before a run that stopped on a provider outage starts again from its checkpoint. */
   retryMs: number;
   /** Attempts per refund within one run (provider outages, timeouts). */
   attempts?: number;
-  lockRetryMs?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -31,45 +24,27 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * instance per deployment (advisory lock). Refunds the provider refuses outright are logged and
  * left to an admin (POST /orders/:id/refund drives the same request again).
  */
-export class RefundReactor {
-  private readonly runner: SingletonSubscriber;
+export class RefundReactor extends SubscriberRole {
+  protected readonly runner: SingletonSubscriber;
 
   constructor(private readonly options: RefundReactorOptions) {
+    super();
     this.runner = new SingletonSubscriber({
       name: REFUND_REACTOR_NAME,
-      store: options.store,
-      knex: options.knex,
-      logger: options.logger,
-      connectionString: options.connectionString,
+      ...subscriberDeps(options),
       maxBatchSize: 100,
       failurePauseMs: options.retryMs,
-      ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
       handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
   }
 
-  get position(): bigint {
-    return this.runner.position;
-  }
-
+  /** Its run's state (as `status`). */
   get state(): SubscriberState {
-    return this.runner.state;
-  }
-
-  get lastError(): Error | undefined {
-    return this.runner.lastError;
+    return this.status;
   }
 
   private get stopping(): boolean {
     return this.runner.isStopping;
-  }
-
-  start(): void {
-    this.runner.start();
-  }
-
-  stop(): Promise<void> {
-    return this.runner.stop();
   }
 
   /** The checkpoint moves past each request once it is handled, so a crash repeats at most the one in hand. */

@@ -1,3 +1,4 @@
+import type { EncodeContext } from '../../events/codec';
 import type { Actor } from '../../events/orderEvents';
 import type { OrderState } from './orderDecider';
 import { OrderNotFoundError } from './orderErrors';
@@ -21,4 +22,9 @@ export function ownerOrAdmin(caller: Caller, orderId: string): (state: OrderStat
   return (state) => {
     if (state.status === 'NONE' || (caller.role !== 'admin' && state.userId !== caller.id)) throw new OrderNotFoundError(orderId);
   };
+}
+
+/** How a caller's command on an order runs: recorded as theirs, refused (404) unless theirs or they are an admin. */
+export function asCaller(caller: Caller, orderId: string, requestId?: string): { context: EncodeContext; authorize: (state: OrderState) => void } {
+  return { context: { actor: actorOf(caller), ...(requestId ? { requestId } : {}) }, authorize: ownerOrAdmin(caller, orderId) };
 }

@@ -1,15 +1,5 @@
-import {
-  DuplicateEventIdError,
-  WrongExpectedVersionError,
-  type AppendResult,
-  type EventData,
-  type EventStore,
-  type ExpectedRevision,
-  type ReadAllOptions,
-  type RecordedEvent,
-  type SubscribeOptions,
-  type Subscription,
-} from './eventStore';
+import { DuplicateEventIdError, WrongExpectedVersionError } from './eventStore';
+import type { AppendResult, EventData, EventStore, ExpectedRevision, ReadAllOptions, RecordedEvent, SubscribeOptions, Subscription } from './eventStore';
 
 /** One stream's part of an atomic append. */
 interface StreamAppend {

@@ -197,3 +197,45 @@ export class SingletonSubscriber {
     });
   }
 }
+
+/** What every subscriber role is given: where events come from, where checkpoints go, its lock's database. */
+export interface SubscriberDeps {
+  store: EventStore;
+  knex: Knex;
+  logger: Logger;
+  connectionString: string;
+  /** How often a standby instance retries the singleton lock. */
+  lockRetryMs?: number;
+}
+
+/** The SingletonSubscriber options a role's own options carry. */
+export function subscriberDeps(options: SubscriberDeps): SubscriberDeps {
+  const { store, knex, logger, connectionString, lockRetryMs } = options;
+  return { store, knex, logger, connectionString, ...(lockRetryMs !== undefined ? { lockRetryMs } : {}) };
+}
+
+/** A role that runs on a SingletonSubscriber (projector, notifier, refund reactor): started, stopped, watched. */
+export abstract class SubscriberRole {
+  protected abstract readonly runner: SingletonSubscriber;
+
+  get status(): SubscriberState {
+    return this.runner.state;
+  }
+
+  get lastError(): Error | undefined {
+    return this.runner.lastError;
+  }
+
+  /** The lowest checkpoint as this instance last read or saved it. */
+  get position(): bigint {
+    return this.runner.position;
+  }
+
+  start(): void {
+    this.runner.start();
+  }
+
+  stop(): Promise<void> {
+    return this.runner.stop();
+  }
+}

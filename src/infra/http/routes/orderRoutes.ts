@@ -1,6 +1,6 @@
 import '../openapi';
 import { z } from 'zod';
-import { actorOf, ownerOrAdmin } from '../../../commands/order/orderAccess';
+import { actorOf, asCaller } from '../../../commands/order/orderAccess';
 import { handleOrderCommand } from '../../../commands/orderCommandHandler';
 import { placeOrderAndStartPayment } from '../../../commands/placeOrder';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
@@ -22,7 +22,7 @@ import type { AuthUser } from '../authTokens';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { ifMatchRevision, minPositionHeaders, minPositionQuery, waitForRequestedPosition } from '../consistencyParams';
 import { defineRoute, type RouteDeps } from '../route';
-import { paymentsOf } from './paymentRoutes';
+import { paymentSessionFields, paymentsOf } from './paymentRoutes';
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
 
@@ -98,11 +98,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
           context: { actor: actorOf(user!), requestId },
         },
       );
-      const sessionFields = {
-        ...(session?.clientSecret ? { clientSecret: session.clientSecret } : {}),
-        ...(session?.paymentUrl ? { paymentUrl: session.paymentUrl } : {}),
-      };
-      return commandResponse(201, await answerCommand(deps, result), sessionFields);
+      return commandResponse(201, await answerCommand(deps, result), paymentSessionFields(session));
     },
   });
 
@@ -186,8 +182,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         const command = toCommand((parsed ?? {}) as Record<string, unknown>, user!, deps.clock().toISOString());
         const result = await handleOrderCommand(deps.store, params.id, command, {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
-          authorize: ownerOrAdmin(user!, params.id),
-          context: { actor: actorOf(user!), requestId },
+          ...asCaller(user!, params.id, requestId),
         });
         return commandResponse(200, await answerCommand(deps, result));
       },

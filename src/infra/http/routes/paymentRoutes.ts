@@ -1,7 +1,7 @@
 import '../openapi';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { actorOf, ownerOrAdmin } from '../../../commands/order/orderAccess';
+import { actorOf, asCaller } from '../../../commands/order/orderAccess';
 import { capturePayPal } from '../../../commands/payments/capturePayment';
 import type { PaymentDeps } from '../../../commands/payments/paymentDeps';
 import { confirmManualRefund, refundOrder } from '../../../commands/payments/refunds';
@@ -11,6 +11,7 @@ import { UnavailableError } from '../../../errors';
 import { orderDtoSchema } from '../../../queries/orderQueries';
 import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
+import type { PaymentSession } from '../../payments/paymentProvider';
 import { webhookProviders } from '../../payments/paymentProviders';
 import { paypalWebhookEventSchema, paypalWebhookHeaders } from '../../payments/paypalProvider';
 import type { AppHooks } from '../app';
@@ -26,9 +27,14 @@ export function paymentsOf(deps: Deps): PaymentDeps {
   return deps.payments;
 }
 
+/** What a client needs to continue paying: Stripe's client secret or PayPal's approval link. */
+export function paymentSessionFields(session: PaymentSession | undefined): { clientSecret?: string; paymentUrl?: string } {
+  return { ...(session?.clientSecret ? { clientSecret: session.clientSecret } : {}), ...(session?.paymentUrl ? { paymentUrl: session.paymentUrl } : {}) };
+}
+
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
 
-const paymentSessionFields = {
+const paymentSessionSchemaFields = {
   clientSecret: z.string().optional().openapi({ description: 'STRIPE: the PaymentIntent client secret for Stripe.js' }),
   paymentUrl: z.string().optional().openapi({ description: 'PAYPAL: where the buyer approves the payment' }),
 };
@@ -36,7 +42,7 @@ const paymentSessionFields = {
 const startPaymentResponseSchema = z
   .object({
     status: z.literal('success'),
-    data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema, ...paymentSessionFields }),
+    data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema, ...paymentSessionSchemaFields }),
   })
   .openapi('PaymentStartResponse');
 
@@ -99,12 +105,8 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
       503: { description: 'The provider is not configured' },
     },
     handler: async ({ params, user, requestId }) => {
-      const { result, session } = await startPayment(paymentsOf(deps), params.id, {
-        context: { actor: actorOf(user!), requestId },
-        authorize: ownerOrAdmin(user!, params.id),
-      });
-      const sessionFields = { ...(session?.clientSecret ? { clientSecret: session.clientSecret } : {}), ...(session?.paymentUrl ? { paymentUrl: session.paymentUrl } : {}) };
-      return commandResponse(200, await answerCommand(deps, result), sessionFields);
+      const { result, session } = await startPayment(paymentsOf(deps), params.id, asCaller(user!, params.id, requestId));
+      return commandResponse(200, await answerCommand(deps, result), paymentSessionFields(session));
     },
   });
 
@@ -123,10 +125,7 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
       503: { description: 'PayPal is not configured' },
     },
     handler: async ({ body, user, requestId }) => {
-      const { capture, result } = await capturePayPal(paymentsOf(deps), body.orderId, {
-        context: { actor: actorOf(user!), requestId },
-        authorize: ownerOrAdmin(user!, body.orderId),
-      });
+      const { capture, result } = await capturePayPal(paymentsOf(deps), body.orderId, asCaller(user!, body.orderId, requestId));
       return commandResponse(200, await answerCommand(deps, result), { capture: capture ?? null });
     },
   });

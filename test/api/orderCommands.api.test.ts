@@ -334,3 +334,27 @@ describe('refund scope', () => {
     expect(await app.newEvents(order.orderId)).toEqual([]);
   });
 });
+
+describe('the webhook route', () => {
+  it('when the provider name comes in capitals or with a trailing slash, then the same adapter receives it', async () => {
+    const order = anOrder({ paymentMethod: 'STRIPE', totalAmount: 1999 });
+    const session = await app.deps.payments!.providers.provider('STRIPE').createPayment({ ...order, amount: 1999, idempotencyKey: randomUUID() });
+    await app.given(order.orderId, orderPlaced(order), paymentInitiated(order, session.reference));
+    stripe.pay(session.reference);
+    const event = stripe.intentEvent('payment_intent.succeeded', session.reference);
+    for (const path of ['/payments/webhook/STRIPE', '/payments/webhook/stripe/']) {
+      const res = await app.request.post(path).set('Content-Type', 'application/json').set('Stripe-Signature', event.header).send(event.payload);
+      expect(res.status).toBe(200);
+    }
+    expect(types(await app.newEvents(order.orderId))).toEqual(['PaymentSucceeded']);
+  });
+
+  it('when a delivery is not signed, then 400 and nothing is appended', async () => {
+    const order = anOrder({ paymentMethod: 'STRIPE' });
+    await app.given(order.orderId, orderPlaced(order));
+    const res = await app.request.post('/payments/webhook/paypal').set('Content-Type', 'application/json').send('{}');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('WEBHOOK_SIGNATURE_MISSING');
+    expect(await app.newEvents(order.orderId)).toEqual([]);
+  });
+});

@@ -175,52 +175,53 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
   registerWebhookDocs(routes);
 }
 
-/** The raw-body route cannot go through defineRoute; its documentation is registered by hand. */
+/** The webhook route's URLs: one per provider whose adapter receives webhooks (`/payments/webhook/stripe`, `…/paypal`). */
+const webhookPaths = Object.keys(webhookProviders).map((name) => `/payments/webhook/${name}`);
+
+/** The raw-body route cannot go through defineRoute; its documentation is registered by hand, one path per provider. */
 function registerWebhookDocs(routes: RouteDeps): void {
   const errors = {
     400: { description: 'Missing or invalid signature; nothing recorded', content: { 'application/json': { schema: errorResponseSchema } } },
-    404: { description: 'No such provider', content: { 'application/json': { schema: errorResponseSchema } } },
     503: { description: 'Not configured, or the provider could not be reached; deliver again', content: { 'application/json': { schema: errorResponseSchema } } },
   };
   const received = { 200: { description: 'Received (recorded, a duplicate, or ignored)', content: { 'application/json': { schema: webhookResponseSchema } } }, ...errors };
-  const signatureHeaders = z.object({
-    'stripe-signature': z.string().optional().openapi({ description: 'stripe: the Stripe webhook signature' }),
-    ...Object.fromEntries(paypalWebhookHeaders.map((name) => [name, z.string().optional().openapi({ description: 'paypal: signature header' })])),
-  });
-  const stripeEvent = z.object({ id: z.string(), type: z.string(), data: z.object({ object: z.unknown() }) });
   routes.registry.registerPath({
     method: 'post',
-    path: '/payments/webhook/{provider}',
+    path: '/payments/webhook/stripe',
     summary:
-      "A payment provider's webhook, verified by that provider's adapter over the raw body: stripe (payment_intent.succeeded / payment_failed / canceled, " +
-      "charge.refunded; Stripe-Signature) or paypal (PAYMENT.CAPTURE.COMPLETED / DENIED / REFUNDED; PayPal's verify-webhook-signature API)",
+      'Stripe events (payment_intent.succeeded / payment_failed / canceled, charge.refunded), verified by the Stripe adapter: Stripe-Signature over the raw body',
     tags: ['Payments'],
     request: {
-      params: z.object({ provider: z.enum(Object.keys(webhookProviders) as [string, ...string[]]).openapi({ description: 'Which provider sends it' }) }),
-      headers: signatureHeaders,
-      body: { required: true, content: { 'application/json': { schema: z.union([stripeEvent, paypalWebhookEventSchema]) } } },
+      headers: z.object({ 'stripe-signature': z.string().openapi({ description: 'Stripe webhook signature' }) }),
+      body: { required: true, content: { 'application/json': { schema: z.object({ id: z.string(), type: z.string(), data: z.object({ object: z.unknown() }) }) } } },
     },
     responses: received,
   });
-  // The seed's URLs, kept documented under their own names: the same route serves them.
-  for (const name of Object.keys(webhookProviders)) {
-    routes.registry.registerPath({
-      method: 'post',
-      path: `/payments/webhook/${name}`,
-      summary: `${name}: the same route as /payments/webhook/{provider}`,
-      tags: ['Payments'],
-      request: { body: { required: true, content: { 'application/json': { schema: name === 'stripe' ? stripeEvent : paypalWebhookEventSchema } } } },
-      responses: received,
-    });
-  }
+  routes.registry.registerPath({
+    method: 'post',
+    path: '/payments/webhook/paypal',
+    summary: "PayPal events (PAYMENT.CAPTURE.COMPLETED / DENIED / REFUNDED), verified by the PayPal adapter through PayPal's verify-webhook-signature API with the raw body",
+    tags: ['Payments'],
+    request: {
+      headers: z.object(Object.fromEntries(paypalWebhookHeaders.map((name) => [name, z.string()]))),
+      body: { required: true, content: { 'application/json': { schema: paypalWebhookEventSchema } } },
+    },
+    responses: received,
+  });
 }
 
-/** Webhooks read the exact bytes the provider signed, so they mount before the JSON parser. */
+/**
+ * One route, POST /payments/webhook/:provider, for every provider's webhooks: the exact bytes the
+ * provider signed (mounted before the JSON parser) go to that provider's adapter. Its URLs are the
+ * providers' names, so an unknown provider is a 404 like any unknown URL.
+ */
 export function mountPaymentWebhooks(app: Express, deps: Deps): void {
   const raw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
-  app.post('/payments/webhook/:provider', raw, async (req: Request, res: Response) => {
+  app.post(webhookPaths, raw, async (req: Request, res: Response) => {
+    // Express matches paths case-insensitively and with a trailing slash: name the provider the same way.
+    const provider = req.path.slice('/payments/webhook/'.length).replace(/\/+$/, '').toLowerCase();
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const outcome = await receiveWebhook(paymentsOf(deps), String(req.params.provider), { rawBody, header: (name) => req.header(name) });
+    const outcome = await receiveWebhook(paymentsOf(deps), provider, { rawBody, header: (name) => req.header(name) });
     res.status(200).json({ received: true, outcome: outcome.outcome, ...(outcome.reason ? { reason: outcome.reason } : {}) });
   });
 }

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { AppError, UnavailableError } from '../../errors';
 
 export type ProviderMethod = 'STRIPE' | 'PAYPAL';
@@ -155,4 +156,12 @@ const orderIdSchema = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 /** Our order id as a provider echoes it back (metadata, custom_id); undefined when it is not one. */
 export function orderIdFrom(value: string | null | undefined): string | undefined {
   return typeof value === 'string' && orderIdSchema.test(value) ? value.toLowerCase() : undefined;
+}
+
+/** Where a provider payload failed a schema: paths and zod's words, never the values (they may be anything). */
+export function schemaProblem(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
 }

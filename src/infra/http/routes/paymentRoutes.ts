@@ -13,7 +13,7 @@ import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
 import type { PaymentSession } from '../../payments/paymentProvider';
 import { webhookProviders } from '../../payments/paymentProviders';
-import { paypalWebhookEventSchema, paypalWebhookHeaders } from '../../payments/paypalProvider';
+import { paypalWebhookEventSchema, paypalWebhookHeaders } from '../../payments/paypalWebhooks';
 import type { AppHooks } from '../app';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { errorResponseSchema } from '../openapi';

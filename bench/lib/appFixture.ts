@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTokenService } from '../../src/infra/http/authTokens';
-import { createUser } from '../../src/infra/users';
-import { createProduct } from '../../src/queries/products';
+import { createUser } from '../../src/commands/accounts/users';
+import { createProduct } from '../../src/commands/products';
 import { createBenchDatabase, type BenchDatabase } from './benchDb';
 import { build } from './build';
 import { appEnv, BENCH_JWT_SECRET, onInterrupt, startChild, type AppEnv, type ChildServer } from './childServer';

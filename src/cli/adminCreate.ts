@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { passwordProblem } from '../infra/passwordPolicy';
-import { createUser, type UserDto } from '../infra/users';
+import { passwordProblem } from '../commands/accounts/passwordPolicy';
+import { createUser, type UserDto } from '../commands/accounts/users';
 import { CliFailure } from './output';
 
 /** The first admin: the only way to make one, since the HTTP API registers plain users. */

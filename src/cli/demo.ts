@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import { randomInt } from 'node:crypto';
 import { toDecimalAmount } from '../events/money';
-import { passwordProblem } from '../infra/passwordPolicy';
-import { createCredentialVerifier, createUser, emailSchema, EmailTakenError, findUserByEmail, InvalidCredentialsError } from '../infra/users';
-import { createProduct, getProduct, SkuTakenError, type CreateProduct, type ProductDto } from '../queries/products';
+import { passwordProblem } from '../commands/accounts/passwordPolicy';
+import { createCredentialVerifier, createUser, emailSchema, EmailTakenError, findUserByEmail, InvalidCredentialsError } from '../commands/accounts/users';
+import { createProduct, SkuTakenError, type CreateProduct } from '../commands/products';
+import { getProduct, type ProductDto } from '../queries/products';
 import { CliFailure } from './output';
 
 export const DEFAULT_DEMO_ADMIN_EMAIL = 'admin@shop.example';

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { revokeAllTokensByEmail, setDisabled, setRole, type AccountSummary } from '../infra/auth/accounts';
+import { revokeAllTokensByEmail, setDisabled, setRole, type AccountSummary } from '../commands/accounts/accounts';
 import { ensureDatabase, type Knex } from '../infra/db/knex';
 import { roleSchema } from '../infra/http/authTokens';
 import { migrateToLatest } from '../infra/db/migrations';
@@ -12,7 +12,7 @@ import { DEFAULT_DEMO_ADMIN_EMAIL, formatDemo, seedDemo, walkthrough } from './d
 import { exportEvents } from './exportEvents';
 import { CliFailure, createProgress, errorLine, printLine, toJson, writeOut, type Progress } from './output';
 import { rebuildProjections } from './rebuild';
-import { formatReplay, loadOrderEvents, parseMoment, parseOrderId, replayOrderEvents } from './replay';
+import { formatReplay, parseMoment, parseOrderId, replayOrder } from './replay';
 import { showValue } from './rowDiff';
 import { verifyReadModels, type VerifyMismatch } from './verify';
 
@@ -171,7 +171,7 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
       run(async (ctx, orderIdArg: string, options: { at?: string; position?: string; json?: boolean }) => {
         const moment = parseMoment(options);
         const orderId = parseOrderId(orderIdArg);
-        const replay = replayOrderEvents(orderId, await loadOrderEvents(ctx.store(), orderId), moment);
+        const replay = await replayOrder(ctx.store(), orderId, moment);
         if (options.json) await printLine(toJson(replay));
         else for (const line of formatReplay(replay)) await printLine(line);
         return 0;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { decodeOrderEvent, type StoredOrderEvent } from '../events/codec';
+import { decodeOrderRecords } from '../commands/order/orderStream';
+import type { StoredOrderEvent } from '../events/codec';
 import type { EventStore } from '../infra/eventstore/eventStore';
 import type { Projection } from '../projections/projection';
 
@@ -49,12 +50,8 @@ export async function projectRange(options: ProjectRangeOptions): Promise<Projec
   while (position < end) {
     const page = await store.readAll({ after: position, limit: batchSize });
     if (page.length === 0) break;
-    const decoded: StoredOrderEvent[] = [];
-    for (const record of page) {
-      if (record.position > end) break;
-      // Same filter as the projector: only order streams feed the read models.
-      if (record.streamId.startsWith('order-')) decoded.push(decodeOrderEvent(record));
-    }
+    // The same decoding as the projector: only order streams feed the read models.
+    const decoded = await decodeOrderRecords(store, page.filter((record) => record.position <= end));
     if (decoded.length > 0) {
       await options.inTransaction(async (trx) => {
         for (const range of ranges) {

@@ -3,7 +3,8 @@ import { AdvisoryLock } from '../infra/db/advisoryLock';
 import { migrateToLatest, pendingMigrations } from '../infra/db/migrations';
 import type { EventStore } from '../infra/eventstore/eventStore';
 import type { Projection } from '../projections/projection';
-import { PROJECTED_CHANNEL } from '../projections/projector';
+import { CHECKPOINTS_TABLE, deleteCheckpoints, saveCheckpoints, subscriberLockKey } from '../infra/eventstore/singletonSubscriber';
+import { PROJECTED_CHANNEL, PROJECTOR_NAME } from '../projections/projector';
 import { CliFailure } from './output';
 import { projectRange } from './projectRange';
 import { indexesOf, quoteIdent, rel, tableExists, type IndexInfo } from './tables';
@@ -11,8 +12,10 @@ import { indexesOf, quoteIdent, rel, tableExists, type IndexInfo } from './table
 export const REBUILD_SUFFIX = '__rebuild';
 /** Where the migrations are replayed to learn a dropped table's shape; dropped afterwards. */
 const SHAPE_SCHEMA = 'order_ledger_rebuild_shape';
-const PROJECTOR_LOCK_KEY = 'order-ledger:projector';
-const REBUILD_LOCK_KEY = 'order-ledger:rebuild';
+/** The live projector's lock: held by the swap when no projector runs, so a standby one waits. */
+const PROJECTOR_LOCK_KEY = subscriberLockKey(PROJECTOR_NAME);
+/** One rebuild at a time. */
+const REBUILD_LOCK_KEY = subscriberLockKey('rebuild');
 /** Rounds of chasing events appended during the bulk replay before the swap takes the rest. */
 const CHASE_ROUNDS = 5;
 
@@ -100,10 +103,10 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
         for (const table of tables) if (await tableExists(trx, rel(table))) live.push(table);
         try {
           if (live.length > 0) await trx.raw(`lock table ${live.map((t) => rel(t)).join(', ')} in access exclusive mode`);
-          await trx.raw('lock table projection_checkpoints in exclusive mode');
+          await trx.raw(`lock table ${CHECKPOINTS_TABLE} in exclusive mode`);
         } catch (error) {
           if ((error as { code?: string }).code === '55P03') {
-            throw new CliFailure(`could not lock ${[...live, 'projection_checkpoints'].join(', ')} within ${options.lockTimeoutMs} ms (long-running queries?); nothing was swapped, run rebuild again`);
+            throw new CliFailure(`could not lock ${[...live, CHECKPOINTS_TABLE].join(', ')} within ${options.lockTimeoutMs} ms (long-running queries?); nothing was swapped, run rebuild again`);
           }
           throw error;
         }
@@ -127,14 +130,11 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
         }
         const names = projections.map((p) => p.name);
         if (position >= 0n) {
-          await trx('projection_checkpoints')
-            .insert(names.map((name) => ({ name, position: position.toString(), updated_at: trx.fn.now() })))
-            .onConflict('name')
-            .merge(['position', 'updated_at']);
+          await saveCheckpoints(trx, names, position);
           // Wakes API requests waiting for a position (X-Min-Position) once the swap commits.
           await trx.raw('select pg_notify(?, ?)', [PROJECTED_CHANNEL, position.toString()]);
         } else {
-          await trx('projection_checkpoints').whereIn('name', names).delete();
+          await deleteCheckpoints(trx, names);
         }
       });
       swapped = true;

@@ -1,8 +1,8 @@
 import type { OrderState } from '../commands/order/orderDecider';
-import { orderStreamId, type StoredOrderEvent } from '../events/codec';
+import { orderIdFromStream, orderStreamId, type StoredOrderEvent } from '../events/codec';
 import { occurredAt, type OrderEvent } from '../events/orderEvents';
 import type { EventStore } from '../infra/eventstore/eventStore';
-import { foldOrderEvents, loadOrderEvents as readOrderStream } from '../queries/orderReplay';
+import { loadOrderReplay, replayOrderSteps, type OrderReplay as FoldedReplay } from '../queries/orderReplay';
 import { CliFailure } from './output';
 
 /** The moment to replay to: the end of the stream, an event time, or a global position. */
@@ -54,7 +54,17 @@ function includes(moment: Moment, stored: StoredOrderEvent): boolean {
  * first event past it (events are folded in revision order, as the command handler folds them).
  */
 export function replayOrderEvents(orderId: string, events: readonly StoredOrderEvent[], moment: Moment): OrderReplay {
-  const { steps, state, revision, laterEvents } = foldOrderEvents(events, (stored) => includes(moment, stored));
+  return toReplay(replayOrderSteps(orderId, events, (stored) => includes(moment, stored)), moment);
+}
+
+/** Reads the order's stream from the event store alone (the read models may be empty or gone) and replays it to the moment. */
+export async function replayOrder(store: EventStore, orderId: string, moment: Moment): Promise<OrderReplay> {
+  const replay = await loadOrderReplay(store, orderId, (stored) => includes(moment, stored));
+  if (replay.events.length + replay.laterEvents === 0) throw new CliFailure(`order ${orderId} not found in the event store`);
+  return toReplay(replay, moment);
+}
+
+function toReplay({ orderId, steps, state, revision, laterEvents }: FoldedReplay, moment: Moment): OrderReplay {
   const timeline = steps.map(
     (step): TimelineEntry => ({
       position: step.stored.position,
@@ -75,16 +85,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Accepts the order id or its stream id (`order-<uuid>`). */
 export function parseOrderId(value: string): string {
-  const id = value.startsWith('order-') ? value.slice('order-'.length) : value;
+  const id = orderIdFromStream(value) ?? value;
   if (!UUID.test(id)) throw new CliFailure(`"${value}" is not an order id (a UUID, or order-<uuid>)`);
   return id.toLowerCase();
-}
-
-/** Reads the order's stream from the event store alone: the read models may be empty or gone. */
-export async function loadOrderEvents(store: EventStore, orderId: string): Promise<StoredOrderEvent[]> {
-  const events = await readOrderStream(store, orderId);
-  if (events.length === 0) throw new CliFailure(`order ${orderId} not found in the event store`);
-  return events;
 }
 
 function pad(value: string, width: number): string {

@@ -4,7 +4,7 @@ import type { StoredOrderEvent } from '../events/codec';
 import { orderIdFromStream } from '../events/codec';
 import type { EventStore } from '../infra/eventstore/eventStore';
 import type { Projection } from '../projections/projection';
-import { readCheckpoints } from '../projections/projector';
+import { readCheckpoints } from '../infra/eventstore/singletonSubscriber';
 import { CliFailure } from './output';
 import { projectRange, type ProjectionRange } from './projectRange';
 import { diffRows, expectedOrderRow, type JsonRow } from './rowDiff';

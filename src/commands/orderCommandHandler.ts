@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import { AppError, ConflictError } from '../errors';
-import { decodeOrderEvent, encodeOrderEvent, orderStreamId, type EncodeContext, type StoredOrderEvent } from '../events/codec';
+import { encodeOrderEvent, orderStreamId, type EncodeContext, type StoredOrderEvent } from '../events/codec';
 import type { OrderEvent } from '../events/orderEvents';
 import { WrongExpectedVersionError, type EventStore } from '../infra/eventstore/eventStore';
-import { decide, evolve, initialOrderState, type OrderCommand, type OrderState } from './order/orderDecider';
+import { decide, evolve, type OrderCommand, type OrderState } from './order/orderDecider';
+import { emptyOrderStream, hasEvent, loadOrder, type OrderStream } from './order/orderStream';
 import { OrderNotFoundError } from './order/orderErrors';
 
 export class StaleRevisionError extends AppError {
@@ -37,6 +38,16 @@ export interface HandleOptions {
   context?: EncodeContext;
   maxAttempts?: number;
   /**
+   * Called with the folded state before anything is decided (on every attempt): throws to refuse,
+   * e.g. OrderNotFoundError for a caller who may not see the order. So a route reads the stream once.
+   */
+  authorize?: (state: OrderState) => void;
+  /**
+   * The stream as the caller has just read (or written) it: the first attempt decides on it without
+   * reading again. A concurrent writer makes that append fail; the next attempt reads the stream.
+   */
+  loaded?: OrderStream;
+  /**
    * The caller has just generated this order's id, so its stream cannot exist yet: the first
    * attempt decides on the empty state without reading the stream and appends expecting no stream.
    * Should the stream exist after all, that append fails and the next attempt loads it as usual.
@@ -46,6 +57,7 @@ export interface HandleOptions {
 
 export interface HandleResult {
   orderId: string;
+  /** The events this command appended (none when unchanged). */
   events: OrderEvent[];
   state: OrderState;
   /** Stream revision after the command (-1n when the stream does not exist). */
@@ -55,52 +67,23 @@ export interface HandleResult {
   /** True when the command was already applied (same idempotency source) or decided no change. */
   unchanged: boolean;
   /**
-   * The whole stream after the command, as the handler knows it without reading it again: the
-   * events it read, then those it appended. Appended events share the append's position (that of
-   * the last one); their revisions are exact. Enough to build the order the projections will show.
+   * The stream after the command, as the handler knows it without reading it again: the events it
+   * read, then those it appended. Appended events share the append's position (that of the last
+   * one); their revisions are exact. Enough to build the order the projections will show, or to
+   * decide the next command on.
    */
-  stream: readonly StoredOrderEvent[];
-}
-
-export interface OrderStreamSnapshot {
-  state: OrderState;
-  revision: bigint;
-  position: bigint | undefined;
-  eventIds: Set<string>;
-  events: StoredOrderEvent[];
-}
-
-export async function loadOrder(store: EventStore, orderId: string): Promise<OrderStreamSnapshot> {
-  const recorded = await store.readStream(orderStreamId(orderId));
-  let state = initialOrderState;
-  const eventIds = new Set<string>();
-  const events: StoredOrderEvent[] = [];
-  for (const record of recorded) {
-    const stored = decodeOrderEvent(record);
-    state = evolve(state, stored.event);
-    eventIds.add(record.id);
-    events.push(stored);
-  }
-  const last = recorded[recorded.length - 1];
-  return { state, revision: last ? last.revision : -1n, position: last?.position, eventIds, events };
+  stream: OrderStream;
 }
 
 /** A loaded stream shaped like the result of a command that appended nothing. */
-export function unchangedResult(orderId: string, snapshot: OrderStreamSnapshot): HandleResult {
-  return {
-    orderId,
-    events: [],
-    state: snapshot.state,
-    revision: snapshot.revision,
-    position: snapshot.position,
-    unchanged: true,
-    stream: snapshot.events,
-  };
+export function unchangedResult(stream: OrderStream): HandleResult {
+  return { orderId: stream.orderId, events: [], state: stream.state, revision: stream.revision, position: stream.position, unchanged: true, stream };
 }
 
 /**
- * Loads the order's stream, folds it, decides, and appends with the revision it read.
- * A concurrent writer makes the append fail; it then reloads and decides again, a bounded number of times.
+ * Loads the order's stream, folds it, lets `authorize` refuse, decides, and appends with the revision
+ * it read. A concurrent writer makes the append fail; it then reloads and decides again, a bounded
+ * number of times.
  */
 export async function handleOrderCommand(
   store: EventStore,
@@ -111,27 +94,25 @@ export async function handleOrderCommand(
   const streamId = orderStreamId(orderId);
   const maxAttempts = options.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
-    const assumeNew = attempt === 1 && options.newStream === true && options.expectedRevision === undefined;
-    const snapshot: OrderStreamSnapshot = assumeNew
-      ? { state: initialOrderState, revision: -1n, position: undefined, eventIds: new Set(), events: [] }
-      : await loadOrder(store, orderId);
-    if (options.expectedRevision !== undefined && options.expectedRevision !== snapshot.revision) {
-      throw new StaleRevisionError(options.expectedRevision, snapshot.revision === -1n ? 'no_stream' : snapshot.revision);
+    let stream: OrderStream;
+    if (attempt === 1 && options.loaded) stream = options.loaded;
+    else if (attempt === 1 && options.newStream === true && options.expectedRevision === undefined) stream = emptyOrderStream(orderId);
+    else stream = await loadOrder(store, orderId);
+    options.authorize?.(stream.state);
+    if (options.expectedRevision !== undefined && options.expectedRevision !== stream.revision) {
+      throw new StaleRevisionError(options.expectedRevision, stream.revision === -1n ? 'no_stream' : stream.revision);
     }
-    const unchanged = (): HandleResult => unchangedResult(orderId, snapshot);
-    if (options.idempotencySource && snapshot.eventIds.has(deterministicEventId(options.idempotencySource, 0))) {
-      return unchanged();
-    }
-    if (command.type !== 'PlaceOrder' && snapshot.state.status === 'NONE') throw new OrderNotFoundError(orderId);
-    const events = decide(command, snapshot.state);
-    if (events.length === 0) return unchanged();
     const source = options.idempotencySource;
+    if (source && hasEvent(stream, deterministicEventId(source, 0))) return unchangedResult(stream);
+    if (command.type !== 'PlaceOrder' && stream.state.status === 'NONE') throw new OrderNotFoundError(orderId);
+    const events = decide(command, stream.state);
+    if (events.length === 0) return unchangedResult(stream);
     const encoded = events.map((event, index) =>
       encodeOrderEvent(event, source ? deterministicEventId(source, index) : randomUUID(), options.context),
     );
     try {
       const result = await store.appendToStream(streamId, encoded, {
-        expectedRevision: snapshot.revision === -1n ? 'no_stream' : snapshot.revision,
+        expectedRevision: stream.revision === -1n ? 'no_stream' : stream.revision,
       });
       const appendedAt = new Date().toISOString();
       const appended: StoredOrderEvent[] = events.map((event, index) => ({
@@ -143,14 +124,15 @@ export async function handleOrderCommand(
         createdAt: appendedAt,
         metadata: encoded[index]!.metadata,
       }));
+      const state = events.reduce(evolve, stream.state);
       return {
         orderId,
         events,
-        state: events.reduce(evolve, snapshot.state),
+        state,
         revision: result.nextRevision,
         position: result.position,
         unchanged: false,
-        stream: [...snapshot.events, ...appended],
+        stream: { orderId, state, revision: result.nextRevision, position: result.position, events: [...stream.events, ...appended] },
       };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;

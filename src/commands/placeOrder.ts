@@ -5,7 +5,13 @@ import { orderStreamId, type EncodeContext } from '../events/codec';
 import type { OrderItem, PaymentMethod } from '../events/orderEvents';
 import type { EventStore } from '../infra/eventstore/eventStore';
 import type { Logger } from '../infra/logger';
+import type { ProductRow } from '../queries/products';
+import type { PaymentSession } from '../infra/payments/paymentProvider';
+import { ownerOrAdmin } from './order/orderAccess';
+import { isAwaitingPayment } from './order/orderDecider';
 import { handleOrderCommand, type HandleResult } from './orderCommandHandler';
+import type { PaymentDeps } from './payments/paymentDeps';
+import { startPayment } from './payments/startPayment';
 
 export interface PlacementDeps {
   knex: Knex;
@@ -25,20 +31,11 @@ export interface PlaceOrderRequest {
   context: EncodeContext;
 }
 
-interface CatalogRow {
-  id: string;
-  sku: string;
-  name: string;
-  unit_amount: string;
-  currency: string;
-  active: boolean;
-}
-
 /** Prices come from the catalog, never from the client. */
 export async function priceItems(knex: Knex, requested: { productId: string; quantity: number }[]): Promise<{ items: OrderItem[]; currency: string }> {
   const quantities = new Map<string, number>();
   for (const item of requested) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
-  const rows = (await knex('products').whereIn('id', [...quantities.keys()])) as CatalogRow[];
+  const rows = (await knex('products').whereIn('id', [...quantities.keys()])) as ProductRow[];
   const byId = new Map(rows.map((row) => [row.id, row]));
   const missing = [...quantities.keys()].filter((id) => !byId.get(id)?.active);
   if (missing.length > 0) {
@@ -121,4 +118,22 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
     if (key !== undefined && fresh) await releaseIfNothingStored(deps, userId, key, orderId);
     throw error;
   }
+}
+
+/**
+ * POST /orders: checks the method is configured (503 naming what is missing, before anything is
+ * stored), places the order and, for an online method, starts the provider's payment on the stream
+ * the placement returned (no read). If the provider fails, the order stays and is retryable; the
+ * error says so. A replayed Idempotency-Key whose order is no longer awaiting payment answers the
+ * order as it is.
+ */
+export async function placeOrderAndStartPayment(
+  deps: PlacementDeps & { payments: PaymentDeps },
+  request: PlaceOrderRequest,
+): Promise<{ result: HandleResult; session?: PaymentSession }> {
+  deps.payments.providers.assertConfigured(request.paymentMethod);
+  const placed = await placeOrder(deps, request);
+  ownerOrAdmin({ id: request.userId, role: 'user' }, placed.orderId)(placed.state);
+  if (request.paymentMethod === 'MANUAL' || !isAwaitingPayment(placed.state)) return { result: placed };
+  return startPayment(deps.payments, placed.orderId, { context: request.context, loaded: placed.stream });
 }

@@ -83,8 +83,15 @@ export function encodeOrderEvent(event: OrderEvent, id: string, context: EncodeC
   return { id, type: event.type, data, metadata };
 }
 
-export const orderStreamId = (orderId: string): string => `order-${orderId}`;
+/** Order streams are `order-<uuid>` (EventStoreDB groups streams by the part before the first dash). */
+const ORDER_STREAM_PREFIX = 'order-';
+
+export const orderStreamId = (orderId: string): string => `${ORDER_STREAM_PREFIX}${orderId}`;
+
+export function isOrderStream(streamId: string): boolean {
+  return streamId.startsWith(ORDER_STREAM_PREFIX);
+}
 
 export function orderIdFromStream(streamId: string): string | undefined {
-  return streamId.startsWith('order-') ? streamId.slice('order-'.length) : undefined;
+  return isOrderStream(streamId) ? streamId.slice(ORDER_STREAM_PREFIX.length) : undefined;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { currencySchema, isoTimeSchema, minorUnitsSchema } from './money';
+import { currencySchema, isoTimeSchema, minorUnitsSchema } from './valueSchemas';
 
 export const orderStatuses = [
   'PENDING',

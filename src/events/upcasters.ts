@@ -8,7 +8,10 @@ type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
  */
 export const upcasters: Partial<Record<OrderEventType, Record<number, Upcaster>>> = {
   // v2 added an optional providerReference; a v1 refund always meant the order's own payment.
-  // v3 added the optional `stray` flag; older events leave it out and the fold infers it.
+  // v3 added `stray` (the money is not the order's own payment). An older request's scope follows
+  // from the order's state before it, which one event cannot tell: the order's fold resolves it
+  // once (commands/order/orderStream.ts, with the decider's refundIsStray), and subscribers of
+  // $all are handed it resolved the same way (decodeOrderRecords).
   RefundRequested: { 1: (data) => data, 2: (data) => data },
 };
 

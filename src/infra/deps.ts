@@ -7,10 +7,11 @@ import type { TokenService } from './http/authTokens';
 import type { Logger } from './logger';
 import type { Redis } from './redis';
 import type { ProjectionWaiter } from '../queries/consistency';
+import type { OrderReads } from '../queries/orderAfterCommand';
 import type { Projector } from '../projections/projector';
 import type { Notifier } from '../projections/notifier';
 import type { SocketServer } from './socket/socketServer';
-import type { Payments } from './payments/payments';
+import type { PaymentDeps } from '../commands/payments/paymentDeps';
 import type { Metrics } from './metrics/metrics';
 
 /**
@@ -29,12 +30,14 @@ export interface Deps {
   /** Token plus account check for every HTTP request and socket. */
   authenticator: Authenticator;
   waiter: ProjectionWaiter;
+  /** Where command answers read the order (the read models, through the waiter). */
+  orderReads: OrderReads;
   projector?: Projector;
   /** api role: Socket.io on this process's HTTP server. */
   sockets?: SocketServer;
   notifier?: Notifier;
-  /** api and worker roles: payment providers, webhooks and refunds. */
-  payments?: Payments;
+  /** api and worker roles: the configured payment providers and what the payment flows need. */
+  payments?: PaymentDeps;
   clock: () => Date;
   /** Prometheus metrics of this runtime (GET /metrics). */
   metrics?: Metrics;

@@ -5,7 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { readModelProjections } from '../projections/readModels';
 import { Projector } from '../projections/projector';
 import { Notifier, NOTIFIER_CHECKPOINT } from '../projections/notifier';
-import { ProjectionWaiter } from '../queries/consistency';
+import { processEmailJob } from '../projections/notifications/emailJob';
+import { isEmailKind } from '../projections/notifications/emailTemplates';
+import { ConsistencyTimeoutError, ProjectionWaiter } from '../queries/consistency';
+import { readModelOrderReads } from '../queries/orderAfterCommand';
 import { AuthState } from './auth/authState';
 import { claimsOnlyAuthenticator, createAuthenticator } from './auth/authenticator';
 import type { Config } from './config/config';
@@ -23,8 +26,8 @@ import { EmailReconciler } from './queue/emailOutbox';
 import { startEmailWorker } from './queue/emailWorker';
 import { createSocketPublisher } from './socket/socketPublisher';
 import { createSocketServer } from './socket/socketServer';
-import { Payments } from './payments/payments';
-import { RefundReactor, REFUND_REACTOR_NAME } from './payments/refundReactor';
+import { PaymentProviders } from './payments/paymentProviders';
+import { RefundReactor, REFUND_REACTOR_NAME } from '../projections/refundReactor';
 import { Metrics } from './metrics/metrics';
 import { instrumentEventStore } from './metrics/instrumentEventStore';
 import { instrumentWaiter } from './metrics/instrumentWaiter';
@@ -126,7 +129,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const store = instrumentEventStore(createEventStore(config, logger), metrics);
   const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
-  const waiter = instrumentWaiter(new ProjectionWaiter(knex, config.DATABASE_URL, readModelProjections.map((p) => p.name), logger), metrics);
+  const waiter = instrumentWaiter(
+    new ProjectionWaiter(knex, config.DATABASE_URL, readModelProjections.map((p) => p.name), logger),
+    metrics,
+    (error) => error instanceof ConsistencyTimeoutError,
+  );
   await waiter.start();
   const auth = new AuthState({ knex, connectionString: config.DATABASE_URL, ttlMs: config.AUTH_STATE_TTL_MS, logger: logger.child({ component: 'auth' }) });
   await auth.start();
@@ -142,6 +149,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     auth,
     authenticator: options.trustTokenClaims ? claimsOnlyAuthenticator(tokens) : createAuthenticator(tokens, auth),
     waiter,
+    orderReads: readModelOrderReads(knex, waiter),
     clock: () => new Date(),
     metrics,
   };
@@ -190,7 +198,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     });
   }
   if (config.ROLES.includes('worker')) {
-    const emailWorker = startEmailWorker({ config, knex, store, logger });
+    const emailWorker = startEmailWorker({
+      config,
+      logger,
+      process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger }, data),
+    });
     observeEmailWorker(emailWorker.worker, metrics);
     components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
     // Queues again every email the outbox still owes whose job Redis no longer holds.
@@ -200,6 +212,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       emails: outboxQueue,
       logger: logger.child({ role: 'email-reconciler' }),
       intervalMs: config.EMAIL_RECONCILE_INTERVAL_MS,
+      knownKinds: isEmailKind,
     });
     reconciler.start();
     observed.queue = outboxQueue.queue;
@@ -215,7 +228,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
 
   // --- payments (issue 4): providers, webhook and payment routes, refund reactor (worker role) ---
   if (config.ROLES.includes('api') || config.ROLES.includes('worker')) {
-    const payments = new Payments({ config, store, logger: logger.child({ component: 'payments' }), clock: deps.clock });
+    const payments = { store, providers: new PaymentProviders(config), logger: logger.child({ component: 'payments' }), clock: deps.clock };
     deps.payments = payments;
     options = { ...options, appHooks: withPaymentRoutes(deps, options.appHooks) };
     if (config.ROLES.includes('worker')) {

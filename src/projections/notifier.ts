@@ -1,11 +1,10 @@
-import type { Knex } from 'knex';
 import { evolve, initialOrderState, type OrderState } from '../commands/order/orderDecider';
-import { decodeOrderEvent, orderStreamId, type StoredOrderEvent } from '../events/codec';
+import { loadOrder } from '../commands/order/orderStream';
+import { decodeOrderEvent, isOrderStream, type StoredOrderEvent } from '../events/codec';
 import { occurredAt } from '../events/orderEvents';
-import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
-import { SingletonSubscriber, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
-import type { Logger } from '../infra/logger';
-import { emailKindFor } from '../infra/mail/templates';
+import type { RecordedEvent } from '../infra/eventstore/eventStore';
+import { SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import { emailKindFor } from './notifications/emailTemplates';
 import { recordEmails } from '../infra/queue/emailOutbox';
 import type { EmailJobData, EmailQueue } from '../infra/queue/emailQueue';
 import { ADMINS_ROOM, orderRoom, userRoom } from '../infra/socket/socketEvents';
@@ -62,16 +61,10 @@ export function notificationsFor(stored: StoredOrderEvent, before: OrderState, a
   return { pushes, email: kind ? { eventId: stored.id, orderId, kind } : undefined };
 }
 
-export interface NotifierOptions {
-  store: EventStore;
-  knex: Knex;
-  logger: Logger;
-  connectionString: string;
+export interface NotifierOptions extends SubscriberDeps {
   publisher: SocketPublisher;
   emails: Pick<EmailQueue, 'enqueue'>;
   batchSize?: number;
-  /** How often a standby instance retries the singleton lock. */
-  lockRetryMs?: number;
   /** Bound on Redis acknowledging one batch's pushes and jobs. */
   publishTimeoutMs?: number;
 }
@@ -88,55 +81,31 @@ const STATE_CACHE_LIMIT = 10_000;
  * is queued again by the outbox reconciler, and the worker's claims make any repeat harmless. One
  * active instance per deployment.
  */
-export class Notifier {
-  private readonly runner: SingletonSubscriber;
+export class Notifier extends SubscriberRole {
+  protected readonly runner: SingletonSubscriber;
   /** Last known state per order, so a transition's previous status costs no stream read. */
   private readonly states = new Map<string, { revision: bigint; state: OrderState }>();
-  position = -1n;
 
   constructor(private readonly options: NotifierOptions) {
+    super();
     this.runner = new SingletonSubscriber({
-      name: 'notifier',
-      store: options.store,
-      logger: options.logger,
-      connectionString: options.connectionString,
+      name: NOTIFIER_CHECKPOINT,
+      ...subscriberDeps(options),
       maxBatchSize: options.batchSize ?? 200,
-      ...(options.lockRetryMs !== undefined ? { lockRetryMs: options.lockRetryMs } : {}),
-      readCheckpoint: async () => {
-        const row = (await options.knex('projection_checkpoints').where('name', NOTIFIER_CHECKPOINT).first('position')) as { position: string } | undefined;
-        this.position = row ? BigInt(row.position) : -1n;
-        // Cached states may be from before the checkpoint's events were re-read: start afresh.
-        this.states.clear();
-        return this.position;
-      },
-      handleBatch: (batch) => this.handleBatch(batch),
+      // Cached states may be from before the checkpoint's events are read again: start afresh.
+      onResume: () => this.states.clear(),
+      handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
   }
 
-  get status(): NotifierState {
-    return this.runner.state;
-  }
-
-  get lastError(): Error | undefined {
-    return this.runner.lastError;
-  }
-
-  start(): void {
-    this.runner.start();
-  }
-
-  stop(): Promise<void> {
-    return this.runner.stop();
-  }
-
-  private async handleBatch(batch: RecordedEvent[]): Promise<void> {
-    const { knex, publisher, emails } = this.options;
+  private async handleBatch(batch: RecordedEvent[], context: BatchContext): Promise<void> {
+    const { publisher, emails } = this.options;
     const last = batch[batch.length - 1];
     if (!last) return;
     const pushes: Push[] = [];
     const jobs: EmailJobData[] = [];
     for (const record of batch) {
-      if (!record.streamId.startsWith('order-')) continue;
+      if (!isOrderStream(record.streamId)) continue;
       const stored = decodeOrderEvent(record);
       const before = await this.stateBefore(stored);
       const after = evolve(before, stored.event);
@@ -148,14 +117,8 @@ export class Notifier {
     const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
     for (const push of pushes) publisher.emit(push.rooms, push.event, push.payload as never);
     if (pushes.length > 0) await publisher.flush(timeoutMs);
-    await knex.transaction(async (trx) => {
-      await recordEmails(trx, jobs);
-      await trx('projection_checkpoints')
-        .insert({ name: NOTIFIER_CHECKPOINT, position: last.position.toString(), updated_at: trx.fn.now() })
-        .onConflict('name')
-        .merge(['position', 'updated_at']);
-    });
-    this.position = last.position;
+    // The emails the batch owes go to the outbox with the checkpoint; queued once that has committed.
+    await context.commit(last.position, jobs.length > 0 ? (trx) => recordEmails(trx, jobs) : undefined);
     if (jobs.length === 0) return;
     try {
       await withTimeout(emails.enqueue(jobs), timeoutMs, 'queueing email jobs');
@@ -167,15 +130,14 @@ export class Notifier {
 
   private async stateBefore(stored: StoredOrderEvent): Promise<OrderState> {
     if (stored.revision === 0n) return initialOrderState;
-    const orderId = stored.streamId.slice('order-'.length);
+    const orderId = stored.event.data.orderId;
     const cached = this.states.get(orderId);
     if (cached && cached.revision === stored.revision - 1n) return cached.state;
-    const earlier = await this.options.store.readStream(orderStreamId(orderId), { maxCount: Number(stored.revision) });
-    return earlier.map(decodeOrderEvent).reduce((state, e) => evolve(state, e.event), initialOrderState);
+    return (await loadOrder(this.options.store, orderId, { maxCount: Number(stored.revision) })).state;
   }
 
   private remember(stored: StoredOrderEvent, state: OrderState): void {
-    const orderId = stored.streamId.slice('order-'.length);
+    const orderId = stored.event.data.orderId;
     this.states.delete(orderId);
     this.states.set(orderId, { revision: stored.revision, state });
     if (this.states.size > STATE_CACHE_LIMIT) {

@@ -51,8 +51,8 @@ function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>, row: Or
     case 'OrderCancelled':
       return { status: 'CANCELLED' };
     case 'RefundRequested':
-      // Giving back a payment the order never counted is not a refund of the order's own payment.
-      // Requests stored before the flag existed (v1, v2) count as the order's own.
+      // Giving back a payment the order never counted is not a refund of the order's own payment. The
+      // projector hands requests stored before the flag existed with the scope the order's fold resolved.
       return event.data.stray ? { stray_refunds_pending: row.stray_refunds_pending + 1 } : { payment_status: 'REFUND_PENDING' };
     case 'OrderRefunded':
       return { status: 'REFUNDED', payment_status: 'REFUNDED', refunded_amount: String(event.data.amount) };

@@ -1,11 +1,13 @@
-import { evolve, initialOrderState, type OrderState } from '../commands/order/orderDecider';
-import { decodeOrderEvent, orderStreamId, type StoredOrderEvent } from '../events/codec';
+import type { OrderState } from '../commands/order/orderDecider';
+import { foldOrderEvents, loadOrder, type FoldedOrder, type FoldStep } from '../commands/order/orderStream';
+import type { StoredOrderEvent } from '../events/codec';
 import { occurredAt, type Actor, type OrderEvent } from '../events/orderEvents';
 import type { EventStore } from '../infra/eventstore/eventStore';
 
 /**
- * The audit fold shared by `order-ledger audit replay` and `GET /orders/:id/timeline`: an order's
- * stream folded with the decider's own `evolve`, one step per event, from the event store alone.
+ * The audit replay shared by `order-ledger audit replay` and `GET /orders/:id/timeline`: an order's
+ * stream folded by the one fold (commands/order/orderStream.ts), one step per event, from the event
+ * store alone.
  */
 
 /** One folded event: the state the decider held before it and after it. */
@@ -53,41 +55,25 @@ function actorOf(stored: StoredOrderEvent): ReplayStep['actor'] {
   return { type: actor?.type ?? 'system', id: actor?.id ?? null };
 }
 
-/**
- * Folds events in stream order (as the command handler does) while `include` accepts them; stops at
- * the first event it refuses, so the result is always a prefix of the stream.
- */
-export function foldOrderEvents(
-  events: readonly StoredOrderEvent[],
-  include: (stored: StoredOrderEvent) => boolean = () => true,
-): { steps: ReplayStep[]; state: OrderState; revision: bigint; laterEvents: number } {
-  let state: OrderState = initialOrderState;
-  let revision = -1n;
-  const steps: ReplayStep[] = [];
-  let index = 0;
-  for (; index < events.length; index++) {
-    const stored = events[index]!;
-    if (!include(stored)) break;
-    const before = state;
-    state = evolve(state, stored.event);
-    revision = stored.revision;
-    steps.push({ stored, before, after: state, time: occurredAt(stored.event), actor: actorOf(stored), detail: describeOrderEvent(stored.event) });
-  }
-  return { steps, state, revision, laterEvents: events.length - index };
+/** A fold step as the audit shows it: when, who, and what the event carried. */
+export function replayStep(step: FoldStep): ReplayStep {
+  return { ...step, time: occurredAt(step.stored.event), actor: actorOf(step.stored), detail: describeOrderEvent(step.stored.event) };
 }
 
-const STREAM_PAGE = 1000;
+export interface OrderReplay extends FoldedOrder {
+  steps: ReplayStep[];
+}
 
-/** Reads an order's whole stream from the event store (empty when it does not exist). */
-export async function loadOrderEvents(store: EventStore, orderId: string): Promise<StoredOrderEvent[]> {
-  const streamId = orderStreamId(orderId);
-  const events: StoredOrderEvent[] = [];
-  // Pages end short at the stream's end; each page moves fromRevision forward, so this is bounded.
-  for (let from = 0n; ; ) {
-    const page = await store.readStream(streamId, { fromRevision: from, maxCount: STREAM_PAGE });
-    for (const record of page) events.push(decodeOrderEvent(record));
-    if (page.length < STREAM_PAGE) break;
-    from = page[page.length - 1]!.revision + 1n;
-  }
-  return events;
+/** Replays decoded events with the one fold while `include` accepts them (a prefix of the stream). */
+export function replayOrderSteps(orderId: string, events: readonly StoredOrderEvent[], include?: (stored: StoredOrderEvent) => boolean): OrderReplay {
+  const steps: ReplayStep[] = [];
+  const folded = foldOrderEvents(orderId, events, { ...(include ? { include } : {}), onStep: (step) => steps.push(replayStep(step)) });
+  return { ...folded, steps };
+}
+
+/** Reads an order's stream from the event store and replays it, one step per event (one read, one fold). */
+export async function loadOrderReplay(store: EventStore, orderId: string, include?: (stored: StoredOrderEvent) => boolean): Promise<OrderReplay> {
+  const steps: ReplayStep[] = [];
+  const folded = await loadOrder(store, orderId, { ...(include ? { include } : {}), onStep: (step) => steps.push(replayStep(step)) });
+  return { ...folded, steps };
 }

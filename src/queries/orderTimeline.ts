@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { OrderState } from '../commands/order/orderDecider';
 import { actorSchema, orderEventTypes, orderStatusSchema, paymentMethodSchema } from '../events/orderEvents';
 import type { EventStore } from '../infra/eventstore/eventStore';
-import { foldOrderEvents, loadOrderEvents, type ReplayStep } from './orderReplay';
+import { loadOrderReplay, type ReplayStep } from './orderReplay';
 
 /** The decider's state after an event, as the audit shows it (absent references are null). */
 export const timelineStateSchema = z.object({
@@ -82,7 +82,7 @@ const placed = (step: ReplayStep): step is ReplayStep & { after: Exclude<OrderSt
  * someone else (unless `userId` is undefined: admins see every order).
  */
 export async function getOrderTimeline(store: EventStore, orderId: string, scope: { userId?: string }): Promise<TimelineEntry[] | undefined> {
-  const { steps, state } = foldOrderEvents(await loadOrderEvents(store, orderId));
+  const { steps, state } = await loadOrderReplay(store, orderId);
   if (state.status === 'NONE') return undefined;
   if (scope.userId !== undefined && state.userId !== scope.userId) return undefined;
   // A stream always starts with OrderPlaced; a step before it (none in practice) has no order to show.

@@ -1,10 +1,7 @@
 import type { Knex } from 'knex';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, NotFoundError } from '../errors';
-import { currencySchema, minorUnitsSchema } from '../events/money';
+import { NotFoundError } from '../errors';
 import { MAX_PAGE_LIMIT } from './orderQueries';
-import { plainTextSchema } from './plainText';
 
 export const productDtoSchema = z
   .object({
@@ -40,37 +37,13 @@ export const productListSchema = z
   });
 export type ProductList = z.infer<typeof productListSchema>;
 
-const skuSchema = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'sku may contain letters, digits, ".", "_" and "-"');
-const productNameSchema = plainTextSchema(200, 'name');
-
-export const createProductSchema = z
-  .object({ sku: skuSchema, name: productNameSchema, unitAmount: minorUnitsSchema, currency: currencySchema })
-  .strict();
-export type CreateProduct = z.infer<typeof createProductSchema>;
-
-export const updateProductSchema = z
-  .object({ name: productNameSchema.optional(), unitAmount: minorUnitsSchema.optional(), active: z.boolean().optional() })
-  .strict()
-  .refine((patch) => Object.keys(patch).length > 0, 'at least one of name, unitAmount, active is required');
-export type UpdateProduct = z.infer<typeof updateProductSchema>;
-
 export class ProductNotFoundError extends NotFoundError {
   constructor(productId: string) {
     super('PRODUCT_NOT_FOUND', `Product ${productId} not found`);
   }
 }
 
-export class SkuTakenError extends ConflictError {
-  constructor(sku: string) {
-    super('PRODUCT_SKU_TAKEN', `A product with sku ${sku} already exists`, { sku });
-  }
-}
-
-interface ProductRow {
+export interface ProductRow {
   id: string;
   sku: string;
   name: string;
@@ -81,7 +54,7 @@ interface ProductRow {
   updated_at: Date;
 }
 
-function toProductDto(row: ProductRow): ProductDto {
+export function toProductDto(row: ProductRow): ProductDto {
   return {
     id: row.id,
     sku: row.sku,
@@ -118,40 +91,4 @@ export async function getProduct(knex: Knex, productId: string, scope: ProductSc
   if (!scope.includeInactive) q.where('active', true);
   const row = (await q.first()) as ProductRow | undefined;
   return row ? toProductDto(row) : undefined;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
-}
-
-export async function createProduct(knex: Knex, input: CreateProduct, now: Date): Promise<ProductDto> {
-  try {
-    const [row] = (await knex('products')
-      .insert({
-        id: randomUUID(),
-        sku: input.sku,
-        name: input.name,
-        unit_amount: input.unitAmount,
-        currency: input.currency,
-        active: true,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('*')) as ProductRow[];
-    return toProductDto(row!);
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new SkuTakenError(input.sku);
-    throw error;
-  }
-}
-
-/** Price changes apply to orders placed afterwards; placed orders keep the price they were placed at. */
-export async function updateProduct(knex: Knex, productId: string, patch: UpdateProduct, now: Date): Promise<ProductDto> {
-  const changes: Record<string, unknown> = { updated_at: now };
-  if (patch.name !== undefined) changes.name = patch.name;
-  if (patch.unitAmount !== undefined) changes.unit_amount = patch.unitAmount;
-  if (patch.active !== undefined) changes.active = patch.active;
-  const [row] = (await knex('products').where('id', productId).update(changes).returning('*')) as ProductRow[];
-  if (!row) throw new ProductNotFoundError(productId);
-  return toProductDto(row);
 }

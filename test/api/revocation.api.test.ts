@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import type { Knex } from 'knex';
 import pg from 'pg';
-import { revokeAllTokens, setDisabled, setRole } from '../../src/infra/auth/accounts';
+import { revokeAllTokens, setDisabled, setRole } from '../../src/commands/accounts/accounts';
 import { AUTH_CHANNEL } from '../../src/infra/auth/authState';
 import { bearer, givenAdmin, givenUser, registerAndLogin, TEST_JWT_SECRET, type TestApp, type TestUser } from '../support/apiHarness';
 import { createCluster, eventually, type Cluster } from '../support/realtimeHarness';

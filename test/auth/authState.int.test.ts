@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { revokeToken, setRole } from '../../src/infra/auth/accounts';
+import { revokeToken, setRole } from '../../src/commands/accounts/accounts';
 import { AuthState } from '../../src/infra/auth/authState';
 import { createLogger } from '../../src/infra/logger';
-import { createUser } from '../../src/infra/users';
+import { createUser } from '../../src/commands/accounts/users';
 import { eventually } from '../support/realtimeHarness';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { demoProducts } from '../../src/cli/demo';
-import { passwordProblem } from '../../src/infra/passwordPolicy';
-import { createUser } from '../../src/infra/users';
+import { passwordProblem } from '../../src/commands/accounts/passwordPolicy';
+import { createUser } from '../../src/commands/accounts/users';
 import { startTestApp, type TestApp } from '../support/apiHarness';
 import { createCliLedger, expectOneLineFailure, runCli, type CliLedger } from './cliHarness';
 

@@ -1,6 +1,6 @@
 import { AdvisoryLock } from '../../src/infra/db/advisoryLock';
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
-import { readCheckpoints } from '../../src/projections/projector';
+import { readCheckpoints } from '../../src/infra/eventstore/singletonSubscriber';
 import {
   admin,
   createCliLedger,

@@ -9,8 +9,8 @@ describe('minimumCharge', () => {
     ['MXN', 1000],
     ['CZK', 1500],
     ['JPY', 50],
-    // HUF counts in whole forints here (as PayPal does); Stripe's minimum is 175.00 Ft.
-    ['HUF', 175],
+    // HUF has two decimals (ISO 4217, as Stripe charges it): Stripe's minimum is 175.00 Ft.
+    ['HUF', 17500],
   ])('when an order in %s is paid by STRIPE, then it must total at least %i minor units (Stripe\'s documented minimum)', (currency, minimum) => {
     expect(minimumCharge('STRIPE', currency)).toEqual({ amount: minimum, documented: true });
   });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { handleOrderCommand, loadOrder, StaleRevisionError } from '../../src/commands/orderCommandHandler';
+import { handleOrderCommand, StaleRevisionError } from '../../src/commands/orderCommandHandler';
+import { loadOrder } from '../../src/commands/order/orderStream';
 import { OrderAlreadyExistsError, OrderNotFoundError } from '../../src/commands/order/orderErrors';
 import { nextTime, placeOrder } from '../support/orderBuilders';
 import { createLedger, type Ledger } from '../support/ledgerHarness';

@@ -11,6 +11,7 @@ import {
   InvalidTransitionError,
   OrderAlreadyExistsError,
   OrderAmountBelowMinimumError,
+  OrderAmountNotChargeableError,
   OrderNotFoundError,
   PartialRefundError,
   PaymentMethodMismatchError,
@@ -565,6 +566,14 @@ describe('decide: placing an order', () => {
   it('when a PAYPAL order totals nothing, then it is refused; a cent is enough', () => {
     given().when(placeOrder({ ...priced(0), paymentMethod: 'PAYPAL' })).thenThrows(OrderAmountBelowMinimumError, /PAYPAL must total at least 0\.01 USD/);
     expect(decide(placeOrder({ ...priced(1), paymentMethod: 'PAYPAL' }), initialOrderState)).toHaveLength(1);
+  });
+
+  it('when the method cannot charge the total exactly, then it is refused; MANUAL takes it', () => {
+    given().when(placeOrder(priced(1235, 'KWD'))).thenThrows(OrderAmountNotChargeableError, /STRIPE cannot charge 1\.235 KWD exactly/, 'ORDER_AMOUNT_NOT_CHARGEABLE');
+    given().when(placeOrder({ ...priced(17_550, 'HUF'), paymentMethod: 'PAYPAL' })).thenThrows(OrderAmountNotChargeableError, /PAYPAL cannot charge 175\.50 HUF/);
+    expect(decide(placeOrder(priced(1230, 'KWD')), initialOrderState)).toHaveLength(1);
+    expect(decide(placeOrder({ ...priced(17_500, 'HUF'), paymentMethod: 'PAYPAL' }), initialOrderState)).toHaveLength(1);
+    expect(decide(placeOrder({ ...priced(1235, 'KWD'), paymentMethod: 'MANUAL' }), initialOrderState)).toHaveLength(1);
   });
 
   it('when a MANUAL order totals nothing, then it is placed: nothing is charged online', () => {

@@ -1,4 +1,4 @@
-import { loadOrder } from '../../src/commands/orderCommandHandler';
+import { loadOrder } from '../../src/commands/order/orderStream';
 import { startFakeEsdb, type FakeEsdb } from '../fakes/esdb/fakeEsdb';
 import { bearer, givenAdmin, givenUser, type TestApp, type TestUser } from '../support/apiHarness';
 import {

@@ -1,10 +1,8 @@
 import { loadConfig } from '../../src/infra/config/config';
-import { createLogger } from '../../src/infra/logger';
 import { fromDecimalAmount, toDecimalAmount } from '../../src/events/money';
 import { PaymentProviderNotConfiguredError, type PaymentProviderError } from '../../src/infra/payments/paymentProvider';
-import { Payments } from '../../src/infra/payments/payments';
+import { PaymentProviders } from '../../src/infra/payments/paymentProviders';
 import { PayPalProvider } from '../../src/infra/payments/paypalProvider';
-import type { EventStore } from '../../src/infra/eventstore/eventStore';
 import { FakePayPal } from '../fakes/paypal/fakePayPal';
 
 describe('amounts', () => {
@@ -30,8 +28,7 @@ describe('amounts', () => {
 });
 
 describe('which variables a payment method needs', () => {
-  const payments = (env: Record<string, string>) =>
-    new Payments({ config: loadConfig({ NODE_ENV: 'test', ...env }), store: {} as EventStore, logger: createLogger('silent'), clock: () => new Date() });
+  const payments = (env: Record<string, string>) => new PaymentProviders(loadConfig({ NODE_ENV: 'test', ...env }));
 
   it('when only the Stripe secret key is set, then STRIPE is refused naming the webhook secret alone', () => {
     const error = (() => {

@@ -1,8 +1,10 @@
-import { handleOrderCommand, loadOrder } from '../../src/commands/orderCommandHandler';
+import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
+import { loadOrder } from '../../src/commands/order/orderStream';
 import { orderStreamId } from '../../src/events/codec';
 import { loadConfig } from '../../src/infra/config/config';
-import { Payments } from '../../src/infra/payments/payments';
-import { REFUND_REACTOR_NAME, RefundReactor } from '../../src/infra/payments/refundReactor';
+import type { PaymentDeps } from '../../src/commands/payments/paymentDeps';
+import { PaymentProviders } from '../../src/infra/payments/paymentProviders';
+import { REFUND_REACTOR_NAME, RefundReactor } from '../../src/projections/refundReactor';
 import { FakeStripe } from '../fakes/stripe/fakeStripe';
 import { createLedger, silentLogger, type Ledger } from '../support/ledgerHarness';
 import { nextTime, placeOrder } from '../support/orderBuilders';
@@ -10,7 +12,7 @@ import { eventually } from '../support/paymentsHarness';
 
 let ledger: Ledger;
 let stripe: FakeStripe;
-let payments: Payments;
+let payments: PaymentDeps;
 const running: RefundReactor[] = [];
 
 beforeAll(async () => {
@@ -25,7 +27,7 @@ beforeAll(async () => {
     STRIPE_API_PROTOCOL: 'http',
     HTTP_CLIENT_TIMEOUT_MS: '300',
   });
-  payments = new Payments({ config, store: ledger.store, logger: silentLogger, clock: () => new Date() });
+  payments = { providers: new PaymentProviders(config), store: ledger.store, logger: silentLogger, clock: () => new Date() };
 });
 
 afterEach(async () => {
@@ -57,7 +59,7 @@ async function givenRefundRequested(): Promise<{ orderId: string; intentId: stri
   const place = placeOrder({ paymentMethod: 'STRIPE' });
   const orderId = place.data.orderId;
   await handleOrderCommand(ledger.store, orderId, place);
-  const session = await payments.provider('STRIPE').createPayment({ orderId, amount: 1999, currency: 'USD', idempotencyKey: `test-${orderId}` });
+  const session = await payments.providers.provider('STRIPE').createPayment({ orderId, amount: 1999, currency: 'USD', idempotencyKey: `test-${orderId}` });
   await handleOrderCommand(ledger.store, orderId, { type: 'InitiatePayment', data: { provider: 'STRIPE', providerReference: session.reference, now: nextTime() } });
   stripe.pay(session.reference);
   await handleOrderCommand(ledger.store, orderId, {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadOrder } from '../../src/commands/orderCommandHandler';
+import { loadOrder } from '../../src/commands/order/orderStream';
 import { decodeOrderEvent, orderStreamId } from '../../src/events/codec';
 import { ordersProjection } from '../../src/projections/ordersProjection';
 import { projectedPosition } from '../../src/projections/projector';

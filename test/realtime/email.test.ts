@@ -4,7 +4,7 @@ import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
 import type { OrderCommand } from '../../src/commands/order/orderDecider';
 import { decodeOrderEvent, orderStreamId } from '../../src/events/codec';
 import { createLogger } from '../../src/infra/logger';
-import { emailKindFor, type EmailKind } from '../../src/infra/mail/templates';
+import { emailKindFor, type EmailKind } from '../../src/projections/notifications/emailTemplates';
 import { createEmailQueue, type EmailJobData, type EmailQueue } from '../../src/infra/queue/emailQueue';
 import { createSocketPublisher, type SocketPublisher } from '../../src/infra/socket/socketPublisher';
 import { Notifier, NOTIFIER_CHECKPOINT } from '../../src/projections/notifier';

@@ -1,7 +1,7 @@
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
 import { decodeOrderEvent, orderStreamId } from '../../src/events/codec';
 import { createLogger } from '../../src/infra/logger';
-import { emailKindFor } from '../../src/infra/mail/templates';
+import { emailKindFor } from '../../src/projections/notifications/emailTemplates';
 import { createEmailQueue } from '../../src/infra/queue/emailQueue';
 import { givenOrder, givenUser, type TestApp } from '../support/apiHarness';
 import { createCluster, deleteKeys, eventually, sleep, startSmtpSink, type Cluster, type SmtpSink } from '../support/realtimeHarness';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { evolve, initialOrderState, type OrderState } from '../../src/commands/order/orderDecider';
 import type { StoredOrderEvent } from '../../src/events/codec';
 import type { OrderEvent } from '../../src/events/orderEvents';
-import { emailKinds, renderEmail, type EmailKind } from '../../src/infra/mail/templates';
+import { emailKinds, renderEmail, type EmailKind } from '../../src/projections/notifications/emailTemplates';
 import { notificationsFor } from '../../src/projections/notifier';
 
 const orderId = randomUUID();

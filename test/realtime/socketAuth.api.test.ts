@@ -1,4 +1,4 @@
-import { setDisabled, setRole } from '../../src/infra/auth/accounts';
+import { setDisabled, setRole } from '../../src/commands/accounts/accounts';
 import { ADMINS_ROOM, orderRoom } from '../../src/infra/socket/socketEvents';
 import { NOTIFIER_CHECKPOINT } from '../../src/projections/notifier';
 import { bearer, givenAdmin, givenOrder, givenUser, registerAndLogin, type TestApp } from '../support/apiHarness';

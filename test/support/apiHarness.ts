@@ -4,8 +4,9 @@ import { loadConfig } from '../../src/infra/config/config';
 import type { Role } from '../../src/infra/http/authTokens';
 import { createLogger } from '../../src/infra/logger';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/infra/runtime';
-import { createUser } from '../../src/infra/users';
-import { createProduct, type CreateProduct, type ProductDto } from '../../src/queries/products';
+import { createUser } from '../../src/commands/accounts/users';
+import { createProduct, type CreateProduct } from '../../src/commands/products';
+import type { ProductDto } from '../../src/queries/products';
 import { createTestDatabase, type TestDatabase } from './testDatabase';
 
 export const TEST_JWT_SECRET = 'api-test-secret-0123456789abcdef0123456789';

@@ -1,4 +1,4 @@
-import { loadOrder } from '../../src/commands/orderCommandHandler';
+import { loadOrder } from '../../src/commands/order/orderStream';
 import type { OrderState } from '../../src/commands/order/orderDecider';
 import { orderStreamId } from '../../src/events/codec';
 import type { RuntimeOptions } from '../../src/infra/runtime';

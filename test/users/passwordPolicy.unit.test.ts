@@ -1,4 +1,4 @@
-import { passwordProblem } from '../../src/infra/passwordPolicy';
+import { passwordProblem } from '../../src/commands/accounts/passwordPolicy';
 
 const email = 'Jane.Doe@example.com';
 

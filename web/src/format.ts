@@ -1,26 +1,17 @@
+import { formatMoney as formatSharedMoney } from '../../src/events/money';
 import type { OrderStatus, PaymentMethod } from './types';
 
-const formatters = new Map<string, Intl.NumberFormat>();
-
-function currencyFormat(currency: string, locale: string | undefined): Intl.NumberFormat {
-  const key = `${locale ?? ''}:${currency}`;
-  let format = formatters.get(key);
-  if (!format) {
-    format = new Intl.NumberFormat(locale, { style: 'currency', currency });
-    formatters.set(key, format);
-  }
-  return format;
-}
-
-/** Minor units (cents, yen, fils) to a price, with as many decimals as the currency has (the browser's locale by default). */
+/** Minor units (cents, yen, fils) to a price with the currency's ISO decimals (the browser's locale by default); the server's formatter. */
 export function formatMoney(minor: number, currency: string, locale?: string): string {
   try {
-    const format = currencyFormat(currency, locale);
-    const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-    return format.format(minor / 10 ** digits);
+    return formatSharedMoney(minor, currency, locale ?? navigatorLocale());
   } catch {
     return `${minor} ${currency} (minor units)`;
   }
+}
+
+function navigatorLocale(): string | undefined {
+  return typeof navigator === 'undefined' ? undefined : navigator.language;
 }
 
 export const shortId = (id: string): string => id.slice(0, 8);

@@ -6,11 +6,13 @@ import type {
   OrderStatus,
   PaymentMethod,
 } from '../../events/orderEvents';
+import { providerCanCharge } from '../../events/money';
 import { minimumCharge } from './chargeMinimums';
 import {
   InvalidOrderError,
   InvalidTransitionError,
   OrderAmountBelowMinimumError,
+  OrderAmountNotChargeableError,
   OrderAlreadyExistsError,
   OrderNotFoundError,
   PartialRefundError,
@@ -82,6 +84,25 @@ export function strayPaymentOf(state: ExistingOrderState, reference: string): St
 }
 
 const awaitingPayment: ReadonlySet<OrderStatus> = new Set(['PENDING', 'PAYMENT_FAILED']);
+
+/** PENDING or PAYMENT_FAILED: a payment may start, be resumed or be captured. */
+export function isAwaitingPayment(state: OrderState): boolean {
+  return state.status !== 'NONE' && awaitingPayment.has(state.status);
+}
+
+/**
+ * Whether a refund request gives back money the order never counted (wrong amount, duplicate, late)
+ * rather than the order's own payment. Events since v3 say so (`stray`); for older ones it follows
+ * from the state before the event. The only place that rule lives: the fold resolves old events with it.
+ */
+export function refundIsStray(before: ExistingOrderState, data: { providerReference?: string | undefined; stray?: boolean | undefined }): boolean {
+  if (data.stray !== undefined) return data.stray;
+  const reference = data.providerReference;
+  return (
+    awaitingPayment.has(before.status) ||
+    (reference !== undefined && reference !== before.paidReference && (before.paidReference !== undefined || before.refundRequested))
+  );
+}
 const paidStatuses: ReadonlySet<OrderStatus> = new Set(['PAID', 'PROCESSING', 'SHIPPED', 'DELIVERED']);
 
 /** The status each fulfilment step must come from. */
@@ -104,6 +125,9 @@ function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, stat
   if (!Number.isSafeInteger(totalAmount)) throw new InvalidOrderError('Order total is too large');
   const minimum = minimumCharge(paymentMethod, currency).amount;
   if (totalAmount < minimum) throw new OrderAmountBelowMinimumError(paymentMethod, currency, minimum, totalAmount);
+  if (paymentMethod !== 'MANUAL' && !providerCanCharge(paymentMethod, totalAmount, currency)) {
+    throw new OrderAmountNotChargeableError(paymentMethod, currency, totalAmount);
+  }
   return [{ type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now } }];
 }
 
@@ -332,12 +356,7 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
     case 'RefundRequested': {
       // Giving back money the order never counted leaves the order's own payment untouched.
       const { providerReference: reference, amount, currency } = event.data;
-      // Events since v3 say which money they give back; for older ones the same facts are inferred.
-      const stray =
-        event.data.stray ??
-        (awaitingPayment.has(state.status) ||
-          (reference !== undefined && reference !== state.paidReference && (state.paidReference !== undefined || state.refundRequested)));
-      if (stray) {
+      if (refundIsStray(state, event.data)) {
         if (reference === undefined || strayPaymentOf(state, reference)) return state;
         return { ...state, strayPayments: [...state.strayPayments, { reference, amount, currency, refunded: false }] };
       }

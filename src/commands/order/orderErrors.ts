@@ -1,5 +1,5 @@
 import { AppError, ConflictError, NotFoundError } from '../../errors';
-import { toDecimalAmount } from '../../events/money';
+import { formatAmount, toDecimalAmount } from '../../events/money';
 import type { OrderStatus, PaymentMethod } from '../../events/orderEvents';
 import { nextCommands, transitionHint } from './orderTransitions';
 
@@ -60,6 +60,18 @@ export class OrderAmountBelowMinimumError extends AppError {
       'ORDER_AMOUNT_BELOW_MINIMUM',
       `An order paid by ${paymentMethod} must total at least ${toDecimalAmount(minimum, currency)} ${currency}; this one totals ${toDecimalAmount(total, currency)} ${currency}`,
       { paymentMethod, currency, minimumAmount: minimum, totalAmount: total },
+    );
+  }
+}
+
+/** The provider cannot charge this exact amount (1.005 KWD by Stripe, 175.50 HUF by PayPal): it could never be paid. */
+export class OrderAmountNotChargeableError extends AppError {
+  constructor(paymentMethod: PaymentMethod, currency: string, total: number) {
+    super(
+      'validation',
+      'ORDER_AMOUNT_NOT_CHARGEABLE',
+      `${paymentMethod} cannot charge ${formatAmount(total, currency)} exactly; choose another payment method or change the order`,
+      { paymentMethod, currency, totalAmount: total },
     );
   }
 }

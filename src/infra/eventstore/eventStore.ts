@@ -60,7 +60,7 @@ export interface Subscription extends AsyncIterable<RecordedEvent[]> {
 }
 
 export interface EventStore {
-  readonly kind: 'postgres' | 'esdb';
+  readonly kind: 'postgres' | 'esdb' | 'memory';
   appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
   /** Events of one stream in revision order; an empty array when the stream does not exist. */
   readStream(streamId: string, options?: { fromRevision?: bigint; maxCount?: number }): Promise<RecordedEvent[]>;

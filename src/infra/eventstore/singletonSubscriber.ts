@@ -1,20 +1,77 @@
+import type { Knex } from 'knex';
 import { AdvisoryLock } from '../db/advisoryLock';
 import type { Logger } from '../logger';
 import type { EventStore, RecordedEvent, Subscription } from './eventStore';
 
 export type SubscriberState = 'stopped' | 'standby' | 'running' | 'failed';
 
+/** Every subscriber's checkpoints: one row per name, the position of the last event whose effects are durable. */
+export const CHECKPOINTS_TABLE = 'projection_checkpoints';
+
+/** The advisory lock that makes a subscriber (or a tool acting for one, like the CLI's rebuild) a singleton. */
+export function subscriberLockKey(name: string): string {
+  return `order-ledger:${name}`;
+}
+
+export async function readCheckpoints(db: Knex | Knex.Transaction, names: readonly string[]): Promise<Map<string, bigint>> {
+  const rows = (await db(CHECKPOINTS_TABLE).whereIn('name', names).select('name', 'position')) as { name: string; position: string }[];
+  return new Map(rows.map((row) => [row.name, BigInt(row.position)]));
+}
+
+/** The lowest of these checkpoints (-1 for a name without one): the position all of them have reached. */
+export async function lowestCheckpoint(db: Knex | Knex.Transaction, names: readonly string[]): Promise<bigint> {
+  return lowestOf(await readCheckpoints(db, names), names);
+}
+
+function lowestOf(checkpoints: ReadonlyMap<string, bigint>, names: readonly string[]): bigint {
+  let lowest: bigint | undefined;
+  for (const name of names) {
+    const position = checkpoints.get(name) ?? -1n;
+    if (lowest === undefined || position < lowest) lowest = position;
+  }
+  return lowest ?? -1n;
+}
+
+/** Moves the checkpoints to `position` (inside the caller's transaction, with the effects they stand for). */
+export async function saveCheckpoints(db: Knex | Knex.Transaction, names: readonly string[], position: bigint): Promise<void> {
+  if (names.length === 0) return;
+  await db(CHECKPOINTS_TABLE)
+    .insert(names.map((name) => ({ name, position: position.toString(), updated_at: db.fn.now() })))
+    .onConflict('name')
+    .merge(['position', 'updated_at']);
+}
+
+export async function deleteCheckpoints(db: Knex | Knex.Transaction, names: readonly string[]): Promise<void> {
+  await db(CHECKPOINTS_TABLE).whereIn('name', names).delete();
+}
+
+/** What a subscriber's batch handler may do besides reading the batch. */
+export interface BatchContext {
+  /** Each checkpoint as this run last saved it (-1 when it has none). */
+  readonly checkpoints: ReadonlyMap<string, bigint>;
+  isStopping(): boolean;
+  /**
+   * Moves every checkpoint of the subscriber to `position`, in one transaction with `work` (the
+   * effects the checkpoint stands for). A position at or below the checkpoints only runs `work`
+   * when given; with no work it does nothing.
+   */
+  commit(position: bigint, work?: (trx: Knex.Transaction) => Promise<void>): Promise<void>;
+}
+
 export interface SingletonSubscriberOptions {
-  /** Shown in logs; also names the advisory lock (`order-ledger:<name>`). */
+  /** Shown in logs; also names the advisory lock (subscriberLockKey). */
   name: string;
   store: EventStore;
+  knex: Knex;
   logger: Logger;
   connectionString: string;
   maxBatchSize: number;
-  /** Where to resume: the subscriber's checkpoint, read at the start of every run. */
-  readCheckpoint(): Promise<bigint>;
-  /** Handles one batch; must move the checkpoint itself once the batch's effects are durable. */
-  handleBatch(batch: RecordedEvent[], isStopping: () => boolean): Promise<void>;
+  /** The checkpoint rows this subscriber moves (the projector: one per read model); [name] by default. */
+  checkpoints?: readonly string[];
+  /** Called at the start of every run, before resuming from the lowest checkpoint (drop caches). */
+  onResume?(checkpoints: ReadonlyMap<string, bigint>): void;
+  /** Handles one batch; moves the checkpoints through `context.commit` once the batch's effects are durable. */
+  handleBatch(batch: RecordedEvent[], context: BatchContext): Promise<void>;
   /** How often a standby instance retries the lock. */
   lockRetryMs?: number;
   /** Pause before a run that failed starts again from its checkpoint. */
@@ -33,10 +90,18 @@ export class SingletonSubscriber {
   private stopping = false;
   private endPause: (() => void) | undefined;
   private readonly lock: AdvisoryLock;
+  private readonly names: readonly string[];
+  private checkpoints = new Map<string, bigint>();
   lastError: Error | undefined;
 
   constructor(private readonly options: SingletonSubscriberOptions) {
-    this.lock = new AdvisoryLock(options.connectionString, `order-ledger:${options.name}`);
+    this.lock = new AdvisoryLock(options.connectionString, subscriberLockKey(options.name));
+    this.names = options.checkpoints ?? [options.name];
+  }
+
+  /** The lowest checkpoint as this instance last read or saved it (-1 before it ran). */
+  get position(): bigint {
+    return lowestOf(this.checkpoints, this.names);
   }
 
   get state(): SubscriberState {
@@ -94,13 +159,29 @@ export class SingletonSubscriber {
   }
 
   private async consume(): Promise<void> {
-    const after = await this.options.readCheckpoint();
-    this.subscription = this.options.store.subscribeToAll({ after, maxBatchSize: this.options.maxBatchSize });
+    this.checkpoints = await readCheckpoints(this.options.knex, this.names);
+    this.options.onResume?.(this.checkpoints);
+    this.subscription = this.options.store.subscribeToAll({ after: this.position, maxBatchSize: this.options.maxBatchSize });
     if (this.stopping) await this.subscription.close();
+    const context: BatchContext = {
+      checkpoints: this.checkpoints,
+      isStopping: () => this.stopping,
+      commit: (position, work) => this.commit(position, work),
+    };
     for await (const batch of this.subscription) {
-      await this.options.handleBatch(batch, () => this.stopping);
+      await this.options.handleBatch(batch, context);
       if (this.stopping) break;
     }
+  }
+
+  private async commit(position: bigint, work?: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
+    const moves = this.names.some((name) => (this.checkpoints.get(name) ?? -1n) < position);
+    if (!moves && !work) return;
+    await this.options.knex.transaction(async (trx) => {
+      await work?.(trx);
+      if (moves) await saveCheckpoints(trx, this.names, position);
+    });
+    if (moves) for (const name of this.names) this.checkpoints.set(name, position);
   }
 
   private pause(ms: number): Promise<void> {
@@ -114,5 +195,47 @@ export class SingletonSubscriber {
       }
       this.endPause = done;
     });
+  }
+}
+
+/** What every subscriber role is given: where events come from, where checkpoints go, its lock's database. */
+export interface SubscriberDeps {
+  store: EventStore;
+  knex: Knex;
+  logger: Logger;
+  connectionString: string;
+  /** How often a standby instance retries the singleton lock. */
+  lockRetryMs?: number;
+}
+
+/** The SingletonSubscriber options a role's own options carry. */
+export function subscriberDeps(options: SubscriberDeps): SubscriberDeps {
+  const { store, knex, logger, connectionString, lockRetryMs } = options;
+  return { store, knex, logger, connectionString, ...(lockRetryMs !== undefined ? { lockRetryMs } : {}) };
+}
+
+/** A role that runs on a SingletonSubscriber (projector, notifier, refund reactor): started, stopped, watched. */
+export abstract class SubscriberRole {
+  protected abstract readonly runner: SingletonSubscriber;
+
+  get status(): SubscriberState {
+    return this.runner.state;
+  }
+
+  get lastError(): Error | undefined {
+    return this.runner.lastError;
+  }
+
+  /** The lowest checkpoint as this instance last read or saved it. */
+  get position(): bigint {
+    return this.runner.position;
+  }
+
+  start(): void {
+    this.runner.start();
+  }
+
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 }

@@ -43,6 +43,7 @@ export function buildApiDocument(config: Config = loadConfig({ ENV_FILE: 'none' 
     waiter: notConnected('projection waiter'),
     // Documents GET /metrics as an api process without OPS_PORT serves it.
     metrics: notConnected('metrics registry'),
+    orderReads: notConnected('read models'),
     clock: () => new Date(),
   };
   return createApp(deps, documentQueueDashboard(withPaymentRoutes(deps))).openApiDocument;

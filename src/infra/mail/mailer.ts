@@ -4,9 +4,11 @@ import nodemailer from 'nodemailer';
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
 import { senderDomain } from './address';
-import type { RenderedEmail } from './templates';
 
-export interface OutgoingEmail extends RenderedEmail {
+export interface OutgoingEmail {
+  subject: string;
+  text: string;
+  html: string;
   to: string;
   /** Becomes a header so a message can be traced back to the event that caused it. */
   eventId: string;

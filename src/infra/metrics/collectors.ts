@@ -1,6 +1,8 @@
 import { Gauge } from 'prom-client';
 import type { Knex } from 'knex';
 import type { EventStore } from '../eventstore/eventStore';
+import { readCheckpoints } from '../eventstore/singletonSubscriber';
+import { withTimeout } from '../withTimeout';
 import { METRIC_PREFIX, type Metrics, type ScrapeCollector } from './metrics';
 import type { LagReader } from './subscriberLag';
 
@@ -8,7 +10,7 @@ import type { LagReader } from './subscriberLag';
 export interface ObservedSubscriber {
   /** Label value: projector, notifier, refund-reactor. */
   name: string;
-  /** Its rows in projection_checkpoints; the lowest one is where it resumes (a missing row counts as -1). */
+  /** Its checkpoint rows; the lowest one is where it resumes (a missing row counts as -1). */
   checkpoints: readonly string[];
 }
 
@@ -48,11 +50,10 @@ export function subscriberCollector(options: { metrics: Metrics; knex: Knex; sto
   return {
     name: 'subscribers',
     async read() {
-      const [headPosition, rows] = await Promise.all([
+      const [headPosition, stored] = await Promise.all([
         store.headPosition(),
-        knex('projection_checkpoints').whereIn('name', names).select('name', 'position').timeout(timeoutMs, { cancel: true }) as Promise<{ name: string; position: string }[]>,
+        withTimeout(readCheckpoints(knex, names), timeoutMs, 'reading the checkpoints'),
       ]);
-      const stored = new Map(rows.map((row) => [row.name, BigInt(row.position)]));
       const positions = new Map(
         subscribers.map((s) => [s.name, s.checkpoints.reduce<bigint | undefined>((low, name) => {
           const position = stored.get(name) ?? -1n;

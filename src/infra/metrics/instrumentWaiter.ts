@@ -1,12 +1,17 @@
-import { ConsistencyTimeoutError, type ProjectionWaiter } from '../../queries/consistency';
 import type { ConsistencyOutcome, Metrics } from './metrics';
+
+/** What is measured of a read-your-writes waiter: where the read models stand, and the wait itself. */
+export interface MeasuredWaiter {
+  readonly position: bigint;
+  waitFor(position: bigint, timeoutMs: number): Promise<void>;
+}
 
 /**
  * Counts and times the read-your-writes waits of this waiter (queries with X-Min-Position, command
  * answers). Wraps the instance's `waitFor` at composition, so every caller is measured without
- * knowing about metrics.
+ * knowing about metrics. `isTimeout` tells a wait that ran out of time from one that failed.
  */
-export function instrumentWaiter(waiter: ProjectionWaiter, metrics: Metrics): ProjectionWaiter {
+export function instrumentWaiter<W extends MeasuredWaiter>(waiter: W, metrics: Metrics, isTimeout: (error: unknown) => boolean): W {
   const waitFor = waiter.waitFor.bind(waiter);
   waiter.waitFor = async (position: bigint, timeoutMs: number): Promise<void> => {
     if (position <= waiter.position) {
@@ -18,7 +23,7 @@ export function instrumentWaiter(waiter: ProjectionWaiter, metrics: Metrics): Pr
     try {
       await waitFor(position, timeoutMs);
     } catch (error) {
-      outcome = error instanceof ConsistencyTimeoutError ? 'timeout' : 'error';
+      outcome = isTimeout(error) ? 'timeout' : 'error';
       throw error;
     } finally {
       metrics.consistencyWaits.inc({ outcome });

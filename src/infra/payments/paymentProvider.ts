@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { AppError, UnavailableError } from '../../errors';
 
 export type ProviderMethod = 'STRIPE' | 'PAYPAL';
@@ -20,8 +21,56 @@ export interface RefundResult {
 }
 
 /**
+ * What a provider tells us about an order, in one neutral shape whatever the provider and whatever
+ * carried it (a webhook, a capture's answer, a synchronous refund). Amounts are our minor units.
+ * A pure function turns it into an order command (src/commands/payments/providerReports.ts).
+ */
+export type ProviderReport =
+  | (ReportBase & { kind: 'paid'; amount: number; currency: string })
+  | (ReportBase & { kind: 'failed' | 'cancelled'; reason: string })
+  | (ReportBase & {
+      kind: 'refunded';
+      /**
+       * The total the provider has refunded for the payment so far (not this refund's own amount):
+       * repeated and out-of-order deliveries carry the same fact, and partial refunds add up here.
+       */
+      amount: number;
+      currency: string;
+      /** The provider's id for the refund. */
+      refundId?: string;
+    });
+
+interface ReportBase {
+  provider: ProviderMethod;
+  /** The provider's id for what it sent (webhook event, capture, refund): one report per id. */
+  eventId: string;
+  /** How the report reached us; with eventId it names the report (idempotency). */
+  via: 'webhook' | 'capture' | 'refund';
+  orderId: string;
+  /** paid/failed/cancelled: the payment attempt (PaymentIntent, PayPal order); refunded: the payment given back. */
+  reference?: string;
+}
+
+export type ProviderReportKind = ProviderReport['kind'];
+
+/** A webhook delivery as received: the exact bytes (signatures cover them) and the headers. */
+export interface WebhookDelivery {
+  rawBody: Buffer;
+  header(name: string): string | undefined;
+}
+
+/**
+ * A verified delivery: a report, or a reason it says nothing we act on. `malformed`: signed by the
+ * provider but unusable; answered 200 (a redelivery could not fix it) and logged loudly.
+ */
+export type WebhookOutcome =
+  | { kind: 'report'; report: ProviderReport }
+  | { kind: 'ignored'; eventId?: string; eventType?: string; reason: string; malformed?: boolean; orderId?: string };
+
+/**
  * One payment provider. Every call has a timeout and a bounded number of retries; the same
- * idempotency key always means the same attempt or refund at the provider.
+ * idempotency key always means the same attempt or refund at the provider. The adapter converts
+ * amounts between our minor units and the provider's, and verifies its own webhooks.
  */
 export interface PaymentProvider {
   readonly method: ProviderMethod;
@@ -29,6 +78,28 @@ export interface PaymentProvider {
   /** The attempt again, so a client can continue it; undefined when it can no longer be paid. */
   resumePayment(reference: string): Promise<PaymentSession | undefined>;
   refund(input: { orderId: string; paymentReference: string; amount: number; currency: string; idempotencyKey: string }): Promise<RefundResult>;
+  /**
+   * Verifies a webhook delivery (a bad or missing signature is a 400 ValidationError, nothing is
+   * recorded) and translates it. A lookup the translation needs failing is an UnavailableError, so
+   * the provider delivers again.
+   */
+  receiveWebhook(delivery: WebhookDelivery): Promise<WebhookOutcome>;
+}
+
+/** A provider whose buyer approves first and the shop captures after (PayPal). */
+export interface CapturingProvider extends PaymentProvider {
+  /**
+   * Captures an approved payment; asking again returns the capture already made. A refusal the
+   * buyer can act on (not approved, declined) is a ConflictError PAYMENT_CAPTURE_REFUSED.
+   */
+  capture(orderId: string, reference: string): Promise<CaptureOutcome | undefined>;
+}
+
+export interface CaptureOutcome {
+  id: string;
+  status: string;
+  /** Paid or failed; absent while the capture is pending (a webhook settles it). */
+  report?: ProviderReport;
 }
 
 export const providerNames: Record<ProviderMethod, string> = { STRIPE: 'Stripe', PAYPAL: 'PayPal' };
@@ -71,4 +142,26 @@ export class PaymentProviderError extends AppError {
     error.logDetail = this.logDetail;
     return error;
   }
+}
+
+/** A provider lookup failed while handling its webhook: answer non-2xx so the provider delivers again. */
+export function unavailableForRedelivery(error: PaymentProviderError): UnavailableError {
+  const unavailable = new UnavailableError('PAYMENT_PROVIDER_UNAVAILABLE', `${error.message}; deliver the event again later`);
+  unavailable.logDetail = error.logDetail;
+  return unavailable;
+}
+
+const orderIdSchema = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Our order id as a provider echoes it back (metadata, custom_id); undefined when it is not one. */
+export function orderIdFrom(value: string | null | undefined): string | undefined {
+  return typeof value === 'string' && orderIdSchema.test(value) ? value.toLowerCase() : undefined;
+}
+
+/** Where a provider payload failed a schema: paths and zod's words, never the values (they may be anything). */
+export function schemaProblem(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
 }

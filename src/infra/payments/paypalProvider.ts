@@ -1,6 +1,16 @@
 import { z } from 'zod';
-import { fromDecimalAmount, toDecimalAmount } from '../../events/money';
-import { PaymentProviderError, type PaymentProvider, type PaymentSession, type RefundResult } from './paymentProvider';
+import { formatAmount, fromPayPalValue, toPayPalValue } from '../../events/money';
+import { ConflictError } from '../../errors';
+import {
+  PaymentProviderError,
+  type CaptureOutcome,
+  type CapturingProvider,
+  type PaymentSession,
+  type RefundResult,
+  type WebhookDelivery,
+  type WebhookOutcome,
+} from './paymentProvider';
+import { receivePayPalWebhook, type PayPalWebhookHeaders } from './paypalWebhooks';
 
 export interface PayPalSettings {
   clientId: string;
@@ -81,15 +91,14 @@ export interface PayPalCapture {
   paypalOrderId: string | undefined;
 }
 
-export const paypalWebhookHeaders = ['paypal-auth-algo', 'paypal-cert-url', 'paypal-transmission-id', 'paypal-transmission-sig', 'paypal-transmission-time'] as const;
-export type PayPalWebhookHeaders = Record<(typeof paypalWebhookHeaders)[number], string>;
+
 
 function toCapture(parsed: z.infer<typeof captureSchema>, paypalOrderId?: string): PayPalCapture {
   const currency = parsed.amount?.currency_code.toUpperCase();
   return {
     id: parsed.id,
     status: parsed.status,
-    amount: parsed.amount && currency ? fromDecimalAmount(parsed.amount.value, currency) : undefined,
+    amount: parsed.amount && currency ? fromPayPalValue(parsed.amount.value, currency) : undefined,
     currency,
     customId: parsed.custom_id,
     paypalOrderId: parsed.supplementary_data?.related_ids?.order_id ?? paypalOrderId,
@@ -102,13 +111,20 @@ function pathId(id: string): string {
   return id;
 }
 
+/** PayPal's `value` for an amount; an amount PayPal cannot take exactly (HUF 175.50) is refused before any call. */
+function paypalValue(operation: string, amount: number, currency: string): string {
+  const value = toPayPalValue(amount, currency);
+  if (value === undefined) throw new PaymentProviderError('PAYPAL', operation, `${formatAmount(amount, currency)} has no exact PayPal amount`, false);
+  return value;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * PayPal Orders v2 and Payments v2 over fetch. An OAuth2 client-credentials token is cached until
  * shortly before it expires and fetched once however many requests wait for it.
  */
-export class PayPalProvider implements PaymentProvider {
+export class PayPalProvider implements CapturingProvider {
   readonly method = 'PAYPAL' as const;
   private token: { value: string; expiresAt: number } | undefined;
   private tokenRequest: Promise<string> | undefined;
@@ -246,7 +262,7 @@ export class PayPalProvider implements PaymentProvider {
           {
             reference_id: input.orderId,
             custom_id: input.orderId,
-            amount: { currency_code: input.currency, value: toDecimalAmount(input.amount, input.currency) },
+            amount: { currency_code: input.currency, value: paypalValue(operation, input.amount, input.currency) },
           },
         ],
         payment_source: {
@@ -277,7 +293,7 @@ export class PayPalProvider implements PaymentProvider {
   }
 
   /** Captures an approved order; asking again returns the capture already made. */
-  async capture(paypalOrderId: string): Promise<PayPalCapture | undefined> {
+  async captureOrder(paypalOrderId: string): Promise<PayPalCapture | undefined> {
     const operation = 'capture';
     let order: z.infer<typeof orderSchema>;
     try {
@@ -308,13 +324,13 @@ export class PayPalProvider implements PaymentProvider {
     const body = await this.api(operation, 'POST', `/v2/payments/captures/${pathId(capture.id)}/refund`, {
       requestId: input.idempotencyKey,
       body: {
-        amount: { currency_code: input.currency, value: toDecimalAmount(input.amount, input.currency) },
+        amount: { currency_code: input.currency, value: paypalValue(operation, input.amount, input.currency) },
         custom_id: input.orderId,
       },
     });
     const refund = this.parse(operation, refundSchema, body);
     const currency = refund.amount?.currency_code.toUpperCase() ?? input.currency;
-    const amount = refund.amount ? (fromDecimalAmount(refund.amount.value, currency) ?? input.amount) : input.amount;
+    const amount = refund.amount ? (fromPayPalValue(refund.amount.value, currency) ?? input.amount) : input.amount;
     const status = refund.status === 'COMPLETED' ? 'succeeded' : refund.status === 'PENDING' ? 'pending' : 'failed';
     return {
       status,
@@ -323,6 +339,48 @@ export class PayPalProvider implements PaymentProvider {
       currency,
       ...(status === 'failed' ? { failureReason: refund.status_details?.reason ?? refund.status } : {}),
     };
+  }
+
+  /**
+   * Captures an approved order and says what it means: `paid` (COMPLETED), `failed` (DECLINED,
+   * FAILED), or no report while PENDING (PAYMENT.CAPTURE.COMPLETED or DENIED settles it later).
+   * PayPal refusing because the buyer has not approved, or their funding was declined, is a 409 the
+   * buyer can act on; PayPal's own issue code stays in the log detail.
+   */
+  async capture(orderId: string, reference: string): Promise<CaptureOutcome | undefined> {
+    let capture: PayPalCapture | undefined;
+    try {
+      capture = await this.captureOrder(reference);
+    } catch (error) {
+      if (error instanceof PayPalRequestError && error.status === 422) {
+        const why =
+          error.issue === 'ORDER_NOT_APPROVED'
+            ? 'the buyer has not approved the payment yet'
+            : error.issue === 'INSTRUMENT_DECLINED'
+              ? "the buyer's funding source was declined; send them back to the approval link"
+              : 'PayPal refused the capture';
+        const refused = new ConflictError('PAYPAL_CAPTURE_REFUSED', `Cannot capture order ${orderId}: ${why}`, { orderId });
+        refused.logDetail = `PayPal issue ${error.issue ?? '(none)'}: ${error.logDetail ?? ''}`;
+        throw refused;
+      }
+      throw error;
+    }
+    if (!capture) return undefined;
+    const paypalOrderId = capture.paypalOrderId ?? reference;
+    const base = { provider: 'PAYPAL' as const, eventId: capture.id, via: 'capture' as const, orderId, reference: paypalOrderId };
+    if (capture.status === 'COMPLETED') {
+      if (capture.amount === undefined || !capture.currency) throw new PaymentProviderError('PAYPAL', 'capture', 'the capture amount is malformed', false);
+      return { id: capture.id, status: capture.status, report: { ...base, kind: 'paid', amount: capture.amount, currency: capture.currency } };
+    }
+    if (capture.status === 'DECLINED' || capture.status === 'FAILED') {
+      return { id: capture.id, status: capture.status, report: { ...base, kind: 'failed', reason: `PayPal capture ${capture.status.toLowerCase()}` } };
+    }
+    return { id: capture.id, status: capture.status };
+  }
+
+  /** See receivePayPalWebhook: verified by PayPal with the raw bytes, then translated into a report. */
+  receiveWebhook(delivery: WebhookDelivery): Promise<WebhookOutcome> {
+    return receivePayPalWebhook(this, this.settings.webhookId, delivery);
   }
 
   /**

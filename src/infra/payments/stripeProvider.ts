@@ -1,10 +1,23 @@
 import Stripe from 'stripe';
 import { z } from 'zod';
-import { ValidationError } from '../../errors';
-import { PaymentProviderError, type PaymentProvider, type PaymentSession, type RefundResult } from './paymentProvider';
+import { formatAmount, fromStripeAmount, toStripeAmount } from '../../events/money';
+import { stripeAmount, stripeCurrency, stripeId, stripeMetadata, translateStripeEvent, verifyStripeWebhook } from './stripeWebhooks';
+import {
+  PaymentProviderError,
+  PaymentProviderNotConfiguredError,
+  schemaProblem,
+  unavailableForRedelivery,
+  type PaymentProvider,
+  type PaymentSession,
+  type RefundResult,
+  type WebhookDelivery,
+  type WebhookOutcome,
+} from './paymentProvider';
 
 export interface StripeSettings {
   secretKey: string;
+  /** Signs the webhooks Stripe sends (STRIPE_WEBHOOK_SECRET); without it webhooks are refused with 503. */
+  webhookSecret: string | undefined;
   /** Point the SDK at another server (tests); Stripe's own API otherwise. */
   host?: string;
   port?: number;
@@ -24,6 +37,13 @@ const payableStatuses: ReadonlySet<string> = new Set([
   'succeeded',
 ]);
 
+/** Stripe's amount for our minor units; one Stripe cannot charge exactly (5.5 ISK) is refused before any call. */
+function toStripeUnits(operation: string, amount: number, currency: string): number {
+  const converted = toStripeAmount(amount, currency);
+  if (converted === undefined) throw new PaymentProviderError('STRIPE', operation, `${formatAmount(amount, currency)} has no exact Stripe amount`, false);
+  return converted;
+}
+
 function toProviderError(operation: string, error: unknown): PaymentProviderError {
   if (error instanceof Stripe.errors.StripeError) {
     const status = error.statusCode;
@@ -41,10 +61,6 @@ function toProviderError(operation: string, error: unknown): PaymentProviderErro
   return new PaymentProviderError('STRIPE', operation, (error as Error).message ?? String(error), true);
 }
 
-const stripeId = z.string().min(1).max(255);
-const stripeCurrency = z.string().regex(/^[A-Za-z]{3}$/, 'not a three-letter currency code');
-const stripeAmount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const stripeMetadata = z.record(z.string(), z.string()).nullish();
 
 const intentAnswerSchema = z.object({ id: stripeId, status: z.string(), client_secret: z.string().nullish(), metadata: stripeMetadata });
 const refundAnswerSchema = z.object({
@@ -59,7 +75,7 @@ export class StripeProvider implements PaymentProvider {
   readonly method = 'STRIPE' as const;
   private readonly stripe: Stripe;
 
-  constructor(settings: StripeSettings) {
+  constructor(private readonly settings: StripeSettings) {
     this.stripe = new Stripe(settings.secretKey, {
       timeout: settings.timeoutMs,
       maxNetworkRetries: settings.maxNetworkRetries,
@@ -84,10 +100,11 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async createPayment(input: { orderId: string; amount: number; currency: string; idempotencyKey: string }): Promise<PaymentSession> {
+    const amount = toStripeUnits('PaymentIntent creation', input.amount, input.currency);
     const intent = await this.call('PaymentIntent creation', intentAnswerSchema, () =>
       this.stripe.paymentIntents.create(
         {
-          amount: input.amount,
+          amount,
           currency: input.currency.toLowerCase(),
           metadata: { orderId: input.orderId },
           automatic_payment_methods: { enabled: true },
@@ -106,18 +123,20 @@ export class StripeProvider implements PaymentProvider {
   }
 
   async refund(input: { orderId: string; paymentReference: string; amount: number; currency: string; idempotencyKey: string }): Promise<RefundResult> {
+    const amount = toStripeUnits('refund', input.amount, input.currency);
     const refund = await this.call('refund', refundAnswerSchema, () =>
       this.stripe.refunds.create(
-        { payment_intent: input.paymentReference, amount: input.amount, metadata: { orderId: input.orderId } },
+        { payment_intent: input.paymentReference, amount, metadata: { orderId: input.orderId } },
         { idempotencyKey: input.idempotencyKey },
       ),
     );
     const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
+    const currency = refund.currency.toUpperCase();
     return {
       status,
       refundId: refund.id,
-      amount: refund.amount,
-      currency: refund.currency.toUpperCase(),
+      amount: fromStripeAmount(refund.amount, currency) ?? input.amount,
+      currency,
       ...(refund.failure_reason ? { failureReason: refund.failure_reason } : {}),
     };
   }
@@ -127,88 +146,22 @@ export class StripeProvider implements PaymentProvider {
     const intent = await this.call('PaymentIntent lookup', intentAnswerSchema, () => this.stripe.paymentIntents.retrieve(reference));
     return intent.metadata?.orderId;
   }
-}
 
-const webhookEnvelopeSchema = z.object({ id: stripeId, type: z.string().min(1).max(255), data: z.object({ object: z.unknown() }) });
-
-const paymentIntentEventObjectSchema = z.object({
-  id: stripeId,
-  amount_received: stripeAmount,
-  currency: stripeCurrency,
-  metadata: stripeMetadata,
-  cancellation_reason: z.string().max(500).nullish(),
-  last_payment_error: z.object({ message: z.string().max(5000).nullish(), code: z.string().max(255).nullish() }).nullish(),
-});
-
-const chargeEventObjectSchema = z.object({
-  id: stripeId,
-  payment_intent: z.union([stripeId, z.object({ id: stripeId })]).nullish(),
-  amount_refunded: stripeAmount,
-  currency: stripeCurrency,
-  metadata: stripeMetadata,
-  refunds: z.object({ data: z.array(z.object({ id: stripeId })).nullish() }).nullish(),
-});
-
-export type StripePaymentIntentEventType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'payment_intent.canceled';
-
-/** A verified Stripe event, checked against the fields we use; anything else is `malformed` or `other`. */
-export type StripeWebhookEvent =
-  | { kind: 'payment_intent'; id: string; type: StripePaymentIntentEventType; intent: z.infer<typeof paymentIntentEventObjectSchema> }
-  | { kind: 'charge.refunded'; id: string; charge: z.infer<typeof chargeEventObjectSchema> }
-  | { kind: 'other'; id: string; type: string }
-  /** Signed by Stripe but unusable: answered 200 (Stripe would redeliver a non-2xx for days), logged. */
-  | { kind: 'malformed'; id: string | undefined; type: string | undefined; problem: string };
-
-/** Where a provider payload failed a schema: paths and zod's words, never the values (they may be anything). */
-export function schemaProblem(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
-    .join('; ');
-}
-
-const paymentIntentEventTypes: ReadonlySet<string> = new Set(['payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled']);
-
-export function parseStripeEvent(payload: unknown): StripeWebhookEvent {
-  const envelope = webhookEnvelopeSchema.safeParse(payload);
-  if (!envelope.success) {
-    const raw = payload as { id?: unknown; type?: unknown } | null;
-    const text = (value: unknown): string | undefined => (typeof value === 'string' ? value.slice(0, 255) : undefined);
-    return { kind: 'malformed', id: text(raw?.id), type: text(raw?.type), problem: `the event is malformed (${schemaProblem(envelope.error)})` };
+  /** See translateStripeEvent: Stripe-Signature checked over the raw bytes, then the event as a report. */
+  async receiveWebhook(delivery: WebhookDelivery): Promise<WebhookOutcome> {
+    const secret = this.settings.webhookSecret;
+    if (!secret) throw new PaymentProviderNotConfiguredError('STRIPE', ['STRIPE_WEBHOOK_SECRET']);
+    const event = verifyStripeWebhook(delivery.rawBody, delivery.header('stripe-signature'), secret);
+    return translateStripeEvent(event, (intentId) => this.lookupForWebhook(intentId));
   }
-  const { id, type, data } = envelope.data;
-  if (paymentIntentEventTypes.has(type)) {
-    const intent = paymentIntentEventObjectSchema.safeParse(data.object);
-    if (!intent.success) return { kind: 'malformed', id, type, problem: `the PaymentIntent is malformed (${schemaProblem(intent.error)})` };
-    return { kind: 'payment_intent', id, type: type as StripePaymentIntentEventType, intent: intent.data };
-  }
-  if (type === 'charge.refunded') {
-    const charge = chargeEventObjectSchema.safeParse(data.object);
-    if (!charge.success) return { kind: 'malformed', id, type, problem: `the charge is malformed (${schemaProblem(charge.error)})` };
-    return { kind: 'charge.refunded', id, charge: charge.data };
-  }
-  return { kind: 'other', id, type };
-}
 
-/**
- * Verifies Stripe-Signature over the exact bytes received (default tolerance: five minutes) and
- * parses the event. A signature that does not verify is a 400 and nothing is recorded; a verified
- * body that is not a usable event comes back as `malformed`.
- */
-export function verifyStripeWebhook(rawBody: Buffer, signature: string | undefined, secret: string): StripeWebhookEvent {
-  if (!signature) throw new ValidationError('Missing Stripe-Signature header', undefined, 'WEBHOOK_SIGNATURE_MISSING');
-  try {
-    const verifier = Stripe.webhooks.signature;
-    if (!verifier) throw new Error('the Stripe SDK has no signature verifier');
-    verifier.verifyHeader(rawBody, signature, secret);
-  } catch {
-    throw new ValidationError('Stripe-Signature does not verify against the body', undefined, 'WEBHOOK_SIGNATURE_INVALID');
+  /** A lookup while handling a webhook: when Stripe cannot answer, answer non-2xx so it delivers again. */
+  private async lookupForWebhook(intentId: string): Promise<string | undefined> {
+    try {
+      return await this.orderIdOfPaymentIntent(intentId);
+    } catch (error) {
+      if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
+      throw error;
+    }
   }
-  let payload: unknown;
-  try {
-    payload = JSON.parse(rawBody.toString('utf8'));
-  } catch {
-    return { kind: 'malformed', id: undefined, type: undefined, problem: 'the body is not JSON' };
-  }
-  return parseStripeEvent(payload);
 }

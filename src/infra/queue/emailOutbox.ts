@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
-import { emailKinds, type EmailKind } from '../mail/templates';
 import { withTimeout } from '../withTimeout';
 import type { EmailJobData, EmailQueue } from './emailQueue';
 
@@ -25,8 +24,6 @@ interface PendingRow {
   template: string;
 }
 
-const isEmailKind = (value: string): value is EmailKind => (emailKinds as readonly string[]).includes(value);
-
 export interface PendingPage {
   emails: EmailJobData[];
   /** Rows read (a row of a kind this version does not know is read but not offered). */
@@ -34,13 +31,18 @@ export interface PendingPage {
   lastEventId: string | undefined;
 }
 
+/** Which kinds of email this version can send; rows of other kinds are read but not offered. */
+export type KnownEmailKind = (kind: string) => boolean;
+
+const anyKind: KnownEmailKind = () => true;
+
 /** Emails neither sent nor skipped, in event-id order after `after` (keyset paging). */
-export async function pendingEmails(knex: Knex, after: string | undefined, limit: number): Promise<PendingPage> {
+export async function pendingEmails(knex: Knex, after: string | undefined, limit: number, known: KnownEmailKind = anyKind): Promise<PendingPage> {
   const query = knex('email_sends').whereNull('sent_at').whereNull('skipped_reason').orderBy('event_id').limit(limit).select('event_id', 'order_id', 'template');
   if (after !== undefined) query.where('event_id', '>', after);
   const rows = (await query) as PendingRow[];
   return {
-    emails: rows.flatMap((row) => (isEmailKind(row.template) ? [{ eventId: row.event_id, orderId: row.order_id, kind: row.template }] : [])),
+    emails: rows.flatMap((row) => (known(row.template) ? [{ eventId: row.event_id, orderId: row.order_id, kind: row.template }] : [])),
     rows: rows.length,
     lastEventId: rows[rows.length - 1]?.event_id,
   };
@@ -58,6 +60,8 @@ export interface EmailReconcilerOptions {
   maxPerPass?: number;
   /** Bound on Redis acknowledging one page. */
   enqueueTimeoutMs?: number;
+  /** Kinds this version can send (default: every kind). */
+  knownKinds?: KnownEmailKind;
 }
 
 /**
@@ -94,7 +98,7 @@ export class EmailReconciler {
     let offered = 0;
     while (offered < maxPerPass) {
       const wanted = Math.min(pageSize, maxPerPass - offered);
-      const page = await pendingEmails(knex, this.cursor, wanted);
+      const page = await pendingEmails(knex, this.cursor, wanted, this.options.knownKinds);
       if (page.emails.length > 0) await withTimeout(emails.enqueue(page.emails), this.options.enqueueTimeoutMs ?? 10_000, 'queueing pending emails');
       offered += page.rows;
       this.cursor = page.lastEventId ?? this.cursor;
@@ -124,4 +128,59 @@ export class EmailReconciler {
       this.options.logger.warn({ err: (error as Error).message }, 'email outbox reconciliation failed; trying again at the next pass');
     }
   }
+}
+
+/**
+ * A claim older than this without `sent_at` belongs to a worker that died mid-send: the send is
+ * taken over. Longer than any send can take (the mailer's socket timeouts are far shorter), so a
+ * live sender is never doubled.
+ */
+export const CLAIM_LEASE_SECONDS = 120;
+
+export class ClaimInProgressError extends Error {
+  constructor(eventId: string) {
+    super(`email for event ${eventId} is being sent by another worker; retrying later`);
+    this.name = 'ClaimInProgressError';
+  }
+}
+
+/**
+ * Claims the send of one event's email: true when this worker may send. The outbox row (written by
+ * the notifier, or here for a job queued without one) is ours when unclaimed or when its holder
+ * died (lease expired, never sent); a sent or skipped one means nothing to do; a live claim makes
+ * the job retry later, so a crash between claim and send delays the email, never loses it.
+ */
+export async function claimEmailSend(knex: Knex, data: EmailJobData): Promise<boolean> {
+  const claimed = (await knex.raw(
+    `insert into email_sends as s (event_id, order_id, template, claimed_at) values (?, ?, ?, now())
+     on conflict (event_id) do update set claimed_at = now()
+       where s.sent_at is null and s.skipped_reason is null
+         and (s.claimed_at is null or s.claimed_at < now() - make_interval(secs => ?))
+     returning event_id`,
+    [data.eventId, data.orderId, data.kind, CLAIM_LEASE_SECONDS],
+  )) as { rows: unknown[] };
+  if (claimed.rows.length > 0) return true;
+  const row = (await knex('email_sends').where({ event_id: data.eventId }).first('sent_at', 'skipped_reason')) as
+    | { sent_at: Date | null; skipped_reason: string | null }
+    | undefined;
+  if (row && row.sent_at === null && row.skipped_reason === null) throw new ClaimInProgressError(data.eventId);
+  return false;
+}
+
+/** Settles an email that can never be sent, so the outbox stops offering it. */
+export async function skipEmailSend(knex: Knex, data: EmailJobData, reason: 'no-recipient'): Promise<void> {
+  await knex.raw(
+    `insert into email_sends as s (event_id, order_id, template, skipped_reason) values (?, ?, ?, ?)
+     on conflict (event_id) do update set skipped_reason = excluded.skipped_reason where s.sent_at is null`,
+    [data.eventId, data.orderId, data.kind, reason],
+  );
+}
+
+/** The send failed: the row goes back to pending so a retry can send it. */
+export async function releaseEmailClaim(knex: Knex, eventId: string): Promise<void> {
+  await knex('email_sends').where({ event_id: eventId }).whereNull('sent_at').update({ claimed_at: null });
+}
+
+export async function markEmailSent(knex: Knex, eventId: string, messageId: string): Promise<void> {
+  await knex('email_sends').where({ event_id: eventId }).update({ sent_at: knex.fn.now(), message_id: messageId });
 }

@@ -2,15 +2,17 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
 import { createRedis } from '../redis';
-import type { EmailKind } from '../mail/templates';
 
 export const EMAIL_QUEUE = 'emails';
 
-/** Ids only: the worker looks up the recipient and the order, so no personal data sits in Redis. */
+/**
+ * Ids only: the worker looks up the recipient and the order, so no personal data sits in Redis.
+ * `kind` names the email (the notifications module says which kinds exist).
+ */
 export interface EmailJobData {
   eventId: string;
   orderId: string;
-  kind: EmailKind;
+  kind: string;
 }
 
 /** BullMQ keys live under REDIS_KEY_PREFIX so deployments (and test runs) sharing a Redis stay apart. */

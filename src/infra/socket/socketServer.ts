@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
-import { loadOrder } from '../../commands/orderCommandHandler';
+import { loadOrder } from '../../commands/order/orderStream';
 import type { AuthChange } from '../auth/authState';
 import { checkAccount } from '../auth/authenticator';
 import type { Deps } from '../deps';

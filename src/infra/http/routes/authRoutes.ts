@@ -1,8 +1,9 @@
 import '../openapi';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { createCredentialVerifier, createUser, emailSchema, InvalidCredentialsError, passwordSchema, refinePasswordAgainstEmail, userDtoSchema } from '../../users';
-import { ForbiddenError, roleSchema, UnauthorizedError } from '../authTokens';
+import { signIn } from '../../../commands/accounts/sessions';
+import { createCredentialVerifier, createUser, emailSchema, passwordSchema, refinePasswordAgainstEmail, userDtoSchema } from '../../../commands/accounts/users';
+import { ForbiddenError, roleSchema } from '../authTokens';
 import { loginRateLimit } from '../rateLimit';
 import { defineRoute, type RouteDeps } from '../route';
 
@@ -27,7 +28,7 @@ const loginResponseSchema = z
 
 export function registerAuthRoutes(routes: RouteDeps, deps: Deps): void {
   const storeOptions = { bcryptRounds: deps.config.BCRYPT_ROUNDS };
-  const verifyCredentials = createCredentialVerifier(deps.knex, storeOptions);
+  const sessions = { knex: deps.knex, tokens: deps.tokens, auth: deps.auth, verifyCredentials: createCredentialVerifier(deps.knex, storeOptions) };
 
   defineRoute(routes, {
     method: 'post',
@@ -62,15 +63,6 @@ export function registerAuthRoutes(routes: RouteDeps, deps: Deps): void {
       401: { description: 'Wrong email or password (same answer for both); ACCOUNT_DISABLED for a disabled account with the right password' },
       429: { description: 'Too many login attempts' },
     },
-    handler: async ({ body }) => {
-      const verified = await verifyCredentials(body.email, body.password);
-      // Read now, not from the cache: the token carries the account's current token version.
-      const account = (await deps.auth.refresh([verified.id])).get(verified.id);
-      if (!account) throw new InvalidCredentialsError();
-      if (account.disabled) throw new UnauthorizedError('This account is disabled', 'ACCOUNT_DISABLED');
-      const user = { id: account.id, email: account.email, role: account.role };
-      const { token } = deps.tokens.sign({ ...user, tokenVersion: account.tokenVersion });
-      return { status: 200, body: { token, user } };
-    },
+    handler: async ({ body }) => ({ status: 200, body: await signIn(sessions, body.email, body.password) }),
   });
 }

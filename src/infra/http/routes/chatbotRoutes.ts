@@ -4,7 +4,7 @@ import { ipKeyGenerator } from 'express-rate-limit';
 import { z } from 'zod';
 import { ValidationError } from '../../../errors';
 import { createOpenRouterClient } from '../../chatbot/openRouterClient';
-import { createSupportChatbot } from '../../chatbot/supportChatbot';
+import { createSupportChatbot } from '../../../queries/chatbot/supportChatbot';
 import type { Deps } from '../../deps';
 import { bearerToken } from '../authTokens';
 import { createLimiter } from '../rateLimit';

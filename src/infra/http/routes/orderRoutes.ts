@@ -1,7 +1,8 @@
 import '../openapi';
 import { z } from 'zod';
-import { handleOrderCommand, loadOrder } from '../../../commands/orderCommandHandler';
-import { placeOrder } from '../../../commands/placeOrder';
+import { actorOf, asCaller } from '../../../commands/order/orderAccess';
+import { handleOrderCommand } from '../../../commands/orderCommandHandler';
+import { placeOrderAndStartPayment } from '../../../commands/placeOrder';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { ValidationError } from '../../../errors';
@@ -17,11 +18,11 @@ import {
 } from '../../../queries/orderQueries';
 import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
-import { paymentsOf } from '../../payments/payments';
 import type { AuthUser } from '../authTokens';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { ifMatchRevision, minPositionHeaders, minPositionQuery, waitForRequestedPosition } from '../consistencyParams';
 import { defineRoute, type RouteDeps } from '../route';
+import { paymentSessionFields, paymentsOf } from './paymentRoutes';
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
 
@@ -66,14 +67,6 @@ const idempotencyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).optional().openapi({ description: 'Same key and body return the same order' }),
 });
 
-const actorOf = (user: AuthUser) => ({ type: user.role === 'admin' ? ('admin' as const) : ('user' as const), id: user.id });
-
-/** Commands load the stream (never the read model) to check ownership; others see 404. */
-async function assertCanCommand(deps: Deps, orderId: string, user: AuthUser): Promise<void> {
-  const { state } = await loadOrder(deps.store, orderId);
-  if (state.status === 'NONE' || (user.role !== 'admin' && state.userId !== user.id)) throw new OrderNotFoundError(orderId);
-}
-
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
   defineRoute(routes, {
     method: 'post',
@@ -89,31 +82,23 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       503: { description: 'Payment provider not configured' },
     },
     handler: async ({ body, user, req, requestId }) => {
-      const customer = user!;
       const key = req.header('idempotency-key');
       if (key !== undefined && (key.length === 0 || key.length > 255)) {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
-      paymentsOf(deps).assertConfigured(body.paymentMethod); // 503 naming the missing variable, before anything is stored
-      const result = await placeOrder(deps, {
-        userId: customer.id,
-        items: body.items,
-        paymentMethod: body.paymentMethod,
-        idempotencyKey: key,
-        body,
-        now: deps.clock().toISOString(),
-        context: { actor: actorOf(customer), requestId },
-      });
-      const orderId = result.orderId;
-      if (result.state.status !== 'NONE' && result.state.userId !== customer.id) throw new OrderNotFoundError(orderId);
-      // Online methods start the provider's payment now; if the provider fails, the order stays retryable and the error says so.
-      const payment = body.paymentMethod === 'MANUAL' ? undefined : await paymentsOf(deps).startPayment(orderId, { actor: actorOf(customer), requestId });
-      const answer = await answerCommand(deps, payment?.result ?? result);
-      const session = {
-        ...(payment?.session?.clientSecret ? { clientSecret: payment.session.clientSecret } : {}),
-        ...(payment?.session?.paymentUrl ? { paymentUrl: payment.session.paymentUrl } : {}),
-      };
-      return commandResponse(201, answer, session);
+      const { result, session } = await placeOrderAndStartPayment(
+        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps) },
+        {
+          userId: user!.id,
+          items: body.items,
+          paymentMethod: body.paymentMethod,
+          idempotencyKey: key,
+          body,
+          now: deps.clock().toISOString(),
+          context: { actor: actorOf(user!), requestId },
+        },
+      );
+      return commandResponse(201, await answerCommand(deps, result), paymentSessionFields(session));
     },
   });
 
@@ -194,11 +179,10 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       },
       handler: async ({ params, body: parsed, user, req, requestId }) => {
         const expectedRevision = ifMatchRevision(req);
-        await assertCanCommand(deps, params.id, user!);
         const command = toCommand((parsed ?? {}) as Record<string, unknown>, user!, deps.clock().toISOString());
         const result = await handleOrderCommand(deps.store, params.id, command, {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
-          context: { actor: actorOf(user!), requestId },
+          ...asCaller(user!, params.id, requestId),
         });
         return commandResponse(200, await answerCommand(deps, result));
       },

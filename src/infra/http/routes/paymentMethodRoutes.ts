@@ -2,7 +2,7 @@ import { z } from 'zod';
 import '../openapi';
 import { paymentMethods, paymentMethodSchema, type PaymentMethod } from '../../../events/orderEvents';
 import type { Deps } from '../../deps';
-import { paymentsOf } from '../../payments/payments';
+import { paymentsOf } from './paymentRoutes';
 import { defineRoute, type RouteDeps } from '../route';
 
 const paymentMethodsResponseSchema = z
@@ -22,8 +22,8 @@ export function registerPaymentMethodRoutes(routes: RouteDeps, deps: Deps): void
     access: 'public',
     responses: { 200: { description: 'Configured methods', schema: paymentMethodsResponseSchema } },
     handler: async () => {
-      const payments = paymentsOf(deps);
-      const configured = offerOrder.filter((method) => payments.missingConfiguration(method).length === 0);
+      const { providers } = paymentsOf(deps);
+      const configured = offerOrder.filter((method) => providers.missingConfiguration(method).length === 0);
       return { status: 200, body: { status: 'success', data: configured } };
     },
   });

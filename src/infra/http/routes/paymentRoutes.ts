@@ -1,35 +1,40 @@
 import '../openapi';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { loadOrder } from '../../../commands/orderCommandHandler';
-import { InvalidTransitionError, OrderNotFoundError } from '../../../commands/order/orderErrors';
-import { ConflictError, ValidationError } from '../../../errors';
+import { actorOf, asCaller } from '../../../commands/order/orderAccess';
+import { capturePayPal } from '../../../commands/payments/capturePayment';
+import type { PaymentDeps } from '../../../commands/payments/paymentDeps';
+import { confirmManualRefund, refundOrder } from '../../../commands/payments/refunds';
+import { startPayment } from '../../../commands/payments/startPayment';
+import { receiveWebhook } from '../../../commands/payments/webhooks';
+import { UnavailableError } from '../../../errors';
 import { orderDtoSchema } from '../../../queries/orderQueries';
 import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
-import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../../payments/paymentProvider';
-import { paymentsOf, paypalWebhookEventSchema, unavailableForRedelivery } from '../../payments/payments';
-import { paypalWebhookHeaders, type PayPalWebhookHeaders } from '../../payments/paypalProvider';
-import { verifyStripeWebhook } from '../../payments/stripeProvider';
+import type { PaymentSession } from '../../payments/paymentProvider';
+import { webhookProviders } from '../../payments/paymentProviders';
+import { paypalWebhookEventSchema, paypalWebhookHeaders } from '../../payments/paypalWebhooks';
 import type { AppHooks } from '../app';
-import type { AuthUser } from '../authTokens';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { errorResponseSchema } from '../openapi';
 import { defineRoute, type RouteDeps } from '../route';
 
 const WEBHOOK_BODY_LIMIT = '1mb';
 
-const actorOf = (user: AuthUser) => ({ type: user.role === 'admin' ? ('admin' as const) : ('user' as const), id: user.id });
+/** Payments live in the api and worker roles; reaching here without them is a wiring bug. */
+export function paymentsOf(deps: Deps): PaymentDeps {
+  if (!deps.payments) throw new UnavailableError('PAYMENTS_UNAVAILABLE', 'Payments are not available in this process');
+  return deps.payments;
+}
 
-/** Owners and admins may act on an order; everyone else sees 404. Reads the stream, never the read model. */
-async function assertOwnerOrAdmin(deps: Deps, orderId: string, user: AuthUser): Promise<void> {
-  const { state } = await loadOrder(deps.store, orderId);
-  if (state.status === 'NONE' || (user.role !== 'admin' && state.userId !== user.id)) throw new OrderNotFoundError(orderId);
+/** What a client needs to continue paying: Stripe's client secret or PayPal's approval link. */
+export function paymentSessionFields(session: PaymentSession | undefined): { clientSecret?: string; paymentUrl?: string } {
+  return { ...(session?.clientSecret ? { clientSecret: session.clientSecret } : {}), ...(session?.paymentUrl ? { paymentUrl: session.paymentUrl } : {}) };
 }
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
 
-const paymentSessionFields = {
+const paymentSessionSchemaFields = {
   clientSecret: z.string().optional().openapi({ description: 'STRIPE: the PaymentIntent client secret for Stripe.js' }),
   paymentUrl: z.string().optional().openapi({ description: 'PAYPAL: where the buyer approves the payment' }),
 };
@@ -37,7 +42,7 @@ const paymentSessionFields = {
 const startPaymentResponseSchema = z
   .object({
     status: z.literal('success'),
-    data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema, ...paymentSessionFields }),
+    data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema, ...paymentSessionSchemaFields }),
   })
   .openapi('PaymentStartResponse');
 
@@ -76,7 +81,7 @@ const orderCommandResponse = z
   .object({ status: z.literal('success'), data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema }) })
   .openapi('RefundConfirmResponse');
 
-const webhookResponseSchema = z
+export const webhookResponseSchema = z
   .object({
     received: z.literal(true),
     outcome: z.enum(['recorded', 'unchanged', 'ignored']),
@@ -100,19 +105,8 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
       503: { description: 'The provider is not configured' },
     },
     handler: async ({ params, user, requestId }) => {
-      const payments = paymentsOf(deps);
-      await assertOwnerOrAdmin(deps, params.id, user!);
-      const { state } = await loadOrder(deps.store, params.id);
-      if (state.status === 'NONE') throw new OrderNotFoundError(params.id);
-      if (state.paymentMethod === 'MANUAL') {
-        throw new ConflictError('PAYMENT_NOT_ONLINE', 'MANUAL orders are paid offline; an admin confirms with POST /orders/:id/mark-paid');
-      }
-      if (state.status !== 'PENDING' && state.status !== 'PAYMENT_FAILED') {
-        throw new InvalidTransitionError(state.status, 'PENDING', 'payment can only start while awaiting payment');
-      }
-      const { result, session } = await payments.startPayment(params.id, { actor: actorOf(user!), requestId });
-      const sessionFields = { ...(session?.clientSecret ? { clientSecret: session.clientSecret } : {}), ...(session?.paymentUrl ? { paymentUrl: session.paymentUrl } : {}) };
-      return commandResponse(200, await answerCommand(deps, result), sessionFields);
+      const { result, session } = await startPayment(paymentsOf(deps), params.id, asCaller(user!, params.id, requestId));
+      return commandResponse(200, await answerCommand(deps, result), paymentSessionFields(session));
     },
   });
 
@@ -131,11 +125,8 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
       503: { description: 'PayPal is not configured' },
     },
     handler: async ({ body, user, requestId }) => {
-      const payments = paymentsOf(deps);
-      await assertOwnerOrAdmin(deps, body.orderId, user!);
-      const { capture } = await payments.capturePayPal(body.orderId, { actor: actorOf(user!), requestId });
-      const answer = await answerCommand(deps, await payments.current(body.orderId));
-      return commandResponse(200, answer, { capture: capture ?? null });
+      const { capture, result } = await capturePayPal(paymentsOf(deps), body.orderId, asCaller(user!, body.orderId, requestId));
+      return commandResponse(200, await answerCommand(deps, result), { capture: capture ?? null });
     },
   });
 
@@ -158,8 +149,7 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
       502: { description: 'The provider failed; the refund stays requested and is retried' },
     },
     handler: async ({ params, body, user, requestId }) => {
-      const payments = paymentsOf(deps);
-      const { result, refund } = await payments.refundOrder(params.id, body.reason, { actor: actorOf(user!), requestId });
+      const { result, refund } = await refundOrder(paymentsOf(deps), params.id, body.reason, { actor: actorOf(user!), requestId });
       return commandResponse(200, await answerCommand(deps, result), { refund });
     },
   });
@@ -177,7 +167,7 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
       409: { description: 'Not a MANUAL order, or no refund was requested' },
     },
     handler: async ({ params, user, requestId }) => {
-      const result = await paymentsOf(deps).confirmManualRefund(params.id, { actor: actorOf(user!), requestId });
+      const result = await confirmManualRefund(paymentsOf(deps), params.id, { actor: actorOf(user!), requestId });
       return commandResponse(200, await answerCommand(deps, result));
     },
   });
@@ -185,85 +175,54 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
   registerWebhookDocs(routes);
 }
 
-/** Raw-body routes cannot go through defineRoute; their documentation is registered by hand. */
+/** The webhook route's URLs: one per provider whose adapter receives webhooks (`/payments/webhook/stripe`, `…/paypal`). */
+const webhookPaths = Object.keys(webhookProviders).map((name) => `/payments/webhook/${name}`);
+
+/** The raw-body route cannot go through defineRoute; its documentation is registered by hand, one path per provider. */
 function registerWebhookDocs(routes: RouteDeps): void {
   const errors = {
     400: { description: 'Missing or invalid signature; nothing recorded', content: { 'application/json': { schema: errorResponseSchema } } },
     503: { description: 'Not configured, or the provider could not be reached; deliver again', content: { 'application/json': { schema: errorResponseSchema } } },
   };
+  const received = { 200: { description: 'Received (recorded, a duplicate, or ignored)', content: { 'application/json': { schema: webhookResponseSchema } } }, ...errors };
   routes.registry.registerPath({
     method: 'post',
     path: '/payments/webhook/stripe',
-    summary: 'Stripe events (payment_intent.succeeded / payment_failed / canceled, charge.refunded), verified by Stripe-Signature over the raw body',
+    summary:
+      'Stripe events (payment_intent.succeeded / payment_failed / canceled, charge.refunded), verified by the Stripe adapter: Stripe-Signature over the raw body',
     tags: ['Payments'],
     request: {
       headers: z.object({ 'stripe-signature': z.string().openapi({ description: 'Stripe webhook signature' }) }),
       body: { required: true, content: { 'application/json': { schema: z.object({ id: z.string(), type: z.string(), data: z.object({ object: z.unknown() }) }) } } },
     },
-    responses: { 200: { description: 'Received (recorded, a duplicate, or ignored)', content: { 'application/json': { schema: webhookResponseSchema } } }, ...errors },
+    responses: received,
   });
   routes.registry.registerPath({
     method: 'post',
     path: '/payments/webhook/paypal',
-    summary: "PayPal events (PAYMENT.CAPTURE.COMPLETED / DENIED / REFUNDED), verified through PayPal's verify-webhook-signature API",
+    summary: "PayPal events (PAYMENT.CAPTURE.COMPLETED / DENIED / REFUNDED), verified by the PayPal adapter through PayPal's verify-webhook-signature API with the raw body",
     tags: ['Payments'],
     request: {
       headers: z.object(Object.fromEntries(paypalWebhookHeaders.map((name) => [name, z.string()]))),
       body: { required: true, content: { 'application/json': { schema: paypalWebhookEventSchema } } },
     },
-    responses: { 200: { description: 'Received (recorded, a duplicate, or ignored)', content: { 'application/json': { schema: webhookResponseSchema } } }, ...errors },
+    responses: received,
   });
 }
 
-function rawBody(req: Request): Buffer {
-  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-}
-
-function answer(res: Response, outcome: { outcome: string; reason?: string }): void {
-  res.status(200).json({ received: true, outcome: outcome.outcome, ...(outcome.reason ? { reason: outcome.reason } : {}) });
-}
-
-/** Webhooks read the exact bytes the provider signed, so they mount before the JSON parser. */
+/**
+ * One route, POST /payments/webhook/:provider, for every provider's webhooks: the exact bytes the
+ * provider signed (mounted before the JSON parser) go to that provider's adapter. Its URLs are the
+ * providers' names, so an unknown provider is a 404 like any unknown URL.
+ */
 export function mountPaymentWebhooks(app: Express, deps: Deps): void {
   const raw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
-
-  app.post('/payments/webhook/stripe', raw, async (req: Request, res: Response) => {
-    const payments = paymentsOf(deps);
-    const secret = deps.config.STRIPE_WEBHOOK_SECRET;
-    if (!secret) throw new PaymentProviderNotConfiguredError('STRIPE', ['STRIPE_WEBHOOK_SECRET']);
-    const event = verifyStripeWebhook(rawBody(req), req.header('stripe-signature'), secret);
-    answer(res, await payments.handleStripeEvent(event));
-  });
-
-  app.post('/payments/webhook/paypal', raw, async (req: Request, res: Response) => {
-    const payments = paymentsOf(deps);
-    if (!deps.config.PAYPAL_WEBHOOK_ID) throw new PaymentProviderNotConfiguredError('PAYPAL', ['PAYPAL_WEBHOOK_ID']);
-    const paypal = payments.requirePayPal();
-    const headers: Partial<PayPalWebhookHeaders> = {};
-    for (const name of paypalWebhookHeaders) {
-      const value = req.header(name);
-      if (value) headers[name] = value;
-    }
-    const missing = paypalWebhookHeaders.filter((name) => !headers[name]);
-    if (missing.length > 0) throw new ValidationError(`Missing PayPal signature headers: ${missing.join(', ')}`, undefined, 'WEBHOOK_SIGNATURE_MISSING');
-    const body = rawBody(req).toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      throw new ValidationError('Webhook body is not JSON', undefined, 'MALFORMED_JSON');
-    }
-    const event = paypalWebhookEventSchema.safeParse(parsed);
-    if (!event.success) throw new ValidationError('Webhook body is not a PayPal event', undefined, 'WEBHOOK_MALFORMED');
-    let verified: boolean;
-    try {
-      verified = await paypal.verifyWebhook(headers as PayPalWebhookHeaders, body);
-    } catch (error) {
-      if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);
-      throw error;
-    }
-    if (!verified) throw new ValidationError('PayPal did not verify this notification', undefined, 'WEBHOOK_SIGNATURE_INVALID');
-    answer(res, await payments.handlePayPalEvent(event.data));
+  app.post(webhookPaths, raw, async (req: Request, res: Response) => {
+    // Express matches paths case-insensitively and with a trailing slash: name the provider the same way.
+    const provider = req.path.slice('/payments/webhook/'.length).replace(/\/+$/, '').toLowerCase();
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const outcome = await receiveWebhook(paymentsOf(deps), provider, { rawBody, header: (name) => req.header(name) });
+    res.status(200).json({ received: true, outcome: outcome.outcome, ...(outcome.reason ? { reason: outcome.reason } : {}) });
   });
 }
 

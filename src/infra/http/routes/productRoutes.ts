@@ -1,17 +1,14 @@
 import '../openapi';
 import { z } from 'zod';
 import {
-  createProduct,
-  createProductSchema,
   getProduct,
   listProducts,
   listProductsQuerySchema,
   productDtoSchema,
   productListSchema,
   ProductNotFoundError,
-  updateProduct,
-  updateProductSchema,
 } from '../../../queries/products';
+import { createProduct, createProductSchema, updateProduct, updateProductSchema } from '../../../commands/products';
 import type { Deps } from '../../deps';
 import { ForbiddenError, type AuthUser } from '../authTokens';
 import { defineRoute, type RouteDeps } from '../route';

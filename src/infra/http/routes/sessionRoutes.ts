@@ -1,6 +1,6 @@
 import '../openapi';
 import { z } from 'zod';
-import { revokeAllTokens, revokeToken } from '../../auth/accounts';
+import { signOut, signOutEverywhere } from '../../../commands/accounts/sessions';
 import type { Deps } from '../../deps';
 import { bearerToken } from '../authTokens';
 import { defineRoute, type RouteDeps } from '../route';
@@ -13,6 +13,7 @@ const userIdParams = z.object({ id: z.uuid().openapi({ description: 'User id' })
  * here already sees it.
  */
 export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
+  const sessions = { knex: deps.knex, tokens: deps.tokens, auth: deps.auth };
   defineRoute(routes, {
     method: 'post',
     path: '/auth/logout',
@@ -20,10 +21,8 @@ export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Auth'],
     access: 'user',
     responses: { 204: { description: 'Revoked: the token now gets 401 TOKEN_REVOKED everywhere, sockets opened with it are disconnected' } },
-    handler: async ({ req, user }) => {
-      const token = deps.tokens.verify(bearerToken(req.headers.authorization)!);
-      await revokeToken(deps.knex, { userId: user!.id, tokenId: token.tokenId, expiresAt: token.expiresAt });
-      deps.auth.invalidate([user!.id]);
+    handler: async ({ req }) => {
+      await signOut(sessions, bearerToken(req.headers.authorization)!);
       return { status: 204, body: undefined };
     },
   });
@@ -36,8 +35,7 @@ export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user',
     responses: { 204: { description: 'Every token signed before now gets 401 TOKEN_REVOKED; their sockets are disconnected' } },
     handler: async ({ user }) => {
-      await revokeAllTokens(deps.knex, user!.id);
-      deps.auth.invalidate([user!.id]);
+      await signOutEverywhere(sessions, user!.id);
       return { status: 204, body: undefined };
     },
   });
@@ -54,8 +52,7 @@ export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
       404: { description: 'No such user (USER_NOT_FOUND)' },
     },
     handler: async ({ params }) => {
-      await revokeAllTokens(deps.knex, params.id);
-      deps.auth.invalidate([params.id]);
+      await signOutEverywhere(sessions, params.id);
       return { status: 204, body: undefined };
     },
   });

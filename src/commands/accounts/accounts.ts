@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { NotFoundError } from '../../errors';
-import type { Role } from '../http/authTokens';
+import type { Role } from '../../infra/http/authTokens';
 
 /**
  * Changes to what a user's tokens may do. Each is one statement; the 0005_auth_state triggers

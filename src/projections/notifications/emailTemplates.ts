@@ -1,3 +1,4 @@
+import { formatMoney } from '../../events/money';
 import type { OrderItem, OrderEvent } from '../../events/orderEvents';
 
 export const emailKinds = [
@@ -10,6 +11,8 @@ export const emailKinds = [
   'order-refunded',
 ] as const;
 export type EmailKind = (typeof emailKinds)[number];
+
+export const isEmailKind = (value: string): value is EmailKind => (emailKinds as readonly string[]).includes(value);
 
 /** Which email, if any, an event sends to the order's owner. */
 export function emailKindFor(event: OrderEvent): EmailKind | undefined {
@@ -52,20 +55,6 @@ export interface RenderedEmail {
   subject: string;
   text: string;
   html: string;
-}
-
-// Building an Intl.NumberFormat costs far more than formatting with one: one per currency.
-const moneyFormats = new Map<string, { format: Intl.NumberFormat; digits: number }>();
-
-export function formatMoney(minorUnits: number, currency: string): string {
-  let cached = moneyFormats.get(currency);
-  if (!cached) {
-    const format = new Intl.NumberFormat('en-US', { style: 'currency', currency });
-    cached = { format, digits: format.resolvedOptions().maximumFractionDigits ?? 2 };
-    // Currencies are ISO codes from the catalog: a handful. The bound only guards against surprises.
-    if (moneyFormats.size < 256) moneyFormats.set(currency, cached);
-  }
-  return cached.format.format(minorUnits / 10 ** cached.digits);
 }
 
 function escapeHtml(value: string): string {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { getOrder, listOrders } from '../../queries/orderQueries';
-import type { AuthUser } from '../http/authTokens';
-import { ChatbotUnavailableError, type ChatClient, type ChatMessage, type ToolCall, type ToolDefinition } from './openRouterClient';
+import { getOrder, listOrders } from '../orderQueries';
+import type { AuthUser } from '../../infra/http/authTokens';
+import { ChatbotUnavailableError, type ChatClient, type ChatMessage, type ToolCall, type ToolDefinition } from '../../infra/chatbot/openRouterClient';
 import { describeOrder, isOrderStatusQuestion, orderDetail, orderFact, orderIdsIn } from './orderFacts';
 
 export interface SupportQuestion {

@@ -2,9 +2,9 @@ import bcrypt from 'bcrypt';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, ConflictError, ValidationError } from '../errors';
-import './http/openapi';
-import { roleSchema, type AuthUser, type Role } from './http/authTokens';
+import { AppError, ConflictError, ValidationError } from '../../errors';
+import '../../infra/http/openapi';
+import { roleSchema, type AuthUser, type Role } from '../../infra/http/authTokens';
 
 import { PASSWORD_MAX_BYTES, passwordPolicyDescription, passwordProblem } from './passwordPolicy';
 

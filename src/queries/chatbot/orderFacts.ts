@@ -1,5 +1,6 @@
+import { formatAmount } from '../../events/money';
 import type { OrderStatus } from '../../events/orderEvents';
-import type { OrderDto } from '../../queries/orderQueries';
+import type { OrderDto } from '../orderQueries';
 
 const statusPhrases: Record<OrderStatus, string> = {
   PENDING: 'awaiting payment',
@@ -11,20 +12,6 @@ const statusPhrases: Record<OrderStatus, string> = {
   CANCELLED: 'cancelled',
   REFUNDED: 'refunded',
 };
-
-function fractionDigits(currency: string): number {
-  try {
-    return new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
-  }
-}
-
-/** Integer minor units to "19.99 USD" (JPY has no minor unit, so 500 JPY stays "500 JPY"). */
-export function formatMoney(amount: number, currency: string): string {
-  const digits = fractionDigits(currency);
-  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
-}
 
 /** What the model may know about one of the caller's orders: no user id, no payment reference. */
 export interface OrderFact {
@@ -43,8 +30,8 @@ export function orderFact(order: OrderDto): OrderFact {
     orderId: order.id,
     status: order.status,
     paymentStatus: order.paymentStatus,
-    total: formatMoney(order.totalAmount, order.currency),
-    ...(order.refundedAmount > 0 ? { refunded: formatMoney(order.refundedAmount, order.currency) } : {}),
+    total: formatAmount(order.totalAmount, order.currency),
+    ...(order.refundedAmount > 0 ? { refunded: formatAmount(order.refundedAmount, order.currency) } : {}),
     itemCount: order.items.reduce((n, item) => n + item.quantity, 0),
     placedAt: order.placedAt,
     lastUpdatedAt: order.updatedAt,
@@ -55,13 +42,13 @@ export function orderFact(order: OrderDto): OrderFact {
 export function orderDetail(order: OrderDto): OrderFact & { items: { name: string; quantity: number; amount: string }[] } {
   return {
     ...orderFact(order),
-    items: order.items.map((item) => ({ name: item.name, quantity: item.quantity, amount: formatMoney(item.lineAmount, order.currency) })),
+    items: order.items.map((item) => ({ name: item.name, quantity: item.quantity, amount: formatAmount(item.lineAmount, order.currency) })),
   };
 }
 
 export function describeOrder(order: OrderDto): string {
-  const refunded = order.refundedAmount > 0 ? `, ${formatMoney(order.refundedAmount, order.currency)} refunded` : '';
-  return `Order ${order.id} is ${statusPhrases[order.status]} (total ${formatMoney(order.totalAmount, order.currency)}${refunded}; placed ${order.placedAt}, last updated ${order.updatedAt}).`;
+  const refunded = order.refundedAmount > 0 ? `, ${formatAmount(order.refundedAmount, order.currency)} refunded` : '';
+  return `Order ${order.id} is ${statusPhrases[order.status]} (total ${formatAmount(order.totalAmount, order.currency)}${refunded}; placed ${order.placedAt}, last updated ${order.updatedAt}).`;
 }
 
 const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;

@@ -1,0 +1,199 @@
+import { DuplicateEventIdError, WrongExpectedVersionError } from './eventStore';
+import type { AppendResult, EventData, EventStore, ExpectedRevision, ReadAllOptions, RecordedEvent, SubscribeOptions, Subscription } from './eventStore';
+
+/** One stream's part of an atomic append. */
+interface StreamAppend {
+  streamId: string;
+  events: EventData[];
+  expectedRevision: ExpectedRevision;
+}
+
+/** What an append request turns out to be once checked against the store. */
+type Checked = { kind: 'write'; append: StreamAppend; from: bigint } | { kind: 'retry'; result: AppendResult };
+
+/**
+ * The event-store port in process memory, with the PostgreSQL store's semantics (same contract
+ * suite): revisions per stream from 0, positions global and increasing, expected revisions, event
+ * ids unique across the store, a re-append of ids already at the place the expected revision names
+ * answered with the original result. For fast tests and single-process tools; nothing survives
+ * the process. Appends run synchronously, so each is atomic and readers never see a gap.
+ */
+export class InMemoryEventStore implements EventStore {
+  readonly kind = 'memory' as const;
+  private readonly log: RecordedEvent[] = [];
+  private readonly streams = new Map<string, RecordedEvent[]>();
+  private readonly byId = new Map<string, RecordedEvent>();
+  private readonly wakers = new Set<() => void>();
+  private closed = false;
+
+  async appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    return this.appendAll([{ streamId, events, expectedRevision: options.expectedRevision }])[0]!;
+  }
+
+  /**
+   * Checks every stream's expected revision and ids first, then writes them all: all or nothing.
+   * The one place appends happen, so an append to several streams is the same call with more parts.
+   */
+  private appendAll(appends: StreamAppend[]): AppendResult[] {
+    this.assertOpen();
+    const checked = appends.map((append) => this.check(append));
+    const results: AppendResult[] = [];
+    const createdAt = new Date().toISOString();
+    for (const item of checked) {
+      if (item.kind === 'retry') {
+        results.push(item.result);
+        continue;
+      }
+      const { streamId, events } = item.append;
+      const stream = this.streams.get(streamId) ?? [];
+      let last: RecordedEvent | undefined;
+      events.forEach((event, index) => {
+        last = {
+          id: event.id,
+          streamId,
+          type: event.type,
+          revision: item.from + BigInt(index),
+          position: BigInt(this.log.length + 1),
+          data: structuredClone(event.data),
+          metadata: structuredClone(event.metadata ?? {}),
+          createdAt,
+        };
+        this.log.push(last);
+        stream.push(last);
+        this.byId.set(event.id, last);
+      });
+      this.streams.set(streamId, stream);
+      results.push({ nextRevision: last!.revision, position: last!.position });
+    }
+    for (const wake of this.wakers) wake();
+    return results;
+  }
+
+  private check(append: StreamAppend): Checked {
+    const { streamId, events, expectedRevision } = append;
+    if (events.length === 0) throw new Error(`an append to ${streamId} needs at least one event`);
+    const stream = this.streams.get(streamId) ?? [];
+    const current = stream.length === 0 ? 'no_stream' : BigInt(stream.length - 1);
+    const retried = this.retriedAt(stream, events, expectedRevision);
+    if (retried) return { kind: 'retry', result: retried };
+    const matches =
+      expectedRevision === 'any' ||
+      (expectedRevision === 'no_stream' ? current === 'no_stream' : current !== 'no_stream' && current === expectedRevision);
+    if (!matches) throw new WrongExpectedVersionError(streamId, expectedRevision, current);
+    const taken = events.filter((event) => this.byId.has(event.id)).map((event) => event.id);
+    if (taken.length > 0) throw new DuplicateEventIdError(streamId, taken);
+    return { kind: 'write', append, from: BigInt(stream.length) };
+  }
+
+  /** The original result when these ids already stand, in order, where the expected revision puts them. */
+  private retriedAt(stream: RecordedEvent[], events: EventData[], expected: ExpectedRevision): AppendResult | undefined {
+    const first = this.byId.get(events[0]!.id);
+    if (!first || stream[Number(first.revision)] !== first) return undefined;
+    const start = first.revision;
+    if (expected === 'no_stream' ? start !== 0n : expected !== 'any' && start !== expected + 1n) return undefined;
+    const stored = events.map((event, index) => stream[Number(start) + index]);
+    if (stored.some((record, index) => record?.id !== events[index]!.id)) return undefined;
+    const last = stored[stored.length - 1]!;
+    return { nextRevision: last.revision, position: last.position };
+  }
+
+  async readStream(streamId: string, options: { fromRevision?: bigint; maxCount?: number } = {}): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    const from = Number(options.fromRevision ?? 0n);
+    const stream = this.streams.get(streamId) ?? [];
+    return stream.slice(from, options.maxCount === undefined ? undefined : from + options.maxCount).map(copy);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    return this.after(options.after ?? -1n, options.limit).map(copy);
+  }
+
+  /** Positions are 1, 2, 3…: the events after `after` start at index `after`. */
+  private after(after: bigint, limit: number): RecordedEvent[] {
+    const start = after < 0n ? 0 : Number(after);
+    return this.log.slice(start, start + limit);
+  }
+
+  subscribeToAll(options: SubscribeOptions = {}): Subscription {
+    return new MemorySubscription(this, options.after ?? -1n, options.maxBatchSize ?? 500);
+  }
+
+  /** @internal The subscription's view of $all. */
+  batchAfter(after: bigint, limit: number): RecordedEvent[] {
+    return this.after(after, limit).map(copy);
+  }
+
+  /** @internal Runs `wake` after every append; returns the unregister function. */
+  onAppend(wake: () => void): () => void {
+    this.wakers.add(wake);
+    return () => this.wakers.delete(wake);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async headPosition(): Promise<bigint> {
+    return BigInt(this.log.length);
+  }
+
+  async lastPosition(): Promise<bigint> {
+    return BigInt(this.log.length);
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.wakers) wake();
+    this.wakers.clear();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the in-memory event store is closed');
+  }
+}
+
+function copy(record: RecordedEvent): RecordedEvent {
+  return { ...record, data: structuredClone(record.data), metadata: structuredClone(record.metadata) };
+}
+
+/** Delivers $all after a position in batches; waits for the next append when caught up. */
+class MemorySubscription implements Subscription {
+  private closed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly store: InMemoryEventStore,
+    private position: bigint,
+    private readonly maxBatchSize: number,
+  ) {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<RecordedEvent[]> {
+    while (!this.closed && !this.store.isClosed) {
+      const batch = this.store.batchAfter(this.position, this.maxBatchSize);
+      if (batch.length > 0) {
+        this.position = batch[batch.length - 1]!.position;
+        yield batch;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const unregister = this.store.onAppend(() => done());
+        const done = (): void => {
+          unregister();
+          this.wake = undefined;
+          resolve();
+        };
+        this.wake = done;
+      });
+    }
+  }
+}

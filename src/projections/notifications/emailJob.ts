@@ -1,0 +1,71 @@
+import { UnrecoverableError } from 'bullmq';
+import type { Knex } from 'knex';
+import { loadOrder } from '../../commands/order/orderStream';
+import { orderStreamId } from '../../events/codec';
+import type { EventStore } from '../../infra/eventstore/eventStore';
+import type { Logger } from '../../infra/logger';
+import type { Mailer } from '../../infra/mail/mailer';
+import { claimEmailSend, markEmailSent, releaseEmailClaim, skipEmailSend } from '../../infra/queue/emailOutbox';
+import type { EmailJobData } from '../../infra/queue/emailQueue';
+import { isEmailKind, renderEmail } from './emailTemplates';
+
+export type EmailOutcome =
+  | { status: 'sent'; messageId: string; file?: string }
+  | { status: 'skipped'; reason: 'already-claimed' | 'no-recipient' };
+
+export interface EmailJobDeps {
+  knex: Knex;
+  store: EventStore;
+  mailer: Mailer;
+  logger: Logger;
+}
+
+/**
+ * Sends the email for one event once. The claim is taken before sending: a re-delivered event (a
+ * notifier restart, a job re-added after BullMQ removed the completed one, the outbox re-queueing
+ * a job Redis lost) finds it sent and does nothing. A send that fails releases its claim, leaving
+ * the row pending, so the retry can send. A crash after the SMTP server accepted the message but
+ * before `sent_at` is written sends it again once the lease has run out; both copies carry the
+ * same Message-ID (derived from the event id), so receivers can drop the second.
+ */
+export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): Promise<EmailOutcome> {
+  const { knex, store, mailer, logger } = deps;
+  const kind = data.kind;
+  if (!isEmailKind(kind)) throw new UnrecoverableError(`email kind ${kind} is not one this version sends`);
+  // The order as it stood right after the event: a later change does not rewrite this email.
+  const { state, events } = await loadOrder(store, data.orderId, { throughEventId: data.eventId });
+  const emailed = events[events.length - 1];
+  if (emailed?.id !== data.eventId) throw new UnrecoverableError(`event ${data.eventId} is not in stream ${orderStreamId(data.orderId)}`);
+  const placed = events[0]?.event;
+  if (state.status === 'NONE' || placed?.type !== 'OrderPlaced') throw new UnrecoverableError(`stream of order ${data.orderId} does not start with OrderPlaced`);
+
+  const user = (await knex('users').where('id', state.userId).first('email')) as { email: string } | undefined;
+  if (!user) {
+    logger.warn({ orderId: data.orderId, eventId: data.eventId }, 'order owner has no user row; no email sent');
+    await skipEmailSend(knex, data, 'no-recipient');
+    return { status: 'skipped', reason: 'no-recipient' };
+  }
+
+  if (!(await claimEmailSend(knex, data))) {
+    logger.info({ eventId: data.eventId, kind: data.kind }, 'email already sent or settled for this event; not sending again');
+    return { status: 'skipped', reason: 'already-claimed' };
+  }
+
+  const rendered = renderEmail(kind, {
+    orderId: data.orderId,
+    items: placed.data.items,
+    totalAmount: state.totalAmount,
+    currency: state.currency,
+    event: emailed.event,
+  });
+  let result: Awaited<ReturnType<Mailer['send']>>;
+  try {
+    result = await mailer.send({ ...rendered, to: user.email, eventId: data.eventId });
+  } catch (error) {
+    await releaseEmailClaim(knex, data.eventId);
+    throw error;
+  }
+  await markEmailSent(knex, data.eventId, result.messageId);
+  return { status: 'sent', ...result };
+}
+

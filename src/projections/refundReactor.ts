@@ -1,0 +1,86 @@
+import { decodeOrderEvent, isOrderStream } from '../events/codec';
+import type { RecordedEvent } from '../infra/eventstore/eventStore';
+import { SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infra/payments/paymentProvider';
+import type { PaymentDeps } from '../commands/payments/paymentDeps';
+import { executeRefund } from '../commands/payments/refunds';
+
+export const REFUND_REACTOR_NAME = 'payments-refunds';
+
+export interface RefundReactorOptions extends SubscriberDeps {
+  payments: PaymentDeps;
+  /** Pause before a run that stopped on a provider outage starts again from its checkpoint. */
+  retryMs: number;
+  /** Attempts per refund within one run (provider outages, timeouts). */
+  attempts?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Turns every RefundRequested event into a provider refund. Its own checkpoint moves only after
+ * a request was handled, and the event id is the
+ * provider's idempotency key, so a crash neither loses nor doubles a refund. One active
+ * instance per deployment (advisory lock). Refunds the provider refuses outright are logged and
+ * left to an admin (POST /orders/:id/refund drives the same request again).
+ */
+export class RefundReactor extends SubscriberRole {
+  protected readonly runner: SingletonSubscriber;
+
+  constructor(private readonly options: RefundReactorOptions) {
+    super();
+    this.runner = new SingletonSubscriber({
+      name: REFUND_REACTOR_NAME,
+      ...subscriberDeps(options),
+      maxBatchSize: 100,
+      failurePauseMs: options.retryMs,
+      handleBatch: (batch, context) => this.handleBatch(batch, context),
+    });
+  }
+
+  /** Its run's state (as `status`). */
+  get state(): SubscriberState {
+    return this.status;
+  }
+
+  private get stopping(): boolean {
+    return this.runner.isStopping;
+  }
+
+  /** The checkpoint moves past each request once it is handled, so a crash repeats at most the one in hand. */
+  private async handleBatch(batch: RecordedEvent[], context: BatchContext): Promise<void> {
+    const last = batch[batch.length - 1];
+    if (!last) return;
+    for (const record of batch) {
+      if (record.type !== 'RefundRequested' || !isOrderStream(record.streamId)) continue;
+      if (this.stopping) return;
+      const stored = decodeOrderEvent(record);
+      if (stored.event.type !== 'RefundRequested') continue;
+      await this.refund(stored.event.data.orderId, stored.id);
+      await context.commit(record.position);
+    }
+    await context.commit(last.position);
+  }
+
+  private async refund(orderId: string, eventId: string): Promise<void> {
+    const { payments, logger } = this.options;
+    const attempts = this.options.attempts ?? 3;
+    const context = { actor: { type: 'system' as const, id: REFUND_REACTOR_NAME }, causationId: eventId };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await executeRefund(payments, orderId, eventId, context);
+        logger.info({ orderId, refundRequest: eventId, ...outcome }, 'refund request handled');
+        return;
+      } catch (error) {
+        const retryable =
+          error instanceof PaymentProviderNotConfiguredError || (error instanceof PaymentProviderError && error.transient);
+        if (error instanceof PaymentProviderError && !error.transient) {
+          logger.error({ orderId, refundRequest: eventId, err: { code: error.code, message: error.message, detail: error.logDetail } }, 'provider refused the refund; left to an admin');
+          return;
+        }
+        if (!retryable || attempt >= attempts || this.stopping) throw error;
+        await sleep(Math.min(this.options.retryMs, 200 * 2 ** attempt));
+      }
+    }
+  }
+}

@@ -89,7 +89,9 @@ export async function refundOrder(
   if (!own) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
   try {
     const { refund, result } = await refundRequest(deps, requested.stream, own.id, context);
-    return { result: result.unchanged ? requested : result, refund };
+    // The refund reactor may have recorded the provider's answer first (the same idempotency key
+    // gives both the same refund): answer with whichever view of the stream is newer.
+    return { result: result.revision > requested.revision ? result : requested, refund };
   } catch (error) {
     if (error instanceof PaymentProviderError) {
       throw error.withContext(`The refund of order ${orderId} is requested and will be retried automatically`, { orderId, refundRequested: true });

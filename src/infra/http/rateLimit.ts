@@ -26,18 +26,26 @@ export interface LimiterOptions {
 
 const REDIS_COMMAND_TIMEOUT_MS = 1000;
 
-/** A Redis call that gives up after a bound instead of queueing while Redis is unreachable. */
-function boundedCall(deps: Deps, command: string, args: string[]): Promise<RedisReply> {
+/**
+ * A Redis call that gives up after a bound instead of queueing while Redis is unreachable. The
+ * timeout is checked once more after the event loop's I/O phase: a process that was not scheduled
+ * for a while (a loaded machine) runs its expired timers before reading the reply that arrived
+ * meanwhile, and must not call an answered command unreachable.
+ */
+export function boundedRedisCall(redis: Pick<Deps['redis'], 'call'>, command: string, args: string[], timeoutMs = REDIS_COMMAND_TIMEOUT_MS): Promise<RedisReply> {
   let timer: NodeJS.Timeout | undefined;
+  let late: NodeJS.Immediate | undefined;
   return Promise.race([
-    deps.redis.call(command, ...args) as Promise<RedisReply>,
+    redis.call(command, ...args) as Promise<RedisReply>,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new UnavailableError('RATE_LIMITER_UNAVAILABLE', 'Rate limiter store is unreachable; retry shortly')),
-        REDIS_COMMAND_TIMEOUT_MS,
-      );
+      timer = setTimeout(() => {
+        late = setImmediate(() => reject(new UnavailableError('RATE_LIMITER_UNAVAILABLE', 'Rate limiter store is unreachable; retry shortly')));
+      }, timeoutMs);
     }),
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => {
+    clearTimeout(timer);
+    if (late) clearImmediate(late);
+  });
 }
 
 /**
@@ -56,7 +64,7 @@ export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandl
     legacyHeaders: false,
     store: new RedisStore({
       prefix: `${config.REDIS_KEY_PREFIX}rate-limit:${options.name}:`,
-      sendCommand: (command: string, ...args: string[]) => boundedCall(deps, command, args),
+      sendCommand: (command: string, ...args: string[]) => boundedRedisCall(deps.redis, command, args),
     }),
     passOnStoreError: options.failOpen ?? true,
     ...(skip ? { skip } : {}),

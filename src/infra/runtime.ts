@@ -12,7 +12,7 @@ import type { Config } from './config/config';
 import type { Deps } from './deps';
 import { createKnex, ensureDatabase } from './db/knex';
 import { migrateToLatest, pendingMigrations } from './db/migrations';
-import { createEventStore } from './eventstore/createEventStore';
+import { openEventStore } from './eventstore/createEventStore';
 import { createApp, type AppHooks } from './http/app';
 import { errorBody } from './http/errorHandler';
 import { createTokenService } from './http/authTokens';
@@ -112,7 +112,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     }
   }
 
-  const store = createEventStore(config, logger);
+  const store = await openEventStore(config, logger).catch(async (error: unknown) => {
+    await knex.destroy();
+    throw error;
+  });
   const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
   const waiter = new ProjectionWaiter(knex, config.DATABASE_URL, readModelProjections.map((p) => p.name), logger);

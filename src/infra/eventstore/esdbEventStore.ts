@@ -184,10 +184,11 @@ function streamsLabel(appends: readonly StreamAppend[]): string {
 }
 
 /**
- * The event store on EventStoreDB/KurrentDB through the official gRPC client. Same semantics as the
- * PostgreSQL store, except that ESDB does not make event ids unique across the store (only a retry
- * at the place the expected revision names is recognised) and recognises retries with `any` only
- * while the ids are in the server's cache of recent writes.
+ * The event store on KurrentDB (25.1 or later, for the atomic multi-stream append) through the
+ * official client, @kurrent/kurrentdb-client. Same semantics as the PostgreSQL store, except that
+ * KurrentDB does not make event ids unique across the store (only a retry at the place the expected
+ * revision names is recognised) and recognises retries with `any` only while the ids are in the
+ * server's cache of recent writes.
  */
 export class EsdbEventStore implements EventStore {
   readonly kind = 'esdb' as const;

@@ -143,6 +143,11 @@ export class DuplicateEventIdError extends Error {
 
 const EVENT_TYPE_PATTERN = /^[\p{L}\p{N}_.$:-]+$/u;
 
+/** Whether `appendToStreams` takes this event type (`appendToStream` takes any). */
+export function isMultiStreamEventType(type: string): boolean {
+  return EVENT_TYPE_PATTERN.test(type) && type.normalize('NFC') === type;
+}
+
 /** The input rules of `appendToStreams`, checked the same way by every adapter. */
 export function validateStreamAppends(appends: readonly StreamAppend[]): void {
   if (appends.length === 0) throw new RangeError('appendToStreams needs at least one stream');
@@ -157,7 +162,7 @@ export function validateStreamAppends(appends: readonly StreamAppend[]): void {
       const id = event.id.toLowerCase();
       if (ids.has(id)) throw new RangeError(`appendToStreams: event id ${event.id} appears more than once`);
       ids.add(id);
-      if (!EVENT_TYPE_PATTERN.test(event.type) || event.type.normalize('NFC') !== event.type) {
+      if (!isMultiStreamEventType(event.type)) {
         throw new RangeError(`appendToStreams: event type ${JSON.stringify(event.type)} must be letters, digits, _ . $ : - (NFC)`);
       }
     }

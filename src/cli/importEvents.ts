@@ -33,8 +33,11 @@ export interface ImportReport {
 
 /** A line longer than this is refused rather than buffered: the input may have no line breaks at all. */
 const MAX_LINE_CHARS = 64 * 1024 * 1024;
-/** Bytes of event JSON per append: KurrentDB refuses appends over its maximum append size (1 MiB by default). */
-const MAX_APPEND_CHARS = 512 * 1024;
+/**
+ * Bytes of exported JSON per append, an upper bound of what KurrentDB counts against its maximum
+ * append size (1 MiB by default).
+ */
+const MAX_APPEND_BYTES = 512 * 1024;
 
 const decimal = z.string().regex(/^\d+$/, 'expected a decimal string');
 const exportedLineSchema = z.object({
@@ -77,7 +80,7 @@ interface ParsedEvent {
   streamId: string;
   revision: bigint;
   event: EventData;
-  chars: number;
+  bytes: number;
 }
 
 function parseLine({ number, text }: Line): ParsedEvent | undefined {
@@ -95,7 +98,7 @@ function parseLine({ number, text }: Line): ParsedEvent | undefined {
     throw new CliFailure(`line ${number}: ${issue.path.join('.') || 'the line'}: ${issue.message}; expected a line of \`events export\``);
   }
   const { streamId, revision, id, type, data, metadata } = parsed.data;
-  return { line: number, streamId, revision: BigInt(revision), event: { id, type, data, metadata }, chars: trimmed.length };
+  return { line: number, streamId, revision: BigInt(revision), event: { id, type, data, metadata }, bytes: Buffer.byteLength(trimmed, 'utf8') };
 }
 
 /** Consecutive events of one stream in the export, appended together. */
@@ -135,7 +138,7 @@ export async function importEvents(options: ImportOptions): Promise<ImportReport
   const report: ImportReport = { events: 0, streams: 0, appends: 0, alreadyStored: 0 };
   let chunk: Run[] = [];
   let chunkEvents = 0;
-  let chunkChars = 0;
+  let chunkBytes = 0;
   const inChunk = new Set<string>();
 
   const flush = async (): Promise<void> => {
@@ -146,7 +149,7 @@ export async function importEvents(options: ImportOptions): Promise<ImportReport
     options.onProgress?.(report.events);
     chunk = [];
     chunkEvents = 0;
-    chunkChars = 0;
+    chunkBytes = 0;
     inChunk.clear();
   };
 
@@ -161,7 +164,7 @@ export async function importEvents(options: ImportOptions): Promise<ImportReport
       }
     }
     const continues = last?.streamId === parsed.streamId;
-    if ((!continues && inChunk.has(parsed.streamId)) || chunkEvents >= batchSize || (chunkEvents > 0 && chunkChars + parsed.chars > MAX_APPEND_CHARS)) {
+    if ((!continues && inChunk.has(parsed.streamId)) || chunkEvents >= batchSize || (chunkEvents > 0 && chunkBytes + parsed.bytes > MAX_APPEND_BYTES)) {
       await flush();
     }
     const current = chunk.at(-1);
@@ -173,7 +176,7 @@ export async function importEvents(options: ImportOptions): Promise<ImportReport
       inChunk.add(parsed.streamId);
     }
     chunkEvents++;
-    chunkChars += parsed.chars;
+    chunkBytes += parsed.bytes;
   }
   await flush();
   return report;

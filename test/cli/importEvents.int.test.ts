@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { importEvents } from '../../src/cli/importEvents';
 import type { RecordedEvent } from '../../src/infra/eventstore/eventStore';
+import { EsdbEventStore } from '../../src/infra/eventstore/esdbEventStore';
 import { PostgresEventStore } from '../../src/infra/eventstore/postgresEventStore';
+import { startFakeEsdb } from '../fakes/esdb/fakeEsdb';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 describe('importEvents', () => {
@@ -64,5 +66,22 @@ describe('importEvents', () => {
       [streams[0], 0n],
       [streams[1], 0n],
     ]);
+  });
+
+  it('when events are large, then no append exceeds KurrentDB’s maximum append size (1 MiB)', async () => {
+    const fake = await startFakeEsdb();
+    const kurrent = new EsdbEventStore({ connectionString: fake.connectionString });
+    try {
+      const streams = [`big-${randomUUID()}`, `big-${randomUUID()}`];
+      const lines = [0, 1, 2, 3].map((i) =>
+        JSON.stringify({ position: String(i + 1), streamId: streams[i % 2], revision: String(Math.floor(i / 2)), id: randomUUID(), type: 'Big', data: { blob: '€'.repeat(180_000) }, metadata: {}, createdAt: '2026-03-01T00:00:00.000Z' }),
+      );
+      const report = await importEvents({ store: kurrent, input: Readable.from([Buffer.from(`${lines.join('\n')}\n`)]), batchSize: 500, resume: false });
+      expect(report).toMatchObject({ events: 4, appends: 4 });
+      expect(fake.log.events.filter((e) => e.type === 'Big')).toHaveLength(4);
+    } finally {
+      await kurrent.close();
+      await fake.close();
+    }
   });
 });

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { loadConfig, type Config } from '../infra/config/config';
 import { environmentWithEnvFile } from '../infra/config/envFile';
 import { createKnex, type Knex } from '../infra/db/knex';
-import { createEventStore } from '../infra/eventstore/createEventStore';
+import { createEventStore, openEventStore } from '../infra/eventstore/createEventStore';
 import type { EventStore } from '../infra/eventstore/eventStore';
 import type { Logger } from '../infra/logger';
 
@@ -15,6 +15,8 @@ export interface CliContext {
   logger: Logger;
   knex(): Knex;
   store(): EventStore;
+  /** The store, checked like a starting server checks it (a KurrentDB server older than the port needs is refused). */
+  openStore(): Promise<EventStore>;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliConte
   const logger = pino({ name: 'order-ledger-cli', level: config.LOG_LEVEL }, pino.destination(2));
   let knex: Knex | undefined;
   let store: EventStore | undefined;
+  let opening: Promise<EventStore> | undefined;
   return {
     config,
     logger,
@@ -49,7 +52,13 @@ export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliConte
       store ??= createEventStore(config, logger);
       return store;
     },
+    openStore() {
+      if (store) return Promise.resolve(store);
+      opening ??= openEventStore(config, logger).then((opened) => (store = opened));
+      return opening;
+    },
     async close() {
+      await opening?.catch(() => undefined);
       await store?.close().catch(() => undefined);
       await knex?.destroy().catch(() => undefined);
     },

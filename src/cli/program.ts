@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { revokeAllTokensByEmail, setDisabled, setRole, type AccountSummary } from '../commands/accounts/accounts';
 import { ensureDatabase, type Knex } from '../infra/db/knex';
@@ -10,6 +11,7 @@ import { createCliContext, type CliContext } from './context';
 import { addEmailCommands } from './emails';
 import { DEFAULT_DEMO_ADMIN_EMAIL, formatDemo, seedDemo, walkthrough } from './demo';
 import { exportEvents } from './exportEvents';
+import { importEvents } from './importEvents';
 import { CliFailure, createProgress, errorLine, printLine, toJson, writeOut, type Progress } from './output';
 import { rebuildProjections } from './rebuild';
 import { formatReplay, parseMoment, parseOrderId, replayOrder } from './replay';
@@ -257,6 +259,40 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
       run(async (ctx, options: { stream?: string; from?: bigint; batchSize: number }) => {
         const streamId = options.stream === undefined ? undefined : /^[0-9a-f-]{36}$/i.test(options.stream) ? orderStreamId(options.stream) : options.stream;
         await exportEvents({ store: ctx.store(), ...(streamId ? { streamId } : {}), ...(options.from !== undefined ? { from: options.from } : {}), batchSize: options.batchSize, write: writeOut });
+        return 0;
+      }),
+    );
+  events
+    .command('import')
+    .description(
+      'read an `events export` (JSON lines) into an EMPTY event store of either kind, keeping event ids, types, data, metadata and stream revisions (positions are the target\'s); then run `projections rebuild`',
+    )
+    .option('--file <path>', 'read this file instead of stdin')
+    .option('--batch-size <n>', 'most events per append', positiveInt, 500)
+    .option('--resume', 'finish an import of this same export that stopped: events the store already holds are recognised by id and skipped')
+    .option('--json', 'print the result as JSON')
+    .action(
+      run(async (ctx, options: { file?: string; batchSize: number; resume?: boolean; json?: boolean }) => {
+        const store = await ctx.openStore();
+        const input = options.file === undefined ? process.stdin : createReadStream(options.file);
+        const progress = lazyProgress('import');
+        try {
+          const report = await importEvents({
+            store,
+            input,
+            batchSize: options.batchSize,
+            resume: options.resume ?? false,
+            onProgress: (events) => progress.update(events, undefined),
+          }).finally(() => progress.stop());
+          if (options.json) await printLine(toJson({ ...report, store: store.kind }));
+          else {
+            await printLine(
+              `imported ${report.events} event(s) of ${report.streams} stream(s) into the ${store.kind === 'esdb' ? 'KurrentDB' : 'PostgreSQL'} event store in ${report.appends} append(s)${report.alreadyStored > 0 ? `; ${report.alreadyStored} were already there` : ''}`,
+            );
+          }
+        } finally {
+          input.destroy();
+        }
         return 0;
       }),
     );

@@ -15,7 +15,7 @@ import type { Config } from './config/config';
 import type { Deps } from './deps';
 import { createKnex, ensureDatabase } from './db/knex';
 import { migrateToLatest, pendingMigrations } from './db/migrations';
-import { createEventStore } from './eventstore/createEventStore';
+import { openEventStore } from './eventstore/createEventStore';
 import { createApp, type AppHooks } from './http/app';
 import { errorBody } from './http/errorHandler';
 import { createTokenService } from './http/authTokens';
@@ -126,7 +126,13 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   }
 
   const metrics = new Metrics({ logger: logger.child({ component: 'metrics' }) });
-  const store = instrumentEventStore(createEventStore(config, logger), metrics);
+  const store = instrumentEventStore(
+    await openEventStore(config, logger).catch(async (error: unknown) => {
+      await knex.destroy();
+      throw error;
+    }),
+    metrics,
+  );
   const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
   const waiter = instrumentWaiter(

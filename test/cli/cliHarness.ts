@@ -9,6 +9,24 @@ import { Projector, projectedPosition } from '../../src/projections/projector';
 import { spawnTs } from '../support/childProcesses';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
+/** A line of `events export`: positions and revisions are decimal strings. */
+export interface ExportedLine {
+  position: string;
+  streamId: string;
+  revision: string;
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+}
+
+export const parseExportedLines = (stdout: string): ExportedLine[] =>
+  stdout
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as ExportedLine);
+
 export interface CliRun {
   code: number | null;
   stdout: string;
@@ -144,7 +162,7 @@ export async function projectAll(ledger: CliLedger): Promise<void> {
 }
 
 /** Whole read-model contents in key order, for before/after comparisons. */
-export async function readModelRows(ledger: CliLedger): Promise<{ orders: unknown[]; history: unknown[] }> {
+export async function readModelRows(ledger: Pick<CliLedger, 'db'>): Promise<{ orders: unknown[]; history: unknown[] }> {
   const orders = await ledger.db.knex('orders').orderBy('id').select('*');
   const history = await ledger.db.knex('order_history').orderBy(['order_id', 'revision']).select('*');
   return { orders, history };

@@ -1,17 +1,6 @@
 import type { RecordedEvent } from '../../src/infra/eventstore/eventStore';
 import { spawnTs } from '../support/childProcesses';
-import { createCliLedger, runCli, seedOrder, type CliLedger } from './cliHarness';
-
-interface ExportedLine {
-  position: string;
-  streamId: string;
-  revision: string;
-  id: string;
-  type: string;
-  data: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  createdAt: string;
-}
+import { createCliLedger, parseExportedLines as parseLines, runCli, seedOrder, type CliLedger, type ExportedLine } from './cliHarness';
 
 const asLine = (e: RecordedEvent): ExportedLine => ({
   position: e.position.toString(),
@@ -23,12 +12,6 @@ const asLine = (e: RecordedEvent): ExportedLine => ({
   metadata: e.metadata,
   createdAt: e.createdAt,
 });
-
-const parseLines = (stdout: string): ExportedLine[] =>
-  stdout
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as ExportedLine);
 
 describe('order-ledger events export', () => {
   let ledger: CliLedger;

@@ -5,8 +5,8 @@ import { startFakeEsdb, type FakeEsdb } from '../fakes/esdb/fakeEsdb';
 import { testEvent, uniqueStream } from '../support/events';
 import { describeEventStoreContract, type ContractSubject } from './eventStoreContract';
 
-async function fakeSubject(options: { batchAppend: boolean }): Promise<ContractSubject> {
-  const fake = await startFakeEsdb(options);
+async function fakeSubject(): Promise<ContractSubject> {
+  const fake = await startFakeEsdb();
   const store = new EsdbEventStore({ connectionString: fake.connectionString });
   return {
     store,
@@ -17,9 +17,8 @@ async function fakeSubject(options: { batchAppend: boolean }): Promise<ContractS
   };
 }
 
-// Current servers advertise BatchAppend, which the client then uses for every append; older ones get Append.
-describeEventStoreContract('EsdbEventStore (gRPC test server)', () => fakeSubject({ batchAppend: true }));
-describeEventStoreContract('EsdbEventStore (gRPC test server, Append without BatchAppend)', () => fakeSubject({ batchAppend: false }));
+// A KurrentDB 25.1 server: BatchAppend for single appends, AppendSession for appendToStreams.
+describeEventStoreContract('EsdbEventStore (gRPC test server)', fakeSubject);
 
 const realServer = process.env.EVENTSTORE_CONNECTION_STRING;
 if (realServer) {
@@ -108,8 +107,8 @@ describe('EsdbEventStore specifics (gRPC test server)', () => {
     await expect(store.appendToStream(uniqueStream(), [event], { expectedRevision: 'no_stream' })).resolves.toMatchObject({ nextRevision: 0n });
   });
 
-  it('accepts the kurrentdb:// spelling of the connection string', async () => {
-    const kurrent = new EsdbEventStore({ connectionString: fake.connectionString.replace(/^esdb:/, 'kurrentdb:') });
+  it('accepts the esdb:// spelling of the connection string that EventStoreDB documented', async () => {
+    const kurrent = new EsdbEventStore({ connectionString: fake.connectionString.replace(/^kurrentdb:/, 'esdb:') });
     try {
       await expect(kurrent.ping()).resolves.toBeUndefined();
     } finally {
@@ -143,10 +142,16 @@ describe('EsdbEventStore append paths (gRPC test server)', () => {
       const fake = await startFakeEsdb({ batchAppend });
       const store = new EsdbEventStore({ connectionString: fake.connectionString, timeoutMs: 300 });
       try {
-        await store.ping();
+        // The client's reader connects on first use after its discovery interval (500 ms by default).
+        await eventually(() => store.ping(), 5000);
         fake.setUnresponsive(true);
         const started = Date.now();
         await expect(store.appendToStream(uniqueStream(), [testEvent()], { expectedRevision: 'no_stream' })).rejects.toBeInstanceOf(EventStoreTimeoutError);
+        if (batchAppend) {
+          await expect(store.appendToStreams([{ streamId: uniqueStream(), events: [testEvent()], expectedRevision: 'no_stream' }])).rejects.toBeInstanceOf(
+            EventStoreTimeoutError,
+          );
+        }
         await expect(store.readStream(uniqueStream())).rejects.toBeInstanceOf(EventStoreTimeoutError);
         await expect(store.readAll({ limit: 10 })).rejects.toBeInstanceOf(EventStoreTimeoutError);
         await expect(store.headPosition()).rejects.toBeInstanceOf(EventStoreTimeoutError);
@@ -164,6 +169,18 @@ describe('EsdbEventStore append paths (gRPC test server)', () => {
     },
   );
 });
+
+/** Retries `attempt` until it resolves, at most for `ms`. */
+async function eventually(attempt: () => Promise<void>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+  }
+}
 
 describe('EsdbEventStore when the server goes away (gRPC test server)', () => {
   it('then an open subscription fails from its iterator, so the consumer can restart from its checkpoint', async () => {

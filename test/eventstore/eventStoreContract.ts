@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
   WrongExpectedVersionError,
+  type EventData,
   type EventStore,
+  type ExpectedRevision,
   type RecordedEvent,
+  type StreamAppend,
 } from '../../src/infra/eventstore/eventStore';
 import { testEvent, uniqueStream } from '../support/events';
 
@@ -31,6 +34,42 @@ async function readAllEventually(store: EventStore, after: bigint, count: number
     const events = await store.readAll({ after, limit: count });
     if (events.length >= count || Date.now() > deadline) return events;
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A small deterministic generator (mulberry32), so a failing interleaving can be told apart from a new one. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function caught(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+/** Rejects when `promise` has not settled within `ms`: a hung append fails the test instead of hanging it. */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -141,6 +180,241 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
         const [read] = await store.readStream(stream);
         expect(read).toMatchObject({ id: event.id, streamId: stream, type: 'ThingDone', data: event.data, metadata: event.metadata });
         expect(new Date(read!.createdAt).toISOString()).toBe(read!.createdAt);
+      });
+    });
+
+    describe('appendToStreams', () => {
+      const existing = async (events: number): Promise<string> => {
+        const stream = uniqueStream();
+        await store.appendToStream(stream, Array.from({ length: events }, () => testEvent()), { expectedRevision: 'no_stream' });
+        return stream;
+      };
+
+      it('when every stream’s expected revision holds, then every event is written with its own revision and position, in request order, together in $all', async () => {
+        const fresh = uniqueStream();
+        const exact = await existing(1);
+        const any = await existing(2);
+        const before = await store.lastPosition();
+        const appends: StreamAppend[] = [
+          { streamId: fresh, events: [testEvent(), testEvent()], expectedRevision: 'no_stream' },
+          { streamId: exact, events: [testEvent()], expectedRevision: 0n },
+          { streamId: any, events: [testEvent(), testEvent()], expectedRevision: 'any' },
+        ];
+        const result = await store.appendToStreams(appends);
+        expect(result.streams).toEqual([
+          { streamId: fresh, nextRevision: 1n },
+          { streamId: exact, nextRevision: 1n },
+          { streamId: any, nextRevision: 3n },
+        ]);
+        expect((await store.readStream(fresh)).map((e) => [e.revision, e.id])).toEqual([[0n, appends[0]!.events[0]!.id], [1n, appends[0]!.events[1]!.id]]);
+        expect((await store.readStream(exact)).map((e) => e.revision)).toEqual([0n, 1n]);
+        expect((await store.readStream(any)).slice(2).map((e) => e.id)).toEqual(appends[2]!.events.map((e) => e.id));
+
+        const all = await readAllEventually(store, before, 5);
+        expect(all.map((e) => e.id)).toEqual(appends.flatMap((a) => a.events.map((e) => e.id)));
+        expect(new Set(all.map((e) => e.position)).size).toBe(5);
+        for (let i = 1; i < all.length; i++) expect(all[i - 1]!.position < all[i]!.position).toBe(true);
+        expect(result.position).toBe(all[4]!.position);
+        expect((await store.lastPosition()) >= result.position).toBe(true);
+      });
+
+      it('when one stream’s expected revision is stale, then nothing is written to any stream and the error names that stream with both revisions', async () => {
+        const fresh = uniqueStream();
+        const stale = await existing(3);
+        const other = await existing(1);
+        const before = await store.lastPosition();
+        const error = await caught(
+          store.appendToStreams([
+            { streamId: fresh, events: [testEvent()], expectedRevision: 'no_stream' },
+            { streamId: stale, events: [testEvent()], expectedRevision: 1n },
+            { streamId: other, events: [testEvent()], expectedRevision: 0n },
+          ]),
+        );
+        expect(error).toBeInstanceOf(WrongExpectedVersionError);
+        expect(error).toMatchObject({ streamId: stale, expected: 1n, actual: 2n });
+        expect(await store.readStream(fresh)).toEqual([]);
+        expect(await store.readStream(stale)).toHaveLength(3);
+        expect(await store.readStream(other)).toHaveLength(1);
+        expect(await store.lastPosition()).toBe(before);
+      });
+
+      it('when several streams are stale, then the error names the first of them in request order', async () => {
+        const exists = await existing(1);
+        const missing = uniqueStream();
+        const error = await caught(
+          store.appendToStreams([
+            { streamId: missing, events: [testEvent()], expectedRevision: 4n },
+            { streamId: exists, events: [testEvent()], expectedRevision: 'no_stream' },
+          ]),
+        );
+        expect(error).toMatchObject({ streamId: missing, expected: 4n, actual: 'no_stream' });
+        const second = await caught(
+          store.appendToStreams([
+            { streamId: exists, events: [testEvent()], expectedRevision: 'no_stream' },
+            { streamId: missing, events: [testEvent()], expectedRevision: 4n },
+          ]),
+        );
+        expect(second).toMatchObject({ streamId: exists, expected: 'no_stream', actual: 0n });
+        expect(await store.readStream(missing)).toEqual([]);
+      });
+
+      it('when the same append is retried whole, then nothing is written and the original result returns', async () => {
+        const exact = await existing(2);
+        const appends: StreamAppend[] = [
+          { streamId: uniqueStream(), events: [testEvent(), testEvent()], expectedRevision: 'no_stream' },
+          { streamId: exact, events: [testEvent()], expectedRevision: 1n },
+        ];
+        const first = await store.appendToStreams(appends);
+        const lastBefore = await store.lastPosition();
+        const again = await store.appendToStreams(appends);
+        expect(again).toEqual(first);
+        expect(await store.readStream(appends[0]!.streamId)).toHaveLength(2);
+        expect(await store.readStream(exact)).toHaveLength(3);
+        expect(await store.lastPosition()).toBe(lastBefore);
+      });
+
+      it('when a retry also writes to a new stream, then it is a conflict on the stream already written and nothing is written', async () => {
+        const written: StreamAppend = { streamId: uniqueStream(), events: [testEvent()], expectedRevision: 'no_stream' };
+        await store.appendToStreams([written]);
+        const added: StreamAppend = { streamId: uniqueStream(), events: [testEvent()], expectedRevision: 'no_stream' };
+        const error = await caught(store.appendToStreams([added, written]));
+        expect(error).toMatchObject({ streamId: written.streamId, expected: 'no_stream', actual: 0n });
+        expect(await store.readStream(added.streamId)).toEqual([]);
+      });
+
+      it('keeps data, metadata and type as written, for readStream, readAll and subscribers', async () => {
+        const before = await store.lastPosition();
+        const event: EventData = {
+          id: randomUUID(),
+          type: 'Stock.Reserved:v2',
+          data: { nested: { a: [1, 2] }, text: 'ü €', flag: true, none: null },
+          metadata: { schemaVersion: 2, actor: { type: 'user', id: 'u1' }, tags: ['a'], ratio: 1.5 },
+        };
+        const plain = testEvent({ metadata: {} });
+        const stream = uniqueStream();
+        await store.appendToStreams([
+          { streamId: stream, events: [event], expectedRevision: 'no_stream' },
+          { streamId: uniqueStream(), events: [plain], expectedRevision: 'no_stream' },
+        ]);
+        const expected = { id: event.id, streamId: stream, type: event.type, data: event.data, metadata: event.metadata };
+        expect((await store.readStream(stream))[0]).toMatchObject(expected);
+        const [fromAll, plainFromAll] = await readAllEventually(store, before, 2);
+        expect(fromAll).toMatchObject(expected);
+        expect(plainFromAll?.metadata).toEqual({});
+        const [fromSubscription] = await collect(store, before, 1);
+        expect(fromSubscription).toMatchObject(expected);
+      });
+
+      it.each<[string, () => StreamAppend[]]>([
+        ['no stream', () => []],
+        ['a stream twice (in any letter case)', () => [
+          { streamId: 'order-ABC', events: [testEvent()], expectedRevision: 'any' },
+          { streamId: 'order-abc', events: [testEvent()], expectedRevision: 'any' },
+        ]],
+        ['a stream without events', () => [{ streamId: uniqueStream(), events: [], expectedRevision: 'any' }]],
+        ['an event id twice', () => {
+          const event = testEvent();
+          return [
+            { streamId: uniqueStream(), events: [event], expectedRevision: 'any' },
+            { streamId: uniqueStream(), events: [{ ...event }], expectedRevision: 'any' },
+          ];
+        }],
+        ['an event type with a space', () => [{ streamId: uniqueStream(), events: [testEvent({ type: 'Order Placed' })], expectedRevision: 'any' }]],
+      ])('when given %s, then it refuses before writing anything', async (_name, appends) => {
+        const input = appends();
+        await expect(store.appendToStreams(input)).rejects.toBeInstanceOf(RangeError);
+        for (const append of input) expect(await store.readStream(append.streamId)).toEqual([]);
+      });
+
+      it('when 16 writers append to overlapping sets of 6 streams, then no append is partly written, none deadlocks, and a subscriber sees every event once, in order', async () => {
+        const streams = Array.from({ length: 6 }, () => uniqueStream('multi'));
+        const writers = 16;
+        const appendsPerWriter = 8;
+        const start = await store.lastPosition();
+        const random = seededRandom(17);
+        const known = new Map<string, bigint>(streams.map((s) => [s, -1n]));
+        const committed = new Map<string, string[]>();
+        const refused = new Set<string>();
+        let attempts = 0;
+
+        const subscription = store.subscribeToAll({ after: start, maxBatchSize: 100 });
+        const seen: RecordedEvent[] = [];
+        let expectedTotal = Infinity;
+        const reading = (async () => {
+          const timer = setTimeout(() => void subscription.close(), 60_000);
+          for await (const batch of subscription) {
+            seen.push(...batch.filter((e) => known.has(e.streamId)));
+            if (seen.length >= expectedTotal) break;
+          }
+          clearTimeout(timer);
+          await subscription.close();
+        })();
+
+        const writer = async (w: number): Promise<void> => {
+          for (let done = 0; done < appendsPerWriter; ) {
+            if (++attempts > writers * appendsPerWriter * 40) throw new Error('too many conflicts: writers are not making progress');
+            // A random subset of 2-4 streams in a random order: every lock order is asked for.
+            const shuffled = [...streams];
+            for (let i = shuffled.length - 1; i > 0; i--) {
+              const j = Math.floor(random() * (i + 1));
+              [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+            }
+            const subset = shuffled.slice(0, 2 + Math.floor(random() * 3));
+            const tag = `${w}-${done}-${randomUUID()}`;
+            const appends: StreamAppend[] = subset.map((streamId) => {
+              const revision = known.get(streamId)!;
+              const expectedRevision: ExpectedRevision = random() < 0.2 ? 'any' : revision < 0n ? 'no_stream' : revision;
+              const count = 1 + Math.floor(random() * 2);
+              return { streamId, expectedRevision, events: Array.from({ length: count }, () => testEvent({ data: { tag } })) };
+            });
+            try {
+              const result = await store.appendToStreams(appends);
+              for (const { streamId, nextRevision } of result.streams) if (nextRevision > known.get(streamId)!) known.set(streamId, nextRevision);
+              committed.set(tag, appends.flatMap((a) => a.events.map((e) => e.id)));
+              done++;
+            } catch (error) {
+              if (!(error instanceof WrongExpectedVersionError)) throw error;
+              refused.add(tag);
+              known.set(error.streamId, error.actual === 'no_stream' ? -1n : error.actual);
+            }
+          }
+        };
+        await within(40_000, 'the 16 writers', Promise.all(Array.from({ length: writers }, (_, w) => writer(w))));
+        expectedTotal = [...committed.values()].reduce((sum, ids) => sum + ids.length, 0);
+        if (seen.length >= expectedTotal) await subscription.close();
+        await reading;
+
+        expect(committed.size).toBe(writers * appendsPerWriter);
+        const byTag = new Map<string, string[]>();
+        for (const streamId of streams) {
+          const events = await store.readStream(streamId);
+          expect(events.map((e) => e.revision)).toEqual(events.map((_, i) => BigInt(i)));
+          for (const event of events) {
+            const tag = event.data.tag as string;
+            byTag.set(tag, [...(byTag.get(tag) ?? []), event.id]);
+          }
+        }
+        // Whole or absent: each committed append has all of its events, a refused one none.
+        expect(new Set(byTag.keys())).toEqual(new Set(committed.keys()));
+        for (const [tag, ids] of committed) expect(new Set(byTag.get(tag))).toEqual(new Set(ids));
+        expect(refused.size).toBeGreaterThan(0);
+        for (const tag of refused) expect(byTag.has(tag)).toBe(false);
+
+        // Every event once, in position order, each append's events side by side in request order.
+        const ids = seen.map((e) => e.id);
+        expect(ids).toHaveLength(expectedTotal);
+        expect(new Set(ids).size).toBe(ids.length);
+        for (let i = 1; i < seen.length; i++) expect(seen[i - 1]!.position < seen[i]!.position).toBe(true);
+        for (const appended of committed.values()) {
+          const first = ids.indexOf(appended[0]!);
+          expect(ids.slice(first, first + appended.length)).toEqual(appended);
+        }
+        const read: RecordedEvent[] = [];
+        for (let after = start, page = await store.readAll({ after, limit: 500 }); page.length > 0; page = await store.readAll({ after, limit: 500 })) {
+          read.push(...page.filter((e) => known.has(e.streamId)));
+          after = page[page.length - 1]!.position;
+        }
+        expect(read.map((e) => e.id)).toEqual(ids);
       });
     });
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { appendFunctionSql } from '../eventstore/postgresSchema';
+import { appendFunctionSql, appendStreamsFunctionSql } from '../eventstore/postgresSchema';
 
 interface Migration {
   name: string;
@@ -243,6 +243,16 @@ const migrations: Migration[] = [
     },
     async down(knex) {
       await knex.raw('alter table orders drop column if exists stray_refunds_pending, drop column if exists stray_refunds_completed;');
+    },
+  },
+  {
+    // appendToStreams: atomic appends to several streams (stock reserved with the order placing it).
+    name: '0008_append_to_streams',
+    async up(knex) {
+      await knex.raw(appendStreamsFunctionSql());
+    },
+    async down(knex) {
+      await knex.raw('drop function if exists order_ledger_append_streams;');
     },
   },
 ];

@@ -18,3 +18,20 @@ export function createEventStore(config: Config, logger: Logger): EventStore {
     logger,
   });
 }
+
+/**
+ * The store for a starting server: as `createEventStore`, and a KurrentDB server too old for the
+ * port (no atomic multi-stream append) stops the start with a message naming the version needed.
+ */
+export async function openEventStore(config: Config, logger: Logger): Promise<EventStore> {
+  if (!config.EVENTSTORE_CONNECTION_STRING) return createEventStore(config, logger);
+  const { EsdbEventStore } = require('./esdbEventStore') as typeof import('./esdbEventStore');
+  const store = new EsdbEventStore({ connectionString: config.EVENTSTORE_CONNECTION_STRING });
+  try {
+    await store.verifyServer();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return store;
+}

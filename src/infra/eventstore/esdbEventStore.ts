@@ -3,22 +3,25 @@ import {
   BACKWARDS,
   DeadlineExceededError,
   END,
-  EventStoreDBClient,
   FORWARDS,
+  KurrentDBClient,
   NO_STREAM,
   START,
   StreamNotFoundError,
   TimeoutError,
+  UnknownError,
+  UnsupportedError,
   WrongExpectedVersionError as EsdbWrongExpectedVersionError,
   type AllStreamResolvedEvent,
   type AllStreamSubscription,
-  type AppendExpectedRevision,
+  type AppendStreamState,
   type JSONEventData,
+  type MultiAppendResult,
   type Position,
   type ResolvedEvent,
-  type StreamingRead,
-} from '@eventstore/db-client';
+} from '@kurrent/kurrentdb-client';
 import { UnavailableError } from '../../errors';
+import { metadataAsWritten, metadataProperties } from './esdbMetadata';
 import {
   WrongExpectedVersionError,
   type AppendResult,
@@ -27,8 +30,11 @@ import {
   type ExpectedRevision,
   type ReadAllOptions,
   type RecordedEvent,
+  type StreamAppend,
+  type StreamsAppendResult,
   type SubscribeOptions,
   type Subscription,
+  validateStreamAppends,
 } from './eventStore';
 
 /*
@@ -37,7 +43,8 @@ import {
  * through gRPC is an implicitly committed prepare, for which ESDB reports commit === prepare === the
  * event's own offset: unique, increasing in $all order, and a record boundary the server accepts as a
  * starting point. An append answers {commit: last event's offset, prepare: first event's}, so its
- * commit is the position of the last appended event. Events from explicit transactions of the legacy
+ * commit is the position of the last appended event; a multi-stream append answers that same commit
+ * position. Events from explicit transactions of the legacy
  * TCP API share one commit position and cannot be checkpointed as one number: reading one fails
  * loudly rather than risk a checkpoint that skips or repeats events.
  * Subscribing from a position is exclusive on the server, reading $all from one inclusive, hence
@@ -47,8 +54,13 @@ import {
 
 const MAX_LOG_POSITION = (1n << 63n) - 1n;
 
+/** KurrentDB's atomic multi-stream append (Streams v2 AppendSession) came with this release. */
+export const MULTI_STREAM_APPEND_SERVER_VERSION = '25.1';
+/** gRPC's status code, without depending on grpc-js ourselves. */
+const GRPC_FAILED_PRECONDITION = 9;
+
 export interface EsdbEventStoreOptions {
-  /** esdb://, esdb+discover://, or the kurrentdb:// / kdb:// spellings of KurrentDB docs. */
+  /** kurrentdb://, kdb://, esdb:// (each with +discover), as KurrentDB and EventStoreDB document them. */
   connectionString: string;
   /** Deadline of each append and read, and for the server to confirm a subscription (which then lives on gRPC keep-alive). */
   timeoutMs?: number;
@@ -70,9 +82,23 @@ export class UnsupportedEsdbEventError extends Error {
   }
 }
 
-/** The v6 client only parses esdb:// schemes; KurrentDB documents kurrentdb:// for the same protocol. */
+/** The server cannot do what the port promises (an atomic multi-stream append). */
+export class EventStoreServerTooOldError extends Error {
+  readonly code = 'EVENT_STORE_SERVER_TOO_OLD';
+  constructor() {
+    super(
+      `the event store at EVENTSTORE_CONNECTION_STRING does not offer atomic multi-stream appends; order-ledger needs KurrentDB ${MULTI_STREAM_APPEND_SERVER_VERSION} or later`,
+    );
+    this.name = 'EventStoreServerTooOldError';
+  }
+}
+
+/**
+ * The client warns on every connection that esdb:// is deprecated; the same servers answer
+ * kurrentdb://, so older configurations keep working quietly.
+ */
 export function normalizeConnectionString(connectionString: string): string {
-  const normalized = connectionString.trim().replace(/^(?:kurrentdb|kdb)(\+discover)?:\/\//i, 'esdb$1://');
+  const normalized = connectionString.trim().replace(/^(?:esdb|kdb|kurrent)(\+discover)?:\/\//i, 'kurrentdb$1://');
   // With throwOnAppendFailure=false the client reports conflicts as a result whose current revision
   // is wrong on the BatchAppend path; conflicts must arrive as errors to be mapped faithfully.
   if (/[?&]throwOnAppendFailure=false(?:&|$)/i.test(normalized)) {
@@ -81,7 +107,7 @@ export function normalizeConnectionString(connectionString: string): string {
   return normalized;
 }
 
-function toEsdbExpected(expected: ExpectedRevision): AppendExpectedRevision {
+function toEsdbExpected(expected: ExpectedRevision): AppendStreamState {
   if (expected === 'no_stream') return NO_STREAM;
   if (expected === 'any') return ANY;
   if (expected < 0n) throw new RangeError(`expected revision must be >= 0, got ${expected}`);
@@ -126,8 +152,9 @@ function requirePosition(event: EsdbRecorded): bigint {
 }
 
 function toRecorded(event: EsdbRecorded, position: bigint): RecordedEvent {
-  const metadata = event.metadata ?? {};
-  if (!event.isJson || !isPlainObject(event.data) || !isPlainObject(metadata)) {
+  const stored = event.metadata ?? {};
+  const metadata = isPlainObject(stored) ? metadataAsWritten(stored) : undefined;
+  if (!event.isJson || !isPlainObject(event.data) || !metadata) {
     throw new UnsupportedEsdbEventError(`event ${event.id} in ${event.streamId} is not a JSON object with JSON object metadata`);
   }
   return {
@@ -146,21 +173,32 @@ function toEsdbEvent(event: EventData): JSONEventData {
   return { id: event.id, contentType: 'application/json', type: event.type, data: event.data, metadata: event.metadata };
 }
 
+function toMultiStreamEvent(event: EventData): JSONEventData {
+  return { id: event.id, contentType: 'application/json', type: event.type, data: event.data, metadata: metadataProperties(event.metadata) };
+}
+
+/** A short name for an append to several streams, for timeouts and logs. */
+function streamsLabel(appends: readonly StreamAppend[]): string {
+  const names = appends.slice(0, 3).map((append) => append.streamId);
+  return `an append to ${names.join(', ')}${appends.length > 3 ? ` and ${appends.length - 3} more stream(s)` : ''}`;
+}
+
 /**
- * The event store on EventStoreDB/KurrentDB through the official gRPC client. Same semantics as the
- * PostgreSQL store, except that ESDB does not make event ids unique across the store (only a retry
- * at the place the expected revision names is recognised) and recognises retries with `any` only
- * while the ids are in the server's cache of recent writes.
+ * The event store on KurrentDB (25.1 or later, for the atomic multi-stream append) through the
+ * official client, @kurrent/kurrentdb-client. Same semantics as the PostgreSQL store, except that
+ * KurrentDB does not make event ids unique across the store (only a retry at the place the expected
+ * revision names is recognised) and recognises retries with `any` only while the ids are in the
+ * server's cache of recent writes.
  */
 export class EsdbEventStore implements EventStore {
   readonly kind = 'esdb' as const;
-  private readonly client: EventStoreDBClient;
+  private readonly client: KurrentDBClient;
   private readonly timeoutMs: number;
   private readonly subscriptions = new Set<EsdbSubscription>();
   private closed = false;
 
   constructor(options: EsdbEventStoreOptions) {
-    this.client = EventStoreDBClient.connectionString(normalizeConnectionString(options.connectionString));
+    this.client = KurrentDBClient.connectionString(normalizeConnectionString(options.connectionString));
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
@@ -168,17 +206,17 @@ export class EsdbEventStore implements EventStore {
     if (events.length === 0) throw new RangeError('appendToStream needs at least one event');
     const expectedRevision = toEsdbExpected(options.expectedRevision);
     const operation = `an append to ${streamId}`;
-    let result: Awaited<ReturnType<EventStoreDBClient['appendToStream']>>;
+    let result: Awaited<ReturnType<KurrentDBClient['appendToStream']>>;
     try {
       // The deadline makes the server give up too; the local timer covers BatchAppend, whose
       // shared stream has no client-side deadline, and a server that never answers.
       result = await this.withTimeout(
         operation,
-        this.client.appendToStream(streamId, events.map(toEsdbEvent), { expectedRevision, deadline: this.timeoutMs }),
+        this.client.appendToStream(streamId, events.map(toEsdbEvent), { streamState: expectedRevision, deadline: this.timeoutMs }),
       );
     } catch (error) {
       if (error instanceof EsdbWrongExpectedVersionError) {
-        const actual = error.actualVersion;
+        const actual = error.actualState;
         throw new WrongExpectedVersionError(streamId, options.expectedRevision, typeof actual === 'bigint' ? actual : 'no_stream');
       }
       // Whichever deadline fires first, the gRPC one or the server's, callers see one error.
@@ -189,6 +227,60 @@ export class EsdbEventStore implements EventStore {
     // Older servers answer an idempotent append without a position; look the event up instead.
     const position = result.position?.commit ?? (await this.positionOfRevision(streamId, nextRevision));
     return { nextRevision, position };
+  }
+
+  /** Through the server's atomic multi-stream append (KurrentDB 25.1+); see the port for the semantics. */
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<StreamsAppendResult> {
+    validateStreamAppends(appends);
+    const operation = streamsLabel(appends);
+    let result: MultiAppendResult;
+    try {
+      result = await this.withTimeout(
+        operation,
+        this.client.multiStreamAppend(
+          appends.map((append) => ({
+            streamName: append.streamId,
+            expectedState: toEsdbExpected(append.expectedRevision),
+            events: append.events.map(toMultiStreamEvent),
+          })),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof EsdbWrongExpectedVersionError) {
+        const failed = appends.find((append) => append.streamId === error.streamName);
+        if (!failed) throw new Error(`KurrentDB reported a conflict on ${error.streamName}, which this append did not write to`);
+        const actual = error.actualState;
+        throw new WrongExpectedVersionError(failed.streamId, failed.expectedRevision, typeof actual === 'bigint' ? actual : 'no_stream');
+      }
+      if (error instanceof UnsupportedError) throw new EventStoreServerTooOldError();
+      if (error instanceof DeadlineExceededError || error instanceof TimeoutError) throw new EventStoreTimeoutError(operation, this.timeoutMs);
+      throw error;
+    }
+    // The server answers one entry per stream, in request order.
+    const streams = appends.map((append, index) => {
+      const answered = result.responses[index];
+      if (answered?.streamName !== append.streamId) throw new Error(`KurrentDB answered ${operation} out of order`);
+      return { streamId: append.streamId, nextRevision: answered.revision };
+    });
+    return { streams, position: result.position };
+  }
+
+  /**
+   * Refuses a server without the atomic multi-stream append: call at start-up, so an old server
+   * stops the process with a message naming the version needed rather than failing the first
+   * order. The probe is an empty multi-stream append: the client checks the server's advertised
+   * methods first (refusing before any call on an old server), and a current server refuses an
+   * empty session without writing anything.
+   */
+  async verifyServer(): Promise<void> {
+    try {
+      await this.withTimeout('a check of the server version', this.client.multiStreamAppend([]));
+    } catch (error) {
+      if (error instanceof UnsupportedError) throw new EventStoreServerTooOldError();
+      if (error instanceof UnknownError && error.code === GRPC_FAILED_PRECONDITION) return;
+      throw error;
+    }
+    throw new Error('KurrentDB accepted an empty multi-stream append; expected it to refuse one');
   }
 
   async readStream(streamId: string, options: { fromRevision?: bigint; maxCount?: number } = {}): Promise<RecordedEvent[]> {
@@ -284,16 +376,19 @@ export class EsdbEventStore implements EventStore {
     }
   }
 
-  /** Collects a finite read. The client reads without a gRPC deadline, so it is cancelled here. */
-  private async drain<E>(operation: string, read: StreamingRead<E>): Promise<E[]> {
+  /**
+   * Collects a finite read. The client reads through its native (Rust) bridge without a deadline,
+   * so the read is bounded here and abandoned on timeout.
+   */
+  private async drain<E>(operation: string, read: AsyncIterableIterator<E>): Promise<E[]> {
     const items: E[] = [];
     const reading = (async () => {
-      for await (const item of read) items.push(item as E);
+      for await (const item of read) items.push(item);
     })();
     // After a timeout nobody awaits the read any more; its ending in an error is expected then.
     reading.catch(() => undefined);
     await this.withTimeout(operation, reading, () => {
-      void read.cancel().finally(() => read.destroy());
+      void read.return?.()?.catch(() => undefined);
     });
     return items;
   }
@@ -309,7 +404,7 @@ class EsdbSubscription implements Subscription {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly client: EventStoreDBClient,
+    private readonly client: KurrentDBClient,
     private after: bigint,
     private readonly maxBatchSize: number,
     private readonly confirmTimeoutMs: number,

@@ -1,12 +1,13 @@
 /**
  * The event-store port. Shaped after EventStoreDB so both adapters (PostgreSQL, EventStoreDB)
- * keep the same semantics and pass the same contract suite (test/eventstore.contract.ts).
+ * keep the same semantics and pass the same contract suite (test/eventstore/eventStoreContract.ts).
  *
  * - Revisions are per stream and start at 0. Positions are global, unique, and increase in the
  *   order `readAll`/`subscribeToAll` deliver events; treat them as opaque bigints.
  * - `appendToStream` is atomic: all events or none.
  * - Re-appending events whose ids are already stored at the place the expected revision names is a
  *   no-op that returns the original result (webhook retries rely on this).
+ * - `appendToStreams` is the same across several streams at once; see its doc comment.
  */
 
 export type ExpectedRevision = 'no_stream' | 'any' | bigint;
@@ -38,6 +39,21 @@ export interface AppendResult {
   position: bigint;
 }
 
+/** One stream's part of an `appendToStreams` call. */
+export interface StreamAppend {
+  streamId: string;
+  /** At least one. */
+  events: EventData[];
+  expectedRevision: ExpectedRevision;
+}
+
+export interface StreamsAppendResult {
+  /** One entry per requested stream, in request order: the revision of its last event now. */
+  streams: Array<{ streamId: string; nextRevision: bigint }>;
+  /** Global position of the last event of the whole append (the last event of the last stream). */
+  position: bigint;
+}
+
 export interface ReadAllOptions {
   /** Exclusive lower bound; omit to read from the start. */
   after?: bigint;
@@ -62,6 +78,31 @@ export interface Subscription extends AsyncIterable<RecordedEvent[]> {
 export interface EventStore {
   readonly kind: 'postgres' | 'esdb' | 'memory';
   appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
+  /**
+   * Appends to several streams in one atomic commit: every event of every stream, or nothing.
+   *
+   * - Input: at least one stream; each stream at most once (ids compared case-insensitively, as
+   *   KurrentDB does); each with at least one event; no event id twice in the call; event types of
+   *   letters, digits and `_ . $ : -` (KurrentDB's rule for record names). A violation throws a
+   *   RangeError before anything is sent (`validateStreamAppends`).
+   * - Each stream is checked against its own expected revision (`no_stream`, `any`, exact), all
+   *   before anything is written. When one does not hold, nothing is written and the call throws
+   *   WrongExpectedVersionError naming the first such stream in request order, with that stream's
+   *   expected and actual revision.
+   * - Every event gets its own position. The events follow each other in $all in request order
+   *   (all of the first stream's events, then the second's, …), with nothing from another append
+   *   between them; readers and subscribers of $all see the append whole or not at all.
+   * - Idempotent like `appendToStream`: when every stream's events are already stored with the
+   *   same ids at the place its expected revision names (`any`: anywhere at the end of that
+   *   stream), nothing is written and the original result returns (same revisions, same
+   *   position). When only some streams are such a retry, it is a conflict: WrongExpectedVersionError
+   *   for the first stream in request order that is a retry or does not match.
+   * - Ids already stored elsewhere: as `appendToStream` (PostgreSQL throws DuplicateEventIdError,
+   *   EventStoreDB writes them again).
+   * - The result lists every stream in request order with its new last revision, and the position
+   *   of the last event of the append.
+   */
+  appendToStreams(appends: readonly StreamAppend[]): Promise<StreamsAppendResult>;
   /** Events of one stream in revision order; an empty array when the stream does not exist. */
   readStream(streamId: string, options?: { fromRevision?: bigint; maxCount?: number }): Promise<RecordedEvent[]>;
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
@@ -97,6 +138,34 @@ export class DuplicateEventIdError extends Error {
   constructor(readonly streamId: string, readonly eventIds: string[]) {
     super(`Stream ${streamId}: event id(s) ${eventIds.join(', ')} already stored elsewhere`);
     this.name = 'DuplicateEventIdError';
+  }
+}
+
+const EVENT_TYPE_PATTERN = /^[\p{L}\p{N}_.$:-]+$/u;
+
+/** Whether `appendToStreams` takes this event type (`appendToStream` takes any). */
+export function isMultiStreamEventType(type: string): boolean {
+  return EVENT_TYPE_PATTERN.test(type) && type.normalize('NFC') === type;
+}
+
+/** The input rules of `appendToStreams`, checked the same way by every adapter. */
+export function validateStreamAppends(appends: readonly StreamAppend[]): void {
+  if (appends.length === 0) throw new RangeError('appendToStreams needs at least one stream');
+  const streams = new Set<string>();
+  const ids = new Set<string>();
+  for (const { streamId, events } of appends) {
+    const key = streamId.toLowerCase();
+    if (streams.has(key)) throw new RangeError(`appendToStreams: stream ${streamId} appears more than once`);
+    streams.add(key);
+    if (events.length === 0) throw new RangeError(`appendToStreams: no events for stream ${streamId}`);
+    for (const event of events) {
+      const id = event.id.toLowerCase();
+      if (ids.has(id)) throw new RangeError(`appendToStreams: event id ${event.id} appears more than once`);
+      ids.add(id);
+      if (!isMultiStreamEventType(event.type)) {
+        throw new RangeError(`appendToStreams: event type ${JSON.stringify(event.type)} must be letters, digits, _ . $ : - (NFC)`);
+      }
+    }
   }
 }
 

@@ -1,22 +1,30 @@
-import { DuplicateEventIdError, WrongExpectedVersionError } from './eventStore';
-import type { AppendResult, EventData, EventStore, ExpectedRevision, ReadAllOptions, RecordedEvent, SubscribeOptions, Subscription } from './eventStore';
+import { DuplicateEventIdError, validateStreamAppends, WrongExpectedVersionError } from './eventStore';
+import type {
+  AppendResult,
+  EventData,
+  EventStore,
+  ExpectedRevision,
+  ReadAllOptions,
+  RecordedEvent,
+  StreamAppend,
+  StreamsAppendResult,
+  SubscribeOptions,
+  Subscription,
+} from './eventStore';
 
-/** One stream's part of an atomic append. */
-interface StreamAppend {
-  streamId: string;
-  events: EventData[];
-  expectedRevision: ExpectedRevision;
-}
-
-/** What an append request turns out to be once checked against the store. */
-type Checked = { kind: 'write'; append: StreamAppend; from: bigint } | { kind: 'retry'; result: AppendResult };
+/** What one stream's part of an append turns out to be once checked against the store. */
+type Checked =
+  | { kind: 'write'; append: StreamAppend; from: bigint }
+  | { kind: 'retry'; result: AppendResult }
+  | { kind: 'conflict'; current: bigint | 'no_stream' };
 
 /**
  * The event-store port in process memory, with the PostgreSQL store's semantics (same contract
  * suite): revisions per stream from 0, positions global and increasing, expected revisions, event
  * ids unique across the store, a re-append of ids already at the place the expected revision names
  * answered with the original result. For fast tests and single-process tools; nothing survives
- * the process. Appends run synchronously, so each is atomic and readers never see a gap.
+ * the process. Appends run synchronously, so each is atomic (across streams too) and readers never
+ * see a gap.
  */
 export class InMemoryEventStore implements EventStore {
   readonly kind = 'memory' as const;
@@ -27,24 +35,42 @@ export class InMemoryEventStore implements EventStore {
   private closed = false;
 
   async appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
-    return this.appendAll([{ streamId, events, expectedRevision: options.expectedRevision }])[0]!;
+    this.assertOpen();
+    if (events.length === 0) throw new Error(`an append to ${streamId} needs at least one event`);
+    const append = { streamId, events, expectedRevision: options.expectedRevision };
+    const checked = this.check(append, true);
+    if (checked.kind === 'retry') return checked.result;
+    if (checked.kind === 'conflict') throw new WrongExpectedVersionError(streamId, options.expectedRevision, checked.current);
+    return this.write([checked])[0]!;
   }
 
-  /**
-   * Checks every stream's expected revision and ids first, then writes them all: all or nothing.
-   * The one place appends happen, so an append to several streams is the same call with more parts.
-   */
-  private appendAll(appends: StreamAppend[]): AppendResult[] {
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<StreamsAppendResult> {
+    validateStreamAppends(appends);
     this.assertOpen();
-    const checked = appends.map((append) => this.check(append));
+    // Everything is checked before anything is written: all or nothing.
+    const checked = appends.map((append) => this.check(append, false));
+    const summary = (results: AppendResult[]): StreamsAppendResult => ({
+      streams: results.map((result, index) => ({ streamId: appends[index]!.streamId, nextRevision: result.nextRevision })),
+      position: results[results.length - 1]!.position,
+    });
+    if (checked.every((item) => item.kind === 'retry')) return summary(checked.map((item) => item.result));
+    // A partial retry is a conflict too, named at the first stream that is a retry or does not match.
+    const failing = checked.findIndex((item) => item.kind !== 'write');
+    if (failing !== -1) {
+      const append = appends[failing]!;
+      throw new WrongExpectedVersionError(append.streamId, append.expectedRevision, this.currentRevision(append.streamId));
+    }
+    return summary(this.write(checked.filter((item): item is Extract<Checked, { kind: 'write' }> => item.kind === 'write')));
+  }
+
+  /** Writes checked parts one after the other: the one place events enter the log. */
+  private write(parts: Array<Extract<Checked, { kind: 'write' }>>): AppendResult[] {
+    const taken = parts.flatMap((part) => part.append.events.filter((event) => this.byId.has(event.id)).map((event) => ({ streamId: part.append.streamId, id: event.id })));
+    if (taken.length > 0) throw new DuplicateEventIdError(taken[0]!.streamId, taken.map((t) => t.id));
     const results: AppendResult[] = [];
     const createdAt = new Date().toISOString();
-    for (const item of checked) {
-      if (item.kind === 'retry') {
-        results.push(item.result);
-        continue;
-      }
-      const { streamId, events } = item.append;
+    for (const part of parts) {
+      const { streamId, events } = part.append;
       const stream = this.streams.get(streamId) ?? [];
       let last: RecordedEvent | undefined;
       events.forEach((event, index) => {
@@ -52,7 +78,7 @@ export class InMemoryEventStore implements EventStore {
           id: event.id,
           streamId,
           type: event.type,
-          revision: item.from + BigInt(index),
+          revision: part.from + BigInt(index),
           position: BigInt(this.log.length + 1),
           data: structuredClone(event.data),
           metadata: structuredClone(event.metadata ?? {}),
@@ -69,24 +95,30 @@ export class InMemoryEventStore implements EventStore {
     return results;
   }
 
-  private check(append: StreamAppend): Checked {
-    const { streamId, events, expectedRevision } = append;
-    if (events.length === 0) throw new Error(`an append to ${streamId} needs at least one event`);
+  private currentRevision(streamId: string): bigint | 'no_stream' {
     const stream = this.streams.get(streamId) ?? [];
-    const current = stream.length === 0 ? 'no_stream' : BigInt(stream.length - 1);
-    const retried = this.retriedAt(stream, events, expectedRevision);
+    return stream.length === 0 ? 'no_stream' : BigInt(stream.length - 1);
+  }
+
+  /**
+   * `anyWhere`: with `expectedRevision: 'any'`, ids already in the stream count as a retry wherever
+   * they stand (appendToStream); otherwise only at the stream's end (appendToStreams).
+   */
+  private check(append: StreamAppend, anyWhere: boolean): Checked {
+    const { streamId, events, expectedRevision } = append;
+    const stream = this.streams.get(streamId) ?? [];
+    const current = this.currentRevision(streamId);
+    const retried = this.retriedAt(stream, events, expectedRevision, anyWhere);
     if (retried) return { kind: 'retry', result: retried };
     const matches =
       expectedRevision === 'any' ||
       (expectedRevision === 'no_stream' ? current === 'no_stream' : current !== 'no_stream' && current === expectedRevision);
-    if (!matches) throw new WrongExpectedVersionError(streamId, expectedRevision, current);
-    const taken = events.filter((event) => this.byId.has(event.id)).map((event) => event.id);
-    if (taken.length > 0) throw new DuplicateEventIdError(streamId, taken);
+    if (!matches) return { kind: 'conflict', current };
     return { kind: 'write', append, from: BigInt(stream.length) };
   }
 
   /** The original result when these ids already stand, in order, where the expected revision puts them. */
-  private retriedAt(stream: RecordedEvent[], events: EventData[], expected: ExpectedRevision): AppendResult | undefined {
+  private retriedAt(stream: RecordedEvent[], events: EventData[], expected: ExpectedRevision, anyWhere: boolean): AppendResult | undefined {
     const first = this.byId.get(events[0]!.id);
     if (!first || stream[Number(first.revision)] !== first) return undefined;
     const start = first.revision;
@@ -94,6 +126,7 @@ export class InMemoryEventStore implements EventStore {
     const stored = events.map((event, index) => stream[Number(start) + index]);
     if (stored.some((record, index) => record?.id !== events[index]!.id)) return undefined;
     const last = stored[stored.length - 1]!;
+    if (expected === 'any' && !anyWhere && last !== stream[stream.length - 1]) return undefined;
     return { nextRevision: last.revision, position: last.position };
   }
 

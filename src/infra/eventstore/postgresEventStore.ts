@@ -9,8 +9,11 @@ import {
   type ExpectedRevision,
   type ReadAllOptions,
   type RecordedEvent,
+  type StreamAppend,
+  type StreamsAppendResult,
   type SubscribeOptions,
   type Subscription,
+  validateStreamAppends,
 } from './eventStore';
 import { safeBoundarySql } from './postgresSchema';
 
@@ -58,6 +61,33 @@ function expectedParams(expected: ExpectedRevision): [string, string | null] {
   if (expected === 'any' || expected === 'no_stream') return [expected, null];
   if (expected < -1n) throw new RangeError(`expected revision must be >= 0, got ${expected}`);
   return ['exact', expected.toString()];
+}
+
+/** The port's error for a failed order_ledger_append_streams call (see its SQLSTATEs). */
+function streamsAppendError(error: unknown, appends: readonly StreamAppend[]): unknown {
+  const pgError = error as { code?: string; detail?: string; constraint?: string };
+  const append = (index: number): StreamAppend => {
+    const found = appends[index - 1];
+    if (!found) throw new Error(`order_ledger_append_streams named stream ${index} of ${appends.length}`);
+    return found;
+  };
+  if (pgError.code === 'OL001') {
+    const detail = JSON.parse(pgError.detail ?? '{}') as { stream: number; actual: number | string };
+    const failed = append(detail.stream);
+    const actual = BigInt(detail.actual);
+    return new WrongExpectedVersionError(failed.streamId, failed.expectedRevision, actual === -1n ? 'no_stream' : actual);
+  }
+  if (pgError.code === 'OL002') {
+    const failed = append((JSON.parse(pgError.detail ?? '{}') as { stream: number }).stream);
+    return new DuplicateEventIdError(failed.streamId, failed.events.map((e) => e.id));
+  }
+  if (pgError.code === '23505' && pgError.constraint === 'events_event_id_key') {
+    // Stored by a concurrent append between our check and our insert: "Key (event_id)=(<id>) already exists."
+    const id = /\(event_id\)=\(([^)]+)\)/.exec(pgError.detail ?? '')?.[1];
+    const failed = appends.find((a) => a.events.some((e) => e.id.toLowerCase() === id)) ?? appends[0]!;
+    return new DuplicateEventIdError(failed.streamId, failed.events.map((e) => e.id));
+  }
+  return error;
 }
 
 export class PostgresEventStore implements EventStore {
@@ -117,6 +147,38 @@ export class PostgresEventStore implements EventStore {
     if (!row) throw new Error('order_ledger_append returned no row');
     if (row.outcome === 'appended') this.notifySubscribers();
     return { nextRevision: BigInt(row.next_revision), position: BigInt(row.last_position) };
+  }
+
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<StreamsAppendResult> {
+    validateStreamAppends(appends);
+    const expected = appends.map((append) => expectedParams(append.expectedRevision));
+    const events = appends.flatMap((append, index) => append.events.map((event) => ({ event, stream: index + 1 })));
+    let result: pg.QueryResult<{ outcome: string; next_revisions: string[]; last_position: string }>;
+    try {
+      result = await this.pool.query(
+        `select outcome, next_revisions, last_position
+           from order_ledger_append_streams($1::text[], $2::text[], $3::bigint[], $4::int[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[])`,
+        [
+          appends.map((append) => append.streamId),
+          expected.map(([kind]) => kind),
+          expected.map(([, revision]) => revision),
+          events.map((e) => e.stream),
+          events.map((e) => e.event.id),
+          events.map((e) => e.event.type),
+          events.map((e) => JSON.stringify(e.event.data)),
+          events.map((e) => JSON.stringify(e.event.metadata ?? {})),
+        ],
+      );
+    } catch (error) {
+      throw streamsAppendError(error, appends);
+    }
+    const row = result.rows[0];
+    if (!row) throw new Error('order_ledger_append_streams returned no row');
+    if (row.outcome === 'appended') this.notifySubscribers();
+    return {
+      streams: appends.map((append, index) => ({ streamId: append.streamId, nextRevision: BigInt(row.next_revisions[index]!) })),
+      position: BigInt(row.last_position),
+    };
   }
 
   async readStream(streamId: string, options: { fromRevision?: bigint; maxCount?: number } = {}): Promise<RecordedEvent[]> {

@@ -32,6 +32,12 @@ export type AppendOutcome =
   | { kind: 'written'; lastRevision: bigint; commitPosition: bigint; preparePosition: bigint }
   | { kind: 'wrong_expected_version'; current: bigint | 'no_stream' };
 
+export type MultiAppendOutcome =
+  | { kind: 'written'; lastRevisions: bigint[]; commitPosition: bigint }
+  | { kind: 'wrong_expected_version'; index: number; current: bigint | 'no_stream' };
+
+type CommitCheck = { decision: 'ok' } | { decision: 'idempotent'; last: StoredEvent } | { decision: 'failed'; current: bigint | 'no_stream' };
+
 const EPOCH_RECORD_SIZE = 128n;
 const RECORD_OVERHEAD = 96n;
 
@@ -43,8 +49,13 @@ export class MemoryLog {
 
   constructor() {
     // A fresh node writes a few system events before any client does; readers of $all must skip them.
-    this.write('$epoch-information', [
-      { id: '00000000-0000-4000-8000-000000000001', type: '$epoch-information', contentType: 'application/json', data: Buffer.from('{"epochNumber":0}'), customMetadata: new Uint8Array() },
+    this.write([
+      {
+        streamId: '$epoch-information',
+        events: [
+          { id: '00000000-0000-4000-8000-000000000001', type: '$epoch-information', contentType: 'application/json', data: Buffer.from('{"epochNumber":0}'), customMetadata: new Uint8Array() },
+        ],
+      },
     ]);
   }
 
@@ -59,32 +70,72 @@ export class MemoryLog {
    * only partly is a wrong expected version. With `any`, ids are looked up anywhere in the stream.
    */
   append(streamId: string, expected: ExpectedState, events: ProposedEvent[]): AppendOutcome {
+    const check = this.check(streamId, expected, events);
+    switch (check.decision) {
+      case 'ok':
+        return this.written(this.write([{ streamId, events }]));
+      case 'idempotent':
+        return { kind: 'written', lastRevision: check.last.revision, commitPosition: check.last.position, preparePosition: check.last.position };
+      case 'failed':
+        return { kind: 'wrong_expected_version', current: check.current };
+      default:
+        return check satisfies never;
+    }
+  }
+
+  /**
+   * Several streams in one commit, as the server's multi-stream write decides it: written when
+   * every stream's check passes; answered with the original result when every stream is a retry
+   * (its position the furthest of their last events); otherwise a failure naming the first stream,
+   * in request order, that failed or was a retry.
+   */
+  appendMany(parts: ReadonlyArray<{ streamId: string; expected: ExpectedState; events: ProposedEvent[] }>): MultiAppendOutcome {
+    const checks = parts.map((part) => this.check(part.streamId, part.expected, part.events));
+    if (checks.every((check) => check.decision === 'ok')) {
+      const stored = this.write(parts);
+      const lastRevisions = parts.map((part) => this.streams.get(part.streamId)!.at(-1)!.revision);
+      return { kind: 'written', lastRevisions, commitPosition: stored.at(-1)!.position };
+    }
+    if (checks.every((check) => check.decision === 'idempotent')) {
+      const lasts = checks.map((check) => (check.decision === 'idempotent' ? check.last : undefined)).filter((last) => last !== undefined);
+      return {
+        kind: 'written',
+        lastRevisions: lasts.map((last) => last.revision),
+        commitPosition: lasts.reduce((max, last) => (last.position > max ? last.position : max), -1n),
+      };
+    }
+    const index = checks.findIndex((check) => check.decision !== 'ok');
+    const stream = this.streams.get(parts[index]!.streamId);
+    return { kind: 'wrong_expected_version', index, current: stream ? BigInt(stream.length) - 1n : 'no_stream' };
+  }
+
+  private check(streamId: string, expected: ExpectedState, events: ProposedEvent[]): CommitCheck {
     const stream = this.streams.get(streamId) ?? [];
     const current = BigInt(stream.length) - 1n;
-    const wrong = (): AppendOutcome => ({ kind: 'wrong_expected_version', current: current < 0n ? 'no_stream' : current });
+    const failed: CommitCheck = { decision: 'failed', current: current < 0n ? 'no_stream' : current };
 
-    if (expected.kind === 'stream_exists' && current < 0n) return wrong();
+    if (expected.kind === 'stream_exists' && current < 0n) return failed;
     if (expected.kind === 'any' || expected.kind === 'stream_exists') {
       const found = events.map((event) => stream.find((stored) => stored.id === event.id));
       if (events.length > 0 && found[0]) {
-        if (found.some((stored) => !stored)) return wrong();
-        return this.idempotent(found[found.length - 1]!);
+        if (found.some((stored) => !stored)) return failed;
+        return { decision: 'idempotent', last: found[found.length - 1]! };
       }
-      return this.written(this.write(streamId, events));
+      return { decision: 'ok' };
     }
 
     const expectedRevision = expected.kind === 'no_stream' ? -1n : expected.revision;
-    if (expectedRevision > current) return wrong();
+    if (expectedRevision > current) return failed;
     if (expectedRevision < current) {
       let last: StoredEvent | undefined;
       for (const [i, event] of events.entries()) {
         const stored = stream[Number(expectedRevision) + 1 + i];
-        if (!stored || stored.id !== event.id) return wrong();
+        if (!stored || stored.id !== event.id) return failed;
         last = stored;
       }
-      return last ? this.idempotent(last) : wrong();
+      return last ? { decision: 'idempotent', last } : failed;
     }
-    return this.written(this.write(streamId, events));
+    return { decision: 'ok' };
   }
 
   stream(streamId: string): readonly StoredEvent[] | undefined {
@@ -120,20 +171,23 @@ export class MemoryLog {
     return () => this.listeners.delete(listener);
   }
 
-  private write(streamId: string, events: ProposedEvent[]): StoredEvent[] {
-    let stream = this.streams.get(streamId);
-    if (!stream) {
-      stream = [];
-      this.streams.set(streamId, stream);
-    }
+  /** One commit: the parts' events one after the other in the log, then one wake-up for readers. */
+  private write(parts: ReadonlyArray<{ streamId: string; events: ProposedEvent[] }>): StoredEvent[] {
     const createdTicks = BigInt(Date.now()) * 10_000n;
     const stored: StoredEvent[] = [];
-    for (const event of events) {
-      const record: StoredEvent = { ...event, streamId, revision: BigInt(stream.length), position: this.nextPosition, createdTicks };
-      this.nextPosition += RECORD_OVERHEAD + BigInt(event.data.length + event.customMetadata.length + event.type.length + streamId.length);
-      stream.push(record);
-      this.all.push(record);
-      stored.push(record);
+    for (const { streamId, events } of parts) {
+      let stream = this.streams.get(streamId);
+      if (!stream) {
+        stream = [];
+        this.streams.set(streamId, stream);
+      }
+      for (const event of events) {
+        const record: StoredEvent = { ...event, streamId, revision: BigInt(stream.length), position: this.nextPosition, createdTicks };
+        this.nextPosition += RECORD_OVERHEAD + BigInt(event.data.length + event.customMetadata.length + event.type.length + streamId.length);
+        stream.push(record);
+        this.all.push(record);
+        stored.push(record);
+      }
     }
     for (const listener of this.listeners) listener();
     return stored;
@@ -144,9 +198,5 @@ export class MemoryLog {
     const first = stored[0]!;
     const last = stored[stored.length - 1]!;
     return { kind: 'written', lastRevision: last.revision, commitPosition: last.position, preparePosition: first.position };
-  }
-
-  private idempotent(last: StoredEvent): AppendOutcome {
-    return { kind: 'written', lastRevision: last.revision, commitPosition: last.position, preparePosition: last.position };
   }
 }

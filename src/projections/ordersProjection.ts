@@ -19,16 +19,47 @@ export interface OrderRowValues {
   /** Payments the order never counted whose refund is requested, and those given back. */
   stray_refunds_pending: number;
   stray_refunds_completed: number;
+  /** JSON array of RefundRow: the order's partial refunds and those the provider made on its own. */
+  refunds: string;
   revision: string;
   position: string;
   placed_at: string;
   updated_at: string;
 }
 
+/** One refund as the order shows it. refundId null: the provider gave the money back on its own. */
+export interface RefundRow {
+  refundId: string | null;
+  amount: number;
+  currency: string;
+  status: 'REQUESTED' | 'SUCCEEDED' | 'FAILED';
+  reason: string;
+  lines: { productId: string; quantity: number; amount: number }[];
+  returnId: string | null;
+  failureReason: string | null;
+  requestedAt: string;
+  updatedAt: string;
+}
+
+function refundsWith(row: OrderRowValues, change: (refunds: RefundRow[]) => RefundRow[]): string {
+  return JSON.stringify(change(JSON.parse(row.refunds) as RefundRow[]));
+}
+
+function refundStatus(refundId: string, changes: Partial<RefundRow>): (list: RefundRow[]) => RefundRow[] {
+  return (list) => list.map((r) => (r.refundId === refundId ? { ...r, ...changes } : r));
+}
+
 type Changes = Partial<
   Pick<
     OrderRowValues,
-    'status' | 'payment_status' | 'payment_provider' | 'payment_reference' | 'refunded_amount' | 'stray_refunds_pending' | 'stray_refunds_completed'
+    | 'status'
+    | 'payment_status'
+    | 'payment_provider'
+    | 'payment_reference'
+    | 'refunded_amount'
+    | 'stray_refunds_pending'
+    | 'stray_refunds_completed'
+    | 'refunds'
   >
 >;
 
@@ -58,6 +89,48 @@ function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>, row: Or
       return { status: 'REFUNDED', payment_status: 'REFUNDED', refunded_amount: String(event.data.amount) };
     case 'StrayPaymentRefunded':
       return { stray_refunds_pending: Math.max(0, row.stray_refunds_pending - 1), stray_refunds_completed: row.stray_refunds_completed + 1 };
+    case 'PartialRefundRequested': {
+      const d = event.data;
+      const refund: RefundRow = {
+        refundId: d.refundId,
+        amount: d.amount,
+        currency: d.currency,
+        status: 'REQUESTED',
+        reason: d.reason,
+        lines: d.lines ?? [],
+        returnId: d.returnId ?? null,
+        failureReason: null,
+        requestedAt: d.requestedAt,
+        updatedAt: d.requestedAt,
+      };
+      return { refunds: refundsWith(row, (list) => [...list, refund]) };
+    }
+    case 'RefundRetryRequested':
+      return { refunds: refundsWith(row, refundStatus(event.data.refundId, { status: 'REQUESTED', failureReason: null, updatedAt: event.data.requestedAt })) };
+    case 'RefundFailed':
+      return { refunds: refundsWith(row, refundStatus(event.data.refundId, { status: 'FAILED', failureReason: event.data.reason, updatedAt: event.data.failedAt })) };
+    case 'RefundSucceeded': {
+      const d = event.data;
+      const byProvider: RefundRow = {
+        refundId: null,
+        amount: d.amount,
+        currency: d.currency,
+        status: 'SUCCEEDED',
+        reason: 'refunded by the provider',
+        lines: [],
+        returnId: null,
+        failureReason: null,
+        requestedAt: d.refundedAt,
+        updatedAt: d.refundedAt,
+      };
+      return {
+        payment_status: d.refundedAmount >= Number(row.total_amount) ? 'REFUNDED' : 'PARTIALLY_REFUNDED',
+        refunded_amount: String(d.refundedAmount),
+        refunds: d.refundId
+          ? refundsWith(row, refundStatus(d.refundId, { status: 'SUCCEEDED', updatedAt: d.refundedAt }))
+          : refundsWith(row, (list) => [...list, byProvider]),
+      };
+    }
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -91,6 +164,7 @@ export function applyToOrderRow(row: OrderRowValues | undefined, stored: StoredO
       refunded_amount: '0',
       stray_refunds_pending: 0,
       stray_refunds_completed: 0,
+      refunds: '[]',
       placed_at: d.placedAt,
       ...common,
     };
@@ -118,6 +192,7 @@ interface StoredOrderRow {
   refunded_amount: string;
   stray_refunds_pending: number;
   stray_refunds_completed: number;
+  refunds: unknown;
   revision: string;
   position: string;
   placed_at: Date;
@@ -128,6 +203,7 @@ function fromStored(row: StoredOrderRow): OrderRowValues {
   return {
     ...row,
     items: JSON.stringify(row.items),
+    refunds: JSON.stringify(row.refunds),
     placed_at: row.placed_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -141,6 +217,7 @@ const updatableColumns = [
   'refunded_amount',
   'stray_refunds_pending',
   'stray_refunds_completed',
+  'refunds',
   'revision',
   'position',
   'updated_at',

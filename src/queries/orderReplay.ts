@@ -42,6 +42,14 @@ export function describeOrderEvent(event: OrderEvent): string {
       return `${event.data.amount} ${event.data.currency} via ${event.data.provider}`;
     case 'StrayPaymentRefunded':
       return `${event.data.amount} ${event.data.currency} of stray payment ${event.data.paymentReference} given back via ${event.data.provider}`;
+    case 'PartialRefundRequested':
+      return `refund ${event.data.refundId}: ${event.data.amount} ${event.data.currency} via ${event.data.provider}${event.data.lines ? ` for ${event.data.lines.map((l) => `${l.quantity} × ${l.productId}`).join(', ')}` : ''}: ${event.data.reason}`;
+    case 'RefundRetryRequested':
+      return `refund ${event.data.refundId} retried: ${event.data.amount} ${event.data.currency}`;
+    case 'RefundSucceeded':
+      return `${event.data.refundId ? `refund ${event.data.refundId}` : 'refund by the provider'}: ${event.data.amount} ${event.data.currency} given back via ${event.data.provider}, ${event.data.refundedAmount} ${event.data.currency} in all`;
+    case 'RefundFailed':
+      return `refund ${event.data.refundId} refused by ${event.data.provider}: ${event.data.reason}`;
     default: {
       const exhaustive: never = event;
       return exhaustive;

@@ -93,6 +93,7 @@ describe('renderEmail', () => {
       'order-delivered': { type: 'OrderStatusChanged', data: { orderId, from: 'SHIPPED', to: 'DELIVERED', changedAt: t } },
       'order-cancelled': { type: 'OrderCancelled', data: { orderId, from: 'PENDING', reason: 'changed <mind>', cancelledAt: t } },
       'order-refunded': { type: 'OrderRefunded', data: { orderId, provider: 'MANUAL', amount: 1500, currency: 'USD', refundedAt: t } },
+      'refund-issued': { type: 'RefundSucceeded', data: { orderId, provider: 'MANUAL', amount: 500, currency: 'USD', refundedAmount: 500, refundedAt: t } },
     };
     return { orderId, items, totalAmount: 2000, currency: 'USD', event: event[kind] };
   };

@@ -5,6 +5,7 @@ import type {
   OrderItem,
   OrderStatus,
   PaymentMethod,
+  RefundLine,
 } from '../../events/orderEvents';
 import { providerCanCharge } from '../../events/money';
 import { minimumCharge } from './chargeMinimums';
@@ -17,6 +18,9 @@ import {
   OrderNotFoundError,
   PartialRefundError,
   PaymentMethodMismatchError,
+  RefundNotFoundError,
+  RefundNotRetryableError,
+  RefundExceedsPaymentError,
 } from './orderErrors';
 
 /** The status machine decide() applies, as data (error hints and the README's lifecycle diagram read it). */
@@ -40,7 +44,23 @@ export type OrderState =
       refundRequested: boolean;
       /** Payments the order never counted (wrong amount, duplicate, late) whose refund was requested. */
       strayPayments: readonly StrayPayment[];
+      /** The lines as placed (partial refunds of lines are priced from them). */
+      items: readonly OrderItem[];
+      /** Money of the order's own payment given back so far (partial refunds, provider-initiated ones included). */
+      refundedAmount: number;
+      /** Partial refunds requested by an admin, in request order. */
+      refunds: readonly PartialRefund[];
     };
+
+/** One partial refund and where it stands. */
+export interface PartialRefund {
+  refundId: string;
+  amount: number;
+  lines: readonly RefundLine[];
+  status: 'requested' | 'succeeded' | 'failed';
+  /** The provider attempt in flight or last made: 1 for the request, one more per retry. */
+  attempt: number;
+}
 
 /** Money a provider took for the order that the order never counted, and whether it went back. */
 export interface StrayPayment {
@@ -75,7 +95,19 @@ export type OrderCommand =
        * amount: the total the provider has refunded for that payment so far.
        */
       data: { provider: PaymentMethod; providerReference?: string; paymentReference?: string; amount: number; currency: string; now: string };
-    };
+    }
+  | {
+      type: 'RequestPartialRefund';
+      /** amount or lines (priced from the order), not both. refundId: a fresh id from the handler. */
+      data: { refundId: string; amount?: number; lines?: readonly { productId: string; quantity: number }[]; reason: string; returnId?: string; now: string };
+    }
+  | { type: 'RetryRefund'; data: { refundId: string; now: string } }
+  | {
+      type: 'RecordPartialRefund';
+      /** The provider (or an admin, for MANUAL) confirms one of our refunds; providerRefundId: its id there. */
+      data: { refundId: string; provider: PaymentMethod; providerRefundId?: string; amount: number; currency: string; now: string };
+    }
+  | { type: 'RecordRefundFailure'; data: { refundId: string; attempt: number; provider: PaymentMethod; reason: string; now: string } };
 
 export const initialOrderState: OrderState = { status: 'NONE' };
 
@@ -263,10 +295,11 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
 }
 
 /**
- * A provider confirms money went back. Only full refunds of the order's own payment move it to
- * REFUNDED; the full refund of a stray payment (one the order never counted) is recorded as such
- * and leaves the order as it is; a partial refund is refused (the ledger does not model partially
- * refunded payments).
+ * A provider confirms money went back, as the total it has given back for the payment so far (so a
+ * repeated or late report carries no new news). A full refund of the order's own payment with no
+ * partial refund before it moves the order to REFUNDED as it always did; anything else is counted
+ * by partialRefunds. The full refund of a stray payment (one the order never counted) is recorded
+ * as such and leaves the order as it is.
  */
 function recordRefund(command: Extract<OrderCommand, { type: 'RecordRefund' }>, state: ExistingOrderState): OrderEvent[] {
   const { provider, providerReference, paymentReference, amount, currency, now } = command.data;
@@ -288,13 +321,161 @@ function recordRefund(command: Extract<OrderCommand, { type: 'RecordRefund' }>, 
   if (state.status === 'REFUNDED') return [];
   const refundable = paidStatuses.has(state.status) || (state.status === 'CANCELLED' && state.refundRequested);
   if (!refundable) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
-  if (currency !== state.currency || amount < state.paidAmount) throw new PartialRefundError(state.paidAmount, state.currency, amount, currency);
+  if (currency !== state.currency) throw new PartialRefundError(state.paidAmount, state.currency, amount, currency);
+  if (amount >= state.paidAmount && state.refunds.length === 0 && state.refundedAmount === 0) {
+    return [
+      {
+        type: 'OrderRefunded',
+        data: { orderId: state.orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency, refundedAt: now },
+      },
+    ];
+  }
+  return refundsUpTo(state, Math.min(amount, state.paidAmount), provider, providerReference, now);
+}
+
+/**
+ * The provider has given back `total` of the order's payment. What is new since the ledger last
+ * counted (total − refundedAmount) settles our requested refunds in request order while they fit;
+ * the rest is a refund the provider made on its own. A total at or below what is counted is old news.
+ */
+function refundsUpTo(state: ExistingOrderState, total: number, provider: PaymentMethod, providerRefundId: string | undefined, now: string): OrderEvent[] {
+  let remaining = total - state.refundedAmount;
+  if (remaining <= 0) return [];
+  const events: OrderEvent[] = [];
+  let refunded = state.refundedAmount;
+  const succeeded = (amount: number, refundId: string | undefined): OrderEvent => {
+    refunded += amount;
+    return {
+      type: 'RefundSucceeded',
+      data: {
+        orderId: state.orderId,
+        ...(refundId ? { refundId } : {}),
+        provider,
+        ...(providerRefundId ? { providerRefundId } : {}),
+        amount,
+        currency: state.currency,
+        refundedAmount: refunded,
+        refundedAt: now,
+      },
+    };
+  };
+  for (const refund of state.refunds) {
+    if (refund.status !== 'requested' || refund.amount > remaining) continue;
+    events.push(succeeded(refund.amount, refund.refundId));
+    remaining -= refund.amount;
+  }
+  if (remaining > 0) events.push(succeeded(remaining, undefined));
+  return [...events, ...fullyRefunded(state, refunded, provider, now)];
+}
+
+/** OrderRefunded once everything paid is back. */
+function fullyRefunded(state: ExistingOrderState, refunded: number, provider: PaymentMethod, now: string): OrderEvent[] {
+  if (refunded < state.paidAmount) return [];
+  return [{ type: 'OrderRefunded', data: { orderId: state.orderId, provider, amount: refunded, currency: state.currency, refundedAt: now } }];
+}
+
+/** Money already promised back: given back, or requested and not refused. */
+function committedRefunds(state: ExistingOrderState): number {
+  return state.refundedAmount + state.refunds.filter((r) => r.status === 'requested').reduce((sum, r) => sum + r.amount, 0);
+}
+
+function refundOf(state: ExistingOrderState, refundId: string): PartialRefund {
+  const refund = state.refunds.find((r) => r.refundId === refundId);
+  if (!refund) throw new RefundNotFoundError(state.orderId, refundId);
+  return refund;
+}
+
+/** Prices lines from the order; a line may be given back up to what was ordered less what other refunds already give back. */
+function pricedLines(state: ExistingOrderState, lines: readonly { productId: string; quantity: number }[]): RefundLine[] {
+  const priced: RefundLine[] = [];
+  for (const line of lines) {
+    const item = state.items.find((i) => i.productId === line.productId);
+    if (!item) throw new InvalidOrderError(`Product ${line.productId} is not in order ${state.orderId}`);
+    const taken = state.refunds
+      .filter((r) => r.status !== 'failed')
+      .flatMap((r) => r.lines)
+      .filter((l) => l.productId === line.productId)
+      .reduce((sum, l) => sum + l.quantity, 0);
+    const requested = priced.filter((l) => l.productId === line.productId).reduce((sum, l) => sum + l.quantity, 0) + line.quantity;
+    if (requested + taken > item.quantity) {
+      throw new InvalidOrderError(`Only ${item.quantity - taken} of ${item.sku} can still be refunded, not ${requested}`);
+    }
+    priced.push({ productId: line.productId, quantity: line.quantity, amount: item.unitAmount * line.quantity });
+  }
+  return priced;
+}
+
+function requestPartialRefund(command: Extract<OrderCommand, { type: 'RequestPartialRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  const { refundId, reason, returnId, now } = command.data;
+  if (!paidStatuses.has(state.status)) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
+  if (state.refundRequested) throw new InvalidTransitionError(state.status, 'REFUNDED', 'a full refund is already on its way');
+  if (state.refunds.some((r) => r.refundId === refundId)) return [];
+  const hasAmount = command.data.amount !== undefined;
+  const hasLines = command.data.lines !== undefined && command.data.lines.length > 0;
+  if (hasAmount === hasLines) throw new InvalidOrderError('A refund names an amount or lines, not both and not neither');
+  const lines = hasLines ? pricedLines(state, command.data.lines!) : [];
+  const amount = hasLines ? lines.reduce((sum, l) => sum + l.amount, 0) : command.data.amount!;
+  if (!Number.isSafeInteger(amount) || amount < 1) throw new InvalidOrderError('A refund must give back at least one minor unit');
+  const available = state.paidAmount - committedRefunds(state);
+  if (amount > available) throw new RefundExceedsPaymentError(state.paidAmount, state.currency, available, amount);
   return [
     {
-      type: 'OrderRefunded',
-      data: { orderId: state.orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency, refundedAt: now },
+      type: 'PartialRefundRequested',
+      data: {
+        orderId: state.orderId,
+        refundId,
+        provider: state.paymentMethod,
+        ...(state.paidReference ? { providerReference: state.paidReference } : {}),
+        amount,
+        currency: state.currency,
+        ...(lines.length > 0 ? { lines } : {}),
+        reason,
+        ...(returnId ? { returnId } : {}),
+        requestedAt: now,
+      },
     },
   ];
+}
+
+function retryRefund(command: Extract<OrderCommand, { type: 'RetryRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  const refund = refundOf(state, command.data.refundId);
+  if (refund.status !== 'failed') throw new RefundNotRetryableError(refund.refundId, refund.status);
+  if (state.status === 'REFUNDED') throw new InvalidTransitionError(state.status, 'REFUNDED', 'everything paid is already back');
+  const available = state.paidAmount - committedRefunds(state);
+  if (refund.amount > available) throw new RefundExceedsPaymentError(state.paidAmount, state.currency, available, refund.amount);
+  return [
+    {
+      type: 'RefundRetryRequested',
+      data: { orderId: state.orderId, refundId: refund.refundId, attempt: refund.attempt + 1, amount: refund.amount, currency: state.currency, requestedAt: command.data.now },
+    },
+  ];
+}
+
+/** One of our refunds confirmed (a provider's synchronous answer, or an admin for MANUAL). Repeats are no-ops. */
+function recordPartialRefund(command: Extract<OrderCommand, { type: 'RecordPartialRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  const { refundId, provider, providerRefundId, amount, currency, now } = command.data;
+  if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
+  const refund = refundOf(state, refundId);
+  if (refund.status === 'succeeded') return [];
+  if (currency !== state.currency || amount !== refund.amount) throw new PartialRefundError(refund.amount, state.currency, amount, currency);
+  const refunded = state.refundedAmount + amount;
+  return [
+    {
+      type: 'RefundSucceeded',
+      data: { orderId: state.orderId, refundId, provider, ...(providerRefundId ? { providerRefundId } : {}), amount, currency, refundedAmount: refunded, refundedAt: now },
+    },
+    ...(state.status === 'REFUNDED' ? [] : fullyRefunded(state, refunded, provider, now)),
+  ];
+}
+
+function recordRefundFailure(command: Extract<OrderCommand, { type: 'RecordRefundFailure' }>, state: ExistingOrderState): OrderEvent[] {
+  const { refundId, attempt, provider, reason, now } = command.data;
+  if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
+  // Only the attempt in flight can fail: a confirmed refund stays confirmed, and an older attempt's
+  // refusal arriving after an admin retried says nothing about the retry.
+  const refund = refundOf(state, refundId);
+  if (refund.status !== 'requested' || refund.attempt !== attempt) return [];
+  return [{ type: 'RefundFailed', data: { orderId: state.orderId, refundId, attempt, provider, reason: reason.slice(0, 500) || 'refused', failedAt: now } }];
 }
 
 export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
@@ -317,6 +498,14 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return requestRefund(command, state);
     case 'RecordRefund':
       return recordRefund(command, state);
+    case 'RequestPartialRefund':
+      return requestPartialRefund(command, state);
+    case 'RetryRefund':
+      return retryRefund(command, state);
+    case 'RecordPartialRefund':
+      return recordPartialRefund(command, state);
+    case 'RecordRefundFailure':
+      return recordRefundFailure(command, state);
     default: {
       const exhaustive: never = command;
       throw new Error(`unhandled command ${JSON.stringify(exhaustive)}`);
@@ -339,6 +528,9 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       paidAmount: 0,
       refundRequested: false,
       strayPayments: [],
+      items: event.data.items,
+      refundedAmount: 0,
+      refunds: [],
     };
   }
   if (state.status === 'NONE') return state; // a stream that does not start with OrderPlaced: nothing to fold onto
@@ -363,16 +555,35 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       return { ...state, refundRequested: true, paidAmount: state.paidAmount || amount, paidReference: state.paidReference ?? reference };
     }
     case 'OrderRefunded':
-      return { ...state, status: 'REFUNDED' };
+      return { ...state, status: 'REFUNDED', refundedAmount: Math.max(state.refundedAmount, event.data.amount) };
     case 'StrayPaymentRefunded': {
       const reference = event.data.paymentReference;
       return { ...state, strayPayments: state.strayPayments.map((p) => (p.reference === reference ? { ...p, refunded: true } : p)) };
     }
+    case 'PartialRefundRequested': {
+      const { refundId, amount, lines } = event.data;
+      if (state.refunds.some((r) => r.refundId === refundId)) return state;
+      return { ...state, refunds: [...state.refunds, { refundId, amount, lines: lines ?? [], status: 'requested', attempt: 1 }] };
+    }
+    case 'RefundRetryRequested': {
+      const { refundId, attempt } = event.data;
+      return { ...state, refunds: state.refunds.map((r) => (r.refundId === refundId ? { ...r, status: 'requested', attempt } : r)) };
+    }
+    case 'RefundSucceeded': {
+      const after = { ...state, refundedAmount: event.data.refundedAmount };
+      return event.data.refundId ? withRefundStatus(after, event.data.refundId, 'succeeded') : after;
+    }
+    case 'RefundFailed':
+      return withRefundStatus(state, event.data.refundId, 'failed');
     default: {
       const exhaustive: never = event;
       return exhaustive;
     }
   }
+}
+
+function withRefundStatus(state: ExistingOrderState, refundId: string, status: PartialRefund['status']): ExistingOrderState {
+  return { ...state, refunds: state.refunds.map((r) => (r.refundId === refundId ? { ...r, status } : r)) };
 }
 
 export const orderDecider: Decider<OrderState, OrderCommand, OrderEvent> = {
@@ -397,6 +608,10 @@ export function statusAfter(before: OrderStatus | undefined, event: OrderEvent):
       return 'CANCELLED';
     case 'RefundRequested':
     case 'StrayPaymentRefunded':
+    case 'PartialRefundRequested':
+    case 'RefundRetryRequested':
+    case 'RefundSucceeded':
+    case 'RefundFailed':
       return before ?? 'PENDING';
     case 'OrderRefunded':
       return 'REFUNDED';

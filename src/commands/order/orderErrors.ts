@@ -75,3 +75,27 @@ export class OrderAmountNotChargeableError extends AppError {
     );
   }
 }
+
+export class RefundNotFoundError extends NotFoundError {
+  constructor(orderId: string, refundId: string) {
+    super('REFUND_NOT_FOUND', `Order ${orderId} has no refund ${refundId}`);
+  }
+}
+
+/** Only a refund the provider refused may be tried again. */
+export class RefundNotRetryableError extends ConflictError {
+  constructor(refundId: string, status: string) {
+    super('REFUND_NOT_RETRYABLE', `Refund ${refundId} is ${status}; only a failed refund can be retried`, { refundId, status });
+  }
+}
+
+/** The refunds of an order never add up to more than was paid. */
+export class RefundExceedsPaymentError extends ConflictError {
+  constructor(paidAmount: number, currency: string, available: number, requested: number) {
+    super(
+      'REFUND_EXCEEDS_PAYMENT',
+      `A refund of ${formatAmount(requested, currency)} exceeds the ${formatAmount(available, currency)} still refundable of the ${formatAmount(paidAmount, currency)} paid`,
+      { paidAmount, currency, availableAmount: available, requestedAmount: requested },
+    );
+  }
+}

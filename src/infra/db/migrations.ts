@@ -255,6 +255,16 @@ const migrations: Migration[] = [
       await knex.raw('drop function if exists order_ledger_append_streams;');
     },
   },
+  {
+    // Partial refunds (and the refunds of returns) listed on the order: requested, given back, refused.
+    name: '0011_order_refunds',
+    async up(knex) {
+      await knex.raw(`alter table orders add column if not exists refunds jsonb not null default '[]'::jsonb;`);
+    },
+    async down(knex) {
+      await knex.raw('alter table orders drop column if exists refunds;');
+    },
+  },
 ];
 
 class CodeMigrationSource implements Knex.MigrationSource<Migration> {

@@ -9,6 +9,7 @@ export const emailKinds = [
   'order-delivered',
   'order-cancelled',
   'order-refunded',
+  'refund-issued',
 ] as const;
 export type EmailKind = (typeof emailKinds)[number];
 
@@ -34,7 +35,12 @@ export function emailKindFor(event: OrderEvent): EmailKind | undefined {
     case 'PaymentInitiated':
     case 'RefundRequested':
     case 'StrayPaymentRefunded':
+    case 'PartialRefundRequested':
+    case 'RefundRetryRequested':
+    case 'RefundFailed':
       return undefined;
+    case 'RefundSucceeded':
+      return 'refund-issued';
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -94,6 +100,11 @@ function bodyFor(kind: EmailKind, ctx: EmailContext): Body {
     case 'order-refunded': {
       const refunded = event.type === 'OrderRefunded' ? formatMoney(event.data.amount, event.data.currency) : total;
       return { subject: `Refund for order ${ref}`, heading: 'Refund issued', lines: [`We refunded ${refunded} for order ${ctx.orderId}.`, 'Your bank may take a few days to show it.'], showItems: false };
+    }
+    case 'refund-issued': {
+      const refunded = event.type === 'RefundSucceeded' ? formatMoney(event.data.amount, event.data.currency) : total;
+      const soFar = event.type === 'RefundSucceeded' ? ` (${formatMoney(event.data.refundedAmount, event.data.currency)} of ${total} refunded so far)` : '';
+      return { subject: `Partial refund for order ${ref}`, heading: 'Refund issued', lines: [`We refunded ${refunded} for order ${ctx.orderId}${soFar}.`, 'Your bank may take a few days to show it.'], showItems: false };
     }
     default: {
       const exhaustive: never = kind;

@@ -18,8 +18,7 @@ export const listOrdersQuerySchema = z
   .strict();
 export type ListOrdersQuery = z.infer<typeof listOrdersQuerySchema>;
 
-export const refundDtoSchema = z
-  .object({
+export const refundDtoSchema = z.object({
     refundId: z.uuid().nullable().describe('null: the provider gave the money back on its own (dashboard, dispute)'),
     amount: z.number().int(),
     currency: z.string(),
@@ -30,8 +29,7 @@ export const refundDtoSchema = z
     failureReason: z.string().nullable(),
     requestedAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
-  })
-  .openapi('Refund');
+  });
 
 export const orderDtoSchema = z.object({
   id: z.uuid(),

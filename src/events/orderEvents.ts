@@ -184,6 +184,33 @@ export const refundFailedSchema = z.object({
   failedAt: isoTimeSchema,
 });
 
+export const returnLineSchema = z.object({ productId: uuid, quantity: z.number().int().min(1) });
+
+/**
+ * Returns live in the order's stream: they give back the order's own delivered lines and are paid
+ * back from the order's own payment, so the checks (window, quantities, what is left to refund)
+ * and the refund are decided on one state and appended together.
+ */
+export const returnRequestedSchema = z.object({
+  orderId: uuid,
+  returnId: uuid,
+  lines: z.array(returnLineSchema).min(1),
+  reason: z.string().min(1),
+  requestedAt: isoTimeSchema,
+});
+
+export const returnApprovedSchema = z.object({ orderId: uuid, returnId: uuid, approvedAt: isoTimeSchema });
+
+export const returnRejectedSchema = z.object({ orderId: uuid, returnId: uuid, reason: z.string().min(1), rejectedAt: isoTimeSchema });
+
+/** The goods are back: damaged lines are not restocked; the refund follows (PartialRefundRequested with this returnId). */
+export const returnReceivedSchema = z.object({
+  orderId: uuid,
+  returnId: uuid,
+  lines: z.array(returnLineSchema.extend({ damaged: z.boolean() })).min(1),
+  receivedAt: isoTimeSchema,
+});
+
 /** Who or what caused an event: stored in metadata, shown by the audit trail. */
 export const actorSchema = z.object({
   type: z.enum(['user', 'admin', 'system', 'provider']),
@@ -219,6 +246,10 @@ export const orderEventSchemas = {
   RefundRetryRequested: { version: 1, schema: refundRetryRequestedSchema },
   RefundSucceeded: { version: 1, schema: refundSucceededSchema },
   RefundFailed: { version: 1, schema: refundFailedSchema },
+  ReturnRequested: { version: 1, schema: returnRequestedSchema },
+  ReturnApproved: { version: 1, schema: returnApprovedSchema },
+  ReturnRejected: { version: 1, schema: returnRejectedSchema },
+  ReturnReceived: { version: 1, schema: returnReceivedSchema },
 } as const;
 
 type Schemas = typeof orderEventSchemas;
@@ -260,6 +291,14 @@ export function occurredAt(event: OrderEvent): string {
       return event.data.refundedAt;
     case 'RefundFailed':
       return event.data.failedAt;
+    case 'ReturnRequested':
+      return event.data.requestedAt;
+    case 'ReturnApproved':
+      return event.data.approvedAt;
+    case 'ReturnRejected':
+      return event.data.rejectedAt;
+    case 'ReturnReceived':
+      return event.data.receivedAt;
     default: {
       const exhaustive: never = event;
       return exhaustive;

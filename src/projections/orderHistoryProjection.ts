@@ -51,6 +51,14 @@ function detailFor(event: OrderEvent): Record<string, unknown> {
       };
     case 'RefundFailed':
       return { refundId: event.data.refundId, provider: event.data.provider, reason: event.data.reason };
+    case 'ReturnRequested':
+      return { returnId: event.data.returnId, lines: event.data.lines, reason: event.data.reason };
+    case 'ReturnApproved':
+      return { returnId: event.data.returnId };
+    case 'ReturnRejected':
+      return { returnId: event.data.returnId, reason: event.data.reason };
+    case 'ReturnReceived':
+      return { returnId: event.data.returnId, lines: event.data.lines };
     default: {
       const exhaustive: never = event;
       return exhaustive;

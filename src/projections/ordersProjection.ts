@@ -21,6 +21,8 @@ export interface OrderRowValues {
   stray_refunds_completed: number;
   /** JSON array of RefundRow: the order's partial refunds and those the provider made on its own. */
   refunds: string;
+  /** JSON array of ReturnRow. */
+  returns: string;
   revision: string;
   position: string;
   placed_at: string;
@@ -39,6 +41,22 @@ export interface RefundRow {
   failureReason: string | null;
   requestedAt: string;
   updatedAt: string;
+}
+
+/** One return as the order shows it. */
+export interface ReturnRow {
+  returnId: string;
+  status: 'REQUESTED' | 'APPROVED' | 'REJECTED' | 'RECEIVED';
+  lines: { productId: string; quantity: number; damaged: boolean | null }[];
+  reason: string;
+  rejectionReason: string | null;
+  requestedAt: string;
+  updatedAt: string;
+}
+
+function returnsWith(row: OrderRowValues, returnId: string, changes: Partial<ReturnRow>): string {
+  const list = JSON.parse(row.returns) as ReturnRow[];
+  return JSON.stringify(list.map((r) => (r.returnId === returnId ? { ...r, ...changes } : r)));
 }
 
 function refundsWith(row: OrderRowValues, change: (refunds: RefundRow[]) => RefundRow[]): string {
@@ -60,6 +78,7 @@ type Changes = Partial<
     | 'stray_refunds_pending'
     | 'stray_refunds_completed'
     | 'refunds'
+    | 'returns'
   >
 >;
 
@@ -131,6 +150,25 @@ function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>, row: Or
           : refundsWith(row, (list) => [...list, byProvider]),
       };
     }
+    case 'ReturnRequested': {
+      const d = event.data;
+      const entry: ReturnRow = {
+        returnId: d.returnId,
+        status: 'REQUESTED',
+        lines: d.lines.map((l) => ({ ...l, damaged: null })),
+        reason: d.reason,
+        rejectionReason: null,
+        requestedAt: d.requestedAt,
+        updatedAt: d.requestedAt,
+      };
+      return { returns: JSON.stringify([...(JSON.parse(row.returns) as ReturnRow[]), entry]) };
+    }
+    case 'ReturnApproved':
+      return { returns: returnsWith(row, event.data.returnId, { status: 'APPROVED', updatedAt: event.data.approvedAt }) };
+    case 'ReturnRejected':
+      return { returns: returnsWith(row, event.data.returnId, { status: 'REJECTED', rejectionReason: event.data.reason, updatedAt: event.data.rejectedAt }) };
+    case 'ReturnReceived':
+      return { returns: returnsWith(row, event.data.returnId, { status: 'RECEIVED', lines: event.data.lines, updatedAt: event.data.receivedAt }) };
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -165,6 +203,7 @@ export function applyToOrderRow(row: OrderRowValues | undefined, stored: StoredO
       stray_refunds_pending: 0,
       stray_refunds_completed: 0,
       refunds: '[]',
+      returns: '[]',
       placed_at: d.placedAt,
       ...common,
     };
@@ -193,6 +232,7 @@ interface StoredOrderRow {
   stray_refunds_pending: number;
   stray_refunds_completed: number;
   refunds: unknown;
+  returns: unknown;
   revision: string;
   position: string;
   placed_at: Date;
@@ -204,6 +244,7 @@ function fromStored(row: StoredOrderRow): OrderRowValues {
     ...row,
     items: JSON.stringify(row.items),
     refunds: JSON.stringify(row.refunds),
+    returns: JSON.stringify(row.returns),
     placed_at: row.placed_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -218,6 +259,7 @@ const updatableColumns = [
   'stray_refunds_pending',
   'stray_refunds_completed',
   'refunds',
+  'returns',
   'revision',
   'position',
   'updated_at',

@@ -31,6 +31,16 @@ export const refundDtoSchema = z.object({
     updatedAt: z.iso.datetime(),
   });
 
+export const returnDtoSchema = z.object({
+  returnId: z.uuid(),
+  status: z.enum(['REQUESTED', 'APPROVED', 'REJECTED', 'RECEIVED']).describe('RECEIVED: the goods are back and their refund is listed in refunds (returnId)'),
+  lines: z.array(z.object({ productId: z.uuid(), quantity: z.number().int(), damaged: z.boolean().nullable().describe('null until received') })),
+  reason: z.string(),
+  rejectionReason: z.string().nullable(),
+  requestedAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
 export const orderDtoSchema = z.object({
   id: z.uuid(),
   userId: z.uuid(),
@@ -46,6 +56,7 @@ export const orderDtoSchema = z.object({
   refunds: z
     .array(refundDtoSchema)
     .describe('Partial refunds (POST /orders/:id/refunds, returns) and refunds the provider made on its own, oldest first'),
+  returns: z.array(returnDtoSchema).describe('Returns the owner requested, oldest first'),
   strayRefunds: z
     .object({
       pending: z.number().int().describe('Refunds requested and not yet confirmed by the provider'),
@@ -83,10 +94,10 @@ export const orderHistoryEntrySchema = z.object({
 });
 export type OrderHistoryEntry = z.infer<typeof orderHistoryEntrySchema>;
 
-type RowColumns = Omit<OrderRowValues, 'items' | 'refunds' | 'placed_at' | 'updated_at'>;
+type RowColumns = Omit<OrderRowValues, 'items' | 'refunds' | 'returns' | 'placed_at' | 'updated_at'>;
 
 /** One mapping from `orders` columns to the DTO, whether the row was read from the table or folded from events. */
-function dtoOf(row: RowColumns, items: unknown, refunds: unknown, placedAt: string, updatedAt: string): OrderDto {
+function dtoOf(row: RowColumns, items: unknown, refunds: unknown, returns: unknown, placedAt: string, updatedAt: string): OrderDto {
   return {
     id: row.id,
     userId: row.user_id,
@@ -100,6 +111,7 @@ function dtoOf(row: RowColumns, items: unknown, refunds: unknown, placedAt: stri
     paymentReference: row.payment_reference,
     refundedAmount: Number(row.refunded_amount),
     refunds: refunds as OrderDto['refunds'],
+    returns: returns as OrderDto['returns'],
     strayRefunds: { pending: row.stray_refunds_pending, completed: row.stray_refunds_completed },
     revision: Number(row.revision),
     position: row.position,
@@ -109,7 +121,7 @@ function dtoOf(row: RowColumns, items: unknown, refunds: unknown, placedAt: stri
 }
 
 export function toOrderDto(row: OrderRow): OrderDto {
-  return dtoOf(row, row.items, row.refunds, row.placed_at.toISOString(), row.updated_at.toISOString());
+  return dtoOf(row, row.items, row.refunds, row.returns, row.placed_at.toISOString(), row.updated_at.toISOString());
 }
 
 /**
@@ -120,7 +132,7 @@ export function orderFromEvents(events: readonly StoredOrderEvent[]): OrderDto |
   const row = orderRowFromEvents(events);
   if (!row) return undefined;
   // Times come back from PostgreSQL as Dates: normalise the same way ('…:00Z' becomes '…:00.000Z').
-  return dtoOf(row, JSON.parse(row.items), JSON.parse(row.refunds), new Date(row.placed_at).toISOString(), new Date(row.updated_at).toISOString());
+  return dtoOf(row, JSON.parse(row.items), JSON.parse(row.refunds), JSON.parse(row.returns), new Date(row.placed_at).toISOString(), new Date(row.updated_at).toISOString());
 }
 
 interface Cursor {

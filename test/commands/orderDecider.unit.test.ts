@@ -976,6 +976,8 @@ describe('evolve', () => {
       items,
       refundedAmount: 0,
       refunds: [],
+      deliveredAt: undefined,
+      returns: [],
     });
   });
 

@@ -72,6 +72,16 @@ const samples: { [K in OrderEventType]: OrderEventOf<K> } = {
     type: 'RefundFailed',
     data: { orderId, refundId: 'a3e1c2d4-5b6f-4a7e-8c9d-0e1f2a3b4c5d', attempt: 1, provider: 'STRIPE', reason: 'expired_or_canceled_card', failedAt: at },
   },
+  ReturnRequested: {
+    type: 'ReturnRequested',
+    data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1 }], reason: 'too small', requestedAt: at },
+  },
+  ReturnApproved: { type: 'ReturnApproved', data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', approvedAt: at } },
+  ReturnRejected: { type: 'ReturnRejected', data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', reason: 'worn', rejectedAt: at } },
+  ReturnReceived: {
+    type: 'ReturnReceived',
+    data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1, damaged: true }], receivedAt: at },
+  },
 };
 
 /** What a store hands back: the encoded event at revision 7, global position 4242. */

@@ -21,6 +21,9 @@ import {
   RefundNotFoundError,
   RefundNotRetryableError,
   RefundExceedsPaymentError,
+  ReturnNotAllowedError,
+  ReturnNotFoundError,
+  ReturnTransitionError,
 } from './orderErrors';
 
 /** The status machine decide() applies, as data (error hints and the README's lifecycle diagram read it). */
@@ -50,7 +53,16 @@ export type OrderState =
       refundedAmount: number;
       /** Partial refunds requested by an admin, in request order. */
       refunds: readonly PartialRefund[];
+      /** When the order was delivered (the return window counts from it). */
+      deliveredAt: string | undefined;
+      returns: readonly OrderReturn[];
     };
+
+export interface OrderReturn {
+  returnId: string;
+  lines: readonly { productId: string; quantity: number }[];
+  status: 'requested' | 'approved' | 'rejected' | 'received';
+}
 
 /** One partial refund and where it stands. */
 export interface PartialRefund {
@@ -107,7 +119,19 @@ export type OrderCommand =
       /** The provider (or an admin, for MANUAL) confirms one of our refunds; providerRefundId: its id there. */
       data: { refundId: string; provider: PaymentMethod; providerRefundId?: string; amount: number; currency: string; now: string };
     }
-  | { type: 'RecordRefundFailure'; data: { refundId: string; attempt: number; provider: PaymentMethod; reason: string; now: string } };
+  | { type: 'RecordRefundFailure'; data: { refundId: string; attempt: number; provider: PaymentMethod; reason: string; now: string } }
+  | {
+      type: 'RequestReturn';
+      /** windowDays: RETURN_WINDOW_DAYS, passed in so the decider stays pure. */
+      data: { returnId: string; lines: readonly { productId: string; quantity: number }[]; reason: string; windowDays: number; now: string };
+    }
+  | { type: 'ApproveReturn'; data: { returnId: string; now: string } }
+  | { type: 'RejectReturn'; data: { returnId: string; reason: string; now: string } }
+  | {
+      type: 'ReceiveReturn';
+      /** damaged: products that came back unfit to sell (not restocked). refundId: the refund's fresh id. */
+      data: { returnId: string; damaged: readonly string[]; refundId: string; now: string };
+    };
 
 export const initialOrderState: OrderState = { status: 'NONE' };
 
@@ -478,6 +502,82 @@ function recordRefundFailure(command: Extract<OrderCommand, { type: 'RecordRefun
   return [{ type: 'RefundFailed', data: { orderId: state.orderId, refundId, attempt, provider, reason: reason.slice(0, 500) || 'refused', failedAt: now } }];
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function returnOf(state: ExistingOrderState, returnId: string): OrderReturn {
+  const found = state.returns.find((r) => r.returnId === returnId);
+  if (!found) throw new ReturnNotFoundError(state.orderId, returnId);
+  return found;
+}
+
+/** The owner asks to send delivered lines back, within the return window, up to what was ordered less other returns. */
+function requestReturn(command: Extract<OrderCommand, { type: 'RequestReturn' }>, state: ExistingOrderState): OrderEvent[] {
+  const { returnId, lines, reason, windowDays, now } = command.data;
+  if (state.returns.some((r) => r.returnId === returnId)) return [];
+  if (state.status !== 'DELIVERED' || state.deliveredAt === undefined) throw new ReturnNotAllowedError(`order ${state.orderId} is ${state.status}; only a delivered order can be returned`);
+  const closesAt = Date.parse(state.deliveredAt) + windowDays * DAY_MS;
+  if (Date.parse(now) > closesAt) throw new ReturnNotAllowedError(`the ${windowDays}-day return window closed at ${new Date(closesAt).toISOString()}`);
+  if (lines.length === 0) throw new InvalidOrderError('A return needs at least one line');
+  for (const line of lines) {
+    const item = state.items.find((i) => i.productId === line.productId);
+    if (!item) throw new InvalidOrderError(`Product ${line.productId} is not in order ${state.orderId}`);
+    const returning = state.returns
+      .filter((r) => r.status !== 'rejected')
+      .flatMap((r) => r.lines)
+      .concat(lines)
+      .filter((l) => l.productId === line.productId)
+      .reduce((sum, l) => sum + l.quantity, 0);
+    if (returning > item.quantity) throw new InvalidOrderError(`At most ${item.quantity} of ${item.sku} can be returned in all`);
+  }
+  return [{ type: 'ReturnRequested', data: { orderId: state.orderId, returnId, lines: lines.map((l) => ({ ...l })), reason, requestedAt: now } }];
+}
+
+function decideReturn(command: Extract<OrderCommand, { type: 'ApproveReturn' | 'RejectReturn' }>, state: ExistingOrderState): OrderEvent[] {
+  const { returnId, now } = command.data;
+  const found = returnOf(state, returnId);
+  const to = command.type === 'ApproveReturn' ? 'approved' : 'rejected';
+  if (found.status === to) return [];
+  if (found.status !== 'requested') throw new ReturnTransitionError(returnId, found.status, to);
+  if (command.type === 'ApproveReturn') return [{ type: 'ReturnApproved', data: { orderId: state.orderId, returnId, approvedAt: now } }];
+  return [{ type: 'ReturnRejected', data: { orderId: state.orderId, returnId, reason: command.data.reason, rejectedAt: now } }];
+}
+
+/**
+ * The goods of an approved return arrive: recorded with which lines are damaged, and their price
+ * is refunded as a partial refund in the same append, up to what is left of the payment.
+ */
+function receiveReturn(command: Extract<OrderCommand, { type: 'ReceiveReturn' }>, state: ExistingOrderState): OrderEvent[] {
+  const { returnId, damaged, refundId, now } = command.data;
+  const found = returnOf(state, returnId);
+  if (found.status === 'received') return [];
+  if (found.status !== 'approved') throw new ReturnTransitionError(returnId, found.status, 'received');
+  const received: OrderEvent = {
+    type: 'ReturnReceived',
+    data: { orderId: state.orderId, returnId, lines: found.lines.map((l) => ({ ...l, damaged: damaged.includes(l.productId) })), receivedAt: now },
+  };
+  const lines: RefundLine[] = found.lines.map((l) => ({ ...l, amount: (state.items.find((i) => i.productId === l.productId)?.unitAmount ?? 0) * l.quantity }));
+  const amount = Math.min(lines.reduce((sum, l) => sum + l.amount, 0), state.paidAmount - committedRefunds(state));
+  if (amount < 1 || state.refundRequested || !paidStatuses.has(state.status)) return [received];
+  return [
+    received,
+    {
+      type: 'PartialRefundRequested',
+      data: {
+        orderId: state.orderId,
+        refundId,
+        provider: state.paymentMethod,
+        ...(state.paidReference ? { providerReference: state.paidReference } : {}),
+        amount,
+        currency: state.currency,
+        lines,
+        reason: `return ${returnId}`,
+        returnId,
+        requestedAt: now,
+      },
+    },
+  ];
+}
+
 export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
   if (command.type === 'PlaceOrder') return placeOrder(command, state);
   if (state.status === 'NONE') throw new OrderNotFoundError('(unknown)');
@@ -506,6 +606,13 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return recordPartialRefund(command, state);
     case 'RecordRefundFailure':
       return recordRefundFailure(command, state);
+    case 'RequestReturn':
+      return requestReturn(command, state);
+    case 'ApproveReturn':
+    case 'RejectReturn':
+      return decideReturn(command, state);
+    case 'ReceiveReturn':
+      return receiveReturn(command, state);
     default: {
       const exhaustive: never = command;
       throw new Error(`unhandled command ${JSON.stringify(exhaustive)}`);
@@ -531,6 +638,8 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       items: event.data.items,
       refundedAmount: 0,
       refunds: [],
+      deliveredAt: undefined,
+      returns: [],
     };
   }
   if (state.status === 'NONE') return state; // a stream that does not start with OrderPlaced: nothing to fold onto
@@ -542,7 +651,7 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
     case 'PaymentFailed':
       return { ...state, status: 'PAYMENT_FAILED' };
     case 'OrderStatusChanged':
-      return { ...state, status: event.data.to };
+      return { ...state, status: event.data.to, ...(event.data.to === 'DELIVERED' ? { deliveredAt: event.data.changedAt } : {}) };
     case 'OrderCancelled':
       return { ...state, status: 'CANCELLED' };
     case 'RefundRequested': {
@@ -575,11 +684,26 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
     }
     case 'RefundFailed':
       return withRefundStatus(state, event.data.refundId, 'failed');
+    case 'ReturnRequested': {
+      const { returnId, lines } = event.data;
+      if (state.returns.some((r) => r.returnId === returnId)) return state;
+      return { ...state, returns: [...state.returns, { returnId, lines, status: 'requested' }] };
+    }
+    case 'ReturnApproved':
+      return withReturnStatus(state, event.data.returnId, 'approved');
+    case 'ReturnRejected':
+      return withReturnStatus(state, event.data.returnId, 'rejected');
+    case 'ReturnReceived':
+      return withReturnStatus(state, event.data.returnId, 'received');
     default: {
       const exhaustive: never = event;
       return exhaustive;
     }
   }
+}
+
+function withReturnStatus(state: ExistingOrderState, returnId: string, status: OrderReturn['status']): ExistingOrderState {
+  return { ...state, returns: state.returns.map((r) => (r.returnId === returnId ? { ...r, status } : r)) };
 }
 
 function withRefundStatus(state: ExistingOrderState, refundId: string, status: PartialRefund['status']): ExistingOrderState {
@@ -612,6 +736,10 @@ export function statusAfter(before: OrderStatus | undefined, event: OrderEvent):
     case 'RefundRetryRequested':
     case 'RefundSucceeded':
     case 'RefundFailed':
+    case 'ReturnRequested':
+    case 'ReturnApproved':
+    case 'ReturnRejected':
+    case 'ReturnReceived':
       return before ?? 'PENDING';
     case 'OrderRefunded':
       return 'REFUNDED';

@@ -99,3 +99,22 @@ export class RefundExceedsPaymentError extends ConflictError {
     );
   }
 }
+
+export class ReturnNotFoundError extends NotFoundError {
+  constructor(orderId: string, returnId: string) {
+    super('RETURN_NOT_FOUND', `Order ${orderId} has no return ${returnId}`);
+  }
+}
+
+/** Not delivered, or the return window has closed. */
+export class ReturnNotAllowedError extends ConflictError {
+  constructor(reason: string) {
+    super('RETURN_NOT_ALLOWED', `A return cannot be requested: ${reason}`);
+  }
+}
+
+export class ReturnTransitionError extends ConflictError {
+  constructor(returnId: string, from: string, to: string) {
+    super('RETURN_INVALID_TRANSITION', `Return ${returnId} is ${from}; it cannot become ${to}`, { returnId, from, to });
+  }
+}

@@ -149,9 +149,21 @@ export async function requestPartialRefund(
       ...(options.loaded ? { loaded: options.loaded } : {}),
     },
   );
+  const { result, refund } = await driveRefundOf(deps, requested, refundId, options.context);
+  if (!refund) throw new RefundNotFoundError(orderId, refundId);
+  return { result, refund };
+}
+
+/** Sends a refund just requested (by an admin, or with a received return) to the provider. */
+export async function driveRefundOf(
+  deps: PaymentDeps,
+  requested: HandleResult,
+  refundId: string,
+  context: EncodeContext,
+): Promise<{ result: HandleResult; refund: PartialRefundOutcome | undefined }> {
   const attempt = requested.stream.events.find((stored) => stored.event.type === 'PartialRefundRequested' && stored.event.data.refundId === refundId);
-  if (!attempt) throw new RefundNotFoundError(orderId, refundId);
-  return drive(deps, requested, attempt.id, options.context);
+  if (!attempt) return { result: requested, refund: undefined };
+  return drive(deps, requested, attempt.id, context);
 }
 
 /** An admin tries a refused refund again: a new attempt with its own idempotency key. */

@@ -84,6 +84,7 @@ export const configSchema = z
     PAYMENT_RETURN_URL: z.string().url().default('http://localhost:3000/payments/return'),
     PAYMENT_CANCEL_URL: z.string().url().default('http://localhost:3000/payments/cancel'),
     PAYMENT_REFUND_RETRY_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+    RETURN_WINDOW_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
     OPEN_ROUTER_KEY: z.string().optional(),
     OPEN_ROUTER_BASE_URL: z.string().url().default('https://openrouter.ai/api/v1'),
     OPEN_ROUTER_MODEL: z.string().default('openai/gpt-3.5-turbo'),

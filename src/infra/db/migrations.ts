@@ -256,13 +256,17 @@ const migrations: Migration[] = [
     },
   },
   {
-    // Partial refunds (and the refunds of returns) listed on the order: requested, given back, refused.
-    name: '0011_order_refunds',
+    // Partial refunds (and the refunds of returns) and returns, listed on the order.
+    name: '0011_order_refunds_returns',
     async up(knex) {
-      await knex.raw(`alter table orders add column if not exists refunds jsonb not null default '[]'::jsonb;`);
+      await knex.raw(`
+        alter table orders
+          add column if not exists refunds jsonb not null default '[]'::jsonb,
+          add column if not exists returns jsonb not null default '[]'::jsonb;
+      `);
     },
     async down(knex) {
-      await knex.raw('alter table orders drop column if exists refunds;');
+      await knex.raw('alter table orders drop column if exists refunds, drop column if exists returns;');
     },
   },
 ];

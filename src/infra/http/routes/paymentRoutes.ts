@@ -20,6 +20,7 @@ import { answerCommand, commandResponse, consistencyResponseHeaders, consistency
 import { errorResponseSchema } from '../openapi';
 import { ifMatchRevision } from '../consistencyParams';
 import { defineRoute, type RouteDeps } from '../route';
+import { registerReturnRoutes } from './returnRoutes';
 
 const WEBHOOK_BODY_LIMIT = '1mb';
 
@@ -335,6 +336,6 @@ export function withPaymentRoutes(deps: Deps, hooks: AppHooks = {}): AppHooks {
       mountPaymentWebhooks(app, deps);
       hooks.beforeJson?.(app);
     },
-    routes: [registerPaymentRoutes, ...(hooks.routes ?? [])],
+    routes: [registerPaymentRoutes, registerReturnRoutes, ...(hooks.routes ?? [])],
   };
 }

@@ -169,3 +169,58 @@ describe('partial refunds: provider reports (total refunded so far)', () => {
       .then([succeeded(undefined, 2999, total, 're_x'), fullyRefunded(total)]);
   });
 });
+
+describe('returns', () => {
+  const returnId = 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f';
+  const deliveredAt = '2026-03-03T10:00:00.000Z';
+  const delivered: OrderEvent[] = [
+    ...paid,
+    { type: 'OrderStatusChanged', data: { orderId, from: 'PAID', to: 'PROCESSING', changedAt: at } },
+    { type: 'OrderStatusChanged', data: { orderId, from: 'PROCESSING', to: 'SHIPPED', changedAt: at } },
+    { type: 'OrderStatusChanged', data: { orderId, from: 'SHIPPED', to: 'DELIVERED', changedAt: deliveredAt } },
+  ];
+  const ask = (when: string, lines = [{ productId: mug, quantity: 2 }]): OrderCommand => ({
+    type: 'RequestReturn',
+    data: { returnId, lines, reason: 'too small', windowDays: 30, now: when },
+  });
+  const returnRequested: OrderEvent = { type: 'ReturnRequested', data: { orderId, returnId, lines: [{ productId: mug, quantity: 2 }], reason: 'too small', requestedAt: now } };
+  const approved: OrderEvent = { type: 'ReturnApproved', data: { orderId, returnId, approvedAt: now } };
+
+  it('when the owner asks within the window, then the return is requested; a day after it closes, it is refused', () => {
+    given(...delivered).when(ask('2026-04-02T10:00:00.000Z')).then([{ ...returnRequested, data: { ...returnRequested.data, requestedAt: '2026-04-02T10:00:00.000Z' } }]);
+    expect(() => decide(ask('2026-04-02T10:00:00.001Z'), given(...delivered).state)).toThrow(/30-day return window closed at 2026-04-02T10:00:00.000Z/);
+  });
+
+  it('when the order is not delivered, or more is asked back than was ordered, then the request is refused', () => {
+    expect(() => decide(ask(now), given(...paid).state)).toThrow(/only a delivered order can be returned/);
+    given(...delivered, returnRequested).when({ ...ask(now), data: { ...ask(now).data, returnId: refundB } } as OrderCommand).thenThrows(InvalidOrderError, /At most 2 of MUG-01/);
+  });
+
+  it('when an approved return is received, then the receipt and a partial refund of its lines are decided together', () => {
+    given(...delivered, returnRequested, approved)
+      .when({ type: 'ReceiveReturn', data: { returnId, damaged: [mug], refundId: refundA, now } })
+      .then([
+        { type: 'ReturnReceived', data: { orderId, returnId, lines: [{ productId: mug, quantity: 2, damaged: true }], receivedAt: now } },
+        {
+          type: 'PartialRefundRequested',
+          data: {
+            orderId,
+            refundId: refundA,
+            provider: 'STRIPE',
+            providerReference: 'pi_1',
+            amount: 2500,
+            currency: 'USD',
+            lines: [{ productId: mug, quantity: 2, amount: 2500 }],
+            reason: `return ${returnId}`,
+            returnId,
+            requestedAt: now,
+          },
+        },
+      ]);
+  });
+
+  it('when a return is received before approval, or approved twice, then the first is refused and the second changes nothing', () => {
+    expect(() => decide({ type: 'ReceiveReturn', data: { returnId, damaged: [], refundId: refundA, now } }, given(...delivered, returnRequested).state)).toThrow(/is requested; it cannot become received/);
+    given(...delivered, returnRequested, approved).when({ type: 'ApproveReturn', data: { returnId, now } }).then([]);
+  });
+});

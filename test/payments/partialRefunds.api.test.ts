@@ -168,6 +168,22 @@ describe('partial refunds through Stripe', () => {
   });
 });
 
+describe('a received return refunded through Stripe', () => {
+  it('when an admin receives a return, then its lines are refunded through Stripe at once', async () => {
+    const { orderId, intentId, productId } = await givenPaidStripeOrder();
+    for (const status of ['PROCESSING', 'SHIPPED', 'DELIVERED']) {
+      expect((await env.app.request.patch(`/orders/${orderId}/status`).set(bearer(admin.token)).send({ status })).status).toBe(200);
+    }
+    const requested = await env.app.request.post(`/orders/${orderId}/returns`).set(bearer(alice.token)).send({ lines: [{ productId, quantity: 1 }], reason: 'too small' });
+    const returnId = requested.body.data.returnId as string;
+    await env.app.request.post(`/orders/${orderId}/returns/${returnId}/approve`).set(bearer(admin.token)).send();
+    const received = await env.app.request.post(`/orders/${orderId}/returns/${returnId}/receive`).set(bearer(admin.token)).send({});
+    expect(received.body.data.refund).toMatchObject({ status: 'succeeded' });
+    expect(received.body.data.order).toMatchObject({ status: 'DELIVERED', paymentStatus: 'PARTIALLY_REFUNDED', refundedAmount: 2500 });
+    expect([...env.stripe.refunds.values()].filter((r) => r.payment_intent === intentId).map((r) => r.amount)).toEqual([2500]);
+  });
+});
+
 describe('partial refunds through PayPal', () => {
   it('when an admin refunds part of a capture, then PayPal refunds that amount with the event id as PayPal-Request-Id', async () => {
     const { orderId, captureId } = await givenPaidPayPalOrder();

@@ -18,6 +18,8 @@ const variables: Array<[name: string, value: string, note: string]> = [
   ['productId', 'paste-a-product-id', 'an "id" from GET /products'],
   ['orderId', 'paste-an-order-id', 'data.order.id of POST /orders'],
   ['userId', 'paste-a-user-id', 'the "id" of POST /auth/register'],
+  ['refundId', 'paste-a-refund-id', 'data.refund.refundId of POST /orders/:id/refunds'],
+  ['returnId', 'paste-a-return-id', 'data.returnId of POST /orders/:id/returns'],
 ];
 
 function parametersOf(doc: Document, op: Operation): OpenAPIV3.ParameterObject[] {

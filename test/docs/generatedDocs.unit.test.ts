@@ -76,7 +76,8 @@ describe('docs/api.http', () => {
     const expected = operationsOf(doc).map((op) => {
       const access = accessOf(op);
       const auth = access === 'user' ? 'Authorization: Bearer {{token}}' : access === 'admin' ? 'Authorization: Bearer {{adminToken}}' : '-';
-      return `${op.method.toUpperCase()} ${op.path.replace(/\{id\}/, (_m) => '{{ID}}')} ${auth}`;
+      // A path's own id is named after its collection; a nested one (refundId, returnId) keeps its name.
+      return `${op.method.toUpperCase()} ${op.path.replace(/\{id\}/, (_m) => '{{ID}}').replace(/\{(\w+Id)\}/g, (_m, name: string) => `{{${name}}}`)} ${auth}`;
     });
     expect(seen.map((s) => s.replace(/\{\{(order|product|user)Id\}\}/, '{{ID}}'))).toEqual(expected);
   });

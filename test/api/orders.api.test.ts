@@ -102,6 +102,27 @@ describe('POST /orders', () => {
     expect(errorCode(mixed)).toBe('MIXED_CURRENCIES');
   });
 
+  it("when the seed's item shape { title, price, quantity } is sent, then 400 says an item is { productId, quantity } priced from GET /products", async () => {
+    const res = await app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .send({ items: [{ title: 'Product A', price: 100, quantity: 1 }], paymentMethod: 'MANUAL', paymentFlow: 'REGULAR' });
+
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe('VALIDATION_FAILED');
+    expect(res.body.error.details).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'items.0', message: expect.stringContaining('an item is { productId, quantity } and the price comes from the catalog: take productId from GET /products') }),
+        expect.objectContaining({ path: 'items.0.productId' }),
+      ]),
+    );
+    expect(res.body.error.message).toContain('GET /products');
+    const other = await app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: mug.id, quantity: 1, colour: 'red' }], paymentMethod: 'MANUAL' });
+    expect(other.status).toBe(400);
+    expect(other.body.error.message).toContain('Unrecognized key: "colour"');
+    expect(other.body.error.message).not.toContain('GET /products');
+  });
+
   it('when nobody is signed in, then 401', async () => {
     const res = await app.request.post('/orders').send({ items: [{ productId: mug.id, quantity: 1 }], paymentMethod: 'MANUAL' });
     expect(res.status).toBe(401);

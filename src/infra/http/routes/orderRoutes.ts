@@ -26,10 +26,23 @@ import { paymentSessionFields, paymentsOf } from './paymentRoutes';
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
 
+// Clients of the seed send { title, price, quantity }: naming the unknown keys alone leaves them
+// stuck, so say where items and prices come from instead.
+const SEED_ITEM_KEYS = new Set(['title', 'price']);
+const orderItemSchema = z.strictObject(
+  { productId: z.uuid(), quantity: z.number().int().min(1).max(1000) },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' && issue.keys.some((key) => SEED_ITEM_KEYS.has(key))
+        ? `Unrecognized keys: ${issue.keys.map((key) => `"${key}"`).join(', ')}; an item is { productId, quantity } and the price comes from the catalog: take productId from GET /products`
+        : undefined,
+  },
+);
+
 const placeOrderBodySchema = z
   .object({
     items: z
-      .array(z.object({ productId: z.uuid(), quantity: z.number().int().min(1).max(1000) }).strict())
+      .array(orderItemSchema)
       .min(1, 'items must not be empty')
       .max(100),
     paymentMethod: paymentMethodSchema,

@@ -107,6 +107,27 @@ describe('partial refunds: requesting', () => {
   });
 });
 
+describe('partial refunds and the full refund', () => {
+  it('when an admin cancels a paid order after a partial refund, then only the rest is requested back', () => {
+    given(...paid, requested(refundA, 500), succeeded(refundA, 500, 500))
+      .when({ type: 'CancelOrder', data: { by: 'admin', now } })
+      .then([
+        { type: 'OrderCancelled', data: { orderId, from: 'PAID', cancelledAt: now } },
+        { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: 2999, currency: 'USD', reason: 'order cancelled after payment', stray: false, requestedAt: now } },
+      ]);
+  });
+
+  it('when the provider then confirms the rest, then the order is REFUNDED with everything back', () => {
+    const cancelledEvents: OrderEvent[] = [
+      { type: 'OrderCancelled', data: { orderId, from: 'PAID', cancelledAt: now } },
+      { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: 2999, currency: 'USD', stray: false, requestedAt: now } },
+    ];
+    given(...paid, requested(refundA, 500), succeeded(refundA, 500, 500), ...cancelledEvents)
+      .when(providerTotal(total))
+      .then([succeeded(undefined, 2999, total, 're_x'), fullyRefunded(total)]);
+  });
+});
+
 describe('partial refunds: outcomes', () => {
   it('when the provider confirms a refund, then it succeeds and the order counts the money given back', () => {
     const scenario = given(...paid, requested(refundA, 500));

@@ -126,6 +126,16 @@ describe('partial refunds through Stripe', () => {
     expect(again.body.error.code).toBe('REFUND_NOT_RETRYABLE');
   });
 
+  it('when Stripe answers a refund with an error no retry fixes, then RefundFailed records a plain reason (Stripe\'s words stay in the log)', async () => {
+    const { orderId, intentId } = await givenPaidStripeOrder();
+    env.stripe.dashboardRefund(intentId, 4000); // the ledger has not heard of it yet
+    const res = await refund(orderId, { amount: 2000, reason: 'damaged' });
+    expect(res.status).toBe(200);
+    expect(res.body.data.refund).toMatchObject({ status: 'failed', failureReason: 'Stripe refund failed' });
+    expect(res.body.data.order.refunds).toEqual([expect.objectContaining({ status: 'FAILED', failureReason: 'Stripe refund failed' })]);
+    expect(JSON.stringify(res.body)).not.toMatch(/greater than unrefunded/);
+  });
+
   it('when Stripe refunds in its dashboard twice and the webhooks arrive out of order and twice, then both are recorded once', async () => {
     const { orderId, intentId } = await givenPaidStripeOrder();
     env.stripe.dashboardRefund(intentId, 700);
@@ -164,6 +174,18 @@ describe('partial refunds through Stripe', () => {
     const res = await env.app.request.post(`/orders/${orderId}/refund`).set(bearer(admin.token)).send({ reason: 'the rest' });
     expect(res.status).toBe(200);
     expect(res.body.data.order).toMatchObject({ status: 'REFUNDED', refundedAmount: 5000 });
+    expect([...env.stripe.refunds.values()].filter((r) => r.payment_intent === intentId).map((r) => r.amount)).toEqual([1000, 4000]);
+  });
+});
+
+describe('cancelling after a partial refund', () => {
+  it('when an admin cancels a paid order after a partial refund, then Stripe gives back only the rest and the order is REFUNDED', async () => {
+    const { orderId, intentId } = await givenPaidStripeOrder();
+    await refund(orderId, { amount: 1000, reason: 'first' });
+    const cancelled = await env.app.request.post(`/orders/${orderId}/cancel`).set(bearer(admin.token)).send({ reason: 'out of stock' });
+    expect(cancelled.status).toBe(200);
+    const state = await eventually(() => orderState(env.app, orderId), (s) => s.status === 'REFUNDED');
+    expect(state.refundedAmount).toBe(5000);
     expect([...env.stripe.refunds.values()].filter((r) => r.payment_intent === intentId).map((r) => r.amount)).toEqual([1000, 4000]);
   });
 });

@@ -277,6 +277,9 @@ function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, st
   if (state.status === 'PAID') {
     if (by !== 'admin') throw new InvalidTransitionError(state.status, 'CANCELLED', 'only an admin can cancel a paid order');
     if (state.refundRequested) return [cancelled]; // the refund is already on its way; a second request could pay it back twice
+    // After partial refunds only the rest goes back.
+    const rest = state.paidAmount - committedRefunds(state);
+    if (rest <= 0) return [cancelled];
     return [
       cancelled,
       {
@@ -285,7 +288,7 @@ function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, st
           orderId: state.orderId,
           provider: state.paymentMethod,
           ...(state.paidReference ? { providerReference: state.paidReference } : {}),
-          amount: state.paidAmount,
+          amount: rest,
           currency: state.currency,
           reason: 'order cancelled after payment',
           stray: false,
@@ -301,6 +304,8 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
   if (!paidStatuses.has(state.status)) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
   if (state.refundRequested) return [];
   const { reason, now } = command.data;
+  const rest = state.paidAmount - committedRefunds(state);
+  if (rest <= 0) return [];
   return [
     {
       type: 'RefundRequested',
@@ -308,7 +313,7 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
         orderId: state.orderId,
         provider: state.paymentMethod,
         ...(state.paidReference ? { providerReference: state.paidReference } : {}),
-        amount: state.paidAmount,
+        amount: rest,
         currency: state.currency,
         ...(reason ? { reason } : {}),
         stray: false,

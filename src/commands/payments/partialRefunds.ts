@@ -89,7 +89,11 @@ async function driveAttempt(
       idempotencyKey: attemptEventId,
     });
   } catch (error) {
-    if (error instanceof PaymentProviderError && !error.transient) return fail(error.reason);
+    // The provider's own words stay in the log (logDetail); the order records the plain message.
+    if (error instanceof PaymentProviderError && !error.transient) {
+      deps.logger.warn({ orderId, refundId, detail: error.logDetail }, 'provider refused the refund call');
+      return fail(error.message);
+    }
     throw error;
   }
   if (answer.status === 'failed') return fail(answer.failureReason ?? 'the provider refused the refund', answer.refundId);

@@ -49,7 +49,18 @@ async function refundRequest(
   if (refund.status === 'succeeded') {
     const recorded = await recordReport(
       deps,
-      { provider: method, via: 'refund', eventId: refund.refundId, orderId, kind: 'refunded', reference: paymentReference, amount: refund.amount, currency: refund.currency, refundId: refund.refundId },
+      {
+        provider: method,
+        via: 'refund',
+        eventId: refund.refundId,
+        orderId,
+        kind: 'refunded',
+        reference: paymentReference,
+        // A report carries the total given back so far: this refund on top of the partial refunds before it.
+        amount: refund.amount + (stray ? 0 : state.refundedAmount),
+        currency: refund.currency,
+        refundId: refund.refundId,
+      },
       context,
       { loaded: stream },
     );

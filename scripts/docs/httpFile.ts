@@ -40,8 +40,8 @@ function headerLines(doc: Document, op: Operation): string[] {
   if (access === 'admin') lines.push('Authorization: Bearer {{adminToken}}');
   for (const p of parametersOf(doc, op)) {
     if (p.in !== 'header' || !p.required) continue;
-    const example = p.example ?? (p.schema ? resolve<OpenAPIV3.SchemaObject>(doc, p.schema).example : undefined);
-    lines.push(`${p.name}: ${example === undefined ? `<${p.name}>` : String(example)}`);
+    const example: unknown = p.example ?? (p.schema ? resolve<OpenAPIV3.SchemaObject>(doc, p.schema).example : undefined);
+    lines.push(`${p.name}: ${example === undefined ? `<${p.name}>` : typeof example === 'string' ? example : JSON.stringify(example)}`);
   }
   return lines;
 }

@@ -330,7 +330,7 @@ export async function runCli(argv: readonly string[]): Promise<void> {
       }
     };
   try {
-    await buildProgram(run).parseAsync(argv as string[]);
+    await buildProgram(run).parseAsync(argv);
   } catch (error) {
     fail(error);
   }

@@ -305,7 +305,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     stopping ??= (async () => {
       // realtime (issue 5): before the HTTP server, which waits for its connections
       await step('sockets', async () => deps.sockets?.close(), 3000);
-      if (server) await step('http', () => closeServer(server!, 10_000), 11_000);
+      if (server) await step('http', () => closeServer(server, 10_000), 11_000);
       if (ops) await step('ops', () => ops!.close(), 3000);
       for (const component of [...components].reverse()) await step(component.name, () => component.stop());
       await step('waiter', () => waiter.close(), 3000);

@@ -3,8 +3,8 @@ import { appendFunctionSql, appendStreamsFunctionSql } from '../eventstore/postg
 
 interface Migration {
   name: string;
-  up(knex: Knex): Promise<void>;
-  down(knex: Knex): Promise<void>;
+  up: (knex: Knex) => Promise<void>;
+  down: (knex: Knex) => Promise<void>;
 }
 
 /**

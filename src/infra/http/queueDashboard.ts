@@ -224,7 +224,7 @@ export function queueDashboard(deps: Deps, hooks: AppHooks = {}): QueueDashboard
 }
 
 /** The dashboard's own connection: its calls fail after a couple of reconnection attempts instead of queueing while Redis is away. */
-function dashboardQueue(config: Config): { queue: Queue; close(): Promise<void> } {
+function dashboardQueue(config: Config): { queue: Queue; close: () => Promise<void> } {
   const connection = createRedis(config, { maxRetriesPerRequest: 2 });
   connection.on('error', () => undefined);
   const queue = new Queue(EMAIL_QUEUE, { connection, prefix: bullPrefix(config) });

@@ -132,7 +132,8 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
       user,
       req,
       res,
-      requestId: String(req.id ?? ''),
+      // pino-http types the id as string | number | object; app.ts generates a string (a UUID or X-Request-Id).
+      requestId: typeof req.id === 'string' ? req.id : '',
     };
     const result = await def.handler(ctx);
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);

@@ -192,7 +192,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       },
       handler: async ({ params, body: parsed, user, req, requestId }) => {
         const expectedRevision = ifMatchRevision(req);
-        const command = toCommand((parsed ?? {}) as Record<string, unknown>, user!, deps.clock().toISOString());
+        const command = toCommand((parsed ?? {}), user!, deps.clock().toISOString());
         const result = await handleOrderCommand(deps.store, params.id, command, {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
           ...asCaller(user!, params.id, requestId),

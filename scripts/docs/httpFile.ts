@@ -19,7 +19,8 @@ function requestLine(op: Operation, example: ExampleRequest): string {
     if (value === undefined) throw new Error(`${op.method.toUpperCase()} ${op.path}: the example has no value for ${name}`);
     return value;
   });
-  const query = Object.entries(example.query ?? {}).map(([name, value]) => `${name}=${encodeURIComponent(value)}`);
+  // A `{{variable}}` stays as it is for the HTTP client to fill in.
+  const query = Object.entries(example.query ?? {}).map(([name, value]) => `${name}=${/^\{\{\w+\}\}$/.test(value) ? value : encodeURIComponent(value)}`);
   return `${op.method.toUpperCase()} {{baseUrl}}${path}${query.length > 0 ? `?${query.join('&')}` : ''}`;
 }
 

@@ -134,6 +134,13 @@ class Placeholders {
         paypal.approve(new URL(paymentUrl!).searchParams.get('token')!);
         return id;
       }
+      case 'paypalToken':
+        return new URL((await this.placeOrder('PAYPAL')).paymentUrl!).searchParams.get('token')!;
+      case 'approvedPaypalToken': {
+        const token = await this.get('paypalToken');
+        paypal.approve(token);
+        return token;
+      }
       default: {
         const unknown: never = name;
         throw new Error(`no resolver for {{${String(unknown)}}}`);
@@ -196,6 +203,13 @@ describe('every documented example request, sent to a fresh server with demo dat
         'POST /payments/webhook/paypal 503',
         'POST /payments/webhook/stripe 200',
         'POST /payments/webhook/stripe 400',
+        'GET /payments/paypal/return 409',
+        'GET /payments/paypal/return 429',
+        'GET /payments/paypal/return 502',
+        'GET /payments/paypal/return 503',
+        'GET /payments/paypal/cancel 429',
+        'GET /payments/paypal/cancel 502',
+        'GET /payments/paypal/cancel 503',
       ].sort(),
     );
   });

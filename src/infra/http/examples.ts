@@ -17,6 +17,8 @@ export const examplePlaceholders = {
   refundRequestedOrderId: 'a paid MANUAL order whose refund an admin requested (POST /orders/{id}/refund)',
   paypalOrderId: 'data.order.id of POST /orders with paymentMethod PAYPAL (needs PayPal keys), awaiting payment',
   approvedPaypalOrderId: 'a PAYPAL order whose buyer approved the payment at data.paymentUrl',
+  paypalToken: 'the `token` parameter of data.paymentUrl of a PAYPAL order (PayPal appends it when it sends the buyer back)',
+  approvedPaypalToken: 'the `token` of a PAYPAL order whose buyer approved the payment at data.paymentUrl',
 } as const;
 
 export type ExamplePlaceholder = keyof typeof examplePlaceholders;

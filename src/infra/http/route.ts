@@ -15,6 +15,10 @@ export interface RouteResult {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** Answer with a redirect to this URL (status 3xx) instead of JSON. */
+  redirect?: string;
+  /** Answer with this HTML page instead of JSON (routes a browser lands on). */
+  html?: string;
 }
 
 export interface RouteContext<B, Q, P> {
@@ -182,7 +186,9 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
     };
     const result = await def.handler(ctx);
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
-    res.status(result.status).json(result.body);
+    if (result.redirect !== undefined) res.redirect(result.status, result.redirect);
+    else if (result.html !== undefined) res.status(result.status).type('html').send(result.html);
+    else res.status(result.status).json(result.body);
   };
   deps.router[def.method](def.path, ...(def.before ?? []), handler);
 }

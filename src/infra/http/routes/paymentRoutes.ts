@@ -18,6 +18,7 @@ import type { AppHooks } from '../app';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { errorResponseSchema } from '../openapi';
 import { EXAMPLES_EXTENSION, errorExampleBody, placeholder, UNKNOWN_ID, type ExampleRequest } from '../examples';
+import { registerPayPalReturnRoutes } from './paypalReturnRoutes';
 import { defineRoute, operationExamples, type RouteDeps, type RouteResponse } from '../route';
 
 const WEBHOOK_BODY_LIMIT = '1mb';
@@ -287,6 +288,6 @@ export function withPaymentRoutes(deps: Deps, hooks: AppHooks = {}): AppHooks {
       mountPaymentWebhooks(app, deps);
       hooks.beforeJson?.(app);
     },
-    routes: [registerPaymentRoutes, ...(hooks.routes ?? [])],
+    routes: [registerPaymentRoutes, registerPayPalReturnRoutes, ...(hooks.routes ?? [])],
   };
 }

@@ -83,6 +83,15 @@ function implicitErrors(def: RouteDefinition<Schema, Schema, Schema>): Record<nu
   if (access === 'user' || access === 'admin') {
     errors[401] = { description: 'Authentication required', code: 'UNAUTHORIZED', request: { ...example, as: 'anonymous' } };
   }
+  // An optional route answers anyone, but a token it is sent must be valid.
+  if (access === 'optional') {
+    errors[401] = {
+      description: 'The bearer token is invalid, expired or revoked',
+      code: 'INVALID_TOKEN',
+      message: 'Invalid token',
+      request: { ...example, as: 'anonymous', headers: { ...example.headers, authorization: 'Bearer not-a-valid-token' } },
+    };
+  }
   if (access === 'admin') errors[403] = { description: 'Admin role required', code: 'FORBIDDEN', request: { ...example, as: 'user' } };
   return errors;
 }

@@ -53,8 +53,8 @@ function page(title: string, lines: string[]): string {
   ].join('\n');
 }
 
-/** A browser gets a page, a client asking for JSON gets JSON. */
-const wantsHtml = (req: Request): boolean => req.accepts(['html', 'json']) === 'html';
+/** A browser (it prefers text/html) gets a page; any other client, one sending no Accept included, JSON. */
+const wantsHtml = (req: Request): boolean => req.accepts(['json', 'html']) === 'html';
 
 function answer(deps: Deps, req: Request, result: PayPalReturn): RouteResult {
   const target = deps.config.PAYMENT_RESULT_URL;
@@ -101,7 +101,7 @@ export function registerPayPalReturnRoutes(routes: RouteDeps, deps: Deps): void 
     tags: ['Payments'],
     access: 'public' as const,
     query: returnQuerySchema,
-    headers: z.object({ accept: z.string().optional().openapi({ description: 'text/html for a page (browsers), application/json for JSON' }) }),
+    headers: z.object({ accept: z.string().optional().openapi({ description: 'text/html (as browsers send) for a page; otherwise JSON' }) }),
     before: [limiter],
   };
   const unknown = {

@@ -143,6 +143,7 @@ function sessionRoute(before: RequestHandler[], handler: SessionHandler): RouteD
     summary: 'Open the queue dashboard: sets its session cookie (admin)',
     tags: ['Operations'],
     access: 'admin',
+    example: {},
     responses: {
       200: {
         description: `Session cookie ${DASHBOARD_COOKIE} set (HttpOnly, SameSite=Strict, Path=${QUEUE_DASHBOARD_PATH}, 15 minutes renewed while in use, never past the token's expiry); navigate to data.url`,

@@ -93,6 +93,11 @@ export interface CapturingProvider extends PaymentProvider {
    * buyer can act on (not approved, declined) is a ConflictError PAYMENT_CAPTURE_REFUSED.
    */
   capture(orderId: string, reference: string): Promise<CaptureOutcome | undefined>;
+  /**
+   * Our order id for a payment reference the buyer's browser brought back (PayPal's `token`), as
+   * the provider records it; undefined when the provider knows no such payment.
+   */
+  orderIdOf(reference: string): Promise<string | undefined>;
 }
 
 export interface CaptureOutcome {

@@ -21,6 +21,7 @@ import type { Deps } from '../../deps';
 import type { AuthUser } from '../authTokens';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { ifMatchRevision, minPositionHeaders, minPositionQuery, waitForRequestedPosition } from '../consistencyParams';
+import { placeholder, UNKNOWN_ID, type ExampleRequest } from '../examples';
 import { defineRoute, type RouteDeps } from '../route';
 import { paymentSessionFields, paymentsOf } from './paymentRoutes';
 
@@ -89,10 +90,17 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user',
     body: placeOrderBodySchema,
     headers: idempotencyHeaders,
+    example: { body: { items: [{ productId: placeholder('productId'), quantity: 2 }], paymentMethod: 'MANUAL' } },
     responses: {
       201: { description: 'Order placed', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
-      409: { description: 'Idempotency-Key reused with another body' },
-      503: { description: 'Payment provider not configured' },
+      400: { description: 'No items, a quantity out of range, or an unknown payment method', code: 'VALIDATION_FAILED', request: { body: { items: [], paymentMethod: 'MANUAL' } } },
+      409: { description: 'Idempotency-Key reused with another body', code: 'IDEMPOTENCY_KEY_REUSED' },
+      503: {
+        description: 'Payment provider not configured',
+        code: 'PAYMENT_PROVIDER_NOT_CONFIGURED',
+        // The examples run against a server with PayPal's keys and without Stripe's.
+        request: { body: { items: [{ productId: placeholder('productId'), quantity: 1 }], paymentMethod: 'STRIPE' } },
+      },
     },
     handler: async ({ body, user, req, requestId }) => {
       const key = req.header('idempotency-key');
@@ -123,7 +131,12 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user',
     query: listOrdersQuerySchema.extend(minPositionQuery),
     headers: minPositionHeaders,
-    responses: { 200: { description: 'A page of orders', schema: orderListSchema }, 503: { description: 'Read model did not reach minPosition in time' } },
+    example: { query: { page: '1', limit: '20' } },
+    responses: {
+      200: { description: 'A page of orders', schema: orderListSchema },
+      400: { description: 'A filter out of range', code: 'VALIDATION_FAILED', request: { query: { status: 'LOST' } } },
+      503: { description: 'Read model did not reach minPosition in time', code: 'CONSISTENCY_TIMEOUT' },
+    },
     handler: async ({ query, user, req }) => {
       const { minPosition, ...listQuery } = query;
       await waitForRequestedPosition(deps, req, minPosition);
@@ -141,7 +154,11 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     query: z.object(minPositionQuery).strict(),
     headers: minPositionHeaders,
-    responses: { 200: { description: 'The order', schema: orderResponseSchema }, 404: { description: 'No such order for this user' } },
+    example: { params: { id: placeholder('orderId') } },
+    responses: {
+      200: { description: 'The order', schema: orderResponseSchema },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+    },
     handler: async ({ params, query, user, req }) => {
       await waitForRequestedPosition(deps, req, query.minPosition);
       const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
@@ -159,7 +176,11 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     query: z.object(minPositionQuery).strict(),
     headers: minPositionHeaders,
-    responses: { 200: { description: 'The history', schema: historyResponseSchema }, 404: { description: 'No such order for this user' } },
+    example: { params: { id: placeholder('orderId') } },
+    responses: {
+      200: { description: 'The history', schema: historyResponseSchema },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+    },
     handler: async ({ params, query, user, req }) => {
       await waitForRequestedPosition(deps, req, query.minPosition);
       const history = await getOrderHistory(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
@@ -173,8 +194,10 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     summary: string,
     access: 'user' | 'admin',
     body: z.ZodObject | undefined,
+    examples: { ok: ExampleRequest; illegal: ExampleRequest & { message: string } },
     toCommand: (body: Record<string, unknown>, user: AuthUser, now: string) => OrderCommand,
   ): void => {
+    const { message: illegalMessage, ...illegal } = examples.illegal;
     defineRoute(routes, {
       method: path.endsWith('/status') ? 'patch' : 'post',
       path,
@@ -184,11 +207,16 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       params: orderIdParams,
       ...(body ? { body } : {}),
       headers: ifMatchHeaders,
+      example: examples.ok,
       responses: {
         200: { description: 'Command applied', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
-        404: { description: 'No such order for this user' },
-        409: { description: 'Illegal transition (names both states)' },
-        412: { description: 'If-Match revision is stale' },
+        404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { ...examples.ok, params: { id: UNKNOWN_ID } } },
+        409: { description: 'Illegal transition (names both states)', code: 'ORDER_INVALID_TRANSITION', message: illegalMessage, request: illegal },
+        412: {
+          description: 'If-Match revision is stale',
+          code: 'REVISION_MISMATCH',
+          request: { ...examples.ok, headers: { ...examples.ok.headers, 'if-match': '"99"' } },
+        },
       },
       handler: async ({ params, body: parsed, user, req, requestId }) => {
         const expectedRevision = ifMatchRevision(req);
@@ -202,15 +230,42 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     });
   };
 
-  commandRoute('/orders/:id/status', 'Move a paid order through fulfilment (admin)', 'admin', changeStatusBodySchema, (body, _user, now) => ({
+  commandRoute(
+    '/orders/:id/status',
+    'Move a paid order through fulfilment (admin)',
+    'admin',
+    changeStatusBodySchema,
+    {
+      ok: { params: { id: placeholder('paidOrderId') }, body: { status: 'PROCESSING' } },
+      illegal: { params: { id: placeholder('orderId') }, body: { status: 'PROCESSING' }, message: 'PENDING → PROCESSING is not allowed; mark the order paid first' },
+    },
+    (body, _user, now) => ({
     type: 'ChangeStatus',
     data: { to: changeStatusBodySchema.parse(body).status, now },
   }));
-  commandRoute('/orders/:id/cancel', 'Cancel an order (owner while unpaid; admin also when paid)', 'user', cancelBodySchema, (body, user, now) => {
+  commandRoute(
+    '/orders/:id/cancel',
+    'Cancel an order (owner while unpaid; admin also when paid)',
+    'user',
+    cancelBodySchema,
+    {
+      ok: { params: { id: placeholder('orderId') }, body: { reason: 'changed my mind' } },
+      illegal: { params: { id: placeholder('paidOrderId') }, body: { reason: 'changed my mind' }, message: 'A paid order can only be cancelled by an admin' },
+    },
+    (body, user, now) => {
     const { reason } = cancelBodySchema.parse(body);
     return { type: 'CancelOrder', data: { by: user.role === 'admin' ? 'admin' : 'user', ...(reason ? { reason } : {}), now } };
   });
-  commandRoute('/orders/:id/mark-paid', 'Confirm an offline (MANUAL) payment (admin)', 'admin', markPaidBodySchema, (_body, _user, now) => ({
+  commandRoute(
+    '/orders/:id/mark-paid',
+    'Confirm an offline (MANUAL) payment (admin)',
+    'admin',
+    markPaidBodySchema,
+    {
+      ok: { params: { id: placeholder('orderId') }, body: {} },
+      illegal: { params: { id: placeholder('paidOrderId') }, body: {}, message: 'PAID → PAID is not allowed' },
+    },
+    (_body, _user, now) => ({
     type: 'MarkPaid',
     data: { now },
   }));

@@ -17,7 +17,9 @@ import { paypalWebhookEventSchema, paypalWebhookHeaders } from '../../payments/p
 import type { AppHooks } from '../app';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { errorResponseSchema } from '../openapi';
-import { defineRoute, type RouteDeps } from '../route';
+import { EXAMPLES_EXTENSION, errorExampleBody, placeholder, UNKNOWN_ID, type ExampleRequest } from '../examples';
+import { registerPayPalReturnRoutes } from './paypalReturnRoutes';
+import { defineRoute, operationExamples, type RouteDeps, type RouteResponse } from '../route';
 
 const WEBHOOK_BODY_LIMIT = '1mb';
 
@@ -97,12 +99,13 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Payments'],
     access: 'user',
     params: orderIdParams,
+    example: { params: { id: placeholder('paypalOrderId') } },
     responses: {
       200: { description: 'What the client needs to pay', schema: startPaymentResponseSchema, headers: consistencyResponseHeaders },
-      404: { description: 'No such order for this user' },
-      409: { description: 'The order is not awaiting an online payment' },
-      502: { description: 'The provider failed or timed out; the order stays retryable' },
-      503: { description: 'The provider is not configured' },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+      409: { description: 'The order is not awaiting an online payment', code: 'PAYMENT_NOT_ONLINE', request: { params: { id: placeholder('orderId') } } },
+      502: { description: 'The provider failed or timed out; the order stays retryable', code: 'PAYMENT_PROVIDER_ERROR' },
+      503: { description: 'The provider is not configured', code: 'PAYMENT_PROVIDER_NOT_CONFIGURED' },
     },
     handler: async ({ params, user, requestId }) => {
       const { result, session } = await startPayment(paymentsOf(deps), params.id, asCaller(user!, params.id, requestId));
@@ -117,12 +120,17 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Payments'],
     access: 'user',
     body: captureBodySchema,
+    example: { body: { orderId: placeholder('approvedPaypalOrderId') } },
     responses: {
       200: { description: 'Captured (or already paid)', schema: captureResponseSchema, headers: consistencyResponseHeaders },
-      404: { description: 'No such order for this user' },
-      409: { description: 'Not a PayPal order awaiting payment, or PayPal refused the capture (not approved yet)' },
-      502: { description: 'PayPal failed or timed out; the order is unchanged' },
-      503: { description: 'PayPal is not configured' },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { body: { orderId: UNKNOWN_ID } } },
+      409: {
+        description: 'Not a PayPal order awaiting payment, or PayPal refused the capture (not approved yet)',
+        code: 'PAYPAL_CAPTURE_REFUSED',
+        request: { body: { orderId: placeholder('paypalOrderId') } },
+      },
+      502: { description: 'PayPal failed or timed out; the order is unchanged', code: 'PAYMENT_PROVIDER_ERROR' },
+      503: { description: 'PayPal is not configured', code: 'PAYMENT_PROVIDER_NOT_CONFIGURED' },
     },
     handler: async ({ body, user, requestId }) => {
       const { capture, result } = await capturePayPal(paymentsOf(deps), body.orderId, asCaller(user!, body.orderId, requestId));
@@ -138,15 +146,16 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'admin',
     params: orderIdParams,
     body: refundBodySchema,
+    example: { params: { id: placeholder('paidOrderId') }, body: { reason: 'changed my mind' } },
     responses: {
       200: {
         description: 'Refund requested and sent to the provider (REFUNDED once the provider confirms)',
         schema: refundResponseSchema,
         headers: consistencyResponseHeaders,
       },
-      404: { description: 'No such order' },
-      409: { description: 'Nothing was paid, or already refunded' },
-      502: { description: 'The provider failed; the refund stays requested and is retried' },
+      404: { description: 'No such order', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: {} } },
+      409: { description: 'Nothing was paid, or already refunded', code: 'ORDER_INVALID_TRANSITION', request: { params: { id: placeholder('orderId') }, body: {} } },
+      502: { description: 'The provider failed; the refund stays requested and is retried', code: 'PAYMENT_PROVIDER_ERROR' },
     },
     handler: async ({ params, body, user, requestId }) => {
       const { result, refund } = await refundOrder(paymentsOf(deps), params.id, body.reason, { actor: actorOf(user!), requestId });
@@ -161,10 +170,11 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Payments'],
     access: 'admin',
     params: orderIdParams,
+    example: { params: { id: placeholder('refundRequestedOrderId') } },
     responses: {
       200: { description: 'The order is REFUNDED', schema: orderCommandResponse, headers: consistencyResponseHeaders },
-      404: { description: 'No such order' },
-      409: { description: 'Not a MANUAL order, or no refund was requested' },
+      404: { description: 'No such order', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+      409: { description: 'Not a MANUAL order, or no refund was requested', code: 'REFUND_NOT_REQUESTED', request: { params: { id: placeholder('paidOrderId') } } },
     },
     handler: async ({ params, user, requestId }) => {
       const result = await confirmManualRefund(paymentsOf(deps), params.id, { actor: actorOf(user!), requestId });
@@ -180,11 +190,53 @@ const webhookPaths = Object.keys(webhookProviders).map((name) => `/payments/webh
 
 /** The raw-body route cannot go through defineRoute; its documentation is registered by hand, one path per provider. */
 function registerWebhookDocs(routes: RouteDeps): void {
-  const errors = {
-    400: { description: 'Missing or invalid signature; nothing recorded', content: { 'application/json': { schema: errorResponseSchema } } },
-    503: { description: 'Not configured, or the provider could not be reached; deliver again', content: { 'application/json': { schema: errorResponseSchema } } },
+  // Only the provider can sign a notification: the request examples show the shape, their signatures are samples.
+  // The examples run against a server with PayPal's keys and without Stripe's: an unsigned delivery gets 400 from one, 503 from the other.
+  const documented = (example: ExampleRequest, sent: 400 | 503) => {
+    const unsigned = { body: example.body };
+    const statuses: Record<number, RouteResponse> = {
+      400: {
+        description: 'Missing or invalid signature; nothing recorded',
+        code: 'WEBHOOK_SIGNATURE_MISSING',
+        ...(sent === 400 ? { request: unsigned } : {}),
+      },
+      503: {
+        description: 'Not configured, or the provider could not be reached; deliver again',
+        code: 'PAYMENT_PROVIDER_NOT_CONFIGURED',
+        ...(sent === 503 ? { request: unsigned } : {}),
+      },
+    };
+    const examples = operationExamples('public', example, statuses);
+    const errors = Object.fromEntries(
+      Object.entries(statuses).map(([status, response]) => [
+        status,
+        { description: response.description, content: { 'application/json': { schema: errorResponseSchema, example: errorExampleBody(examples.errors[status]!) } } },
+      ]),
+    );
+    return {
+      [EXAMPLES_EXTENSION]: examples,
+      responses: { 200: { description: 'Received (recorded, a duplicate, or ignored)', content: { 'application/json': { schema: webhookResponseSchema } } }, ...errors },
+    };
   };
-  const received = { 200: { description: 'Received (recorded, a duplicate, or ignored)', content: { 'application/json': { schema: webhookResponseSchema } } }, ...errors };
+  const stripeExample = {
+    headers: { 'stripe-signature': 't=1764000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd' },
+    body: { id: 'evt_3QdemoEvent', type: 'payment_intent.succeeded', data: { object: { id: 'pi_3QdemoIntent', object: 'payment_intent', metadata: { orderId: UNKNOWN_ID } } } },
+  };
+  const paypalExample = {
+    headers: {
+      'paypal-auth-algo': 'SHA256withRSA',
+      'paypal-cert-url': 'https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-5edc0ebc',
+      'paypal-transmission-id': '69cd13f0-d67a-11e5-baa3-778b53f4ae55',
+      'paypal-transmission-sig': 'lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz+Zjh3s3boXB07VXCXUZy/UFzUlnGJn0wDugt7FlSvdKeIJenLRemUxYCPVoEZzg9VFNqOa48gMkvF+XTpxBeUx/kWy6B5cp7GkT2+pOowfRK7OaynuxUoKW3JcMWw272VKjLTtTAShncla7tGF+55rxyt2KNZIIqxNMJ48RDZheGU5w1npu9dZHnPgTXB9iomeVRoD8O/jhRpnKsGrDschyNdkeh81BJJMH4Ctc6lnCCquoP/GzCzz33MMsNdid7vL/NIWaCsekQpW26FpWPi/tfj8nLA==',
+      'paypal-transmission-time': '2026-03-01T09:00:00Z',
+    },
+    body: {
+      id: 'WH-2WR32451HC0233532-67976317FL4543714',
+      event_type: 'PAYMENT.CAPTURE.COMPLETED',
+      resource_type: 'capture',
+      resource: { id: '42311647XV020574X', status: 'COMPLETED', custom_id: UNKNOWN_ID, amount: { currency_code: 'EUR', value: '49.80' } },
+    },
+  };
   routes.registry.registerPath({
     method: 'post',
     path: '/payments/webhook/stripe',
@@ -193,9 +245,12 @@ function registerWebhookDocs(routes: RouteDeps): void {
     tags: ['Payments'],
     request: {
       headers: z.object({ 'stripe-signature': z.string().openapi({ description: 'Stripe webhook signature' }) }),
-      body: { required: true, content: { 'application/json': { schema: z.object({ id: z.string(), type: z.string(), data: z.object({ object: z.unknown() }) }) } } },
+      body: {
+        required: true,
+        content: { 'application/json': { schema: z.object({ id: z.string(), type: z.string(), data: z.object({ object: z.unknown() }) }), example: stripeExample.body } },
+      },
     },
-    responses: received,
+    ...documented(stripeExample, 503),
   });
   routes.registry.registerPath({
     method: 'post',
@@ -204,9 +259,9 @@ function registerWebhookDocs(routes: RouteDeps): void {
     tags: ['Payments'],
     request: {
       headers: z.object(Object.fromEntries(paypalWebhookHeaders.map((name) => [name, z.string()]))),
-      body: { required: true, content: { 'application/json': { schema: paypalWebhookEventSchema } } },
+      body: { required: true, content: { 'application/json': { schema: paypalWebhookEventSchema, example: paypalExample.body } } },
     },
-    responses: received,
+    ...documented(paypalExample, 400),
   });
 }
 
@@ -233,6 +288,6 @@ export function withPaymentRoutes(deps: Deps, hooks: AppHooks = {}): AppHooks {
       mountPaymentWebhooks(app, deps);
       hooks.beforeJson?.(app);
     },
-    routes: [registerPaymentRoutes, ...(hooks.routes ?? [])],
+    routes: [registerPaymentRoutes, registerPayPalReturnRoutes, ...(hooks.routes ?? [])],
   };
 }

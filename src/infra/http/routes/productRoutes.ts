@@ -11,6 +11,7 @@ import {
 import { createProduct, createProductSchema, updateProduct, updateProductSchema } from '../../../commands/products';
 import type { Deps } from '../../deps';
 import { ForbiddenError, type AuthUser } from '../authTokens';
+import { placeholder, UNKNOWN_ID } from '../examples';
 import { defineRoute, type RouteDeps } from '../route';
 
 const productIdParams = z.object({ id: z.uuid().openapi({ description: 'Product id' }) });
@@ -26,7 +27,17 @@ export function registerProductRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Products'],
     access: 'optional',
     query: listProductsQuerySchema,
-    responses: { 200: { description: 'A page of products', schema: productListSchema.openapi('ProductList') }, 403: { description: 'includeInactive without an admin token' } },
+    example: { query: { page: '1', limit: '20' } },
+    responses: {
+      200: { description: 'A page of products', schema: productListSchema.openapi('ProductList') },
+      400: { description: 'A page or limit out of range', code: 'VALIDATION_FAILED', request: { query: { page: '0' } } },
+      403: {
+        description: 'includeInactive without an admin token',
+        code: 'FORBIDDEN',
+        message: 'Only an admin can list inactive products',
+        request: { query: { includeInactive: 'true' } },
+      },
+    },
     handler: async ({ query, user }) => {
       if (query.includeInactive && !isAdmin(user)) throw new ForbiddenError('Only an admin can list inactive products');
       return { status: 200, body: await listProducts(deps.knex, query, { includeInactive: query.includeInactive }) };
@@ -40,7 +51,11 @@ export function registerProductRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Products'],
     access: 'optional',
     params: productIdParams,
-    responses: { 200: { description: 'The product', schema: productResponseSchema }, 404: { description: 'No such product' } },
+    example: { params: { id: placeholder('productId') } },
+    responses: {
+      200: { description: 'The product', schema: productResponseSchema },
+      404: { description: 'No such product', code: 'PRODUCT_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+    },
     handler: async ({ params, user }) => {
       const product = await getProduct(deps.knex, params.id, { includeInactive: isAdmin(user) });
       if (!product) throw new ProductNotFoundError(params.id);
@@ -55,7 +70,17 @@ export function registerProductRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Products'],
     access: 'admin',
     body: createProductSchema.openapi('CreateProductRequest'),
-    responses: { 201: { description: 'Product created', schema: productResponseSchema }, 409: { description: 'sku already used' } },
+    // A product the demo catalog lacks, so adding it works after `order-ledger demo`.
+    example: { body: { sku: 'GRINDER-HAND', name: 'Hand coffee grinder', unitAmount: 5900, currency: 'EUR' } },
+    responses: {
+      201: { description: 'Product created', schema: productResponseSchema },
+      400: {
+        description: 'A field out of range (amounts are integer minor units)',
+        code: 'VALIDATION_FAILED',
+        request: { body: { sku: 'GRINDER-ELECTRIC', name: 'Electric grinder', unitAmount: 129.9, currency: 'EUR' } },
+      },
+      409: { description: 'sku already used', code: 'PRODUCT_SKU_TAKEN', request: { body: { sku: 'ESP-BEANS-1KG', name: 'Espresso beans, 1 kg', unitAmount: 2490, currency: 'EUR' } } },
+    },
     handler: async ({ body }) => ({ status: 201, body: { status: 'success', data: await createProduct(deps.knex, body, deps.clock()) } }),
   });
 
@@ -67,7 +92,11 @@ export function registerProductRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'admin',
     params: productIdParams,
     body: updateProductSchema.openapi('UpdateProductRequest'),
-    responses: { 200: { description: 'Product updated', schema: productResponseSchema }, 404: { description: 'No such product' } },
+    example: { params: { id: placeholder('productId') }, body: { unitAmount: 2590 } },
+    responses: {
+      200: { description: 'Product updated', schema: productResponseSchema },
+      404: { description: 'No such product', code: 'PRODUCT_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: { unitAmount: 2590 } } },
+    },
     handler: async ({ params, body }) => ({
       status: 200,
       body: { status: 'success', data: await updateProduct(deps.knex, params.id, body, deps.clock()) },

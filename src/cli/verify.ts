@@ -205,7 +205,7 @@ async function forEachRow<T>(trx: Knex.Transaction, sql: string, bindings: reado
 }
 
 function orderIdOf(row: JsonRow): string {
-  return String(row.order_id ?? row.id ?? '?');
+  return String(row.order_id ?? row.id ?? row.product_id ?? '?');
 }
 
 /** Compares a live table with its scratch replay; returns how many live rows were skipped as newer. */

@@ -13,6 +13,12 @@ import { handleOrderCommand, type HandleResult } from './orderCommandHandler';
 import type { PaymentDeps } from './payments/paymentDeps';
 import { startPayment } from './payments/startPayment';
 
+/**
+ * Buyers of one tracked product race for its stock stream; each lost race means another buyer's
+ * reservation landed, so a few attempts end in an order or OUT_OF_STOCK, not a conflict.
+ */
+const PLACE_ATTEMPTS = 16;
+
 export interface PlacementDeps {
   knex: Knex;
   store: EventStore;
@@ -112,7 +118,7 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
       orderId,
       { type: 'PlaceOrder', data: { orderId, userId, items, currency, paymentMethod: request.paymentMethod, now: request.now } },
       // A freshly generated id has no stream yet: no need to read it before the first append.
-      { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh },
+      { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh, maxAttempts: PLACE_ATTEMPTS },
     );
   } catch (error) {
     if (key !== undefined && fresh) await releaseIfNothingStored(deps, userId, key, orderId);

@@ -39,7 +39,8 @@ export interface RouteDefinition<B extends Schema, Q extends Schema, P extends S
   params?: P;
   /** Documented request headers (validated by the handler). */
   headers?: z.ZodObject;
-  responses: Record<number, { description: string; schema?: Schema; headers?: z.ZodObject }>;
+  /** `example`: what the answer looks like (documented next to the schema, so error schemas stay the one envelope). */
+  responses: Record<number, { description: string; schema?: Schema; headers?: z.ZodObject; example?: unknown }>;
   /** Extra middleware run before parsing (rate limits). */
   before?: Array<(req: Request, res: Response, next: NextFunction) => void>;
   handler(ctx: RouteContext<z.infer<B>, z.infer<Q>, z.infer<P>>): Promise<RouteResult>;
@@ -95,7 +96,7 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
     const schema = response.schema ?? (Number(status) >= 400 ? errorResponseSchema : undefined);
     responses[status] = {
       description: response.description,
-      ...(schema ? { content: { 'application/json': { schema } } } : {}),
+      ...(schema ? { content: { 'application/json': { schema, ...(response.example === undefined ? {} : { example: response.example }) } } } : {}),
       ...(response.headers ? { headers: response.headers } : {}),
     };
   }

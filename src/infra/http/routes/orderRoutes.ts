@@ -21,6 +21,7 @@ import type { Deps } from '../../deps';
 import type { AuthUser } from '../authTokens';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { ifMatchRevision, minPositionHeaders, minPositionQuery, waitForRequestedPosition } from '../consistencyParams';
+import { errorResponseSchema } from '../openapi';
 import { defineRoute, type RouteDeps } from '../route';
 import { paymentSessionFields, paymentsOf } from './paymentRoutes';
 
@@ -78,7 +79,18 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     headers: idempotencyHeaders,
     responses: {
       201: { description: 'Order placed', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
-      409: { description: 'Idempotency-Key reused with another body' },
+      409: {
+        description: 'OUT_OF_STOCK (every short line with what is available; nothing stored), or Idempotency-Key reused with another body',
+        schema: errorResponseSchema,
+        example: {
+          status: 'error',
+          error: {
+            code: 'OUT_OF_STOCK',
+            message: 'Not enough stock: 2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13 (requested 3, available 1)',
+            details: { products: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', requested: 3, available: 1 }] },
+          },
+        },
+      },
       503: { description: 'Payment provider not configured' },
     },
     handler: async ({ body, user, req, requestId }) => {

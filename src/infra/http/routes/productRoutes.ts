@@ -27,11 +27,13 @@ const stockResponseSchema = z.object({ status: z.literal('success'), data: stock
   },
 });
 
-const errorExample = (code: string, message: string, details?: unknown) =>
-  errorResponseSchema.openapi({ example: { status: 'error', error: { code, message, ...(details === undefined ? {} : { details }) } } });
+const errorExample = (code: string, message: string, details?: unknown) => ({
+  schema: errorResponseSchema,
+  example: { status: 'error', error: { code, message, ...(details === undefined ? {} : { details }) } },
+});
 
-const productNotFound = { description: 'No such product', schema: errorExample('PRODUCT_NOT_FOUND', 'Product 2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13 not found') };
-const invalidStockBody = (message: string) => ({ description: 'Invalid body', schema: errorExample('VALIDATION_FAILED', message) });
+const productNotFound = { description: 'No such product', ...errorExample('PRODUCT_NOT_FOUND', 'Product 2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13 not found') };
+const invalidStockBody = (message: string) => ({ description: 'Invalid body', ...errorExample('VALIDATION_FAILED', message) });
 
 const isAdmin = (user: AuthUser | undefined): boolean => user?.role === 'admin';
 
@@ -141,7 +143,7 @@ export function registerProductRoutes(routes: RouteDeps, deps: Deps): void {
       404: productNotFound,
       409: {
         description: 'The adjustment would leave on hand negative or below what is reserved',
-        schema: errorExample('STOCK_ADJUSTMENT_REFUSED', 'Adjusting 2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13 by -10 would leave 2 on hand with 3 reserved', {
+        ...errorExample('STOCK_ADJUSTMENT_REFUSED', 'Adjusting 2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13 by -10 would leave 2 on hand with 3 reserved', {
           productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13',
           onHand: 12,
           reserved: 3,

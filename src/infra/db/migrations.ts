@@ -268,10 +268,16 @@ const migrations: Migration[] = [
           position bigint not null,
           updated_at timestamptz not null
         );
+        -- Orders awaiting payment, kept by the expiry reactor from $all: its work list, not a read model.
+        create table if not exists order_payment_deadlines (
+          order_id uuid primary key,
+          placed_at timestamptz not null
+        );
+        create index if not exists order_payment_deadlines_placed_at on order_payment_deadlines (placed_at);
       `);
     },
     async down(knex) {
-      await knex.raw('drop table if exists product_stock;');
+      await knex.raw('drop table if exists product_stock; drop table if exists order_payment_deadlines;');
     },
   },
 ];

@@ -1,7 +1,8 @@
 import '../openapi';
 import { z } from 'zod';
 import { actorOf, asCaller } from '../../../commands/order/orderAccess';
-import { handleOrderCommand } from '../../../commands/orderCommandHandler';
+import { handleOrderCommand, type HandleResult } from '../../../commands/orderCommandHandler';
+import { cancelPaymentAfterCancellation } from '../../../commands/payments/cancelPayment';
 import { placeOrderAndStartPayment } from '../../../commands/placeOrder';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
@@ -173,6 +174,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user' | 'admin',
     body: z.ZodObject | undefined,
     toCommand: (body: Record<string, unknown>, user: AuthUser, now: string) => OrderCommand,
+    afterwards?: (result: HandleResult) => Promise<void>,
   ): void => {
     defineRoute(routes, {
       method: path.endsWith('/status') ? 'patch' : 'post',
@@ -196,6 +198,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
           ...asCaller(user!, params.id, requestId),
         });
+        await afterwards?.(result);
         return commandResponse(200, await answerCommand(deps, result));
       },
     });
@@ -208,7 +211,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
   commandRoute('/orders/:id/cancel', 'Cancel an order (owner while unpaid; admin also when paid)', 'user', cancelBodySchema, (body, user, now) => {
     const { reason } = cancelBodySchema.parse(body);
     return { type: 'CancelOrder', data: { by: user.role === 'admin' ? 'admin' : 'user', ...(reason ? { reason } : {}), now } };
-  });
+  }, (result) => cancelPaymentAfterCancellation(deps.payments, result, deps.logger));
   commandRoute('/orders/:id/mark-paid', 'Confirm an offline (MANUAL) payment (admin)', 'admin', markPaidBodySchema, (_body, _user, now) => ({
     type: 'MarkPaid',
     data: { now },

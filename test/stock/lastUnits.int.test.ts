@@ -1,4 +1,5 @@
 import { loadStock } from '../../src/commands/stock/stockStream';
+import { placeOrder } from '../../src/commands/placeOrder';
 import { evolveStock, initialStockState } from '../../src/commands/stock/stockDecider';
 import { verifyReadModels } from '../../src/cli/verify';
 import { readModelProjections } from '../../src/projections/readModels';
@@ -80,5 +81,32 @@ describe.each(['postgres', 'esdb'] as const)(`${BUYERS} buyers of the last ${UNI
     expect(report.mismatches).toEqual([]);
     expect(report.mismatchCount).toBe(0);
     expect(report.checkpoints).toHaveProperty('product_stock');
+  }, 120_000);
+
+  it(`when ${BUYERS} placements race for the stream itself (no in-process turns), then still exactly ${UNITS} orders and the rest OUT_OF_STOCK`, async () => {
+    const product = await givenProduct(app);
+    await app.request.post(`/products/${product.id}/stock/receive`).set(bearer(admin.token)).send({ quantity: UNITS });
+    const { knex, store, logger } = app.runtime.deps;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: BUYERS }, (_, i) =>
+        placeOrder(
+          { knex, store, logger },
+          {
+            userId: buyers[i % buyers.length]!.id,
+            items: [{ productId: product.id, quantity: 1 }],
+            paymentMethod: 'MANUAL',
+            idempotencyKey: undefined,
+            body: {},
+            now: new Date().toISOString(),
+            context: {},
+          },
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(UNITS);
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [(o.reason as { code?: string }).code] : []));
+    expect(refused).toEqual(Array.from({ length: BUYERS - UNITS }, () => 'OUT_OF_STOCK'));
+    const stock = await loadStock(store, product.id);
+    expect(stock.state).toMatchObject({ onHand: UNITS, reserved: UNITS });
   }, 120_000);
 });

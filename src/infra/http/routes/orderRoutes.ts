@@ -4,6 +4,7 @@ import { actorOf, asCaller } from '../../../commands/order/orderAccess';
 import { handleOrderCommand, type HandleResult } from '../../../commands/orderCommandHandler';
 import { cancelPaymentAfterCancellation } from '../../../commands/payments/cancelPayment';
 import { placeOrderAndStartPayment } from '../../../commands/placeOrder';
+import { ProductLocks } from '../../../commands/stock/productLocks';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { ValidationError } from '../../../errors';
@@ -70,6 +71,8 @@ const idempotencyHeaders = z.object({
 });
 
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
+  // One per process: buyers of a tracked product here take turns rather than race for its stream.
+  const productLocks = new ProductLocks();
   defineRoute(routes, {
     method: 'post',
     path: '/orders',
@@ -100,7 +103,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
       const { result, session } = await placeOrderAndStartPayment(
-        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps) },
+        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps), productLocks },
         {
           userId: user!.id,
           items: body.items,

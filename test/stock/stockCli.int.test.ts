@@ -20,7 +20,7 @@ describe('order-ledger CLI over stock streams', () => {
       data: { orderId, userId: randomUUID(), items, currency: 'USD', paymentMethod: 'MANUAL', now: '2026-03-01T09:01:00.000Z' },
     });
     await handleOrderCommand(ledger.store, orderId, { type: 'CancelOrder', data: { by: 'user', reason: 'changed my mind', now: '2026-03-01T09:02:00.000Z' } });
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await ledger.close();
@@ -38,7 +38,7 @@ describe('order-ledger CLI over stock streams', () => {
     const earlier = await runCli(['audit', 'replay', `stock-${productId}`, '--at', '2026-03-01T09:01:30Z'], ledger.env);
     expect(earlier.stdout).toMatch(/^ {2}reserved: 2$/m);
     expect(earlier.stdout).toContain('(1 later event(s) not folded)');
-  });
+  }, 90_000);
 
   it('when the read models are rebuilt, then product_stock is rebuilt from the stock stream and audit verify is clean; a tampered row is reported', async () => {
     const rebuilt = await runCli(['projections', 'rebuild'], ledger.env);
@@ -51,5 +51,5 @@ describe('order-ledger CLI over stock streams', () => {
     const verified = await runCli(['audit', 'verify'], ledger.env);
     expect(verified.code).toBe(1);
     expect(verified.stdout + verified.stderr).toContain('product_stock');
-  });
+  }, 90_000);
 });

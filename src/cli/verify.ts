@@ -212,7 +212,7 @@ interface ConnectionPool {
 }
 
 function orderIdOf(row: JsonRow): string {
-  const id = row.order_id ?? row.id;
+  const id = row.order_id ?? row.id ?? row.product_id;
   return typeof id === 'string' || typeof id === 'number' ? String(id) : '?';
 }
 

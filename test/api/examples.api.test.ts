@@ -60,6 +60,7 @@ let app: TestApp;
 let paypal: FakePayPal;
 let adminToken: string;
 let productId: string;
+let stockProductId: string;
 
 beforeAll(async () => {
   paypal = await FakePayPal.start();
@@ -75,6 +76,7 @@ beforeAll(async () => {
   expect(login.status).toBe(200);
   adminToken = (login.body as { token: string }).token;
   productId = demo.products.find((p) => p.sku === 'ESP-BEANS-1KG')!.id;
+  stockProductId = demo.products.find((p) => p.sku === 'MOKA-POT-6')!.id;
 });
 
 afterAll(async () => {
@@ -115,6 +117,10 @@ class Placeholders {
         return (await this.customer()).id;
       case 'productId':
         return productId;
+      case 'stockProductId':
+        // Counted by an admin, with units for an adjustment to take away.
+        await this.admin(`/products/${stockProductId}/stock/receive`, { quantity: 10 });
+        return stockProductId;
       case 'orderId':
         return (await this.placeOrder('MANUAL')).id;
       case 'paidOrderId': {
@@ -189,6 +195,8 @@ describe('every documented example request, sent to a fresh server with demo dat
       [
         'GET /metrics 401',
         'GET /orders 503',
+        'GET /products 503',
+        'GET /products/{id} 503',
         'POST /announcements 503',
         'POST /auth/login 429',
         'POST /chatbot 429',

@@ -963,6 +963,7 @@ describe('evolve', () => {
       totalAmount: total,
       currency: 'USD',
       paymentMethod: 'PAYPAL',
+      placedAt,
       paymentReference: undefined,
       paidReference: undefined,
       paidAmount: 0,

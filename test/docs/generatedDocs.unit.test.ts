@@ -79,7 +79,7 @@ describe('docs/api.http', () => {
       return `${op.method.toUpperCase()} ${op.path.replace(/\{id\}/, (_m) => '{{ID}}')} ${auth}`;
     });
     // Each id is the placeholder its example needs (an order awaiting payment, a paid one…).
-    expect(seen.map((s) => s.replace(/\{\{\w*(order|Order|product|user)Id\}\}/, '{{ID}}'))).toEqual(expected);
+    expect(seen.map((s) => s.replace(/\{\{\w*(order|Order|product|Product|user)Id\}\}/, '{{ID}}'))).toEqual(expected);
   });
 
   it('when a request uses a variable, then the file declares it; every JSON body parses', () => {

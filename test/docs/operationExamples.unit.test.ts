@@ -40,7 +40,7 @@ describe('request examples of the OpenAPI document', () => {
     const byOperation = operationsOf(doc).map((op) => ({ op: name(op), codes: new Set(Object.values(examplesOf(op)?.errors ?? {}).map((e) => e.code)) }));
     const notFound = byOperation.filter(({ op }) => /\{id\}/.test(op) && !op.includes('revoke-tokens'));
     expect(notFound.filter(({ codes }) => codes.has('ORDER_INVALID_TRANSITION') && codes.size === 1)).toEqual([]);
-    expect(byOperation.find((o) => o.op === 'GET /products/{id}')!.codes).toEqual(new Set(['VALIDATION_FAILED', 'INVALID_TOKEN', 'INTERNAL', 'PRODUCT_NOT_FOUND']));
+    expect(byOperation.find((o) => o.op === 'GET /products/{id}')!.codes).toEqual(new Set(['VALIDATION_FAILED', 'INVALID_TOKEN', 'INTERNAL', 'PRODUCT_NOT_FOUND', 'CONSISTENCY_TIMEOUT']));
   });
 
   it('when the examples are read, then every path parameter has a value and every placeholder is one examples.ts describes', () => {

@@ -12,6 +12,7 @@ export const examplePlaceholders = {
   adminToken: 'the "token" of POST /auth/login as an admin (admin routes; `order-ledger demo` makes an admin)',
   userId: 'the "id" of the signed-in customer (POST /auth/register answers it)',
   productId: 'an "id" from GET /products (the demo catalog: the EUR espresso beans)',
+  stockProductId: 'an "id" from GET /products of a product whose stock an admin counts (POST /products/{id}/stock/receive; the demo catalog: the moka pot)',
   orderId: 'data.order.id of POST /orders: an order of the signed-in customer paid with MANUAL, awaiting payment',
   paidOrderId: 'an order of the signed-in customer that an admin marked paid (POST /orders/{id}/mark-paid)',
   refundRequestedOrderId: 'a paid MANUAL order whose refund an admin requested (POST /orders/{id}/refund)',

@@ -84,6 +84,12 @@ export interface PaymentProvider {
    * the provider delivers again.
    */
   receiveWebhook(delivery: WebhookDelivery): Promise<WebhookOutcome>;
+  /**
+   * Stops an open payment attempt so it can no longer take money (the order was cancelled or its
+   * payment window expired). `cancelled`: nothing can be paid on it any more (also when it already
+   * was cancelled); `paid`: the money was already taken, and the provider's report will say so.
+   */
+  cancelPayment(reference: string): Promise<'cancelled' | 'paid'>;
 }
 
 /** A provider whose buyer approves first and the shop captures after (PayPal). */

@@ -299,6 +299,16 @@ export class PayPalProvider implements CapturingProvider {
     }
   }
 
+  /**
+   * Orders v2 has no call that cancels a checkout order: one nobody captures lapses at PayPal, and
+   * ours is captured only while the order awaits payment (capturePayment). So only a completed
+   * order is money taken.
+   */
+  async cancelPayment(reference: string): Promise<'cancelled' | 'paid'> {
+    const order = await this.getOrder(reference);
+    return order.status === 'COMPLETED' ? 'paid' : 'cancelled';
+  }
+
   async resumePayment(reference: string): Promise<PaymentSession | undefined> {
     const order = await this.getOrder(reference);
     if (order.status === 'VOIDED') return undefined;

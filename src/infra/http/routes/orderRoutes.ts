@@ -1,8 +1,10 @@
 import '../openapi';
 import { z } from 'zod';
 import { actorOf, asCaller } from '../../../commands/order/orderAccess';
-import { handleOrderCommand } from '../../../commands/orderCommandHandler';
+import { handleOrderCommand, type HandleResult } from '../../../commands/orderCommandHandler';
+import { cancelPaymentAfterCancellation } from '../../../commands/payments/cancelPayment';
 import { placeOrderAndStartPayment } from '../../../commands/placeOrder';
+import { ProductLocks } from '../../../commands/stock/productLocks';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { ValidationError } from '../../../errors';
@@ -82,6 +84,8 @@ const idempotencyHeaders = z.object({
 });
 
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
+  // One per process: buyers of a tracked product here take turns rather than race for its stream.
+  const productLocks = new ProductLocks();
   defineRoute(routes, {
     method: 'post',
     path: '/orders',
@@ -94,7 +98,11 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     responses: {
       201: { description: 'Order placed', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
       400: { description: 'No items, a quantity out of range, or an unknown payment method', code: 'VALIDATION_FAILED', request: { body: { items: [], paymentMethod: 'MANUAL' } } },
-      409: { description: 'Idempotency-Key reused with another body', code: 'IDEMPOTENCY_KEY_REUSED' },
+      409: {
+        description: 'OUT_OF_STOCK: not enough stock for one or more lines (details.products names each with requested and available; nothing stored); or IDEMPOTENCY_KEY_REUSED: the Idempotency-Key came with another body',
+        code: 'OUT_OF_STOCK',
+        message: 'Not enough stock: 2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13 (requested 3, available 1)',
+      },
       503: {
         description: 'Payment provider not configured',
         code: 'PAYMENT_PROVIDER_NOT_CONFIGURED',
@@ -108,7 +116,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
       const { result, session } = await placeOrderAndStartPayment(
-        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps) },
+        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps), productLocks },
         {
           userId: user!.id,
           items: body.items,
@@ -196,6 +204,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     body: z.ZodObject | undefined,
     examples: { ok: ExampleRequest; illegal: ExampleRequest & { message: string } },
     toCommand: (body: Record<string, unknown>, user: AuthUser, now: string) => OrderCommand,
+    afterwards?: (result: HandleResult) => Promise<void>,
   ): void => {
     const { message: illegalMessage, ...illegal } = examples.illegal;
     defineRoute(routes, {
@@ -225,6 +234,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
           ...asCaller(user!, params.id, requestId),
         });
+        await afterwards?.(result);
         return commandResponse(200, await answerCommand(deps, result));
       },
     });
@@ -255,7 +265,8 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     (body, user, now) => {
     const { reason } = cancelBodySchema.parse(body);
     return { type: 'CancelOrder', data: { by: user.role === 'admin' ? 'admin' : 'user', ...(reason ? { reason } : {}), now } };
-  });
+  },
+  (result) => cancelPaymentAfterCancellation(deps.payments, result, deps.logger));
   commandRoute(
     '/orders/:id/mark-paid',
     'Confirm an offline (MANUAL) payment (admin)',

@@ -121,11 +121,11 @@ async function runExport(databaseUrl: string, args: string[]): Promise<ExportRun
   let lines = 0;
   let bytes = 0;
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
   });
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-8000);
   });
   // With /usr/bin/time the node process is the child's child: poll the whole tree's node process.

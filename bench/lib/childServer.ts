@@ -146,8 +146,8 @@ export async function startChild(options: StartChildOptions): Promise<ChildServe
   const keep = (chunk: Buffer): void => {
     tail = (tail + chunk.toString('utf8')).slice(-4000);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       live.delete(child);

@@ -40,7 +40,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     ...(options.amount !== undefined ? { amount: options.amount } : { duration: options.durationSeconds ?? 5 }),
   };
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(settings, (error: unknown, done: autocannon.Result) => (error ? reject(error as Error) : resolve(done)));
+    const instance = autocannon(settings, (error: Error | null, done: autocannon.Result) => (error ? reject(error) : resolve(done)));
     const onResponse = options.onResponse;
     if (onResponse) {
       let responses = 0;

@@ -1,84 +1,55 @@
-import type { OpenAPIV3 } from 'openapi-types';
-import { exampleOf } from './examples';
-import { accessOf, operationsOf, resolve, type Document, type Operation } from './openApi';
-
-/** `/orders/{id}` → `{{orderId}}`: the id's name comes from the collection before it. */
-function pathVariable(path: string, parameter: string): string {
-  const segments = path.split('/');
-  const index = segments.indexOf(`{${parameter}}`);
-  const collection = segments[index - 1] ?? '';
-  if (parameter !== 'id' || !collection.endsWith('s')) return parameter;
-  return `${collection.slice(0, -1)}Id`;
-}
+import { EXAMPLES_EXTENSION, examplePlaceholders, type ExampleRequest, type OperationExamples } from '../../src/infra/http/examples';
+import { accessOf, operationsOf, type Document, type Operation } from './openApi';
 
 const variables: Array<[name: string, value: string, note: string]> = [
   ['baseUrl', 'http://localhost:3000', 'where the API listens'],
-  ['token', 'paste-a-user-token', 'the "token" of POST /auth/login as a user (routes for signed-in users)'],
-  ['adminToken', 'paste-an-admin-token', 'the "token" of POST /auth/login as an admin (admin routes; `order-ledger demo` makes an admin)'],
-  ['productId', 'paste-a-product-id', 'an "id" from GET /products'],
-  ['orderId', 'paste-an-order-id', 'data.order.id of POST /orders'],
-  ['userId', 'paste-a-user-id', 'the "id" of POST /auth/register'],
-  ['refundId', 'paste-a-refund-id', 'data.refund.refundId of POST /orders/:id/refunds'],
-  ['returnId', 'paste-a-return-id', 'data.returnId of POST /orders/:id/returns'],
+  ...Object.entries(examplePlaceholders).map(([name, note]): [string, string, string] => [name, `paste-${name}`, note]),
 ];
 
-function parametersOf(doc: Document, op: Operation): OpenAPIV3.ParameterObject[] {
-  return (op.operation.parameters ?? []).map((p) => resolve<OpenAPIV3.ParameterObject>(doc, p));
+/** The operation's request example, as every route registers it (`x-examples`). */
+export function requestExampleOf(op: Operation): OperationExamples['request'] {
+  const examples = (op.operation as Record<string, unknown>)[EXAMPLES_EXTENSION] as OperationExamples | undefined;
+  if (!examples) throw new Error(`${op.method.toUpperCase()} ${op.path} has no request example (${EXAMPLES_EXTENSION})`);
+  return examples.request;
 }
 
-function requestLine(doc: Document, op: Operation): string {
-  const path = op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => `{{${pathVariable(op.path, name)}}}`);
-  // Query parameters with a default are shown with it, so the request reads like the server sees it.
-  const query = parametersOf(doc, op)
-    .filter((p) => p.in === 'query' && (p.required || (p.schema && resolve<OpenAPIV3.SchemaObject>(doc, p.schema).default !== undefined)))
-    .map((p) => `${p.name}=${encodeURIComponent(String(exampleOf(doc, p.schema ?? {}, p.name)))}`);
+function requestLine(op: Operation, example: ExampleRequest): string {
+  const path = op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+    const value = example.params?.[name];
+    if (value === undefined) throw new Error(`${op.method.toUpperCase()} ${op.path}: the example has no value for ${name}`);
+    return value;
+  });
+  // A `{{variable}}` stays as it is for the HTTP client to fill in.
+  const query = Object.entries(example.query ?? {}).map(([name, value]) => `${name}=${/^\{\{\w+\}\}$/.test(value) ? value : encodeURIComponent(value)}`);
   return `${op.method.toUpperCase()} {{baseUrl}}${path}${query.length > 0 ? `?${query.join('&')}` : ''}`;
 }
 
-function headerLines(doc: Document, op: Operation): string[] {
+function request(op: Operation): string {
   const access = accessOf(op);
-  const lines: string[] = [];
-  if (access === 'user') lines.push('Authorization: Bearer {{token}}');
-  if (access === 'admin') lines.push('Authorization: Bearer {{adminToken}}');
-  for (const p of parametersOf(doc, op)) {
-    if (p.in !== 'header' || !p.required) continue;
-    const example = p.example ?? (p.schema ? resolve<OpenAPIV3.SchemaObject>(doc, p.schema).example : undefined);
-    lines.push(`${p.name}: ${example === undefined ? `<${p.name}>` : String(example)}`);
-  }
-  return lines;
-}
-
-function bodyOf(doc: Document, op: Operation): unknown {
-  const body = op.operation.requestBody && resolve<OpenAPIV3.RequestBodyObject>(doc, op.operation.requestBody);
-  const media = body?.content['application/json'];
-  if (!media) return undefined;
-  if (media.example !== undefined) return media.example;
-  const first = Object.values(media.examples ?? {})[0];
-  if (first) return resolve<OpenAPIV3.ExampleObject>(doc, first).value;
-  return media.schema ? exampleOf(doc, media.schema) : undefined;
-}
-
-function request(doc: Document, op: Operation): string {
-  const access = accessOf(op);
+  const example = requestExampleOf(op);
   const lines = [`### ${op.operation.summary ?? `${op.method.toUpperCase()} ${op.path}`}`];
   lines.push(`# who: ${access}${access === 'optional' ? ' (add "Authorization: Bearer {{token}}" to call it signed in)' : ''}`);
-  lines.push(requestLine(doc, op), ...headerLines(doc, op));
-  const body = bodyOf(doc, op);
-  if (body !== undefined) lines.push('Content-Type: application/json', '', JSON.stringify(body, null, 2));
+  lines.push(requestLine(op, example));
+  if (example.as === 'user') lines.push('Authorization: Bearer {{token}}');
+  if (example.as === 'admin') lines.push('Authorization: Bearer {{adminToken}}');
+  for (const [name, value] of Object.entries(example.headers ?? {})) lines.push(`${name}: ${value}`);
+  if (example.body !== undefined) lines.push('Content-Type: application/json', '', JSON.stringify(example.body, null, 2));
   return lines.join('\n');
 }
 
 /**
- * Every operation of the OpenAPI document as an HTTP request, in the format VS Code's REST Client
- * and JetBrains' HTTP Client both read: file variables on top, `###` between requests.
+ * Every operation of the OpenAPI document as its request example (the one the examples test sends
+ * to a server with demo data), in the format VS Code's REST Client and JetBrains' HTTP Client both
+ * read: file variables on top, `###` between requests.
  */
 export function httpFile(doc: Document): string {
   const header = [
-    `# ${doc.info.title}: one request per operation of the OpenAPI document (GET /api-docs.json).`,
+    `# ${doc.info.title}: one request per operation of the OpenAPI document (GET /api-docs.json), its documented example.`,
     '# Generated by `npm run docs:generate`; edits here are overwritten. Opens in VS Code (REST Client)',
-    '# and JetBrains IDEs (HTTP Client). Set the variables below first.',
+    '# and JetBrains IDEs (HTTP Client). Run `order-ledger demo` first, then set the variables below;',
+    '# the requests work top to bottom on a fresh server (register, then log in, then order).',
     '',
     ...variables.flatMap(([name, value, note]) => [`# ${note}`, `@${name} = ${value}`]),
   ];
-  return `${[header.join('\n'), ...operationsOf(doc).map((op) => request(doc, op))].join('\n\n')}\n`;
+  return `${[header.join('\n'), ...operationsOf(doc).map((op) => request(op))].join('\n\n')}\n`;
 }

@@ -15,6 +15,7 @@ import { importEvents } from './importEvents';
 import { CliFailure, createProgress, errorLine, printLine, toJson, writeOut, type Progress } from './output';
 import { rebuildProjections } from './rebuild';
 import { formatReplay, parseMoment, parseOrderId, replayOrder } from './replay';
+import { formatStockReplay, parseStockStream, replayStock } from './stockReplay';
 import { showValue } from './rowDiff';
 import { verifyReadModels, type VerifyMismatch } from './verify';
 
@@ -164,14 +165,21 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
   const audit = program.command('audit').description('audit orders against the event store');
   audit
     .command('replay')
-    .description("print an order's timeline and its state at a moment, from the event store alone")
-    .argument('<orderId>', 'the order id (UUID) or its stream id (order-<uuid>)')
+    .description("print an order's (or a product's stock) timeline and its state at a moment, from the event store alone")
+    .argument('<orderId>', 'the order id (UUID) or its stream id (order-<uuid>), or a stock stream (stock-<productId>)')
     .addOption(new Option('--at <time>', 'fold events that happened up to this ISO-8601 time (UTC unless an offset is given)').conflicts('position'))
     .option('--position <n>', 'fold events up to this global position')
     .option('--json', 'print the timeline and state as JSON')
     .action(
       run(async (ctx, orderIdArg: string, options: { at?: string; position?: string; json?: boolean }) => {
         const moment = parseMoment(options);
+        const productId = parseStockStream(orderIdArg);
+        if (productId !== undefined) {
+          const stock = await replayStock(ctx.store(), productId, moment);
+          if (options.json) await printLine(toJson(stock));
+          else for (const line of formatStockReplay(stock)) await printLine(line);
+          return 0;
+        }
         const orderId = parseOrderId(orderIdArg);
         const replay = await replayOrder(ctx.store(), orderId, moment);
         if (options.json) await printLine(toJson(replay));
@@ -330,7 +338,7 @@ export async function runCli(argv: readonly string[]): Promise<void> {
       }
     };
   try {
-    await buildProgram(run).parseAsync(argv as string[]);
+    await buildProgram(run).parseAsync(argv);
   } catch (error) {
     fail(error);
   }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { decodeOrderRecords } from '../commands/order/orderStream';
+import { decodeStockRecords } from '../commands/stock/stockStream';
 import type { StoredOrderEvent } from '../events/codec';
 import type { EventStore } from '../infra/eventstore/eventStore';
 import type { Projection } from '../projections/projection';
@@ -50,13 +51,17 @@ export async function projectRange(options: ProjectRangeOptions): Promise<Projec
   while (position < end) {
     const page = await store.readAll({ after: position, limit: batchSize });
     if (page.length === 0) break;
-    // The same decoding as the projector: only order streams feed the read models.
+    // The same decoding as the projector: order and stock streams feed the read models.
     const decoded = await decodeOrderRecords(store, page.filter((record) => record.position <= end));
-    if (decoded.length > 0) {
+    const stock = decodeStockRecords(page.filter((record) => record.position <= end));
+    if (decoded.length > 0 || stock.length > 0) {
       await options.inTransaction(async (trx) => {
         for (const range of ranges) {
-          const pending = decoded.filter((e) => e.position > range.after && e.position <= range.upTo);
+          const inRange = (e: { position: bigint }): boolean => e.position > range.after && e.position <= range.upTo;
+          const pending = decoded.filter(inRange);
           if (pending.length > 0) await range.projection.apply(trx, pending, tableOf);
+          const pendingStock = range.projection.applyStock ? stock.filter(inRange) : [];
+          if (pendingStock.length > 0) await range.projection.applyStock?.(trx, pendingStock, tableOf);
         }
         await options.onPage?.(trx, decoded);
       });

@@ -77,7 +77,9 @@ export async function verifyReadModels(options: VerifyOptions): Promise<VerifyRe
     }
   }
 
-  const connection: unknown = await knex.client.acquireConnection();
+  // Knex types its client as `any`; these two pool methods are all this uses of it.
+  const pool = knex.client as ConnectionPool;
+  const connection = await pool.acquireConnection();
   const onSession = <T>(work: (trx: Knex.Transaction) => Promise<T>, config: Knex.TransactionConfig = {}): Promise<T> =>
     knex.transaction(work, { ...config, connection });
   const report: VerifyReport = { streams: 0, events: 0, checkpoints: {}, mismatchCount: 0, mismatches: [], skippedRows: 0 };
@@ -157,7 +159,7 @@ export async function verifyReadModels(options: VerifyOptions): Promise<VerifyRe
       }
       await trx.raw(`drop table if exists pg_temp.${FOLD_TABLE}`);
     }).catch(() => undefined);
-    await knex.client.releaseConnection(connection);
+    await pool.releaseConnection(connection);
   }
 }
 
@@ -204,8 +206,14 @@ async function forEachRow<T>(trx: Knex.Transaction, sql: string, bindings: reado
   await trx.raw('close verify_rows');
 }
 
+interface ConnectionPool {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<void>;
+}
+
 function orderIdOf(row: JsonRow): string {
-  return String(row.order_id ?? row.id ?? '?');
+  const id = row.order_id ?? row.id ?? row.product_id;
+  return typeof id === 'string' || typeof id === 'number' ? String(id) : '?';
 }
 
 /** Compares a live table with its scratch replay; returns how many live rows were skipped as newer. */

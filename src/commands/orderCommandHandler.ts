@@ -7,6 +7,9 @@ import { WrongExpectedVersionError, type EventStore } from '../infra/eventstore/
 import { decide, evolve, type OrderCommand, type OrderState } from './order/orderDecider';
 import { emptyOrderStream, hasEvent, loadOrder, type OrderStream } from './order/orderStream';
 import { OrderNotFoundError } from './order/orderErrors';
+import { stockEffectsOf } from './stock/orderStockEffects';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class StaleRevisionError extends AppError {
   constructor(expected: bigint, actual: bigint | 'no_stream') {
@@ -110,10 +113,23 @@ export async function handleOrderCommand(
     const encoded = events.map((event, index) =>
       encodeOrderEvent(event, source ? deterministicEventId(source, index) : randomUUID(), options.context),
     );
+    // Stock moves with the order in one atomic append (OUT_OF_STOCK refuses before anything is written).
+    const stock = await stockEffectsOf(
+      store,
+      stream,
+      events,
+      (index) => (source ? deterministicEventId(`${source}:stock`, index) : randomUUID()),
+      options.context,
+    );
+    const expectedRevision = stream.revision === -1n ? 'no_stream' : stream.revision;
     try {
-      const result = await store.appendToStream(streamId, encoded, {
-        expectedRevision: stream.revision === -1n ? 'no_stream' : stream.revision,
-      });
+      const result =
+        stock.appends.length === 0
+          ? await store.appendToStream(streamId, encoded, { expectedRevision })
+          : await store.appendToStreams([{ streamId, events: encoded, expectedRevision }, ...stock.appends]).then((r) => ({
+              nextRevision: r.streams[0]!.nextRevision,
+              position: r.position,
+            }));
       const appendedAt = new Date().toISOString();
       const appended: StoredOrderEvent[] = events.map((event, index) => ({
         event,
@@ -137,7 +153,9 @@ export async function handleOrderCommand(
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (options.expectedRevision !== undefined) throw new StaleRevisionError(options.expectedRevision, error.actual);
-      if (attempt >= maxAttempts) throw new ConcurrencyConflictError(streamId, attempt);
+      if (attempt >= maxAttempts) throw new ConcurrencyConflictError(stock.appends.length === 0 ? streamId : error.streamId, attempt);
+      // Buyers of the same product collide on its stock stream: a short random pause spreads their retries.
+      if (stock.appends.length > 0) await sleep(Math.random() * Math.min(50, 2 ** attempt));
     }
   }
 }

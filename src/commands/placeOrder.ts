@@ -12,11 +12,27 @@ import { isAwaitingPayment } from './order/orderDecider';
 import { handleOrderCommand, type HandleResult } from './orderCommandHandler';
 import type { PaymentDeps } from './payments/paymentDeps';
 import { startPayment } from './payments/startPayment';
+import type { ProductLocks } from './stock/productLocks';
+import { stockStreamId } from '../events/stockCodec';
+
+/**
+ * Buyers of one tracked product race for its stock stream; each lost race means another buyer's
+ * reservation landed, so a few attempts end in an order or OUT_OF_STOCK, not a conflict.
+ */
+const PLACE_ATTEMPTS = 16;
 
 export interface PlacementDeps {
   knex: Knex;
   store: EventStore;
   logger: Logger;
+  /** Buyers of one tracked product in this process take turns (see ProductLocks); absent: they race. */
+  productLocks?: ProductLocks;
+}
+
+/** The products among these whose stock is tracked (their stock stream exists): one small read each. */
+async function trackedProducts(store: EventStore, productIds: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(productIds.map(async (id) => ((await store.readStream(stockStreamId(id), { maxCount: 1 })).length > 0 ? id : undefined)));
+  return found.filter((id): id is string => id !== undefined);
 }
 
 export interface PlaceOrderRequest {
@@ -107,13 +123,17 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
   const { orderId, fresh } = await reserveOrderId(deps.knex, userId, key, request.body);
   try {
     const { items, currency } = await priceItems(deps.knex, request.items);
-    return await handleOrderCommand(
+    const place = () => handleOrderCommand(
       deps.store,
       orderId,
       { type: 'PlaceOrder', data: { orderId, userId, items, currency, paymentMethod: request.paymentMethod, now: request.now } },
       // A freshly generated id has no stream yet: no need to read it before the first append.
-      { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh },
+      { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh, maxAttempts: PLACE_ATTEMPTS },
     );
+    const locks = deps.productLocks;
+    if (!locks) return await place();
+    const tracked = await trackedProducts(deps.store, items.map((item) => item.productId));
+    return await (tracked.length === 0 ? place() : locks.withLocks(tracked, place));
   } catch (error) {
     if (key !== undefined && fresh) await releaseIfNothingStored(deps, userId, key, orderId);
     throw error;

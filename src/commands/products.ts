@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConflictError } from '../errors';
 import { isoCurrencySchema, minorUnitsSchema } from '../events/valueSchemas';
 import { plainTextSchema } from '../queries/plainText';
-import { ProductNotFoundError, toProductDto, type ProductDto, type ProductRow } from '../queries/products';
+import { productsWithStock, ProductNotFoundError, toProductDto, type ProductDto, type ProductRow } from '../queries/products';
 
 /** The catalog's writes: adding, renaming, repricing and (de)activating products. */
 
@@ -63,7 +63,8 @@ export async function updateProduct(knex: Knex, productId: string, patch: Update
   if (patch.name !== undefined) changes.name = patch.name;
   if (patch.unitAmount !== undefined) changes.unit_amount = patch.unitAmount;
   if (patch.active !== undefined) changes.active = patch.active;
-  const [row] = (await knex('products').where('id', productId).update(changes).returning('*')) as ProductRow[];
-  if (!row) throw new ProductNotFoundError(productId);
+  const updated = await knex('products').where('id', productId).update(changes);
+  if (updated === 0) throw new ProductNotFoundError(productId);
+  const row = (await productsWithStock(knex).where('products.id', productId).first()) as ProductRow;
   return toProductDto(row);
 }

@@ -28,6 +28,7 @@ import { createSocketPublisher } from './socket/socketPublisher';
 import { createSocketServer } from './socket/socketServer';
 import { PaymentProviders } from './payments/paymentProviders';
 import { RefundReactor, REFUND_REACTOR_NAME } from '../projections/refundReactor';
+import { EXPIRY_REACTOR_NAME, OrderExpiryReactor } from '../projections/expiryReactor';
 import { Metrics } from './metrics/metrics';
 import { instrumentEventStore } from './metrics/instrumentEventStore';
 import { instrumentWaiter } from './metrics/instrumentWaiter';
@@ -250,6 +251,20 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       observed.subscribers.push({ name: 'refund-reactor', checkpoints: [REFUND_REACTOR_NAME] });
       observed.running.push({ name: 'refund-reactor', state: () => refunds.state });
       components.push({ name: 'refund-reactor', stop: () => refunds.stop() });
+      const expiry = new OrderExpiryReactor({
+        store,
+        knex,
+        payments,
+        logger: logger.child({ role: 'order-expiry' }),
+        connectionString: config.DATABASE_URL,
+        ttlMs: config.ORDER_PAYMENT_TTL,
+        checkMs: config.ORDER_EXPIRY_CHECK_MS,
+        clock: deps.clock,
+      });
+      expiry.start();
+      observed.subscribers.push({ name: 'order-expiry', checkpoints: [EXPIRY_REACTOR_NAME] });
+      observed.running.push({ name: 'order-expiry', state: () => expiry.state });
+      components.push({ name: 'order-expiry', stop: () => expiry.stop() });
     }
   }
   // --- end payments ---
@@ -305,7 +320,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     stopping ??= (async () => {
       // realtime (issue 5): before the HTTP server, which waits for its connections
       await step('sockets', async () => deps.sockets?.close(), 3000);
-      if (server) await step('http', () => closeServer(server!, 10_000), 11_000);
+      if (server) await step('http', () => closeServer(server, 10_000), 11_000);
       if (ops) await step('ops', () => ops!.close(), 3000);
       for (const component of [...components].reverse()) await step(component.name, () => component.stop());
       await step('waiter', () => waiter.close(), 3000);

@@ -141,7 +141,7 @@ export class Notifier extends SubscriberRole {
       if (planned.email) jobs.push(planned.email);
     }
     const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
-    for (const push of pushes) publisher.emit(push.rooms, push.event, push.payload as never);
+    for (const push of pushes) publisher.emit(push.rooms, push.event, push.payload);
     if (pushes.length > 0) await publisher.flush(timeoutMs);
     // The emails the batch owes go to the outbox with the checkpoint; queued once that has committed.
     await context.commit(last.position, jobs.length > 0 ? (trx) => recordEmails(trx, jobs) : undefined);

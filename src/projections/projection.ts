@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { StoredOrderEvent } from '../events/codec';
+import type { StoredStockEvent } from '../events/stockCodec';
 
 /**
  * A read model: the tables it owns and how each event changes their rows. `apply` runs inside the
@@ -11,4 +12,6 @@ export interface Projection {
   /** Tables the projection writes; the rebuild copies their shape into fresh tables. */
   readonly tables: readonly string[];
   apply(trx: Knex.Transaction, events: readonly StoredOrderEvent[], tableOf?: (table: string) => string): Promise<void>;
+  /** The same for the batch's stock events (`stock-<productId>` streams), for a read model that shows stock. */
+  applyStock?(trx: Knex.Transaction, events: readonly StoredStockEvent[], tableOf?: (table: string) => string): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { decodeOrderRecords } from '../commands/order/orderStream';
+import { decodeStockRecords } from '../commands/stock/stockStream';
 import type { RecordedEvent } from '../infra/eventstore/eventStore';
 import { lowestCheckpoint, SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import type { Projection } from './projection';
@@ -48,11 +49,14 @@ export class Projector extends SubscriberRole {
     const last = batch[batch.length - 1];
     if (!last) return;
     const decoded = await decodeOrderRecords(this.options.store, batch);
+    const stock = decodeStockRecords(batch);
     await context.commit(last.position, async (trx) => {
       for (const projection of this.options.projections) {
         const checkpoint = context.checkpoints.get(projection.name) ?? -1n;
         const pending = decoded.filter((e) => e.position > checkpoint);
         if (pending.length > 0) await projection.apply(trx, pending);
+        const pendingStock = projection.applyStock ? stock.filter((e) => e.position > checkpoint) : [];
+        if (pendingStock.length > 0) await projection.applyStock?.(trx, pendingStock);
       }
       await trx.raw('select pg_notify(?, ?)', [PROJECTED_CHANNEL, last.position.toString()]);
     });

@@ -56,10 +56,16 @@ export async function orderAfterCommand(deps: OrderAfterCommandDeps, result: Han
     reason = 'no read-model row yet';
   } catch (error) {
     // Only the error's code is logged: a driver's message can carry SQL and bound values.
-    reason = error instanceof ConsistencyTimeoutError ? 'read model lagging' : `read model unreachable (${String((error as { code?: unknown }).code ?? 'error')})`;
+    reason = error instanceof ConsistencyTimeoutError ? 'read model lagging' : `read model unreachable (${errorCode(error)})`;
   }
   const order = orderFromEvents(result.stream.events);
   if (!order) throw new OrderNotFoundError(result.orderId);
   deps.logger.warn({ orderId: result.orderId, position, reason }, 'answering from the command result');
   return answer(order, 'pending');
+}
+
+/** A driver error's code (pg's SQLSTATE, Node's ECONNREFUSED), or 'error' when it has none. */
+function errorCode(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : 'error';
 }

@@ -11,6 +11,9 @@ export const productDtoSchema = z
     unitAmount: z.number().int().describe('Price in minor units of the currency (cents for USD)'),
     currency: z.string().describe('ISO 4217 code, upper case'),
     active: z.boolean().describe('Inactive products cannot be ordered and are hidden from the public catalog'),
+    onHand: z.number().int().nullable().describe('Units in stock; null when the product is untracked (unlimited)'),
+    reserved: z.number().int().nullable().describe('Units held by orders awaiting payment; null when untracked'),
+    available: z.number().int().nullable().describe('onHand − reserved: what can be ordered now; null when untracked'),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   });
@@ -52,6 +55,25 @@ export interface ProductRow {
   active: boolean;
   created_at: Date;
   updated_at: Date;
+  /** From product_stock (left join): null when the product is untracked. */
+  on_hand?: string | null;
+  reserved?: string | null;
+}
+
+function stockOf(row: ProductRow): Pick<ProductDto, 'onHand' | 'reserved' | 'available'> {
+  if (row.on_hand === null || row.on_hand === undefined || row.reserved === null || row.reserved === undefined) {
+    return { onHand: null, reserved: null, available: null };
+  }
+  const onHand = Number(row.on_hand);
+  const reserved = Number(row.reserved);
+  return { onHand, reserved, available: onHand - reserved };
+}
+
+/** Products with their stock columns (the stock read model; no row = untracked). */
+export function productsWithStock(knex: Knex): Knex.QueryBuilder {
+  return knex('products')
+    .leftJoin('product_stock', 'product_stock.product_id', 'products.id')
+    .select('products.*', 'product_stock.on_hand', 'product_stock.reserved');
 }
 
 export function toProductDto(row: ProductRow): ProductDto {
@@ -62,6 +84,7 @@ export function toProductDto(row: ProductRow): ProductDto {
     unitAmount: Number(row.unit_amount),
     currency: row.currency,
     active: row.active,
+    ...stockOf(row),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -75,10 +98,10 @@ export interface ProductScope {
 /** Newest first. */
 export async function listProducts(knex: Knex, query: { page: number; limit: number }, scope: ProductScope): Promise<ProductList> {
   const filtered = (): Knex.QueryBuilder => (scope.includeInactive ? knex('products') : knex('products').where('active', true));
+  const page = scope.includeInactive ? productsWithStock(knex) : productsWithStock(knex).where('products.active', true);
   const [rows, countRow] = await Promise.all([
-    filtered()
-      .select('*')
-      .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    page
+      .orderBy([{ column: 'products.created_at', order: 'desc' }, { column: 'products.id', order: 'desc' }])
       .limit(query.limit)
       .offset((query.page - 1) * query.limit) as Promise<ProductRow[]>,
     filtered().count<{ count: string }[]>({ count: '*' }).first() as Promise<{ count: string } | undefined>,
@@ -87,8 +110,8 @@ export async function listProducts(knex: Knex, query: { page: number; limit: num
 }
 
 export async function getProduct(knex: Knex, productId: string, scope: ProductScope): Promise<ProductDto | undefined> {
-  const q = knex('products').where('id', productId);
-  if (!scope.includeInactive) q.where('active', true);
+  const q = productsWithStock(knex).where('products.id', productId);
+  if (!scope.includeInactive) q.where('products.active', true);
   const row = (await q.first()) as ProductRow | undefined;
   return row ? toProductDto(row) : undefined;
 }

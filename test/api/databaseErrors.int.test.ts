@@ -19,7 +19,7 @@ beforeAll(async () => {
   app = express();
   app.get('/cast/:type', async (req, res) => {
     const types: Record<string, string> = { timestamptz: 'timestamptz', int: 'int', uuid: 'uuid', text: 'text', numeric: 'numeric(4,2)' };
-    const rows = await db.knex.raw(`select ?::${types[req.params.type] ?? 'text'} as value`, [String(req.query.value)]);
+    const rows = await db.knex.raw(`select ?::${types[req.params.type] ?? 'text'} as value`, [typeof req.query.value === 'string' ? req.query.value : '']);
     res.json(rows.rows);
   });
   app.get('/broken', async (_req, res) => {

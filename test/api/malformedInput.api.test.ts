@@ -475,7 +475,7 @@ async function fuzz(role: 'user' | 'admin'): Promise<void> {
         try {
           res = await send(op, token, request);
         } catch (error) {
-          throw new Error(`${String(error)}: ${JSON.stringify(request).slice(0, 2000)}`);
+          throw new Error(`${String(error)}: ${JSON.stringify(request).slice(0, 2000)}`, { cause: error });
         }
         const key = `${role} ${op.method.toUpperCase()} ${op.path} ${request.mode} ${res.status} ${res.body?.error?.code ?? ''}`;
         statusCounts.set(key, (statusCounts.get(key) ?? 0) + 1);

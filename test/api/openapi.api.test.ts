@@ -73,7 +73,7 @@ describe('OpenAPI document', () => {
   it('when an operation names who may call it (x-access), then its security agrees', () => {
     for (const [p, item] of Object.entries(doc.paths)) {
       for (const m of METHODS) {
-        const operation = item?.[m] as (OpenAPIV3.OperationObject & { 'x-access'?: string }) | undefined;
+        const operation: (OpenAPIV3.OperationObject & { 'x-access'?: string }) | undefined = item?.[m];
         if (!operation?.['x-access']) continue;
         const expected = { public: undefined, optional: [{ bearerAuth: [] }, {}], user: [{ bearerAuth: [] }], admin: [{ bearerAuth: [] }] }[operation['x-access']];
         expect({ operation: `${m} ${p}`, security: operation.security }).toEqual({ operation: `${m} ${p}`, security: expected });

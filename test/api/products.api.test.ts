@@ -24,7 +24,7 @@ describe('POST /products', () => {
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       status: 'success',
-      data: { id: expect.any(String), ...body, active: true, createdAt: expect.any(String), updatedAt: expect.any(String) },
+      data: { id: expect.any(String), ...body, active: true, onHand: null, reserved: null, available: null, createdAt: expect.any(String), updatedAt: expect.any(String) },
     });
     const fetched = await app.request.get(`/products/${res.body.data.id}`);
     expect(fetched.body.data).toEqual(res.body.data);

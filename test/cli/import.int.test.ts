@@ -65,9 +65,18 @@ describe('order-ledger events import', () => {
     const placed = await Promise.all(Array.from({ length: 5 }, () => seedOrder(source.store, 0)));
     for (const [step, command] of lifecycle().entries()) {
       for (const { orderId } of placed.slice(step)) await handleOrderCommand(source.store, orderId, command, { context: { actor: admin } });
-      const stock = `stock-${randomUUID()}`;
+      const productId = randomUUID();
+      const at = '2026-03-08T00:00:00.000Z';
+      const stockMetadata = { schemaVersion: 1, actor: { type: 'admin', id: 'a1' } };
       await source.store.appendToStreams([
-        { streamId: stock, events: [{ id: randomUUID(), type: 'StockReceived', data: { quantity: 5 + step }, metadata: { schemaVersion: 1, actor: { type: 'admin', id: 'a1' } } }], expectedRevision: 'no_stream' },
+        {
+          streamId: `stock-${productId}`,
+          events: [
+            { id: randomUUID(), type: 'StockTrackingStarted', data: { productId, startedAt: at }, metadata: stockMetadata },
+            { id: randomUUID(), type: 'StockReceived', data: { productId, quantity: 5 + step, receivedAt: at }, metadata: stockMetadata },
+          ],
+          expectedRevision: 'no_stream',
+        },
         { streamId: `audit-${randomUUID()}`, events: [{ id: randomUUID(), type: 'Noted', data: { step } }, { id: randomUUID(), type: 'Noted', data: { n: 1.5 } }], expectedRevision: 'no_stream' },
       ]);
     }

@@ -55,7 +55,7 @@ describe('order-ledger projections rebuild', () => {
     await ledger.db.knex.raw('truncate orders, order_history');
     const run = await runCli(['projections', 'rebuild', '--batch-size', '7'], ledger.env);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^rebuilt orders, order_history from 37 event\(s\) \(37 order events\) in [\d.]+ s: \d+ events\/s; checkpoint \d+$/m);
+    expect(run.stdout).toMatch(/^rebuilt orders, order_history, product_stock from 37 event\(s\) \(37 order events\) in [\d.]+ s: \d+ events\/s; checkpoint \d+$/m);
     expect(run.stderr).toMatch(/^rebuild: 37\/37 events$/m);
     expect(await readModelRows(ledger)).toEqual(before);
     expect(await indexNames(ledger)).toEqual(indexesBefore);
@@ -67,7 +67,7 @@ describe('order-ledger projections rebuild', () => {
     await ledger.db.knex.raw('drop table orders; drop table order_history');
     const run = await runCli(['projections', 'rebuild', '--json'], ledger.env);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ projections: ['orders', 'order_history'], events: 37, orderEvents: 37, liveProjector: false });
+    expect(JSON.parse(run.stdout)).toMatchObject({ projections: ['orders', 'order_history', 'product_stock'], events: 37, orderEvents: 37, liveProjector: false });
     expect(await readModelRows(ledger)).toEqual(before);
     expect(await indexNames(ledger)).toEqual(indexesBefore);
     const leftovers = await ledger.db.knex.raw<{ rows: unknown[] }>(
@@ -128,7 +128,7 @@ describe('order-ledger projections rebuild', () => {
       await reader.raw('select count(*) from orders');
       const run = await runCli(['projections', 'rebuild', '--lock-timeout', '300'], ledger.env);
       expect(expectOneLineFailure(run)).toBe(
-        'order-ledger: could not lock orders, order_history, projection_checkpoints within 300 ms (long-running queries?); nothing was swapped, run rebuild again',
+        'order-ledger: could not lock orders, order_history, product_stock, projection_checkpoints within 300 ms (long-running queries?); nothing was swapped, run rebuild again',
       );
     } finally {
       await reader.rollback();

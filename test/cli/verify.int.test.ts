@@ -36,7 +36,7 @@ describe('order-ledger audit verify', () => {
   it('when the read models match the events, then it reports no mismatch and exits 0', async () => {
     const run = await runCli(['audit', 'verify'], ledger.env);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^verified 6 order stream\(s\), 19 event\(s\) at orders=\d+, order_history=\d+: 0 mismatch\(es\)$/m);
+    expect(run.stdout).toMatch(/^verified 6 order stream\(s\), 19 event\(s\) at orders=\d+, order_history=\d+, product_stock=\d+: 0 mismatch\(es\)$/m);
     expect(run.stderr).toMatch(/^verify: 20\/20 events$/m); // plain progress lines when not on a terminal
     const json = JSON.parse((await runCli(['audit', 'verify', '--json'], ledger.env)).stdout) as VerifyJson;
     expect(json).toMatchObject({ ok: true, streams: 6, events: 19, mismatchCount: 0, mismatches: [] });

@@ -968,6 +968,7 @@ describe('evolve', () => {
       totalAmount: total,
       currency: 'USD',
       paymentMethod: 'PAYPAL',
+      placedAt,
       paymentReference: undefined,
       paidReference: undefined,
       paidAmount: 0,

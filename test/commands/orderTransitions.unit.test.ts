@@ -36,6 +36,8 @@ function commandVariants(method: PaymentMethod): OrderCommand[] {
     { type: 'CancelOrder', data: { by: 'user', now } },
     { type: 'CancelOrder', data: { by: 'admin', reason: 'out of stock', now } },
     { type: 'RequestRefund', data: { reason: 'damaged', now } },
+    { type: 'ExpireOrder', data: { ttlMs: 0, now } },
+    { type: 'ExpireOrder', data: { ttlMs: 1e12, now } },
     { type: 'InitiatePayment', data: { provider: method === 'STRIPE' ? 'PAYPAL' : 'STRIPE', providerReference: 'pi_1', now } },
     { type: 'RecordPaymentSuccess', data: { provider, amount: total, currency: 'USD', now } },
     { type: 'RecordPaymentFailure', data: { provider, reason: 'card_declined', now } },

@@ -220,7 +220,7 @@ test('when a process runs only the worker role, then /health, /ready and /metric
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ready', checks: { database: { ok: true }, redis: { ok: true }, eventStore: { ok: true, kind: 'postgres' } }, projector: { role: 'elsewhere' } });
     expect((await ops.get('/metrics')).status).toBe(401);
-    const { samples } = await scrape(worker.runtime.opsUrl!, TOKEN);
+    const { samples } = await scrape(worker.runtime.opsUrl, TOKEN);
     expect(valueOf(samples, 'order_ledger_queue_jobs', { queue: 'emails', state: 'waiting' })).toBeGreaterThanOrEqual(0);
     expect(valueOf(samples, 'order_ledger_subscriber_lag_events', { subscriber: 'refund-reactor' })).toBeGreaterThanOrEqual(0);
     expect(samplesOf(samples, 'order_ledger_subscriber_lag_events', { subscriber: 'projector' })).toHaveLength(0);
@@ -238,7 +238,7 @@ test('when OPS_PORT is unset in a process without the api role, then the probes 
     expect(notifier.runtime.url).toBeUndefined();
     const ops = supertest(notifier.runtime.opsUrl!);
     expect((await ops.get('/health')).status).toBe(200);
-    const { samples } = await scrape(notifier.runtime.opsUrl!);
+    const { samples } = await scrape(notifier.runtime.opsUrl);
     expect(samplesOf(samples, 'order_ledger_subscriber_checkpoint_position', { subscriber: 'notifier' })).toHaveLength(1);
   } finally {
     await notifier.stop();
@@ -249,7 +249,7 @@ test('when the API sets OPS_PORT, then /metrics moves off the public port and th
   const api = await cluster.start({ ROLES: 'api', OPS_PORT: '0' });
   try {
     expect((await api.request.get('/metrics')).status).toBe(404);
-    await scrape(api.runtime.opsUrl!);
+    await scrape(api.runtime.opsUrl);
     for (const base of [api.url, api.runtime.opsUrl!]) expect({ base, status: (await supertest(base).get('/health')).status }).toEqual({ base, status: 200 });
   } finally {
     await api.stop();

@@ -31,7 +31,7 @@ const listeners: { [E in EventName]?: Set<(payload: Payload<E>) => void> } = {};
 const seen = new Map<string, string>();
 
 function emit<E extends EventName>(event: E, payload: Payload<E>): void {
-  const set = listeners[event] as Set<(payload: Payload<E>) => void> | undefined;
+  const set = listeners[event];
   for (const listener of [...(set ?? [])]) listener(payload);
 }
 

@@ -38,6 +38,8 @@ export type OrderState =
       totalAmount: number;
       currency: string;
       paymentMethod: PaymentMethod;
+      /** When the order was placed: its payment window (ORDER_PAYMENT_TTL) runs from here. */
+      placedAt: string;
       /** Provider's id for the current payment attempt, once initiated. */
       paymentReference: string | undefined;
       /** Provider's id for the payment the order counts as its own (paid, or received after cancellation). */
@@ -99,6 +101,8 @@ export type OrderCommand =
   | { type: 'MarkPaid'; data: { now: string } }
   | { type: 'ChangeStatus'; data: { to: FulfilmentStatus; now: string } }
   | { type: 'CancelOrder'; data: { by: 'user' | 'admin'; reason?: string; now: string } }
+  /** The payment window closed: an order still awaiting payment `ttlMs` after placement is cancelled. */
+  | { type: 'ExpireOrder'; data: { ttlMs: number; now: string } }
   | { type: 'RequestRefund'; data: { reason?: string; now: string } }
   | {
       type: 'RecordRefund';
@@ -299,6 +303,16 @@ function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, st
   }
   throw new InvalidTransitionError(state.status, 'CANCELLED');
 }
+
+function expireOrder(command: Extract<OrderCommand, { type: 'ExpireOrder' }>, state: ExistingOrderState): OrderEvent[] {
+  const { ttlMs, now } = command.data;
+  // Paid, cancelled or still inside its window: nothing expires (a late or repeated expiry is a no-op).
+  if (!awaitingPayment.has(state.status) || Date.parse(state.placedAt) + ttlMs > Date.parse(now)) return [];
+  return [{ type: 'OrderCancelled', data: { orderId: state.orderId, from: state.status, reason: PAYMENT_WINDOW_EXPIRED, cancelledAt: now } }];
+}
+
+/** The reason an expired order's OrderCancelled carries (the audit trail and emails show it). */
+export const PAYMENT_WINDOW_EXPIRED = 'payment window expired';
 
 function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>, state: ExistingOrderState): OrderEvent[] {
   if (!paidStatuses.has(state.status)) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
@@ -599,6 +613,8 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return changeStatus(command, state);
     case 'CancelOrder':
       return cancelOrder(command, state);
+    case 'ExpireOrder':
+      return expireOrder(command, state);
     case 'RequestRefund':
       return requestRefund(command, state);
     case 'RecordRefund':
@@ -627,7 +643,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
 
 export function evolve(state: OrderState, event: OrderEvent): OrderState {
   if (event.type === 'OrderPlaced') {
-    const { orderId, userId, totalAmount, currency, paymentMethod } = event.data;
+    const { orderId, userId, totalAmount, currency, paymentMethod, placedAt } = event.data;
     return {
       status: 'PENDING',
       orderId,
@@ -635,6 +651,7 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       totalAmount,
       currency,
       paymentMethod,
+      placedAt,
       paymentReference: undefined,
       paidReference: undefined,
       paidAmount: 0,

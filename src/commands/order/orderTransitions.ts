@@ -3,7 +3,8 @@ import type { OrderCommand } from './orderDecider';
 
 /**
  * Who issues a command: a client's request (an HTTP route), or the application on a provider's
- * report (webhook, capture). Only requests are offered to a caller as a next step.
+ * report (webhook, capture) or on its own clock (payment expiry). Only requests are offered to a
+ * caller as a next step.
  */
 export type CommandSource = 'request' | 'report';
 
@@ -36,6 +37,14 @@ export const orderTransitions: readonly OrderTransition[] = [
   ...awaitingPayment.map((from): OrderTransition => ({ command: 'MarkPaid', from, to: 'PAID', source: 'request', action: 'mark the order paid', when: 'MANUAL orders' })),
   ...awaitingPayment.map((from): OrderTransition => ({ command: 'InitiatePayment', from, to: 'PENDING', source: 'request', action: 'pay online', when: 'STRIPE and PAYPAL orders' })),
   ...awaitingPayment.map((from): OrderTransition => ({ command: 'CancelOrder', from, to: 'CANCELLED', source: 'request', action: 'cancel the order' })),
+  ...awaitingPayment.map((from): OrderTransition => ({
+    command: 'ExpireOrder',
+    from,
+    to: 'CANCELLED',
+    source: 'report',
+    action: 'the payment window closes (ORDER_PAYMENT_TTL)',
+    when: 'past the window',
+  })),
   ...awaitingPayment.map((from): OrderTransition => ({
     command: 'RecordPaymentSuccess',
     from,

@@ -102,8 +102,11 @@ async function readBounded(response: Response): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+    const next = await reader.read();
+    if (next.done) break;
+    // Node's fetch types body chunks as `any`; they are bytes, and anything else is refused.
+    const value: unknown = next.value;
+    if (!(value instanceof Uint8Array)) throw new AttemptError('unexpected response body', false);
     size += value.byteLength;
     if (size > MAX_RESPONSE_BYTES) {
       await reader.cancel().catch(() => undefined);

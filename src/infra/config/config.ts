@@ -5,6 +5,21 @@ const boolFromString = z
   .enum(['true', 'false', '1', '0'])
   .transform((v) => v === 'true' || v === '1');
 
+const durationUnits = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `90s`, `30m`, `2h`, `1d` (or `500ms`) as milliseconds, between `min` and `max` ms. */
+function durationSchema(min: number, max: number) {
+  return z.string().transform((raw, ctx) => {
+    const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw.trim());
+    const ms = match ? Number(match[1]) * durationUnits[match[2] as keyof typeof durationUnits] : NaN;
+    if (!Number.isFinite(ms) || ms < min || ms > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration like 30m, 90s, 2h or 1d, between ${min / 1000}s and ${max / 86_400_000}d; got "${raw}"` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
 const roleSchema = z.enum(['api', 'projector', 'notifier', 'worker']);
 export type ProcessRole = z.infer<typeof roleSchema>;
 
@@ -81,8 +96,12 @@ export const configSchema = z
     PAYPAL_CLIENT_SECRET: z.string().optional(),
     PAYPAL_WEBHOOK_ID: z.string().optional(),
     PAYPAL_API_BASE: z.string().url().default('https://api-m.sandbox.paypal.com'),
-    PAYMENT_RETURN_URL: z.string().url().default('http://localhost:3000/payments/return'),
-    PAYMENT_CANCEL_URL: z.string().url().default('http://localhost:3000/payments/cancel'),
+    PAYMENT_RETURN_URL: z.string().url().default('http://localhost:3000/payments/paypal/return'),
+    PAYMENT_CANCEL_URL: z.string().url().default('http://localhost:3000/payments/paypal/cancel'),
+    PAYMENT_RESULT_URL: z.string().url().optional(),
+    PAYPAL_RETURN_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(30),
+    ORDER_PAYMENT_TTL: durationSchema(1000, 30 * 86_400_000).default(30 * 60_000),
+    ORDER_EXPIRY_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
     PAYMENT_REFUND_RETRY_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
     RETURN_WINDOW_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
     OPEN_ROUTER_KEY: z.string().optional(),

@@ -3,8 +3,8 @@ import { appendFunctionSql, appendStreamsFunctionSql } from '../eventstore/postg
 
 interface Migration {
   name: string;
-  up(knex: Knex): Promise<void>;
-  down(knex: Knex): Promise<void>;
+  up: (knex: Knex) => Promise<void>;
+  down: (knex: Knex) => Promise<void>;
 }
 
 /**
@@ -253,6 +253,31 @@ const migrations: Migration[] = [
     },
     async down(knex) {
       await knex.raw('drop function if exists order_ledger_append_streams;');
+    },
+  },
+  {
+    // Stock per tracked product, projected from the stock-<productId> streams; no row = untracked (unlimited).
+    name: '0010_stock',
+    async up(knex) {
+      await knex.raw(`
+        create table if not exists product_stock (
+          product_id uuid primary key,
+          on_hand bigint not null,
+          reserved bigint not null,
+          revision bigint not null,
+          position bigint not null,
+          updated_at timestamptz not null
+        );
+        -- Orders awaiting payment, kept by the expiry reactor from $all: its work list, not a read model.
+        create table if not exists order_payment_deadlines (
+          order_id uuid primary key,
+          placed_at timestamptz not null
+        );
+        create index if not exists order_payment_deadlines_placed_at on order_payment_deadlines (placed_at);
+      `);
+    },
+    async down(knex) {
+      await knex.raw('drop table if exists product_stock; drop table if exists order_payment_deadlines;');
     },
   },
   {

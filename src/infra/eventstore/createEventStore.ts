@@ -7,6 +7,8 @@ import { PostgresEventStore } from './postgresEventStore';
 export function createEventStore(config: Config, logger: Logger): EventStore {
   if (config.EVENTSTORE_CONNECTION_STRING) {
     // Loaded only when chosen: the gRPC client and its protobuf code add about 10 MB to every process.
+    // A synchronous require, because createEventStore is synchronous; the type comes from the import type.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy load, see above
     const { EsdbEventStore } = require('./esdbEventStore') as typeof import('./esdbEventStore');
     return new EsdbEventStore({ connectionString: config.EVENTSTORE_CONNECTION_STRING });
   }
@@ -25,6 +27,7 @@ export function createEventStore(config: Config, logger: Logger): EventStore {
  */
 export async function openEventStore(config: Config, logger: Logger): Promise<EventStore> {
   if (!config.EVENTSTORE_CONNECTION_STRING) return createEventStore(config, logger);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy load, as in createEventStore
   const { EsdbEventStore } = require('./esdbEventStore') as typeof import('./esdbEventStore');
   const store = new EsdbEventStore({ connectionString: config.EVENTSTORE_CONNECTION_STRING });
   try {

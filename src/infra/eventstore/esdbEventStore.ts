@@ -248,7 +248,7 @@ export class EsdbEventStore implements EventStore {
     } catch (error) {
       if (error instanceof EsdbWrongExpectedVersionError) {
         const failed = appends.find((append) => append.streamId === error.streamName);
-        if (!failed) throw new Error(`KurrentDB reported a conflict on ${error.streamName}, which this append did not write to`);
+        if (!failed) throw new Error(`KurrentDB reported a conflict on ${error.streamName}, which this append did not write to`, { cause: error });
         const actual = error.actualState;
         throw new WrongExpectedVersionError(failed.streamId, failed.expectedRevision, typeof actual === 'bigint' ? actual : 'no_stream');
       }
@@ -277,7 +277,9 @@ export class EsdbEventStore implements EventStore {
       await this.withTimeout('a check of the server version', this.client.multiStreamAppend([]));
     } catch (error) {
       if (error instanceof UnsupportedError) throw new EventStoreServerTooOldError();
-      if (error instanceof UnknownError && error.code === GRPC_FAILED_PRECONDITION) return;
+      // The client types the code as grpc-js's status enum; compared as the number it is on the wire.
+      const code: number | undefined = error instanceof UnknownError ? error.code : undefined;
+      if (code === GRPC_FAILED_PRECONDITION) return;
       throw error;
     }
     throw new Error('KurrentDB accepted an empty multi-stream append; expected it to refuse one');

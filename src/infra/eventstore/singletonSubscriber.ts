@@ -186,13 +186,12 @@ export class SingletonSubscriber {
 
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        self.endPause = undefined;
+        this.endPause = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.endPause = done;
     });
   }

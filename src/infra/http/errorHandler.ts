@@ -15,6 +15,10 @@ const statusByKind: Record<ErrorKind, number> = {
   bad_gateway: 502,
 };
 
+export function statusOf(error: AppError): number {
+  return statusByKind[error.kind];
+}
+
 export function errorBody(code: string, message: string, details?: unknown): { status: 'error'; error: { code: string; message: string; details?: unknown } } {
   return { status: 'error', error: details === undefined ? { code, message } : { code, message, details } };
 }

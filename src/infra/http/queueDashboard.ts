@@ -143,6 +143,7 @@ function sessionRoute(before: RequestHandler[], handler: SessionHandler): RouteD
     summary: 'Open the queue dashboard: sets its session cookie (admin)',
     tags: ['Operations'],
     access: 'admin',
+    example: {},
     responses: {
       200: {
         description: `Session cookie ${DASHBOARD_COOKIE} set (HttpOnly, SameSite=Strict, Path=${QUEUE_DASHBOARD_PATH}, 15 minutes renewed while in use, never past the token's expiry); navigate to data.url`,
@@ -224,7 +225,7 @@ export function queueDashboard(deps: Deps, hooks: AppHooks = {}): QueueDashboard
 }
 
 /** The dashboard's own connection: its calls fail after a couple of reconnection attempts instead of queueing while Redis is away. */
-function dashboardQueue(config: Config): { queue: Queue; close(): Promise<void> } {
+function dashboardQueue(config: Config): { queue: Queue; close: () => Promise<void> } {
   const connection = createRedis(config, { maxRetriesPerRequest: 2 });
   connection.on('error', () => undefined);
   const queue = new Queue(EMAIL_QUEUE, { connection, prefix: bullPrefix(config) });

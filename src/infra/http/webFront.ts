@@ -73,6 +73,8 @@ export function serveWebFront(app: Express, front: WebFront): void {
       next();
       return;
     }
-    frontCsp(req, res, () => files(req, res, next));
+    frontCsp(req, res, () => {
+      files(req, res, next);
+    });
   });
 }

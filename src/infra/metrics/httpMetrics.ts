@@ -20,8 +20,9 @@ export interface HttpMetricsOptions {
  * series per order. Read when the response finishes, after routing has set `req.route`.
  */
 export function routeLabel(req: Request, path: string, options: HttpMetricsOptions): string {
-  const route = (req as Request & { route?: { path?: unknown } }).route;
-  if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
+  // Express types `req.route` as `any`; narrowed here before use.
+  const route: unknown = req.route;
+  if (typeof route === 'object' && route !== null && 'path' in route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
   for (const mount of options.mounts ?? []) if (path === mount || path.startsWith(`${mount}/`)) return `${mount}/*`;
   if (options.staticPaths?.has(path)) return WEB_FRONT_ROUTE;
   return UNMATCHED_ROUTE;

@@ -84,6 +84,12 @@ export interface PaymentProvider {
    * the provider delivers again.
    */
   receiveWebhook(delivery: WebhookDelivery): Promise<WebhookOutcome>;
+  /**
+   * Stops an open payment attempt so it can no longer take money (the order was cancelled or its
+   * payment window expired). `cancelled`: nothing can be paid on it any more (also when it already
+   * was cancelled); `paid`: the money was already taken, and the provider's report will say so.
+   */
+  cancelPayment(reference: string): Promise<'cancelled' | 'paid'>;
 }
 
 /** A provider whose buyer approves first and the shop captures after (PayPal). */
@@ -93,6 +99,11 @@ export interface CapturingProvider extends PaymentProvider {
    * buyer can act on (not approved, declined) is a ConflictError PAYMENT_CAPTURE_REFUSED.
    */
   capture(orderId: string, reference: string): Promise<CaptureOutcome | undefined>;
+  /**
+   * Our order id for a payment reference the buyer's browser brought back (PayPal's `token`), as
+   * the provider records it; undefined when the provider knows no such payment.
+   */
+  orderIdOf(reference: string): Promise<string | undefined>;
 }
 
 export interface CaptureOutcome {

@@ -288,6 +288,29 @@ export class PayPalProvider implements CapturingProvider {
     return this.parse('order lookup', orderSchema, await this.api('order lookup', 'GET', `/v2/checkout/orders/${pathId(paypalOrderId)}`));
   }
 
+  async orderIdOf(reference: string): Promise<string | undefined> {
+    // Not a PayPal id at all: nothing to ask PayPal about.
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(reference)) return undefined;
+    try {
+      const order = await this.getOrder(reference);
+      const unit = order.purchase_units?.[0];
+      return unit?.custom_id;
+    } catch (error) {
+      if (error instanceof PayPalRequestError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Orders v2 has no call that cancels a checkout order: one nobody captures lapses at PayPal, and
+   * ours is captured only while the order awaits payment (capturePayment). So only a completed
+   * order is money taken.
+   */
+  async cancelPayment(reference: string): Promise<'cancelled' | 'paid'> {
+    const order = await this.getOrder(reference);
+    return order.status === 'COMPLETED' ? 'paid' : 'cancelled';
+  }
+
   async resumePayment(reference: string): Promise<PaymentSession | undefined> {
     const order = await this.getOrder(reference);
     if (order.status === 'VOIDED') return undefined;

@@ -122,6 +122,22 @@ export class StripeProvider implements PaymentProvider {
     return { reference: intent.id, clientSecret: intent.client_secret };
   }
 
+  /** Stripe refuses to cancel an intent that succeeded or was cancelled already; the intent's status then answers. */
+  async cancelPayment(reference: string): Promise<'cancelled' | 'paid'> {
+    try {
+      const intent = await this.call('PaymentIntent cancellation', intentAnswerSchema, () =>
+        this.stripe.paymentIntents.cancel(reference, { cancellation_reason: 'abandoned' }),
+      );
+      return intent.status === 'succeeded' ? 'paid' : 'cancelled';
+    } catch (error) {
+      if (!(error instanceof PaymentProviderError) || error.transient) throw error;
+      const intent = await this.call('PaymentIntent lookup', intentAnswerSchema, () => this.stripe.paymentIntents.retrieve(reference));
+      if (intent.status === 'canceled') return 'cancelled';
+      if (intent.status === 'succeeded') return 'paid';
+      throw error;
+    }
+  }
+
   async refund(input: { orderId: string; paymentReference: string; amount: number; currency: string; idempotencyKey: string }): Promise<RefundResult> {
     const amount = toStripeUnits('refund', input.amount, input.currency);
     const refund = await this.call('refund', refundAnswerSchema, () =>

@@ -111,7 +111,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     return { ...session, data: { ...(session.data as object), pendingReplay: session.missedPackets }, missedPackets: [] };
   };
 
-  io.use(async (socket, next) => {
+  const admit = async (socket: AppSocket, next: (error?: Error) => void): Promise<void> => {
     const replay = socket.data.pendingReplay;
     delete socket.data.pendingReplay;
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
@@ -165,6 +165,13 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
     socket.data.tokenVersion = verified.tokenVersion;
     socket.data.adminOrders = Array.isArray(socket.data.adminOrders) ? socket.data.adminOrders : [];
     next();
+  };
+  // socket.io drops a middleware's promise: a failure past the checks above must still answer the handshake.
+  io.use((socket, next) => {
+    admit(socket, next).catch((error: unknown) => {
+      logger.error({ err: error }, 'socket admission failed');
+      next(unavailableError());
+    });
   });
 
   // This instance's sockets by user, to act on account changes.

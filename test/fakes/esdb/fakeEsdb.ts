@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { BinaryWriter } from 'google-protobuf';
 import { Any } from 'google-protobuf/google/protobuf/any_pb';
 import { Empty as ProtoEmpty } from 'google-protobuf/google/protobuf/empty_pb';
-import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
+import { Struct, Value } from 'google-protobuf/google/protobuf/struct_pb';
 import { Code } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/code_pb';
 import { ServerFeaturesService, type IServerFeaturesServer } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_grpc_pb';
 import { SupportedMethod, SupportedMethods } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_pb';
@@ -124,7 +124,7 @@ function streamsError(code: grpc.status, reason: string, message: string, detail
   const status = new BinaryWriter();
   status.writeInt32(1, code);
   status.writeString(2, message);
-  status.writeRepeatedMessage(3, packed, Any.serializeBinaryToWriter as (message: unknown, writer: BinaryWriter) => void);
+  status.writeRepeatedMessage(3, packed, (message: unknown, writer: BinaryWriter) => Any.serializeBinaryToWriter(message as Any, writer));
   return new RpcError(code, message, status.getResultBuffer());
 }
 
@@ -169,7 +169,7 @@ function sessionRecord(stream: string, record: AppendRecord): { event: ProposedE
   const properties = new Struct();
   for (const [key, value] of record.getPropertiesMap().entries()) {
     if (!key) throw invalidRequest('Property keys must not be empty.');
-    if (value.getKindCase() === 0) throw invalidRequest('Property values must have a type set.');
+    if (value.getKindCase() === Value.KindCase.KIND_NOT_SET) throw invalidRequest('Property values must have a type set.');
     properties.getFieldsMap().set(key, value);
   }
   const data = record.getData_asU8();

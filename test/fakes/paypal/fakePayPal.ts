@@ -209,7 +209,7 @@ export class FakePayPal {
 
   private answer(request: RecordedRequest): { status: number; body?: unknown } {
     const { method, path } = request;
-    let body: Record<string, unknown> = {};
+    let body: Record<string, unknown>;
     try {
       body = request.body ? (JSON.parse(request.body) as Record<string, unknown>) : {};
     } catch {

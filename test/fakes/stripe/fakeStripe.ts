@@ -76,12 +76,17 @@ function stripeError(status: number, type: string, message: string, code?: strin
   return { status, body: { error: { type, message, ...(code ? { code } : {}) } } };
 }
 
+/** The statuses Stripe lets an intent be cancelled from. */
+const cancellableStatuses: ReadonlySet<string> = new Set(['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action', 'processing']);
+
 export class FakeStripe {
   readonly secretKey = `sk_test_${randomBytes(12).toString('hex')}`;
   readonly webhookSecret = `whsec_${randomBytes(16).toString('hex')}`;
   readonly requests: RecordedRequest[] = [];
   readonly intents = new Map<string, FakeIntent>();
   readonly refunds = new Map<string, FakeRefund>();
+  /** Intents cancelled through the API (POST /v1/payment_intents/:id/cancel), in order. */
+  readonly cancelled: string[] = [];
   /** Status new refunds get. */
   refundStatus: 'succeeded' | 'pending' | 'failed' = 'succeeded';
   private readonly refunded = new Map<string, number>();
@@ -194,6 +199,28 @@ export class FakeStripe {
     if (method === 'GET' && intentMatch) {
       const intent = this.intents.get(intentMatch[1]!);
       return intent ? { status: 200, body: intent } : stripeError(404, 'invalid_request_error', `No such payment_intent: '${intentMatch[1]}'`, 'resource_missing');
+    }
+    const cancelMatch = /^\/v1\/payment_intents\/([^/]+)\/cancel$/.exec(path);
+    if (method === 'POST' && cancelMatch) {
+      const intent = this.intents.get(cancelMatch[1]!);
+      if (!intent) return stripeError(404, 'invalid_request_error', `No such payment_intent: '${cancelMatch[1]}'`, 'resource_missing');
+      // As Stripe: only an intent that has not succeeded or been cancelled may be cancelled.
+      if (!cancellableStatuses.has(intent.status)) {
+        return stripeError(
+          400,
+          'invalid_request_error',
+          `You cannot cancel this PaymentIntent because it has a status of ${intent.status}. Only a PaymentIntent with one of the following statuses may be canceled: ${[...cancellableStatuses].join(', ')}.`,
+          'payment_intent_unexpected_state',
+        );
+      }
+      const reason = form.cancellation_reason;
+      if (reason !== undefined && !['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'].includes(reason)) {
+        return stripeError(400, 'invalid_request_error', `Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer, or abandoned`, 'parameter_invalid_empty');
+      }
+      intent.status = 'canceled';
+      intent.cancellation_reason = reason ?? null;
+      this.cancelled.push(intent.id);
+      return { status: 200, body: intent };
     }
     if (method === 'POST' && path === '/v1/refunds') {
       const intent = form.payment_intent ? this.intents.get(form.payment_intent) : undefined;

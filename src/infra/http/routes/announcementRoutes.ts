@@ -17,9 +17,11 @@ export function registerAnnouncementRoutes(routes: RouteDeps, deps: Deps): void 
     tags: ['Realtime'],
     access: 'admin',
     body: announcementBodySchema,
+    example: { body: { message: 'Orders placed today ship on Monday.' } },
     responses: {
       202: { description: 'Announcement sent', schema: announcementResponseSchema },
-      503: { description: 'Socket.io is not running in this process' },
+      400: { description: 'Empty message', code: 'VALIDATION_FAILED', message: 'Invalid body: message Too small: expected string to have >=1 characters', request: { body: { message: ' ' } } },
+      503: { description: 'Socket.io is not running in this process', code: 'REALTIME_UNAVAILABLE' },
     },
     handler: async ({ body }) => {
       const io = deps.sockets?.io;

@@ -5,6 +5,7 @@ import { signIn } from '../../../commands/accounts/sessions';
 import { createCredentialVerifier, createUser, emailSchema, passwordSchema, refinePasswordAgainstEmail, userDtoSchema } from '../../../commands/accounts/users';
 import { ForbiddenError, roleSchema } from '../authTokens';
 import { loginRateLimit } from '../rateLimit';
+import { DEMO_CUSTOMER } from '../../../cli/demo';
 import { defineRoute, type RouteDeps } from '../route';
 
 const registerBodySchema = z
@@ -37,10 +38,26 @@ export function registerAuthRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Auth'],
     access: 'optional',
     body: registerBodySchema,
+    // The walkthrough's customer; the examples run in document order, so the login example below signs this account in.
+    example: { body: { email: DEMO_CUSTOMER.email, password: DEMO_CUSTOMER.password } },
     responses: {
       201: { description: 'Account created', schema: userDtoSchema },
-      403: { description: 'Asked for the admin role without an admin token' },
-      409: { description: 'Email already registered (case-insensitive)' },
+      400: {
+        description: 'A password the policy refuses (details name the rule)',
+        code: 'VALIDATION_FAILED',
+        request: { body: { email: 'grace@example.com', password: 'password' } },
+      },
+      403: {
+        description: 'Asked for the admin role without an admin token',
+        code: 'ADMIN_ROLE_REQUIRED',
+        message: 'Only an admin can create an admin account',
+        request: { body: { email: 'grace@example.com', password: 'correct-horse-battery', role: 'admin' } },
+      },
+      409: {
+        description: 'Email already registered (case-insensitive)',
+        code: 'EMAIL_TAKEN',
+        request: { body: { email: 'Admin@Shop.Example', password: 'correct-horse-battery' } },
+      },
     },
     handler: async ({ body, user }) => {
       const role = body.role ?? 'user';
@@ -58,10 +75,16 @@ export function registerAuthRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'public',
     body: loginBodySchema,
     before: [loginRateLimit(deps)],
+    example: { body: { email: DEMO_CUSTOMER.email, password: DEMO_CUSTOMER.password } },
     responses: {
       200: { description: 'Signed in', schema: loginResponseSchema },
-      401: { description: 'Wrong email or password (same answer for both); ACCOUNT_DISABLED for a disabled account with the right password' },
-      429: { description: 'Too many login attempts' },
+      401: {
+        description: 'Wrong email or password (same answer for both); ACCOUNT_DISABLED for a disabled account with the right password',
+        code: 'INVALID_CREDENTIALS',
+        message: 'Invalid email or password',
+        request: { body: { email: DEMO_CUSTOMER.email, password: 'not-my-password' } },
+      },
+      429: { description: 'Too many login attempts', code: 'LOGIN_RATE_LIMITED', message: 'Too many login attempts; retry later' },
     },
     handler: async ({ body }) => ({ status: 200, body: await signIn(sessions, body.email, body.password) }),
   });

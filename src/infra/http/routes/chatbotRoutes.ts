@@ -72,11 +72,17 @@ export function registerChatbotRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'optional',
     body: bodySchema,
     before: [chatbotRateLimit(deps)],
+    example: { body: { message: 'Where is my order?' } },
     responses: {
       200: { description: 'The answer', schema: chatbotResponseSchema },
-      400: { description: `Empty message or longer than ${maxChars} characters (CHATBOT_MESSAGE_TOO_LONG)` },
-      429: { description: 'Too many questions from this user (or address when anonymous)' },
-      503: { description: 'The AI provider failed or timed out (CHATBOT_UNAVAILABLE)' },
+      400: {
+        description: `Empty message or longer than ${maxChars} characters (CHATBOT_MESSAGE_TOO_LONG)`,
+        code: 'CHATBOT_MESSAGE_TOO_LONG',
+        message: `message is too long: at most ${maxChars} characters, got ${maxChars + 1}`,
+        request: { body: { message: 'a'.repeat(maxChars + 1) } },
+      },
+      429: { description: 'Too many questions from this user (or address when anonymous)', code: 'CHATBOT_RATE_LIMITED', message: 'Too many questions to the support assistant; retry later' },
+      503: { description: 'The AI provider failed or timed out (CHATBOT_UNAVAILABLE)', code: 'CHATBOT_UNAVAILABLE' },
     },
     handler: async ({ body, user, res, requestId }) => {
       const chars = characterCount(body.message);

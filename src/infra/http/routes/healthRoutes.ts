@@ -28,6 +28,7 @@ export function registerHealthRoutes(routes: RouteDeps, deps: Deps): void {
     summary: 'Liveness: the process is up',
     tags: ['Operations'],
     access: 'public',
+    example: {},
     responses: { 200: { description: 'Alive', schema: healthSchema } },
     handler: async () => ({ status: 200, body: { status: 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000) } }),
   });
@@ -38,6 +39,7 @@ export function registerHealthRoutes(routes: RouteDeps, deps: Deps): void {
     summary: 'Readiness: database, Redis and event store reachable; projector lag',
     tags: ['Operations'],
     access: 'public',
+    example: {},
     responses: { 200: { description: 'Ready', schema: readySchema }, 503: { description: 'A dependency is unreachable', schema: readySchema } },
     handler: () => readiness(deps),
   });

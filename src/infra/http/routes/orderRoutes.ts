@@ -1,8 +1,10 @@
 import '../openapi';
 import { z } from 'zod';
 import { actorOf, asCaller } from '../../../commands/order/orderAccess';
-import { handleOrderCommand } from '../../../commands/orderCommandHandler';
+import { handleOrderCommand, type HandleResult } from '../../../commands/orderCommandHandler';
+import { cancelPaymentAfterCancellation } from '../../../commands/payments/cancelPayment';
 import { placeOrderAndStartPayment } from '../../../commands/placeOrder';
+import { ProductLocks } from '../../../commands/stock/productLocks';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { ValidationError } from '../../../errors';
@@ -21,6 +23,7 @@ import type { Deps } from '../../deps';
 import type { AuthUser } from '../authTokens';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { ifMatchRevision, minPositionHeaders, minPositionQuery, waitForRequestedPosition } from '../consistencyParams';
+import { placeholder, UNKNOWN_ID, type ExampleRequest } from '../examples';
 import { defineRoute, type RouteDeps } from '../route';
 import { paymentSessionFields, paymentsOf } from './paymentRoutes';
 
@@ -81,6 +84,8 @@ const idempotencyHeaders = z.object({
 });
 
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
+  // One per process: buyers of a tracked product here take turns rather than race for its stream.
+  const productLocks = new ProductLocks();
   defineRoute(routes, {
     method: 'post',
     path: '/orders',
@@ -89,10 +94,21 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user',
     body: placeOrderBodySchema,
     headers: idempotencyHeaders,
+    example: { body: { items: [{ productId: placeholder('productId'), quantity: 2 }], paymentMethod: 'MANUAL' } },
     responses: {
       201: { description: 'Order placed', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
-      409: { description: 'Idempotency-Key reused with another body' },
-      503: { description: 'Payment provider not configured' },
+      400: { description: 'No items, a quantity out of range, or an unknown payment method', code: 'VALIDATION_FAILED', request: { body: { items: [], paymentMethod: 'MANUAL' } } },
+      409: {
+        description: 'OUT_OF_STOCK: not enough stock for one or more lines (details.products names each with requested and available; nothing stored); or IDEMPOTENCY_KEY_REUSED: the Idempotency-Key came with another body',
+        code: 'OUT_OF_STOCK',
+        message: 'Not enough stock: 2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13 (requested 3, available 1)',
+      },
+      503: {
+        description: 'Payment provider not configured',
+        code: 'PAYMENT_PROVIDER_NOT_CONFIGURED',
+        // The examples run against a server with PayPal's keys and without Stripe's.
+        request: { body: { items: [{ productId: placeholder('productId'), quantity: 1 }], paymentMethod: 'STRIPE' } },
+      },
     },
     handler: async ({ body, user, req, requestId }) => {
       const key = req.header('idempotency-key');
@@ -100,7 +116,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
       const { result, session } = await placeOrderAndStartPayment(
-        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps) },
+        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps), productLocks },
         {
           userId: user!.id,
           items: body.items,
@@ -123,7 +139,12 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user',
     query: listOrdersQuerySchema.extend(minPositionQuery),
     headers: minPositionHeaders,
-    responses: { 200: { description: 'A page of orders', schema: orderListSchema }, 503: { description: 'Read model did not reach minPosition in time' } },
+    example: { query: { page: '1', limit: '20' } },
+    responses: {
+      200: { description: 'A page of orders', schema: orderListSchema },
+      400: { description: 'A filter out of range', code: 'VALIDATION_FAILED', request: { query: { status: 'LOST' } } },
+      503: { description: 'Read model did not reach minPosition in time', code: 'CONSISTENCY_TIMEOUT' },
+    },
     handler: async ({ query, user, req }) => {
       const { minPosition, ...listQuery } = query;
       await waitForRequestedPosition(deps, req, minPosition);
@@ -141,7 +162,11 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     query: z.object(minPositionQuery).strict(),
     headers: minPositionHeaders,
-    responses: { 200: { description: 'The order', schema: orderResponseSchema }, 404: { description: 'No such order for this user' } },
+    example: { params: { id: placeholder('orderId') } },
+    responses: {
+      200: { description: 'The order', schema: orderResponseSchema },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+    },
     handler: async ({ params, query, user, req }) => {
       await waitForRequestedPosition(deps, req, query.minPosition);
       const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
@@ -159,7 +184,11 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     query: z.object(minPositionQuery).strict(),
     headers: minPositionHeaders,
-    responses: { 200: { description: 'The history', schema: historyResponseSchema }, 404: { description: 'No such order for this user' } },
+    example: { params: { id: placeholder('orderId') } },
+    responses: {
+      200: { description: 'The history', schema: historyResponseSchema },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+    },
     handler: async ({ params, query, user, req }) => {
       await waitForRequestedPosition(deps, req, query.minPosition);
       const history = await getOrderHistory(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
@@ -173,8 +202,11 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     summary: string,
     access: 'user' | 'admin',
     body: z.ZodObject | undefined,
+    examples: { ok: ExampleRequest; illegal: ExampleRequest & { message: string } },
     toCommand: (body: Record<string, unknown>, user: AuthUser, now: string) => OrderCommand,
+    afterwards?: (result: HandleResult) => Promise<void>,
   ): void => {
+    const { message: illegalMessage, ...illegal } = examples.illegal;
     defineRoute(routes, {
       method: path.endsWith('/status') ? 'patch' : 'post',
       path,
@@ -184,33 +216,67 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       params: orderIdParams,
       ...(body ? { body } : {}),
       headers: ifMatchHeaders,
+      example: examples.ok,
       responses: {
         200: { description: 'Command applied', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
-        404: { description: 'No such order for this user' },
-        409: { description: 'Illegal transition (names both states)' },
-        412: { description: 'If-Match revision is stale' },
+        404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { ...examples.ok, params: { id: UNKNOWN_ID } } },
+        409: { description: 'Illegal transition (names both states)', code: 'ORDER_INVALID_TRANSITION', message: illegalMessage, request: illegal },
+        412: {
+          description: 'If-Match revision is stale',
+          code: 'REVISION_MISMATCH',
+          request: { ...examples.ok, headers: { ...examples.ok.headers, 'if-match': '"99"' } },
+        },
       },
       handler: async ({ params, body: parsed, user, req, requestId }) => {
         const expectedRevision = ifMatchRevision(req);
-        const command = toCommand((parsed ?? {}) as Record<string, unknown>, user!, deps.clock().toISOString());
+        const command = toCommand((parsed ?? {}), user!, deps.clock().toISOString());
         const result = await handleOrderCommand(deps.store, params.id, command, {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
           ...asCaller(user!, params.id, requestId),
         });
+        await afterwards?.(result);
         return commandResponse(200, await answerCommand(deps, result));
       },
     });
   };
 
-  commandRoute('/orders/:id/status', 'Move a paid order through fulfilment (admin)', 'admin', changeStatusBodySchema, (body, _user, now) => ({
+  commandRoute(
+    '/orders/:id/status',
+    'Move a paid order through fulfilment (admin)',
+    'admin',
+    changeStatusBodySchema,
+    {
+      ok: { params: { id: placeholder('paidOrderId') }, body: { status: 'PROCESSING' } },
+      illegal: { params: { id: placeholder('orderId') }, body: { status: 'PROCESSING' }, message: 'PENDING → PROCESSING is not allowed; mark the order paid first' },
+    },
+    (body, _user, now) => ({
     type: 'ChangeStatus',
     data: { to: changeStatusBodySchema.parse(body).status, now },
   }));
-  commandRoute('/orders/:id/cancel', 'Cancel an order (owner while unpaid; admin also when paid)', 'user', cancelBodySchema, (body, user, now) => {
+  commandRoute(
+    '/orders/:id/cancel',
+    'Cancel an order (owner while unpaid; admin also when paid)',
+    'user',
+    cancelBodySchema,
+    {
+      ok: { params: { id: placeholder('orderId') }, body: { reason: 'changed my mind' } },
+      illegal: { params: { id: placeholder('paidOrderId') }, body: { reason: 'changed my mind' }, message: 'A paid order can only be cancelled by an admin' },
+    },
+    (body, user, now) => {
     const { reason } = cancelBodySchema.parse(body);
     return { type: 'CancelOrder', data: { by: user.role === 'admin' ? 'admin' : 'user', ...(reason ? { reason } : {}), now } };
-  });
-  commandRoute('/orders/:id/mark-paid', 'Confirm an offline (MANUAL) payment (admin)', 'admin', markPaidBodySchema, (_body, _user, now) => ({
+  },
+  (result) => cancelPaymentAfterCancellation(deps.payments, result, deps.logger));
+  commandRoute(
+    '/orders/:id/mark-paid',
+    'Confirm an offline (MANUAL) payment (admin)',
+    'admin',
+    markPaidBodySchema,
+    {
+      ok: { params: { id: placeholder('orderId') }, body: {} },
+      illegal: { params: { id: placeholder('paidOrderId') }, body: {}, message: 'PAID → PAID is not allowed' },
+    },
+    (_body, _user, now) => ({
     type: 'MarkPaid',
     data: { now },
   }));

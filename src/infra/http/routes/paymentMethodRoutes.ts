@@ -20,6 +20,7 @@ export function registerPaymentMethodRoutes(routes: RouteDeps, deps: Deps): void
     summary: 'The payment methods an order may choose in this deployment',
     tags: ['Payments'],
     access: 'public',
+    example: {},
     responses: { 200: { description: 'Configured methods', schema: paymentMethodsResponseSchema } },
     handler: async () => {
       const { providers } = paymentsOf(deps);

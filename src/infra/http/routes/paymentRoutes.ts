@@ -19,7 +19,9 @@ import type { AppHooks } from '../app';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { errorResponseSchema } from '../openapi';
 import { ifMatchRevision } from '../consistencyParams';
-import { defineRoute, type RouteDeps } from '../route';
+import { EXAMPLES_EXTENSION, errorExampleBody, placeholder, UNKNOWN_ID, type ExampleRequest } from '../examples';
+import { defineRoute, operationExamples, type RouteDeps, type RouteResponse } from '../route';
+import { registerPayPalReturnRoutes } from './paypalReturnRoutes';
 import { registerReturnRoutes } from './returnRoutes';
 
 const WEBHOOK_BODY_LIMIT = '1mb';
@@ -120,6 +122,8 @@ const confirmBodySchema = z
   .strict()
   .openapi('RefundConfirmRequest');
 const ifMatchHeaders = z.object({ 'if-match': z.string().optional().openapi({ description: 'Order revision last seen; 412 when stale' }) });
+/** An order revision none of the examples' fresh orders has reached. */
+export const STALE_IF_MATCH = { 'if-match': '"99"' };
 
 const orderCommandResponse = z
   .object({ status: z.literal('success'), data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema }) })
@@ -141,12 +145,13 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Payments'],
     access: 'user',
     params: orderIdParams,
+    example: { params: { id: placeholder('paypalOrderId') } },
     responses: {
       200: { description: 'What the client needs to pay', schema: startPaymentResponseSchema, headers: consistencyResponseHeaders },
-      404: { description: 'No such order for this user' },
-      409: { description: 'The order is not awaiting an online payment' },
-      502: { description: 'The provider failed or timed out; the order stays retryable' },
-      503: { description: 'The provider is not configured' },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+      409: { description: 'The order is not awaiting an online payment', code: 'PAYMENT_NOT_ONLINE', request: { params: { id: placeholder('orderId') } } },
+      502: { description: 'The provider failed or timed out; the order stays retryable', code: 'PAYMENT_PROVIDER_ERROR' },
+      503: { description: 'The provider is not configured', code: 'PAYMENT_PROVIDER_NOT_CONFIGURED' },
     },
     handler: async ({ params, user, requestId }) => {
       const { result, session } = await startPayment(paymentsOf(deps), params.id, asCaller(user!, params.id, requestId));
@@ -161,12 +166,17 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Payments'],
     access: 'user',
     body: captureBodySchema,
+    example: { body: { orderId: placeholder('approvedPaypalOrderId') } },
     responses: {
       200: { description: 'Captured (or already paid)', schema: captureResponseSchema, headers: consistencyResponseHeaders },
-      404: { description: 'No such order for this user' },
-      409: { description: 'Not a PayPal order awaiting payment, or PayPal refused the capture (not approved yet)' },
-      502: { description: 'PayPal failed or timed out; the order is unchanged' },
-      503: { description: 'PayPal is not configured' },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { body: { orderId: UNKNOWN_ID } } },
+      409: {
+        description: 'Not a PayPal order awaiting payment, or PayPal refused the capture (not approved yet)',
+        code: 'PAYPAL_CAPTURE_REFUSED',
+        request: { body: { orderId: placeholder('paypalOrderId') } },
+      },
+      502: { description: 'PayPal failed or timed out; the order is unchanged', code: 'PAYMENT_PROVIDER_ERROR' },
+      503: { description: 'PayPal is not configured', code: 'PAYMENT_PROVIDER_NOT_CONFIGURED' },
     },
     handler: async ({ body, user, requestId }) => {
       const { capture, result } = await capturePayPal(paymentsOf(deps), body.orderId, asCaller(user!, body.orderId, requestId));
@@ -183,16 +193,17 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     body: refundBodySchema,
     headers: ifMatchHeaders,
+    example: { params: { id: placeholder('paidOrderId') }, body: { reason: 'changed my mind' } },
     responses: {
       200: {
         description: 'Refund requested and sent to the provider (REFUNDED once the provider confirms)',
         schema: refundResponseSchema,
         headers: consistencyResponseHeaders,
       },
-      404: { description: 'No such order' },
-      409: { description: 'Nothing was paid, or already refunded' },
-      412: { description: 'If-Match revision is stale' },
-      502: { description: 'The provider failed; the refund stays requested and is retried' },
+      404: { description: 'No such order', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: {} } },
+      409: { description: 'Nothing was paid, or already refunded', code: 'ORDER_INVALID_TRANSITION', request: { params: { id: placeholder('orderId') }, body: {} } },
+      412: { description: 'If-Match revision is stale', code: 'REVISION_MISMATCH', request: { params: { id: placeholder('paidOrderId') }, body: {}, headers: STALE_IF_MATCH } },
+      502: { description: 'The provider failed; the refund stays requested and is retried', code: 'PAYMENT_PROVIDER_ERROR' },
     },
     handler: async ({ params, body, user, req, requestId }) => {
       const { result, refund } = await refundOrder(paymentsOf(deps), params.id, body.reason, { actor: actorOf(user!), requestId }, ifMatchRevision(req));
@@ -209,13 +220,26 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     body: partialRefundBodySchema,
     headers: ifMatchHeaders,
+    example: { params: { id: placeholder('paidOrderId') }, body: { lines: [{ productId: placeholder('productId'), quantity: 1 }], reason: 'the bag arrived torn' } },
     responses: {
       200: { description: 'Refund requested and sent to the provider; REFUNDED once everything paid is back', schema: partialRefundResponseSchema, headers: consistencyResponseHeaders },
-      400: { description: 'Neither or both of amount and lines, a line not in the order or more than is left of it' },
-      404: { description: 'No such order' },
-      409: { description: 'Nothing was paid, a full refund is on its way, or the refunds would exceed the payment (REFUND_EXCEEDS_PAYMENT)' },
-      412: { description: 'If-Match revision is stale' },
-      502: { description: 'The provider failed; the refund stays requested and is retried' },
+      400: {
+        description: 'Neither or both of amount and lines, a line not in the order or more than is left of it',
+        code: 'ORDER_INVALID',
+        request: { params: { id: placeholder('paidOrderId') }, body: { lines: [{ productId: placeholder('productId'), quantity: 2 }], reason: 'two bags arrived torn' } },
+      },
+      404: { description: 'No such order', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: { amount: 100, reason: 'late delivery' } } },
+      409: {
+        description: 'Nothing was paid, a full refund is on its way, or the refunds would exceed the payment (REFUND_EXCEEDS_PAYMENT)',
+        code: 'REFUND_EXCEEDS_PAYMENT',
+        request: { params: { id: placeholder('paidOrderId') }, body: { amount: 99999999, reason: 'late delivery' } },
+      },
+      412: {
+        description: 'If-Match revision is stale',
+        code: 'REVISION_MISMATCH',
+        request: { params: { id: placeholder('paidOrderId') }, body: { amount: 100, reason: 'late delivery' }, headers: STALE_IF_MATCH },
+      },
+      502: { description: 'The provider failed; the refund stays requested and is retried', code: 'PAYMENT_PROVIDER_ERROR' },
     },
     handler: async ({ params, body, user, req, requestId }) => {
       const expectedRevision = ifMatchRevision(req);
@@ -237,12 +261,21 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'admin',
     params: refundParams,
     headers: ifMatchHeaders,
+    example: { params: { id: placeholder('failedRefundOrderId'), refundId: placeholder('failedRefundId') } },
     responses: {
       200: { description: 'Retried and sent to the provider', schema: partialRefundResponseSchema, headers: consistencyResponseHeaders },
-      404: { description: 'No such order or refund' },
-      409: { description: 'The refund did not fail (REFUND_NOT_RETRYABLE), or it no longer fits in what was paid' },
-      412: { description: 'If-Match revision is stale' },
-      502: { description: 'The provider failed; the retry stays requested and is retried' },
+      404: { description: 'No such order or refund', code: 'REFUND_NOT_FOUND', request: { params: { id: placeholder('paidOrderId'), refundId: UNKNOWN_ID } } },
+      409: {
+        description: 'The refund did not fail (REFUND_NOT_RETRYABLE), or it no longer fits in what was paid',
+        code: 'REFUND_NOT_RETRYABLE',
+        request: { params: { id: placeholder('paidOrderId'), refundId: placeholder('refundId') } },
+      },
+      412: {
+        description: 'If-Match revision is stale',
+        code: 'REVISION_MISMATCH',
+        request: { params: { id: placeholder('failedRefundOrderId'), refundId: placeholder('failedRefundId') }, headers: STALE_IF_MATCH },
+      },
+      502: { description: 'The provider failed; the retry stays requested and is retried', code: 'PAYMENT_PROVIDER_ERROR' },
     },
     handler: async ({ params, user, req, requestId }) => {
       const expectedRevision = ifMatchRevision(req);
@@ -263,11 +296,16 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     body: confirmBodySchema,
     headers: ifMatchHeaders,
+    example: { params: { id: placeholder('refundRequestedOrderId') }, body: {} },
     responses: {
       200: { description: 'The refund is recorded; the order is REFUNDED once everything paid is back', schema: orderCommandResponse, headers: consistencyResponseHeaders },
-      404: { description: 'No such order or refund' },
-      409: { description: 'Not a MANUAL order, no refund was requested, or several await confirmation (REFUND_ID_REQUIRED)' },
-      412: { description: 'If-Match revision is stale' },
+      404: { description: 'No such order or refund', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: {} } },
+      409: {
+        description: 'Not a MANUAL order, no refund was requested, or several await confirmation (REFUND_ID_REQUIRED)',
+        code: 'REFUND_NOT_REQUESTED',
+        request: { params: { id: placeholder('paidOrderId') }, body: {} },
+      },
+      412: { description: 'If-Match revision is stale', code: 'REVISION_MISMATCH', request: { params: { id: placeholder('refundRequestedOrderId') }, body: {}, headers: STALE_IF_MATCH } },
     },
     handler: async ({ params, body, user, req, requestId }) => {
       const result = await confirmManualRefund(paymentsOf(deps), params.id, { actor: actorOf(user!), requestId }, body.refundId, ifMatchRevision(req));
@@ -283,11 +321,53 @@ const webhookPaths = Object.keys(webhookProviders).map((name) => `/payments/webh
 
 /** The raw-body route cannot go through defineRoute; its documentation is registered by hand, one path per provider. */
 function registerWebhookDocs(routes: RouteDeps): void {
-  const errors = {
-    400: { description: 'Missing or invalid signature; nothing recorded', content: { 'application/json': { schema: errorResponseSchema } } },
-    503: { description: 'Not configured, or the provider could not be reached; deliver again', content: { 'application/json': { schema: errorResponseSchema } } },
+  // Only the provider can sign a notification: the request examples show the shape, their signatures are samples.
+  // The examples run against a server with PayPal's keys and without Stripe's: an unsigned delivery gets 400 from one, 503 from the other.
+  const documented = (example: ExampleRequest, sent: 400 | 503) => {
+    const unsigned = { body: example.body };
+    const statuses: Record<number, RouteResponse> = {
+      400: {
+        description: 'Missing or invalid signature; nothing recorded',
+        code: 'WEBHOOK_SIGNATURE_MISSING',
+        ...(sent === 400 ? { request: unsigned } : {}),
+      },
+      503: {
+        description: 'Not configured, or the provider could not be reached; deliver again',
+        code: 'PAYMENT_PROVIDER_NOT_CONFIGURED',
+        ...(sent === 503 ? { request: unsigned } : {}),
+      },
+    };
+    const examples = operationExamples('public', example, statuses);
+    const errors = Object.fromEntries(
+      Object.entries(statuses).map(([status, response]) => [
+        status,
+        { description: response.description, content: { 'application/json': { schema: errorResponseSchema, example: errorExampleBody(examples.errors[status]!) } } },
+      ]),
+    );
+    return {
+      [EXAMPLES_EXTENSION]: examples,
+      responses: { 200: { description: 'Received (recorded, a duplicate, or ignored)', content: { 'application/json': { schema: webhookResponseSchema } } }, ...errors },
+    };
   };
-  const received = { 200: { description: 'Received (recorded, a duplicate, or ignored)', content: { 'application/json': { schema: webhookResponseSchema } } }, ...errors };
+  const stripeExample = {
+    headers: { 'stripe-signature': 't=1764000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd' },
+    body: { id: 'evt_3QdemoEvent', type: 'payment_intent.succeeded', data: { object: { id: 'pi_3QdemoIntent', object: 'payment_intent', metadata: { orderId: UNKNOWN_ID } } } },
+  };
+  const paypalExample = {
+    headers: {
+      'paypal-auth-algo': 'SHA256withRSA',
+      'paypal-cert-url': 'https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-5edc0ebc',
+      'paypal-transmission-id': '69cd13f0-d67a-11e5-baa3-778b53f4ae55',
+      'paypal-transmission-sig': 'lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz+Zjh3s3boXB07VXCXUZy/UFzUlnGJn0wDugt7FlSvdKeIJenLRemUxYCPVoEZzg9VFNqOa48gMkvF+XTpxBeUx/kWy6B5cp7GkT2+pOowfRK7OaynuxUoKW3JcMWw272VKjLTtTAShncla7tGF+55rxyt2KNZIIqxNMJ48RDZheGU5w1npu9dZHnPgTXB9iomeVRoD8O/jhRpnKsGrDschyNdkeh81BJJMH4Ctc6lnCCquoP/GzCzz33MMsNdid7vL/NIWaCsekQpW26FpWPi/tfj8nLA==',
+      'paypal-transmission-time': '2026-03-01T09:00:00Z',
+    },
+    body: {
+      id: 'WH-2WR32451HC0233532-67976317FL4543714',
+      event_type: 'PAYMENT.CAPTURE.COMPLETED',
+      resource_type: 'capture',
+      resource: { id: '42311647XV020574X', status: 'COMPLETED', custom_id: UNKNOWN_ID, amount: { currency_code: 'EUR', value: '49.80' } },
+    },
+  };
   routes.registry.registerPath({
     method: 'post',
     path: '/payments/webhook/stripe',
@@ -296,9 +376,12 @@ function registerWebhookDocs(routes: RouteDeps): void {
     tags: ['Payments'],
     request: {
       headers: z.object({ 'stripe-signature': z.string().openapi({ description: 'Stripe webhook signature' }) }),
-      body: { required: true, content: { 'application/json': { schema: z.object({ id: z.string(), type: z.string(), data: z.object({ object: z.unknown() }) }) } } },
+      body: {
+        required: true,
+        content: { 'application/json': { schema: z.object({ id: z.string(), type: z.string(), data: z.object({ object: z.unknown() }) }), example: stripeExample.body } },
+      },
     },
-    responses: received,
+    ...documented(stripeExample, 503),
   });
   routes.registry.registerPath({
     method: 'post',
@@ -307,9 +390,9 @@ function registerWebhookDocs(routes: RouteDeps): void {
     tags: ['Payments'],
     request: {
       headers: z.object(Object.fromEntries(paypalWebhookHeaders.map((name) => [name, z.string()]))),
-      body: { required: true, content: { 'application/json': { schema: paypalWebhookEventSchema } } },
+      body: { required: true, content: { 'application/json': { schema: paypalWebhookEventSchema, example: paypalExample.body } } },
     },
-    responses: received,
+    ...documented(paypalExample, 400),
   });
 }
 
@@ -336,6 +419,6 @@ export function withPaymentRoutes(deps: Deps, hooks: AppHooks = {}): AppHooks {
       mountPaymentWebhooks(app, deps);
       hooks.beforeJson?.(app);
     },
-    routes: [registerPaymentRoutes, registerReturnRoutes, ...(hooks.routes ?? [])],
+    routes: [registerPaymentRoutes, registerPayPalReturnRoutes, registerReturnRoutes, ...(hooks.routes ?? [])],
   };
 }

@@ -7,8 +7,9 @@ import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { ifMatchRevision } from '../consistencyParams';
+import { placeholder, UNKNOWN_ID, type ExampleRequest } from '../examples';
 import { defineRoute, type RouteDeps } from '../route';
-import { paymentsOf } from './paymentRoutes';
+import { paymentsOf, STALE_IF_MATCH } from './paymentRoutes';
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
 const returnParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }), returnId: z.uuid().openapi({ description: 'Return id' }) });
@@ -48,10 +49,15 @@ const returnResponseSchema = z
   })
   .openapi('ReturnResponse');
 
-const common = {
-  404: { description: 'No such order or return for this user' },
-  412: { description: 'If-Match revision is stale' },
-};
+const stale = (example: ExampleRequest) => ({
+  description: 'If-Match revision is stale',
+  code: 'REVISION_MISMATCH',
+  request: { ...example, headers: STALE_IF_MATCH },
+});
+const returnLines = (quantity: number) => ({ lines: [{ productId: placeholder('productId'), quantity }], reason: 'too small' });
+
+const REQUESTED_RETURN = { id: placeholder('deliveredOrderId'), returnId: placeholder('returnId') };
+const APPROVED_RETURN = { id: placeholder('deliveredOrderId'), returnId: placeholder('approvedReturnId') };
 
 /** Returns of delivered lines: the owner requests, an admin approves or rejects, then receives (restock + refund). */
 export function registerReturnRoutes(routes: RouteDeps, deps: Deps): void {
@@ -64,11 +70,21 @@ export function registerReturnRoutes(routes: RouteDeps, deps: Deps): void {
     params: orderIdParams,
     body: requestReturnBodySchema,
     headers: ifMatchHeaders,
+    example: { params: { id: placeholder('deliveredOrderId') }, body: returnLines(1) },
     responses: {
       200: { description: 'Return requested', schema: returnResponseSchema, headers: consistencyResponseHeaders },
-      400: { description: 'A line not in the order, or more than was ordered less other returns' },
-      409: { description: 'Not delivered, or the return window has closed (RETURN_NOT_ALLOWED)' },
-      ...common,
+      400: {
+        description: 'A line not in the order, or more than was ordered less other returns',
+        code: 'ORDER_INVALID',
+        request: { params: { id: placeholder('deliveredOrderId') }, body: returnLines(2) },
+      },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: returnLines(1) } },
+      409: {
+        description: 'Not delivered, or the return window has closed',
+        code: 'RETURN_NOT_ALLOWED',
+        request: { params: { id: placeholder('paidOrderId') }, body: returnLines(1) },
+      },
+      412: stale({ params: { id: placeholder('deliveredOrderId') }, body: returnLines(1) }),
     },
     handler: async ({ params, body, user, req, requestId }) => {
       const expectedRevision = ifMatchRevision(req);
@@ -80,7 +96,13 @@ export function registerReturnRoutes(routes: RouteDeps, deps: Deps): void {
     },
   });
 
-  const adminStep = (path: string, summary: string, body: z.ZodType | undefined, run: (args: { orderId: string; returnId: string; body: unknown; options: Parameters<typeof approveReturn>[3] }) => Promise<{ result: Awaited<ReturnType<typeof approveReturn>>; extra: Record<string, unknown> }>) => {
+  const adminStep = (
+    path: string,
+    summary: string,
+    body: z.ZodType | undefined,
+    examples: { ok: ExampleRequest; wrongState: ExampleRequest },
+    run: (args: { orderId: string; returnId: string; body: unknown; options: Parameters<typeof approveReturn>[3] }) => Promise<{ result: Awaited<ReturnType<typeof approveReturn>>; extra: Record<string, unknown> }>,
+  ) => {
     defineRoute(routes, {
       method: 'post',
       path,
@@ -90,10 +112,16 @@ export function registerReturnRoutes(routes: RouteDeps, deps: Deps): void {
       params: returnParams,
       ...(body ? { body } : {}),
       headers: ifMatchHeaders,
+      example: examples.ok,
       responses: {
         200: { description: 'Return updated', schema: returnResponseSchema, headers: consistencyResponseHeaders },
-        409: { description: 'The return is not in a state that allows this (RETURN_INVALID_TRANSITION)' },
-        ...common,
+        404: {
+          description: 'No such order or return',
+          code: 'RETURN_NOT_FOUND',
+          request: { ...examples.ok, params: { id: placeholder('deliveredOrderId'), returnId: UNKNOWN_ID } },
+        },
+        409: { description: 'The return is not in a state that allows this', code: 'RETURN_INVALID_TRANSITION', request: examples.wrongState },
+        412: stale(examples.ok),
       },
       handler: async ({ params, body: parsed, user, req, requestId }) => {
         const expectedRevision = ifMatchRevision(req);
@@ -104,18 +132,28 @@ export function registerReturnRoutes(routes: RouteDeps, deps: Deps): void {
     });
   };
 
-  adminStep('/orders/:id/returns/:returnId/approve', 'Approve a requested return (admin)', undefined, async ({ orderId, returnId, options }) => ({
-    result: await approveReturn(paymentsOf(deps), orderId, returnId, options),
-    extra: {},
-  }));
-  adminStep('/orders/:id/returns/:returnId/reject', 'Reject a requested return (admin)', rejectBodySchema, async ({ orderId, returnId, body, options }) => ({
-    result: await rejectReturn(paymentsOf(deps), orderId, returnId, rejectBodySchema.parse(body).reason, options),
-    extra: {},
-  }));
+  adminStep(
+    '/orders/:id/returns/:returnId/approve',
+    'Approve a requested return (admin)',
+    undefined,
+    { ok: { params: REQUESTED_RETURN }, wrongState: { params: APPROVED_RETURN } },
+    async ({ orderId, returnId, options }) => ({ result: await approveReturn(paymentsOf(deps), orderId, returnId, options), extra: {} }),
+  );
+  adminStep(
+    '/orders/:id/returns/:returnId/reject',
+    'Reject a requested return (admin)',
+    rejectBodySchema,
+    { ok: { params: REQUESTED_RETURN, body: { reason: 'worn' } }, wrongState: { params: APPROVED_RETURN, body: { reason: 'worn' } } },
+    async ({ orderId, returnId, body, options }) => ({
+      result: await rejectReturn(paymentsOf(deps), orderId, returnId, rejectBodySchema.parse(body).reason, options),
+      extra: {},
+    }),
+  );
   adminStep(
     '/orders/:id/returns/:returnId/receive',
     'Record that the goods of an approved return arrived; their price is refunded through the provider that took the payment (admin)',
     receiveBodySchema,
+    { ok: { params: APPROVED_RETURN, body: { damaged: [] } }, wrongState: { params: REQUESTED_RETURN, body: { damaged: [] } } },
     async ({ orderId, returnId, body, options }) => {
       const { result, refund } = await receiveReturn(paymentsOf(deps), orderId, returnId, receiveBodySchema.parse(body).damaged ?? [], options);
       return { result, extra: refund ? { refund } : {} };

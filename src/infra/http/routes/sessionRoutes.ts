@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { signOut, signOutEverywhere } from '../../../commands/accounts/sessions';
 import type { Deps } from '../../deps';
 import { bearerToken } from '../authTokens';
+import { placeholder, UNKNOWN_ID } from '../examples';
 import { defineRoute, type RouteDeps } from '../route';
 
 const userIdParams = z.object({ id: z.uuid().openapi({ description: 'User id' }) });
@@ -20,6 +21,7 @@ export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
     summary: 'Revoke the bearer token of this request (other tokens of the user keep working)',
     tags: ['Auth'],
     access: 'user',
+    example: {},
     responses: { 204: { description: 'Revoked: the token now gets 401 TOKEN_REVOKED everywhere, sockets opened with it are disconnected' } },
     handler: async ({ req }) => {
       await signOut(sessions, bearerToken(req.headers.authorization)!);
@@ -33,6 +35,7 @@ export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
     summary: 'Revoke every token of the signed-in user (all devices); sign in again for a new one',
     tags: ['Auth'],
     access: 'user',
+    example: {},
     responses: { 204: { description: 'Every token signed before now gets 401 TOKEN_REVOKED; their sockets are disconnected' } },
     handler: async ({ user }) => {
       await signOutEverywhere(sessions, user!.id);
@@ -47,9 +50,10 @@ export function registerSessionRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Auth'],
     access: 'admin',
     params: userIdParams,
+    example: { params: { id: placeholder('userId') } },
     responses: {
       204: { description: 'Every token of the user signed before now gets 401 TOKEN_REVOKED; their sockets are disconnected' },
-      404: { description: 'No such user (USER_NOT_FOUND)' },
+      404: { description: 'No such user (USER_NOT_FOUND)', code: 'USER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
     },
     handler: async ({ params }) => {
       await signOutEverywhere(sessions, params.id);

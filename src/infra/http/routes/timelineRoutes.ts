@@ -3,6 +3,7 @@ import '../openapi';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { getOrderTimeline, timelineEntrySchema } from '../../../queries/orderTimeline';
 import type { Deps } from '../../deps';
+import { placeholder, UNKNOWN_ID } from '../examples';
 import { defineRoute, type RouteDeps } from '../route';
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
@@ -18,7 +19,11 @@ export function registerTimelineRoutes(routes: RouteDeps, deps: Deps): void {
     tags: ['Orders'],
     access: 'user',
     params: orderIdParams,
-    responses: { 200: { description: 'The timeline, oldest event first', schema: timelineResponseSchema }, 404: { description: 'No such order for this user' } },
+    example: { params: { id: placeholder('orderId') } },
+    responses: {
+      200: { description: 'The timeline, oldest event first', schema: timelineResponseSchema },
+      404: { description: 'No such order for this user', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
+    },
     handler: async ({ params, user }) => {
       const timeline = await getOrderTimeline(deps.store, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
       if (!timeline) throw new OrderNotFoundError(params.id);

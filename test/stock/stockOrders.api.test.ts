@@ -1,0 +1,112 @@
+import { bearer, givenAdmin, givenProduct, givenUser, startTestApp, type TestApp, type TestUser } from '../support/apiHarness';
+
+let app: TestApp;
+let admin: TestUser;
+let user: TestUser;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  admin = await givenAdmin(app);
+  user = await givenUser(app);
+});
+afterAll(async () => {
+  await app.stop();
+});
+
+const errorOf = (res: { body: unknown }): { code?: string; details?: unknown } => (res.body as { error?: { code?: string; details?: unknown } }).error ?? {};
+
+async function trackedProduct(quantity: number): Promise<string> {
+  const product = await givenProduct(app);
+  const res = await app.request.post(`/products/${product.id}/stock/receive`).set(bearer(admin.token)).send({ quantity });
+  expect(res.status).toBe(200);
+  return product.id;
+}
+
+async function stockOf(productId: string, position?: string): Promise<{ onHand: number; reserved: number; available: number }> {
+  const res = await app.request.get(`/products/${productId}`).set(position ? { 'X-Min-Position': position } : {});
+  const { onHand, reserved, available } = res.body.data;
+  return { onHand, reserved, available };
+}
+
+const stockTypes = async (productId: string): Promise<string[]> =>
+  (await app.runtime.deps.store.readStream(`stock-${productId}`)).map((e) => e.type);
+
+async function place(items: { productId: string; quantity: number }[]) {
+  return app.request.post('/orders').set(bearer(user.token)).send({ items, paymentMethod: 'MANUAL' });
+}
+
+describe('orders against tracked stock', () => {
+  it('when an order takes tracked and untracked lines, then the tracked ones are reserved with OrderPlaced in one append', async () => {
+    const tracked = await trackedProduct(5);
+    const untracked = (await givenProduct(app)).id;
+    const res = await place([
+      { productId: tracked, quantity: 2 },
+      { productId: untracked, quantity: 50 },
+    ]);
+    expect(res.status).toBe(201);
+    const orderId = res.body.data.order.id as string;
+    const [placed] = await app.runtime.deps.store.readStream(`order-${orderId}`);
+    const reservedEvent = (await app.runtime.deps.store.readStream(`stock-${tracked}`)).at(-1)!;
+    expect(reservedEvent).toMatchObject({ type: 'StockReserved', data: { orderId, quantity: 2 } });
+    // One append: the reservation directly follows OrderPlaced in $all.
+    const next = await app.runtime.deps.store.readAll({ after: placed!.position, limit: 1 });
+    expect(next[0]!.id).toBe(reservedEvent.id);
+    expect(await stockOf(tracked, res.body.data.position)).toEqual({ onHand: 5, reserved: 2, available: 3 });
+    expect(await stockTypes(untracked)).toEqual([]);
+  });
+
+  it('when two lines are short, then 409 OUT_OF_STOCK names each with what is available, and nothing is appended', async () => {
+    const a = await trackedProduct(1);
+    const b = await trackedProduct(2);
+    const c = await trackedProduct(10);
+    const head = await app.runtime.deps.store.headPosition();
+    const res = await place([
+      { productId: a, quantity: 3 },
+      { productId: b, quantity: 3 },
+      { productId: c, quantity: 1 },
+    ]);
+    expect(res.status).toBe(409);
+    expect(errorOf(res).code).toBe('OUT_OF_STOCK');
+    expect(errorOf(res).details).toEqual({
+      products: expect.arrayContaining([
+        { productId: a, requested: 3, available: 1 },
+        { productId: b, requested: 3, available: 2 },
+      ]),
+    });
+    expect((errorOf(res).details as { products: unknown[] }).products).toHaveLength(2);
+    expect(await app.runtime.deps.store.headPosition()).toBe(head);
+    expect(await stockTypes(c)).toEqual(['StockTrackingStarted', 'StockReceived']);
+  });
+
+  it('when the owner cancels, then the reservation is released in the same append as OrderCancelled', async () => {
+    const product = await trackedProduct(4);
+    const placed = await place([{ productId: product, quantity: 3 }]);
+    const orderId = placed.body.data.order.id as string;
+    const cancelled = await app.request.post(`/orders/${orderId}/cancel`).set(bearer(user.token)).send({ reason: 'changed my mind' });
+    expect(cancelled.status).toBe(200);
+    expect(await stockTypes(product)).toEqual(['StockTrackingStarted', 'StockReceived', 'StockReserved', 'StockReleased']);
+    expect(await stockOf(product, cancelled.body.data.position)).toEqual({ onHand: 4, reserved: 0, available: 4 });
+  });
+
+  it('when the payment is confirmed, then the reservation is committed; a refund before shipping puts the units back', async () => {
+    const product = await trackedProduct(4);
+    const placed = await place([{ productId: product, quantity: 3 }]);
+    const orderId = placed.body.data.order.id as string;
+    const paid = await app.request.post(`/orders/${orderId}/mark-paid`).set(bearer(admin.token)).send({});
+    expect(paid.status).toBe(200);
+    expect(await stockOf(product, paid.body.data.position)).toEqual({ onHand: 1, reserved: 0, available: 1 });
+
+    const refunded = await app.request.post(`/orders/${orderId}/refund`).set(bearer(admin.token)).send({ reason: 'out of colour' });
+    expect(refunded.status).toBe(200);
+    expect(await stockTypes(product)).toEqual(['StockTrackingStarted', 'StockReceived', 'StockReserved', 'StockCommitted', 'StockReturned']);
+    expect(await stockOf(product, refunded.body.data.position)).toEqual({ onHand: 4, reserved: 0, available: 4 });
+  });
+
+  it('when reserved units are adjusted away, then 409 STOCK_ADJUSTMENT_REFUSED', async () => {
+    const product = await trackedProduct(4);
+    expect((await place([{ productId: product, quantity: 3 }])).status).toBe(201);
+    const res = await app.request.post(`/products/${product}/stock/adjust`).set(bearer(admin.token)).send({ delta: -2, reason: 'count' });
+    expect(res.status).toBe(409);
+    expect(errorOf(res).code).toBe('STOCK_ADJUSTMENT_REFUSED');
+  });
+});

@@ -171,6 +171,12 @@ class Placeholders {
         expect(res.status).toBe(200);
         return (res.body as { data: { returnId: string } }).data.returnId;
       }
+      case 'rejectedReturnId': {
+        const id = await this.get('deliveredOrderId');
+        const returnId = await this.get('returnId');
+        await this.admin(`/orders/${id}/returns/${returnId}/reject`, { reason: 'worn' });
+        return returnId;
+      }
       case 'approvedReturnId': {
         const id = await this.get('deliveredOrderId');
         const returnId = await this.get('returnId');

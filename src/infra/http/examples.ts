@@ -21,6 +21,7 @@ export const examplePlaceholders = {
   failedRefundId: 'the refundId of the refused refund of {{failedRefundOrderId}}',
   deliveredOrderId: 'a paid order of the signed-in customer that an admin moved to DELIVERED (PATCH /orders/{id}/status)',
   returnId: 'data.returnId of POST /orders/{id}/returns: a requested return of {{deliveredOrderId}}',
+  rejectedReturnId: 'a return of {{deliveredOrderId}} that an admin rejected (POST /orders/{id}/returns/{returnId}/reject)',
   approvedReturnId: 'a return of {{deliveredOrderId}} that an admin approved (POST /orders/{id}/returns/{returnId}/approve)',
   paypalOrderId: 'data.order.id of POST /orders with paymentMethod PAYPAL (needs PayPal keys), awaiting payment',
   approvedPaypalOrderId: 'a PAYPAL order whose buyer approved the payment at data.paymentUrl',

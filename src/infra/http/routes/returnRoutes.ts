@@ -136,7 +136,7 @@ export function registerReturnRoutes(routes: RouteDeps, deps: Deps): void {
     '/orders/:id/returns/:returnId/approve',
     'Approve a requested return (admin)',
     undefined,
-    { ok: { params: REQUESTED_RETURN }, wrongState: { params: APPROVED_RETURN } },
+    { ok: { params: REQUESTED_RETURN }, wrongState: { params: { id: placeholder('deliveredOrderId'), returnId: placeholder('rejectedReturnId') } } },
     async ({ orderId, returnId, options }) => ({ result: await approveReturn(paymentsOf(deps), orderId, returnId, options), extra: {} }),
   );
   adminStep(

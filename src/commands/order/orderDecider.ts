@@ -418,7 +418,7 @@ function fullyRefunded(state: ExistingOrderState, refunded: number, provider: Pa
 }
 
 /** Money already promised back: given back, or requested and not refused. */
-function committedRefunds(state: ExistingOrderState): number {
+export function committedRefunds(state: ExistingOrderState): number {
   return state.refundedAmount + state.refunds.filter((r) => r.status === 'requested').reduce((sum, r) => sum + r.amount, 0);
 }
 

@@ -2,7 +2,7 @@ import type { OrderEvent, OrderItem, OrderStatus } from '../../events/orderEvent
 import { encodeStockEvent, stockStreamId } from '../../events/stockCodec';
 import type { StockEvent } from '../../events/stockEvents';
 import type { EventStore, StreamAppend } from '../../infra/eventstore/eventStore';
-import type { OrderState } from '../order/orderDecider';
+import { committedRefunds, type OrderState } from '../order/orderDecider';
 import type { OrderStream } from '../order/orderStream';
 import { decideStock, evolveStock, type StockCommand, type StockState } from './stockDecider';
 import { OutOfStockError, type StockShortfall } from './stockErrors';
@@ -15,8 +15,8 @@ import { expectedRevisionOf, loadStock } from './stockStream';
  * - PaymentSucceeded commits the reservation;
  * - OrderCancelled (by a user, an admin, or expiry) releases it;
  * - a refund of the order's own payment before shipping puts committed units back on hand: a line
- *   refund its lines' units, a full refund the units line refunds have not put back yet, an
- *   amount-only refund none;
+ *   refund its lines' units, a full refund (or an amount that is all the rest of the payment) the
+ *   units line refunds have not put back yet, any other amount none;
  * - a received return puts its non-damaged units back on hand.
  * Untracked products have no stock stream and are left alone. Reads only the streams it may change.
  */
@@ -66,11 +66,16 @@ function stockCommandFor(event: OrderEvent, before: OrderState, productId: strin
       // The rest of the order: units that line refunds already put back are not put back twice.
       if (event.data.stray === true || before.status === 'NONE' || !beforeShipping.has(before.status)) return undefined;
       return returnStock(event.data.orderId, quantity - unitsRefundedByLines(before, productId), event.data.requestedAt);
-    case 'PartialRefundRequested':
-      // Only refunded lines put goods back; an amount (a discount, a late delivery) gives back money, not units.
-      // A return's refund does not either: its goods come back with ReturnReceived.
+    case 'PartialRefundRequested': {
+      // A return's refund puts nothing back here: its goods come back with ReturnReceived.
       if (before.status === 'NONE' || !beforeShipping.has(before.status) || event.data.returnId !== undefined) return undefined;
-      return returnStock(event.data.orderId, unitsIn(event.data.lines, productId), event.data.requestedAt);
+      const { orderId, lines, amount, requestedAt } = event.data;
+      if (lines) return returnStock(orderId, unitsIn(lines, productId), requestedAt);
+      // An amount gives back money, not goods (a discount, a late delivery), unless it is all that is
+      // left of the payment (a full refund after partial ones): then the units not yet back return.
+      if (amount < before.paidAmount - committedRefunds(before)) return undefined;
+      return returnStock(orderId, quantity - unitsRefundedByLines(before, productId), requestedAt);
+    }
     case 'ReturnReceived':
       // Damaged goods are refunded but not sold again.
       return returnStock(

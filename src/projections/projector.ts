@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { decodeOrderRecords } from '../commands/order/orderStream';
 import type { RecordedEvent } from '../infra/eventstore/eventStore';
 import { lowestCheckpoint, SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import { noTracing } from '../infra/tracing/eventTracing';
 import type { Projection } from './projection';
 
 export const PROJECTED_CHANNEL = 'order_ledger_projected';
@@ -47,14 +48,24 @@ export class Projector extends SubscriberRole {
   private async applyBatch(batch: RecordedEvent[], context: BatchContext): Promise<void> {
     const last = batch[batch.length - 1];
     if (!last) return;
-    const decoded = await decodeOrderRecords(this.options.store, batch);
-    await context.commit(last.position, async (trx) => {
-      for (const projection of this.options.projections) {
-        const checkpoint = context.checkpoints.get(projection.name) ?? -1n;
-        const pending = decoded.filter((e) => e.position > checkpoint);
-        if (pending.length > 0) await projection.apply(trx, pending);
-      }
-      await trx.raw('select pg_notify(?, ?)', [PROJECTED_CHANNEL, last.position.toString()]);
-    });
+    // Each traced event's span lasts until its batch is visible in the read models.
+    const spans = (this.options.tracing ?? noTracing).open('project', batch);
+    try {
+      await spans.run(async () => {
+        const decoded = await decodeOrderRecords(this.options.store, batch);
+        await context.commit(last.position, async (trx) => {
+          for (const projection of this.options.projections) {
+            const checkpoint = context.checkpoints.get(projection.name) ?? -1n;
+            const pending = decoded.filter((e) => e.position > checkpoint);
+            if (pending.length > 0) await projection.apply(trx, pending);
+          }
+          await trx.raw('select pg_notify(?, ?)', [PROJECTED_CHANNEL, last.position.toString()]);
+        });
+      });
+    } catch (error) {
+      spans.end(error);
+      throw error;
+    }
+    spans.end();
   }
 }

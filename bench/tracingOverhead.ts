@@ -51,7 +51,7 @@ async function startCollector(): Promise<Collector> {
  * CPU per request is the server process's (every role), the steadier measure on a shared machine.
  */
 export async function benchTracingOverhead(quick: boolean): Promise<Figure[]> {
-  const seconds = quick ? 3 : 5;
+  const seconds = quick ? 2 : 3;
   const order = quick ? 'ABBA' : 'ABBAABBA';
   const fixtures: AppFixture[] = [];
   const collector = await startCollector();

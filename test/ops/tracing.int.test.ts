@@ -7,6 +7,8 @@ import type { ReportedSpan, TracedProcessReport } from '../support/tracedProcess
 
 const CHILD = path.join(__dirname, '../support/tracedProcess.ts');
 const HTTP_SERVER = 1;
+// A bound, not a timing: the child starts every role under tsx, and with the SDK, on a shared machine.
+const CHILD_TEST_MS = 120_000;
 
 /** Runs the whole runtime in a child process (OpenTelemetry hooks Node's require, which jest bypasses). */
 async function runTracedProcess(db: TestDatabase, traced: boolean): Promise<TracedProcessReport> {
@@ -76,7 +78,7 @@ describe('traces (issue 14)', () => {
     for (const scope of ['@opentelemetry/instrumentation-express', '@opentelemetry/instrumentation-pg', '@opentelemetry/instrumentation-ioredis']) expect(scopes.has(scope)).toBe(true);
     // Subscriber polling and probes start no traces of their own: every pg span belongs to a trace with a parent.
     expect(spans.filter((span) => span.scope === '@opentelemetry/instrumentation-pg' && span.parentSpanId === undefined)).toEqual([]);
-  });
+  }, CHILD_TEST_MS);
 
   it('when no OTEL_* variable is set, then no OpenTelemetry SDK or instrumentation is loaded and events and jobs carry no trace', async () => {
     const report = await runTracedProcess(db, false);
@@ -86,5 +88,5 @@ describe('traces (issue 14)', () => {
     expect(report.eventMetadata).not.toHaveProperty('traceparent');
     expect(report.jobData).toBeDefined();
     expect(report.jobData).not.toHaveProperty('traceparent');
-  });
+  }, CHILD_TEST_MS);
 });

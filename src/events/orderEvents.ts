@@ -135,6 +135,9 @@ export const eventMetadataSchema = z
     actor: actorSchema.optional(),
     requestId: z.string().optional(),
     causationId: z.string().optional(),
+    // W3C trace context of the append (issue 14), written only when tracing is on; subscribers continue it.
+    traceparent: z.string().optional(),
+    tracestate: z.string().optional(),
   })
   .passthrough();
 export type EventMetadata = z.infer<typeof eventMetadataSchema>;

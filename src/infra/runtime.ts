@@ -38,6 +38,8 @@ import { startOpsServer, type OpsServer } from './ops/opsServer';
 import { readiness } from './ops/readiness';
 import { queueDashboard } from './http/queueDashboard';
 import { withPaymentRoutes } from './http/routes/paymentRoutes';
+import type { EventTracing } from './tracing/eventTracing';
+import { traceEventStore } from './tracing/traceEventStore';
 
 export { readModelProjections };
 
@@ -68,6 +70,11 @@ export interface RuntimeOptions {
    * API did before revocation existed. Not reachable through configuration.
    */
   trustTokenClaims?: boolean;
+  /**
+   * Trace hooks of the OpenTelemetry SDK the entry point started (startTracing) before requiring
+   * this module; absent, tracing is off and no span is made.
+   */
+  tracing?: EventTracing;
 }
 
 async function closeServer(server: http.Server, graceMs: number): Promise<void> {
@@ -127,13 +134,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   }
 
   const metrics = new Metrics({ logger: logger.child({ component: 'metrics' }) });
-  const store = instrumentEventStore(
-    await openEventStore(config, logger).catch(async (error: unknown) => {
-      await knex.destroy();
-      throw error;
-    }),
-    metrics,
-  );
+  const { tracing } = options;
+  const opened = await openEventStore(config, logger).catch(async (error: unknown) => {
+    await knex.destroy();
+    throw error;
+  });
+  const store = instrumentEventStore(tracing ? traceEventStore(opened, tracing) : opened, metrics);
   const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
   const waiter = instrumentWaiter(
@@ -172,6 +178,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       logger: logger.child({ role: 'projector' }),
       connectionString: config.DATABASE_URL,
       batchSize: config.PROJECTOR_BATCH_SIZE,
+      tracing,
     });
     projector.start();
     deps.projector = projector;
@@ -191,6 +198,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       connectionString: config.DATABASE_URL,
       publisher,
       emails,
+      tracing,
     });
     notifier.start();
     deps.notifier = notifier;
@@ -209,6 +217,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       config,
       logger,
       process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger }, data),
+      tracing,
     });
     observeEmailWorker(emailWorker.worker, metrics);
     components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
@@ -246,6 +255,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         logger: logger.child({ role: 'refund-reactor' }),
         connectionString: config.DATABASE_URL,
         retryMs: config.PAYMENT_REFUND_RETRY_MS,
+        tracing,
       });
       refunds.start();
       observed.subscribers.push({ name: 'refund-reactor', checkpoints: [REFUND_REACTOR_NAME] });

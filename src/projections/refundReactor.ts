@@ -4,6 +4,7 @@ import { SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext,
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infra/payments/paymentProvider';
 import type { PaymentDeps } from '../commands/payments/paymentDeps';
 import { executeRefund } from '../commands/payments/refunds';
+import { noTracing } from '../infra/tracing/eventTracing';
 
 export const REFUND_REACTOR_NAME = 'payments-refunds';
 
@@ -56,7 +57,15 @@ export class RefundReactor extends SubscriberRole {
       if (this.stopping) return;
       const stored = decodeOrderEvent(record);
       if (stored.event.type !== 'RefundRequested') continue;
-      await this.refund(stored.event.data.orderId, stored.id);
+      const spans = (this.options.tracing ?? noTracing).open('refund', [record]);
+      try {
+        // The provider's answer is appended inside this span, so it continues the request's trace.
+        await spans.run(() => this.refund(stored.event.data.orderId, stored.id));
+      } catch (error) {
+        spans.end(error);
+        throw error;
+      }
+      spans.end();
       await context.commit(record.position);
     }
     await context.commit(last.position);

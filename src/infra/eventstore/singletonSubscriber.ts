@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { AdvisoryLock } from '../db/advisoryLock';
 import type { Logger } from '../logger';
 import type { EventStore, RecordedEvent, Subscription } from './eventStore';
+import type { EventTracing } from '../tracing/eventTracing';
 
 export type SubscriberState = 'stopped' | 'standby' | 'running' | 'failed';
 
@@ -205,6 +206,8 @@ export interface SubscriberDeps {
   connectionString: string;
   /** How often a standby instance retries the singleton lock. */
   lockRetryMs?: number;
+  /** Spans continuing each event's trace; absent: noTracing. */
+  tracing?: EventTracing;
 }
 
 /** The SingletonSubscriber options a role's own options carry. */

@@ -252,3 +252,37 @@ export async function deleteRedisKeys(prefix: string): Promise<void> {
     redis.disconnect();
   }
 }
+
+/** CPU seconds the Redis server has used (INFO cpu: user + sys of the whole server; other clients' work included). */
+export async function redisCpuSeconds(): Promise<number> {
+  const info = await redisInfo('cpu');
+  return Number(info.get('used_cpu_user') ?? 0) + Number(info.get('used_cpu_sys') ?? 0);
+}
+
+/** Calls per command from INFO commandstats (whole server). */
+export async function redisCommandCalls(): Promise<Map<string, number>> {
+  const info = await redisInfo('commandstats');
+  const calls = new Map<string, number>();
+  for (const [key, value] of info) {
+    const match = /^cmdstat_(.+)$/.exec(key);
+    const n = /calls=(\d+)/.exec(value)?.[1];
+    if (match && n) calls.set(match[1]!, Number(n));
+  }
+  return calls;
+}
+
+async function redisInfo(section: string): Promise<Map<string, string>> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, connectTimeout: 5000, maxRetriesPerRequest: 2, lazyConnect: true });
+  try {
+    await redis.connect();
+    const text = await redis.info(section);
+    const fields = new Map<string, string>();
+    for (const line of text.split(/\r?\n/)) {
+      const colon = line.indexOf(':');
+      if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1));
+    }
+    return fields;
+  } finally {
+    redis.disconnect();
+  }
+}

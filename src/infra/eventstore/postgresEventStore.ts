@@ -22,6 +22,14 @@ const NOTIFY_MIN_INTERVAL_MS = 5;
 /** Longest pause between reads while committed events wait behind an older open transaction. */
 const HELD_BACK_MAX_RETRY_MS = 100;
 
+/**
+ * The subscribers' "anything new?" check, run on every idle wake-up. Ordered by position with a limit,
+ * so the plan is a probe of the primary key whatever the statistics say: `exists (… position > $1)`
+ * becomes a sequential scan of the whole table when the planner believes most rows match (a generic
+ * plan, or statistics older than the rows).
+ */
+export const FIRST_EVENT_AFTER_SQL = 'select position from events where position > $1 order by position limit 1';
+
 export interface PostgresEventStoreOptions {
   connectionString: string;
   poolMax?: number;
@@ -202,8 +210,8 @@ export class PostgresEventStore implements EventStore {
    * writer on the cluster, not only an append) is still open below them.
    */
   async hasHeldBackEvents(after: bigint): Promise<boolean> {
-    const result = await this.pool.query<{ held: boolean }>('select exists (select 1 from events where position > $1) as held', [after.toString()]);
-    return result.rows[0]?.held ?? false;
+    const result = await this.pool.query<{ position: string }>(FIRST_EVENT_AFTER_SQL, [after.toString()]);
+    return result.rows.length > 0;
   }
 
   async headPosition(): Promise<bigint> {

@@ -346,21 +346,31 @@ class PostgresSubscription implements Subscription {
     // (it sends no NOTIFY when it commits): without the check a subscriber would sleep a whole poll
     // interval, and every command waiting for the read model with it.
     let retryDelay = 0;
+    // After a short batch nothing else was readable at that read: unless a notification came since,
+    // the next step is the cheap "anything new?" probe, not another read of $all that finds nothing.
+    let drained = false;
     try {
       while (!this.closed) {
-        this.notified = false;
-        const batch = await this.store.readAll({ after: this.after, limit: this.maxBatchSize });
-        if (this.closed) break;
-        if (batch.length > 0) {
-          this.after = batch[batch.length - 1]!.position;
-          retryDelay = 0;
-          yield batch;
-          continue;
+        if (!drained || this.notified) {
+          drained = false;
+          this.notified = false;
+          const batch = await this.store.readAll({ after: this.after, limit: this.maxBatchSize });
+          if (this.closed) break;
+          if (batch.length > 0) {
+            this.after = batch[batch.length - 1]!.position;
+            retryDelay = 0;
+            // A notification during the read is kept: it may announce an event the read did not see.
+            drained = batch.length < this.maxBatchSize;
+            yield batch;
+            continue;
+          }
         }
+        drained = false;
         if (this.notified || (await this.store.hasHeldBackEvents(this.after))) {
           retryDelay = Math.min(retryDelay === 0 ? 2 : retryDelay * 2, HELD_BACK_MAX_RETRY_MS, this.pollIntervalMs);
           await this.sleep(retryDelay);
-        } else {
+        } else if (!this.notified) {
+          // (A notification that arrived during the probe is handled by the next turn, not slept through.)
           retryDelay = 0;
           await this.sleep(this.pollIntervalMs);
         }

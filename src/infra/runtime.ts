@@ -171,6 +171,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       logger: logger.child({ role: 'projector' }),
       connectionString: config.DATABASE_URL,
       batchSize: config.PROJECTOR_BATCH_SIZE,
+      onProjected: (position) => waiter.projected(position),
     });
     projector.start();
     deps.projector = projector;

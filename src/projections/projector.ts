@@ -12,6 +12,8 @@ export const PROJECTOR_NAME = 'projector';
 export interface ProjectorOptions extends SubscriberDeps {
   projections: readonly Projection[];
   batchSize?: number;
+  /** Called once a batch and every checkpoint at `position` have committed (the in-process consistency waiter). */
+  onProjected?: (position: bigint) => void;
 }
 
 export type ProjectorState = SubscriberState;
@@ -56,5 +58,6 @@ export class Projector extends SubscriberRole {
       }
       await trx.raw('select pg_notify(?, ?)', [PROJECTED_CHANNEL, last.position.toString()]);
     });
+    this.options.onProjected?.(last.position);
   }
 }

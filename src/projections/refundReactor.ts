@@ -34,6 +34,8 @@ export class RefundReactor extends SubscriberRole {
       ...subscriberDeps(options),
       maxBatchSize: 100,
       failurePauseMs: options.retryMs,
+      // Most batches hold no refund request: their checkpoint-only moves are written at most every 250 ms.
+      checkpointOnlyDelayMs: 250,
       handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
   }
@@ -57,7 +59,8 @@ export class RefundReactor extends SubscriberRole {
       const stored = decodeOrderEvent(record);
       if (stored.event.type !== 'RefundRequested') continue;
       await this.refund(stored.event.data.orderId, stored.id);
-      await context.commit(record.position);
+      // Written now (as work, not deferred): a crash repeats at most the request in hand.
+      await context.commit(record.position, async () => undefined);
     }
     await context.commit(last.position);
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logger';
 import {
@@ -109,6 +110,8 @@ export class PostgresEventStore implements EventStore {
   private notifyInFlight = false;
   private notifyAgain = false;
   private closed = false;
+  /** Payload of this store's notifications: its own listener ignores them (it woke its subscribers already). */
+  private readonly instanceId = randomUUID();
 
   constructor(options: PostgresEventStoreOptions) {
     this.pool = new pg.Pool({
@@ -262,8 +265,11 @@ export class PostgresEventStore implements EventStore {
       return;
     }
     this.notifyInFlight = true;
+    // Subscribers in this process are woken now, not a round trip through PostgreSQL later; the
+    // payload names this store so its listener skips the echo (other processes' payloads differ).
+    for (const wake of this.wakers) wake();
     this.pool
-      .query(`select pg_notify('${EVENTS_CHANNEL}', '')`)
+      .query(`select pg_notify('${EVENTS_CHANNEL}', $1)`, [this.instanceId])
       .catch((error: unknown) => this.logger?.warn({ err: error }, 'event notification failed; subscribers fall back to polling'))
       .finally(() => {
         if (!this.notifyAgain) {
@@ -293,7 +299,8 @@ export class PostgresEventStore implements EventStore {
       connectionTimeoutMillis: 5000,
       application_name: 'order-ledger-listener',
     });
-    client.on('notification', () => {
+    client.on('notification', (message) => {
+      if (message.payload === this.instanceId) return;
       for (const wake of this.wakers) wake();
     });
     client.on('error', (error) => {

@@ -89,10 +89,15 @@ const CLOCK_TICKS = 100;
 
 /**
  * CPU seconds used so far by each PostgreSQL backend connected to the database `knex` uses, by
- * pid: other databases' work on the same server (other benches, test runs) is left out.
+ * pid: other databases' work on the same server (other benches, test runs) is left out. With
+ * `applicationName`, only the backends of that application (or all but it), when servers share a database.
  */
-export async function backendCpuSeconds(knex: Knex): Promise<Map<number, number>> {
-  const rows = (await knex.raw('select pid from pg_stat_activity where datname = current_database()')) as { rows: { pid: number }[] };
+export async function backendCpuSeconds(knex: Knex, applicationName?: { is?: string; isNot?: string }): Promise<Map<number, number>> {
+  const rows = (await knex.raw(
+    `select pid from pg_stat_activity where datname = current_database()
+       and (?::text is null or application_name = ?) and (?::text is null or application_name is distinct from ?)`,
+    [applicationName?.is ?? null, applicationName?.is ?? null, applicationName?.isNot ?? null, applicationName?.isNot ?? null],
+  )) as { rows: { pid: number }[] };
   const cpu = new Map<number, number>();
   for (const { pid } of rows.rows) {
     const seconds = cpuSeconds(pid);

@@ -179,6 +179,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       connectionString: config.DATABASE_URL,
       batchSize: config.PROJECTOR_BATCH_SIZE,
       tracing,
+      onProjected: (position) => waiter.projected(position),
     });
     projector.start();
     deps.projector = projector;

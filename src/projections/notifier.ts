@@ -95,6 +95,9 @@ export class Notifier extends SubscriberRole {
       maxBatchSize: options.batchSize ?? 200,
       // Cached states may be from before the checkpoint's events are read again: start afresh.
       onResume: () => this.states.clear(),
+      // Batches that owe no email move only the checkpoint: written at most every 250 ms (a crash
+      // pushes at most that much again, which at-least-once delivery allows).
+      checkpointOnlyDelayMs: 250,
       handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
   }

@@ -14,6 +14,8 @@ export const PROJECTOR_NAME = 'projector';
 export interface ProjectorOptions extends SubscriberDeps {
   projections: readonly Projection[];
   batchSize?: number;
+  /** Called once a batch and every checkpoint at `position` have committed (the in-process consistency waiter). */
+  onProjected?: (position: bigint) => void;
 }
 
 export type ProjectorState = SubscriberState;
@@ -71,5 +73,6 @@ export class Projector extends SubscriberRole {
       throw error;
     }
     spans.end();
+    this.options.onProjected?.(last.position);
   }
 }

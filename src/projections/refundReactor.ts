@@ -35,6 +35,8 @@ export class RefundReactor extends SubscriberRole {
       ...subscriberDeps(options),
       maxBatchSize: 100,
       failurePauseMs: options.retryMs,
+      // Most batches hold no refund request: their checkpoint-only moves are written at most every 250 ms.
+      checkpointOnlyDelayMs: 250,
       handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
   }
@@ -66,7 +68,8 @@ export class RefundReactor extends SubscriberRole {
         throw error;
       }
       spans.end();
-      await context.commit(record.position);
+      // Written now (as work, not deferred): a crash repeats at most the request in hand.
+      await context.commit(record.position, async () => undefined);
     }
     await context.commit(last.position);
   }

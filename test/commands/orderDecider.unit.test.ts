@@ -968,6 +968,7 @@ describe('evolve', () => {
       paidAmount: 0,
       refundRequested: false,
       strayPayments: [],
+      personalDataErased: false,
     });
   });
 

@@ -6,6 +6,8 @@ import { placeOrderAndStartPayment } from '../../../commands/placeOrder';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { ValidationError } from '../../../errors';
+import { emailSchema } from '../../../commands/accounts/users';
+import { shippingAddressSchema, type OrderPersonalData } from '../../../commands/privacy/shippingAddress';
 import { fulfilmentStatusSchema, paymentMethodSchema } from '../../../events/orderEvents';
 import {
   getOrder,
@@ -34,6 +36,8 @@ const placeOrderBodySchema = z
       .max(100),
     paymentMethod: paymentMethodSchema,
     paymentFlow: z.literal('REGULAR').optional(),
+    shippingAddress: shippingAddressSchema.optional().openapi({ description: "Where the goods go; default: the profile's default address" }),
+    contactEmail: emailSchema.optional().openapi({ description: "Where the order's emails go; default: the account's email" }),
   })
   .strict()
   .openapi('PlaceOrderRequest');
@@ -67,6 +71,13 @@ const idempotencyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).optional().openapi({ description: 'Same key and body return the same order' }),
 });
 
+function personalDataOf(body: { shippingAddress?: OrderPersonalData['shippingAddress']; contactEmail?: string }): { personalData?: OrderPersonalData } {
+  if (!body.shippingAddress && !body.contactEmail) return {};
+  return {
+    personalData: { ...(body.shippingAddress ? { shippingAddress: body.shippingAddress } : {}), ...(body.contactEmail ? { contactEmail: body.contactEmail } : {}) },
+  };
+}
+
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
   defineRoute(routes, {
     method: 'post',
@@ -87,11 +98,12 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
       const { result, session } = await placeOrderAndStartPayment(
-        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps) },
+        { knex: deps.knex, store: deps.store, logger: deps.logger, dataKeys: deps.dataKeys, payments: paymentsOf(deps) },
         {
           userId: user!.id,
           items: body.items,
           paymentMethod: body.paymentMethod,
+          ...personalDataOf(body),
           idempotencyKey: key,
           body,
           now: deps.clock().toISOString(),
@@ -115,7 +127,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       const { minPosition, ...listQuery } = query;
       await waitForRequestedPosition(deps, req, minPosition);
       const scope = user!.role === 'admin' ? {} : { userId: user!.id };
-      return { status: 200, body: await listOrders(deps.knex, listQuery, scope) };
+      return { status: 200, body: await listOrders(deps.knex, listQuery, scope, deps.dataKeys) };
     },
   });
 
@@ -131,7 +143,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     responses: { 200: { description: 'The order', schema: orderResponseSchema }, 404: { description: 'No such order for this user' } },
     handler: async ({ params, query, user, req }) => {
       await waitForRequestedPosition(deps, req, query.minPosition);
-      const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
+      const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id }, deps.dataKeys);
       if (!order) throw new OrderNotFoundError(params.id);
       return { status: 200, body: { status: 'success', data: order }, headers: { ETag: `"${order.revision}"` } };
     },

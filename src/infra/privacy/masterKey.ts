@@ -54,7 +54,11 @@ export class LocalKeyWrapper implements KeyWrapper {
     if (!key) {
       return Promise.reject(new MasterKeyError(`a data key is wrapped by master key ${keyId}, which is neither PII_MASTER_KEY nor in PII_PREVIOUS_MASTER_KEYS`));
     }
-    return Promise.resolve(openBytes(key, wrapped, context));
+    try {
+      return Promise.resolve(openBytes(key, wrapped, context));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 }
 

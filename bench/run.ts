@@ -8,6 +8,7 @@ import { benchMemory } from './memory';
 import { benchSocketFlood } from './socketFlood';
 import { benchAuthCheck } from './authCheck';
 import { benchMetricsOverhead } from './metricsOverhead';
+import { benchPersonalData } from './personalData';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 import { dropSeededDatabases } from './lib/sharedSeed';
 import { removeBuild } from './lib/build';
@@ -25,6 +26,7 @@ const benches: Bench[] = [
   { name: 'socket flood', run: benchSocketFlood },
   { name: 'auth check', run: benchAuthCheck },
   { name: 'metrics overhead', run: benchMetricsOverhead },
+  { name: 'personal data', run: benchPersonalData },
 ];
 
 async function main(): Promise<void> {

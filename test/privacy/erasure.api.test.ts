@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { bearer, givenAdmin, givenProduct, registerAndLogin, startTestApp, type TestApp, type TestUser } from '../support/apiHarness';
+import { bearer, givenAdmin, givenProduct, givenUser, startTestApp, type TestApp, type TestUser } from '../support/apiHarness';
 import { eventually } from '../support/paymentsHarness';
 import { runCli } from '../cli/cliHarness';
 
@@ -32,7 +32,7 @@ const contactEmail = `parcels-${tag}@example.org`;
 
 beforeAll(async () => {
   app = await startTestApp({ ROLES: 'api,projector,notifier,worker', MAIL_OUTBOX_DIR: outbox, PII_MASTER_KEY: masterKey });
-  alice = await registerAndLogin(app, { email: `alice-${tag}@example.com` });
+  alice = await givenUser(app, { email: `alice-${tag}@example.com` });
   admin = await givenAdmin(app);
 }, 30_000);
 
@@ -124,7 +124,7 @@ describe('personal data and erasure', () => {
 
     const asAdmin = await app.request.get(`/orders/${withAddress}`).set(bearer(admin.token));
     expect(asAdmin.body.data.shippingAddress.name).toBe(address.name);
-    const bob = await registerAndLogin(app);
+    const bob = await givenUser(app);
     expect((await app.request.get(`/orders/${withAddress}`).set(bearer(bob.token))).status).toBe(404);
 
     const events = (await app.runtime.deps.knex.raw(`select t::text as row from events t`)) as { rows: { row: string }[] };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { bearer, givenProduct, registerAndLogin, startTestApp, type TestApp } from '../support/apiHarness';
+import { bearer, givenProduct, givenUser, startTestApp, type TestApp } from '../support/apiHarness';
 import { runCli } from '../cli/cliHarness';
 import { eventually } from '../support/paymentsHarness';
 
@@ -19,7 +19,7 @@ const address = { name: 'Grace Hopper', line1: '1 Navy Yard', city: 'Arlington',
 
 describe('order-ledger privacy', () => {
   it('when the master key is rotated, then every data key is rewrapped, the events are untouched and orders still open with the new key alone', async () => {
-    const carol = await registerAndLogin(app);
+    const carol = await givenUser(app);
     const product = await givenProduct(app);
     const placed = await app.request.post('/orders').set(bearer(carol.token)).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
     expect(placed.status).toBe(201);
@@ -49,7 +49,7 @@ describe('order-ledger privacy', () => {
   }, 60_000);
 
   it('when a customer is erased by email from the command line, then their orders read as erased', async () => {
-    const dave = await registerAndLogin(app);
+    const dave = await givenUser(app);
     const product = await givenProduct(app);
     const placed = await app.request.post('/orders').set(bearer(dave.token)).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
     const erased = await runCli(['privacy', 'erase', dave.email.toUpperCase(), '--json'], { ENV_FILE: 'none', DATABASE_URL: app.db.url, PII_MASTER_KEY: oldKey });

@@ -10,6 +10,7 @@ import { benchAuthCheck } from './authCheck';
 import { benchMetricsOverhead } from './metricsOverhead';
 import { benchStockOrders } from './stockOrders';
 import { benchTracingOverhead } from './tracingOverhead';
+import { benchPersonalData } from './personalData';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 import { dropSeededDatabases } from './lib/sharedSeed';
 import { removeBuild } from './lib/build';
@@ -29,6 +30,7 @@ const benches: Bench[] = [
   { name: 'metrics overhead', run: benchMetricsOverhead },
   { name: 'stock orders', run: benchStockOrders },
   { name: 'tracing overhead', run: benchTracingOverhead },
+  { name: 'personal data', run: benchPersonalData },
 ];
 
 async function main(): Promise<void> {

@@ -221,6 +221,7 @@ export async function appEnv(databaseUrl: string, overrides: Record<string, stri
     REDIS_PORT: '6379',
     REDIS_KEY_PREFIX: prefix,
     JWT_SECRET: BENCH_JWT_SECRET,
+    PII_MASTER_KEY: randomBytes(32).toString('base64'),
     BCRYPT_ROUNDS: '4',
     RATE_LIMIT_MAX: '100000000',
     LOGIN_RATE_LIMIT_MAX: '100000000',

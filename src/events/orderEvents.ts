@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sealedSchema } from './personalData';
 import { currencySchema, isoTimeSchema, minorUnitsSchema } from './valueSchemas';
 
 export const orderStatuses = [
@@ -41,6 +42,11 @@ export const orderPlacedSchema = z.object({
   currency: currencySchema,
   paymentMethod: paymentMethodSchema,
   placedAt: isoTimeSchema,
+  /**
+   * v2: shipping address and contact email sealed with the customer's data key (see personalData.ts);
+   * absent when the order carries none (and on v1 events). Everything else stays clear for the audit.
+   */
+  personalData: sealedSchema.optional(),
 });
 
 export const paymentInitiatedSchema = z.object({
@@ -122,6 +128,16 @@ export const orderRefundedSchema = z.object({
   refundedAt: isoTimeSchema,
 });
 
+/**
+ * The customer's data key was destroyed: the order's sealed personal data can never be opened again.
+ * The order itself (amounts, statuses, times) stays as it was.
+ */
+export const customerDataErasedSchema = z.object({
+  orderId: uuid,
+  userId: uuid,
+  erasedAt: isoTimeSchema,
+});
+
 /** Who or what caused an event: stored in metadata, shown by the audit trail. */
 export const actorSchema = z.object({
   type: z.enum(['user', 'admin', 'system', 'provider']),
@@ -147,7 +163,7 @@ export type EventMetadata = z.infer<typeof eventMetadataSchema>;
  * means a new version plus an upcaster in upcasters.ts; names never change.
  */
 export const orderEventSchemas = {
-  OrderPlaced: { version: 1, schema: orderPlacedSchema },
+  OrderPlaced: { version: 2, schema: orderPlacedSchema },
   PaymentInitiated: { version: 1, schema: paymentInitiatedSchema },
   PaymentSucceeded: { version: 1, schema: paymentSucceededSchema },
   PaymentFailed: { version: 1, schema: paymentFailedSchema },
@@ -156,6 +172,7 @@ export const orderEventSchemas = {
   RefundRequested: { version: 3, schema: refundRequestedSchema },
   OrderRefunded: { version: 1, schema: orderRefundedSchema },
   StrayPaymentRefunded: { version: 1, schema: strayPaymentRefundedSchema },
+  CustomerDataErased: { version: 1, schema: customerDataErasedSchema },
 } as const;
 
 type Schemas = typeof orderEventSchemas;
@@ -192,6 +209,8 @@ export function occurredAt(event: OrderEvent): string {
     case 'OrderRefunded':
     case 'StrayPaymentRefunded':
       return event.data.refundedAt;
+    case 'CustomerDataErased':
+      return event.data.erasedAt;
     default: {
       const exhaustive: never = event;
       return exhaustive;

@@ -1,3 +1,5 @@
+import { PostgresDataKeyStore } from './privacy/dataKeyStore';
+import { localKeyWrapper } from './privacy/masterKey';
 import type { Express } from 'express';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -151,6 +153,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const auth = new AuthState({ knex, connectionString: config.DATABASE_URL, ttlMs: config.AUTH_STATE_TTL_MS, logger: logger.child({ component: 'auth' }) });
   await auth.start();
   const tokens = createTokenService(config.jwtSecret, config.JWT_EXPIRES_IN_SECONDS);
+  const dataKeys = new PostgresDataKeyStore(knex, localKeyWrapper(config, (message) => logger.warn(message)));
 
   const deps: Deps = {
     config,
@@ -162,7 +165,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     auth,
     authenticator: options.trustTokenClaims ? claimsOnlyAuthenticator(tokens) : createAuthenticator(tokens, auth),
     waiter,
-    orderReads: readModelOrderReads(knex, waiter),
+    orderReads: readModelOrderReads(knex, waiter, dataKeys),
+    dataKeys,
     clock: () => new Date(),
     metrics,
   };
@@ -217,7 +221,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const emailWorker = startEmailWorker({
       config,
       logger,
-      process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger }, data),
+      process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger, dataKeys }, data),
       tracing,
     });
     observeEmailWorker(emailWorker.worker, metrics);

@@ -19,6 +19,9 @@ export interface OrderRowValues {
   /** Payments the order never counted whose refund is requested, and those given back. */
   stray_refunds_pending: number;
   stray_refunds_completed: number;
+  /** OrderPlaced's sealed personal data as stored (never clear text); null when none or erased. */
+  personal_data: string | null;
+  personal_data_erased: boolean;
   revision: string;
   position: string;
   placed_at: string;
@@ -28,7 +31,15 @@ export interface OrderRowValues {
 type Changes = Partial<
   Pick<
     OrderRowValues,
-    'status' | 'payment_status' | 'payment_provider' | 'payment_reference' | 'refunded_amount' | 'stray_refunds_pending' | 'stray_refunds_completed'
+    | 'status'
+    | 'payment_status'
+    | 'payment_provider'
+    | 'payment_reference'
+    | 'refunded_amount'
+    | 'stray_refunds_pending'
+    | 'stray_refunds_completed'
+    | 'personal_data'
+    | 'personal_data_erased'
   >
 >;
 
@@ -58,6 +69,9 @@ function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>, row: Or
       return { status: 'REFUNDED', payment_status: 'REFUNDED', refunded_amount: String(event.data.amount) };
     case 'StrayPaymentRefunded':
       return { stray_refunds_pending: Math.max(0, row.stray_refunds_pending - 1), stray_refunds_completed: row.stray_refunds_completed + 1 };
+    case 'CustomerDataErased':
+      // The ciphertext can no longer be opened; the read model drops it too.
+      return { personal_data: null, personal_data_erased: true };
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -91,6 +105,8 @@ export function applyToOrderRow(row: OrderRowValues | undefined, stored: StoredO
       refunded_amount: '0',
       stray_refunds_pending: 0,
       stray_refunds_completed: 0,
+      personal_data: d.personalData ?? null,
+      personal_data_erased: false,
       placed_at: d.placedAt,
       ...common,
     };
@@ -118,6 +134,8 @@ interface StoredOrderRow {
   refunded_amount: string;
   stray_refunds_pending: number;
   stray_refunds_completed: number;
+  personal_data: string | null;
+  personal_data_erased: boolean;
   revision: string;
   position: string;
   placed_at: Date;
@@ -141,6 +159,8 @@ const updatableColumns = [
   'refunded_amount',
   'stray_refunds_pending',
   'stray_refunds_completed',
+  'personal_data',
+  'personal_data_erased',
   'revision',
   'position',
   'updated_at',

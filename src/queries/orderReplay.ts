@@ -42,6 +42,8 @@ export function describeOrderEvent(event: OrderEvent): string {
       return `${event.data.amount} ${event.data.currency} via ${event.data.provider}`;
     case 'StrayPaymentRefunded':
       return `${event.data.amount} ${event.data.currency} of stray payment ${event.data.paymentReference} given back via ${event.data.provider}`;
+    case 'CustomerDataErased':
+      return 'personal data erased (data key destroyed)';
     default: {
       const exhaustive: never = event;
       return exhaustive;

@@ -969,6 +969,7 @@ describe('evolve', () => {
       paidAmount: 0,
       refundRequested: false,
       strayPayments: [],
+      personalDataErased: false,
     });
   });
 

@@ -46,6 +46,7 @@ const samples: { [K in OrderEventType]: OrderEventOf<K> } = {
     type: 'StrayPaymentRefunded',
     data: { orderId, provider: 'STRIPE', providerReference: 're_2', paymentReference: 'pi_2', amount: 2400, currency: 'USD', refundedAt: at },
   },
+  CustomerDataErased: { type: 'CustomerDataErased', data: { orderId, userId, erasedAt: at } },
 };
 
 /** What a store hands back: the encoded event at revision 7, global position 4242. */
@@ -172,7 +173,7 @@ describe('decodeOrderEvent', () => {
 
   it('when a field has the wrong value, then it fails naming the field, stream and position', () => {
     const error = decodeFailure(recorded({ ...encodeOrderEvent(samples.OrderPlaced, eventId), data: { ...samples.OrderPlaced.data, totalAmount: -5 } }));
-    expect(error.message).toMatch(/OrderPlaced v1: totalAmount/);
+    expect(error.message).toMatch(/OrderPlaced v2: totalAmount/);
   });
 
   it('when a required field is missing, then it fails naming the field', () => {

@@ -42,6 +42,8 @@ export type OrderState =
       refundRequested: boolean;
       /** Payments the order never counted (wrong amount, duplicate, late) whose refund was requested. */
       strayPayments: readonly StrayPayment[];
+      /** CustomerDataErased was recorded: the order's personal data can never be opened again. */
+      personalDataErased: boolean;
     };
 
 /** Money a provider took for the order that the order never counted, and whether it went back. */
@@ -58,7 +60,8 @@ export type ExistingOrderState = Exclude<OrderState, { status: 'NONE' }>;
 export type OrderCommand =
   | {
       type: 'PlaceOrder';
-      data: { orderId: string; userId: string; items: OrderItem[]; currency: string; paymentMethod: PaymentMethod; now: string };
+      /** personalData: already sealed by the handler (sealing needs the customer's key: I/O). */
+      data: { orderId: string; userId: string; items: OrderItem[]; currency: string; paymentMethod: PaymentMethod; personalData?: string; now: string };
     }
   | { type: 'InitiatePayment'; data: { provider: PaymentMethod; providerReference: string; now: string } }
   | {
@@ -79,7 +82,9 @@ export type OrderCommand =
        * amount: the total the provider has refunded for that payment so far.
        */
       data: { provider: PaymentMethod; providerReference?: string; paymentReference?: string; amount: number; currency: string; now: string };
-    };
+    }
+  /** The customer's data key is destroyed; recorded on each of their orders so read models drop the sealed data. */
+  | { type: 'EraseCustomerData'; data: { now: string } };
 
 export const initialOrderState: OrderState = { status: 'NONE' };
 
@@ -117,7 +122,7 @@ const fulfilmentPredecessor: Record<FulfilmentStatus, OrderStatus> = {
 };
 
 function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, state: OrderState): OrderEvent[] {
-  const { orderId, userId, items, currency, paymentMethod, now } = command.data;
+  const { orderId, userId, items, currency, paymentMethod, personalData, now } = command.data;
   if (state.status !== 'NONE') throw new OrderAlreadyExistsError(orderId);
   if (items.length === 0) throw new InvalidOrderError('An order needs at least one item');
   for (const item of items) {
@@ -132,7 +137,9 @@ function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, stat
   if (paymentMethod !== 'MANUAL' && !providerCanCharge(paymentMethod, totalAmount, currency)) {
     throw new OrderAmountNotChargeableError(paymentMethod, currency, totalAmount);
   }
-  return [{ type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now } }];
+  return [
+    { type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now, ...(personalData ? { personalData } : {}) } },
+  ];
 }
 
 function initiatePayment(command: Extract<OrderCommand, { type: 'InitiatePayment' }>, state: ExistingOrderState): OrderEvent[] {
@@ -333,6 +340,9 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return requestRefund(command, state);
     case 'RecordRefund':
       return recordRefund(command, state);
+    case 'EraseCustomerData':
+      if (state.personalDataErased) return [];
+      return [{ type: 'CustomerDataErased', data: { orderId: state.orderId, userId: state.userId, erasedAt: command.data.now } }];
     default: {
       const exhaustive: never = command;
       throw new Error(`unhandled command ${JSON.stringify(exhaustive)}`);
@@ -356,6 +366,7 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       paidAmount: 0,
       refundRequested: false,
       strayPayments: [],
+      personalDataErased: false,
     };
   }
   if (state.status === 'NONE') return state; // a stream that does not start with OrderPlaced: nothing to fold onto
@@ -385,6 +396,8 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       const reference = event.data.paymentReference;
       return { ...state, strayPayments: state.strayPayments.map((p) => (p.reference === reference ? { ...p, refunded: true } : p)) };
     }
+    case 'CustomerDataErased':
+      return { ...state, personalDataErased: true };
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -414,6 +427,7 @@ export function statusAfter(before: OrderStatus | undefined, event: OrderEvent):
       return 'CANCELLED';
     case 'RefundRequested':
     case 'StrayPaymentRefunded':
+    case 'CustomerDataErased':
       return before ?? 'PENDING';
     case 'OrderRefunded':
       return 'REFUNDED';

@@ -50,6 +50,7 @@ function stockCommandFor(event: OrderEvent, before: OrderState, productId: strin
     case 'OrderStatusChanged':
     case 'OrderRefunded':
     case 'StrayPaymentRefunded':
+    case 'CustomerDataErased':
       return undefined;
     default: {
       const exhaustive: never = event;

@@ -1,3 +1,4 @@
+import type { ShippingAddress } from '../../commands/privacy/shippingAddress';
 import { formatMoney } from '../../events/money';
 import type { OrderItem, OrderEvent } from '../../events/orderEvents';
 
@@ -34,12 +35,17 @@ export function emailKindFor(event: OrderEvent): EmailKind | undefined {
     case 'PaymentInitiated':
     case 'RefundRequested':
     case 'StrayPaymentRefunded':
+    case 'CustomerDataErased':
       return undefined;
     default: {
       const exhaustive: never = event;
       return exhaustive;
     }
   }
+}
+
+function addressLines(address: ShippingAddress): string[] {
+  return [address.name, address.line1, ...(address.line2 ? [address.line2] : []), `${address.postalCode} ${address.city}`, address.country, ...(address.phone ? [address.phone] : [])];
 }
 
 export interface EmailContext {
@@ -49,6 +55,8 @@ export interface EmailContext {
   currency: string;
   /** The event's own data: amounts, reasons. */
   event: OrderEvent;
+  /** Opened for this email only; shown where the goods are going (placed, shipped). */
+  shippingAddress?: ShippingAddress;
 }
 
 export interface RenderedEmail {
@@ -106,11 +114,13 @@ function bodyFor(kind: EmailKind, ctx: EmailContext): Body {
 export function renderEmail(kind: EmailKind, ctx: EmailContext): RenderedEmail {
   const body = bodyFor(kind, ctx);
   const itemLines = ctx.items.map((item) => `${item.quantity} × ${item.name} — ${formatMoney(item.lineAmount, ctx.currency)}`);
+  const address = ctx.shippingAddress && (kind === 'order-placed' || kind === 'order-shipped') ? addressLines(ctx.shippingAddress) : [];
   const text = [
     body.heading,
     '',
     ...body.lines,
     ...(body.showItems ? ['', ...itemLines.map((l) => `  ${l}`), `  Total: ${formatMoney(ctx.totalAmount, ctx.currency)}`] : []),
+    ...(address.length > 0 ? ['', 'Shipping to:', ...address.map((l) => `  ${l}`)] : []),
     '',
     '— order-ledger',
   ].join('\n');
@@ -121,6 +131,7 @@ export function renderEmail(kind: EmailKind, ctx: EmailContext): RenderedEmail {
     ...(body.showItems
       ? ['<ul>', ...itemLines.map((l) => `<li>${escapeHtml(l)}</li>`), '</ul>', `<p><strong>Total: ${escapeHtml(formatMoney(ctx.totalAmount, ctx.currency))}</strong></p>`]
       : []),
+    ...(address.length > 0 ? ['<p>Shipping to:<br>', address.map(escapeHtml).join('<br>\n'), '</p>'] : []),
     '<p style="color:#888">order-ledger</p>',
     '</body></html>',
   ].join('\n');

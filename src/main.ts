@@ -22,9 +22,11 @@ async function main(): Promise<void> {
   // Tracing off: the SDK is never loaded. On: it must hook express, pg and ioredis before their
   // first require, so the runtime (which requires them) is loaded only after it has started.
   const tracing = tracingRequested(config)
-    ? (require('./infra/tracing/startTracing') as typeof TracingModule).startTracing(env, { serviceName: config.OTEL_SERVICE_NAME })
+    ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after the decision, see above
+      (require('./infra/tracing/startTracing') as typeof TracingModule).startTracing(env, { serviceName: config.OTEL_SERVICE_NAME })
     : undefined;
   if (tracing) logger.info({ serviceName: config.OTEL_SERVICE_NAME, exporter: config.OTEL_TRACES_EXPORTER ?? 'otlp' }, 'tracing on');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the SDK hooked require, see above
   const { startRuntime } = require('./infra/runtime') as typeof RuntimeModule;
   const runtime = await startRuntime(config, { logger, ...(tracing ? { tracing: tracing.events } : {}) });
   let signals = 0;

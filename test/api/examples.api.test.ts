@@ -36,6 +36,7 @@ function examplesOf(doc: OpenAPIV3.Document): { examples: Example[]; notSent: st
   const notSent: string[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of METHODS) {
+      // eslint-disable-next-line local/no-unnecessary-type-assertion -- the lint rule misreads it; tsc needs the cast for the x-examples extension
       const op = item?.[method] as (OpenAPIV3.OperationObject & { [EXAMPLES_EXTENSION]?: OperationExamples }) | undefined;
       if (!op) continue;
       const operation = `${method.toUpperCase()} ${path}`;

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- OpenTelemetry hooks require(): the SDK starts first, then the app's modules are required so express, pg and ioredis are instrumented */
 // The whole runtime (api, projector, notifier, worker) in a child process, with tracing on
 // (TRACED=1: the SDK with an in-memory exporter) or off (no OTEL_* variables). OpenTelemetry hooks
 // Node's require, which jest's module registry bypasses, so this cannot run inside jest. It places

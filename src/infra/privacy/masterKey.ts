@@ -57,7 +57,7 @@ export class LocalKeyWrapper implements KeyWrapper {
     try {
       return Promise.resolve(openBytes(key, wrapped, context));
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 }

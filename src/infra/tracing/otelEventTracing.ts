@@ -1,4 +1,4 @@
-import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api';
 import { carrierOf, noTracing, type EventSpans, type EventTracing, type TraceCarrier, type TracedRecord } from './eventTracing';
 
 function fail(span: Span, error: unknown): void {
@@ -27,13 +27,13 @@ async function inSpan<T>(span: Span, work: () => Promise<T>): Promise<T> {
 export function otelEventTracing(tracer: Tracer, w3c: TextMapPropagator<TraceCarrier>): EventTracing {
   const injected = (ctx: Context): TraceCarrier => {
     const carrier: TraceCarrier = {};
-    w3c.inject(ctx, carrier, defaultTextMapSetter);
+    w3c.inject(ctx, carrier, defaultTextMapSetter as TextMapSetter<TraceCarrier>);
     return carrier;
   };
   /** The stored trace as a parent context; undefined when the carrier holds no valid trace. */
   const parentOf = (carrier: TraceCarrier): Context | undefined => {
     if (carrier.traceparent === undefined) return undefined;
-    const parent = w3c.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+    const parent = w3c.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter as TextMapGetter<TraceCarrier>);
     return trace.getSpanContext(parent) ? parent : undefined;
   };
   return {

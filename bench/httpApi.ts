@@ -1,6 +1,7 @@
 import { createAppFixture, bearer, type BenchUser } from './lib/appFixture';
 import { build } from './lib/build';
-import { backendCpuDelta, backendCpuSeconds, startChild, type ChildServer } from './lib/childServer';
+import os from 'node:os';
+import { BENCH_JWT_SECRET, backendCpuDelta, backendCpuSeconds as backendCpuSecondsOf, redisCommandCalls, redisCpuSeconds, startChild, type ChildServer } from './lib/childServer';
 import { load, type LoadResult } from './lib/load';
 import { median, type Figure } from './lib/report';
 import type { Knex } from '../src/infra/db/knex';
@@ -38,27 +39,109 @@ export async function seedOrderRows(knex: Knex, total: number, userId: string, p
 interface Measured extends LoadResult {
   serverCpuMsPerRequest: number;
   postgresCpuMsPerRequest: number;
+  /** Server + PostgreSQL backends + Redis, counted until the asynchronous work had drained (writes only). */
+  drainedCpuMsPerRequest?: number;
+  drainMs?: number;
+  /** Per request, drained: PostgreSQL transactions and rows of the bench database, Redis commands (whole server). */
+  perRequestCounts?: Record<string, number>;
 }
 
-interface Run {
-  ceilingGet: Measured[];
-  oursGet: Measured[];
-  ceilingPost: Measured[];
-  oursPost: Measured[];
+interface DatabaseCounters {
+  xacts: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  fetched: number;
 }
 
-async function measured(server: ChildServer, knex: Knex, run: () => Promise<LoadResult>): Promise<Measured> {
+async function databaseCounters(knex: Knex): Promise<DatabaseCounters> {
+  // Counters reach pg_stat_database when a backend reports them (at most once a second while busy).
+  // They are database-wide: the idle app's background work (polls, queue) counts in the minimal server's runs too.
+  await knex.raw('select pg_stat_clear_snapshot()');
+  const row = (await knex.raw(
+    `select xact_commit + xact_rollback as xacts, tup_inserted as inserted, tup_updated as updated, tup_deleted as deleted, tup_fetched as fetched
+       from pg_stat_database where datname = current_database()`,
+  )) as { rows: Record<keyof DatabaseCounters, string>[] };
+  const r = row.rows[0]!;
+  return { xacts: Number(r.xacts), inserted: Number(r.inserted), updated: Number(r.updated), deleted: Number(r.deleted), fetched: Number(r.fetched) };
+}
+
+type CaseKey = 'ceilingGet' | 'oursGet' | 'minimalGet' | 'ceilingPost' | 'oursPost' | 'minimalPost';
+type Run = Record<CaseKey, Measured[]>;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until the asynchronous work of the writes is done: every checkpoint (projector, notifier,
+ * reactors) at the newest event, then the server's CPU quiet (under 10 % of a core over 300 ms:
+ * email jobs, pushes). Bounded by 60 s.
+ */
+async function drain(server: ChildServer, knex: Knex): Promise<number> {
+  const started = Date.now();
+  const deadline = started + 60_000;
+  for (;;) {
+    const row = (await knex.raw(
+      `select (select coalesce(max(position), 0) from events) as head,
+              (select coalesce(min(position), -1) from projection_checkpoints) as low`,
+    )) as { rows: { head: string; low: string }[] };
+    if (BigInt(row.rows[0]!.low) >= BigInt(row.rows[0]!.head) || Date.now() > deadline) break;
+    await sleep(50);
+  }
+  for (;;) {
+    const before = server.cpuSeconds() ?? 0;
+    await sleep(300);
+    const used = (server.cpuSeconds() ?? 0) - before;
+    if (used < 0.03 || Date.now() > deadline) break;
+  }
+  return Date.now() - started;
+}
+
+/** The minimal server's pool names itself: its backends and the app's share the bench database. */
+const MINIMAL_APPLICATION = 'bench-minimal';
+
+async function measured(server: ChildServer, knex: Knex, run: () => Promise<LoadResult>, drains?: (s: ChildServer) => Promise<number>): Promise<Measured> {
+  const backendCpuSeconds = (db: Knex) =>
+    backendCpuSecondsOf(db, server.label === 'minimal server' ? { is: MINIMAL_APPLICATION } : { isNot: MINIMAL_APPLICATION });
   const serverBefore = server.cpuSeconds() ?? 0;
   const postgresBefore = await backendCpuSeconds(knex);
+  const redisBefore = drains ? await redisCpuSeconds() : 0;
+  const countersBefore = drains ? await databaseCounters(knex) : undefined;
+  const commandsBefore = drains ? await redisCommandCalls() : undefined;
   const result = await run();
   const serverAfter = server.cpuSeconds() ?? 0;
   const postgresAfter = await backendCpuSeconds(knex);
   const perRequest = (seconds: number): number => Number(((1000 * seconds) / Math.max(1, result.total)).toFixed(3));
-  return {
+  const out: Measured = {
     ...result,
     serverCpuMsPerRequest: perRequest(serverAfter - serverBefore),
     postgresCpuMsPerRequest: perRequest(backendCpuDelta(postgresBefore, postgresAfter)),
   };
+  if (drains) {
+    out.drainMs = await drains(server);
+    const serverDrained = server.cpuSeconds() ?? 0;
+    const postgresDrained = await backendCpuSeconds(knex);
+    const redisDrained = await redisCpuSeconds();
+    // The drain's own idle wait (300 ms windows) is counted: it is below 10 % of a core by construction.
+    out.drainedCpuMsPerRequest = perRequest(serverDrained - serverBefore + backendCpuDelta(postgresBefore, postgresDrained) + (redisDrained - redisBefore));
+    await sleep(1100); // let every backend report its counters
+    const countersAfter = await databaseCounters(knex);
+    const commandsAfter = await redisCommandCalls();
+    const per = (n: number): number => Number((n / Math.max(1, result.total)).toFixed(2));
+    const counts: Record<string, number> = {};
+    for (const key of Object.keys(countersAfter) as (keyof DatabaseCounters)[]) counts[`pg_${key}`] = per(countersAfter[key] - countersBefore![key]);
+    let redisTotal = 0;
+    const byCommand: [string, number][] = [];
+    for (const [command, calls] of commandsAfter) {
+      const delta = calls - (commandsBefore!.get(command) ?? 0);
+      if (delta <= 0 || command === 'info') continue;
+      redisTotal += delta;
+      byCommand.push([command, delta]);
+    }
+    counts.redis_commands = per(redisTotal);
+    for (const [command, delta] of byCommand.sort((a, b) => b[1] - a[1]).slice(0, 6)) counts[`redis_${command}`] = per(delta);
+    out.perRequestCounts = counts;
+  }
+  return out;
 }
 
 function best<T extends LoadResult>(results: T[]): T {
@@ -66,19 +149,28 @@ function best<T extends LoadResult>(results: T[]): T {
   return results.find((r) => r.requestsPerSecond === rps) ?? results[0]!;
 }
 
+function medianOf(results: Measured[], pick: (m: Measured) => number | undefined): number {
+  return median(results.map(pick).filter((v): v is number => v !== undefined));
+}
+
 /**
  * Figure 4: requests/s and latency of POST /orders (MANUAL) and GET /orders?page=1&limit=20 for a
  * user with 1,000 orders among `total`, at 32 connections from autocannon in this process against
- * the app in a child process; the ceiling is Express 5 answering a constant JSON body, set up the
- * same way. Runs are interleaved ceiling/ours so drift in machine load hits both.
+ * the app in a child process. Two references, each in a child process started the same way: Express 5
+ * answering a constant JSON body (the HTTP ceiling), and Express 5 + pg doing the least the route
+ * needs (minimalServer.ts: one transaction inserting an event and upserting a read-model row; the
+ * listing's own SQL). POST runs also count the CPU of every process (server, PostgreSQL backends,
+ * Redis) until asynchronous work has drained, per order. Runs alternate ours/references, medians
+ * over rounds, so drift in machine load hits all of them.
  */
 export async function benchHttp(quick: boolean): Promise<Figure[]> {
   const total = quick ? 100_000 : 1_000_000;
   const warmupSeconds = quick ? 1 : 2;
   const seconds = quick ? 4 : 10;
-  const rounds = 1;
+  const rounds = Number(process.env.BENCH_HTTP_ROUNDS ?? (quick ? 1 : 3));
   const fixture = await createAppFixture('http');
   let constant: ChildServer | undefined;
+  let minimal: ChildServer | undefined;
   try {
     const reader = await fixture.user('reader');
     const writer = await fixture.user('writer');
@@ -92,18 +184,26 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
         constant = c; // stopped in finally even if the app fails to start
         return c;
       }),
+      build()
+        .then((b) => startChild({ label: 'minimal server', args: b.minimalServer.args, env: { NODE_ENV: 'production', DATABASE_URL: fixture.db.url, JWT_SECRET: BENCH_JWT_SECRET } }))
+        .then((c) => {
+        minimal = c;
+        return c;
+      }),
       seedOrderRows(fixture.db.knex, total, reader.id, fixture.productId),
     ] as const;
     await Promise.allSettled(starts);
-    const [app, ceiling] = await Promise.all(starts);
+    const [app, ceiling, floor] = await Promise.all(starts);
     const seedSeconds = (Date.now() - seedStarted) / 1000;
     const rows = Number(((await fixture.db.knex('orders').count({ n: '*' }).first()) as { n: string }).n);
     const own = Number(((await fixture.db.knex('orders').where('user_id', reader.id).count({ n: '*' }).first()) as { n: string }).n);
     if (own !== USER_ORDERS) throw new Error(`seeded ${own} orders for the reader, expected ${USER_ORDERS}`);
 
+    const drainApp = (server: ChildServer): Promise<number> => drain(server, fixture.db.knex);
+    const drainNothing = async (): Promise<number> => 0;
     const get = (server: ChildServer, user: BenchUser, route: string) => (durationSeconds: number) =>
       measured(server, fixture.db.knex, () => load({ url: `${server.url}${route}`, headers: bearer(user), connections: CONNECTIONS, durationSeconds }));
-    const post = (server: ChildServer, user: BenchUser, route: string) => (durationSeconds: number) =>
+    const post = (server: ChildServer, user: BenchUser, route: string, drains: (s: ChildServer) => Promise<number>) => (durationSeconds: number) =>
       measured(server, fixture.db.knex, () => load({
         url: `${server.url}${route}`,
         method: 'POST',
@@ -111,28 +211,30 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
         body: { items: [{ productId: fixture.productId, quantity: 1 }], paymentMethod: 'MANUAL' },
         connections: CONNECTIONS,
         durationSeconds,
-      }));
-    const cases: Array<[keyof Run, (s: number) => Promise<Measured>]> = [
+      }), drains);
+    const cases: Array<[CaseKey, (s: number) => Promise<Measured>]> = [
       ['ceilingGet', get(ceiling, reader, '/constant')],
       ['oursGet', get(app, reader, '/orders?page=1&limit=20')],
-      ['ceilingPost', post(ceiling, writer, '/constant')],
-      ['oursPost', post(app, writer, '/orders')],
+      ['minimalGet', get(floor, reader, '/orders?page=1&limit=20')],
+      ['ceilingPost', post(ceiling, writer, '/constant', drainNothing)],
+      ['oursPost', post(app, writer, '/orders', drainApp)],
+      ['minimalPost', post(floor, writer, '/orders', drainNothing)],
     ];
-    const runs: Run = { ceilingGet: [], oursGet: [], ceilingPost: [], oursPost: [] };
-    // Warm-up (JIT, pools, caches) of our routes; the constant route needs none to speak of.
-    for (const [key, run] of cases) if (key.startsWith('ours')) await run(warmupSeconds);
+    const runs: Run = { ceilingGet: [], oursGet: [], minimalGet: [], ceilingPost: [], oursPost: [], minimalPost: [] };
+    // Warm-up (JIT, pools, caches) of the routes that touch the database.
+    for (const [key, run] of cases) if (!key.startsWith('ceiling')) await run(warmupSeconds);
     for (let round = 0; round < rounds; round++) {
       for (const [key, run] of cases) {
         const result = await run(seconds);
         runs[key].push(result);
         process.stderr.write(
-          `[bench]   ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, server CPU ${result.serverCpuMsPerRequest} ms/req, postgres CPU ${result.postgresCpuMsPerRequest} ms/req${result.failed ? `, ${result.failed} failed` : ''}\n`,
+          `[bench]   ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, server CPU ${result.serverCpuMsPerRequest} ms/req, postgres CPU ${result.postgresCpuMsPerRequest} ms/req${result.drainedCpuMsPerRequest !== undefined ? `, drained CPU (all processes) ${result.drainedCpuMsPerRequest} ms/req after ${result.drainMs} ms drain` : ''}${result.failed ? `, ${result.failed} failed` : ''}${result.perRequestCounts ? `\n[bench]     per request: ${JSON.stringify(result.perRequestCounts)}` : ''}\n`,
         );
       }
     }
     const appMemory = app.memory();
     const figures: Figure[] = [];
-    const context = { tableRows: rows, userOrders: own, connections: CONNECTIONS, seconds, seedSeconds: Number(seedSeconds.toFixed(1)) };
+    const context = { tableRows: rows, userOrders: own, connections: CONNECTIONS, seconds, rounds, seedSeconds: Number(seedSeconds.toFixed(1)), loadAverage: os.loadavg()[0]!.toFixed(2) };
     for (const [label, oursKey, ceilingKey] of [
       ['GET /orders?page=1&limit=20', 'oursGet', 'ceilingGet'],
       ['POST /orders (MANUAL)', 'oursPost', 'ceilingPost'],
@@ -174,11 +276,75 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
       );
       if (failed > 0.01 * (ours.total + ceil.total)) throw new Error(`${label}: ${failed} requests failed (non-2xx, errors or timeouts)`);
     }
+    figures.push(...minimalFigures(runs, context));
     return figures;
   } finally {
     await constant?.stop();
+    await minimal?.stop();
     await fixture.close();
   }
+}
+
+/** Issue 19's targets: ours against the Express + pg minimal server, medians over the alternating rounds. */
+function minimalFigures(runs: Run, context: Record<string, number | string>): Figure[] {
+  const ratioOf = (a: number, b: number): number => Number((a / b).toFixed(2));
+  const rps = (key: CaseKey): number => medianOf(runs[key], (m) => m.requestsPerSecond);
+  const p99 = (key: CaseKey): number => medianOf(runs[key], (m) => m.p99Ms);
+  const cpu = (key: CaseKey): number => medianOf(runs[key], (m) => m.drainedCpuMsPerRequest);
+  const getRatio = ratioOf(rps('oursGet'), rps('minimalGet'));
+  const postRatio = ratioOf(rps('oursPost'), rps('minimalPost'));
+  const p99Ratio = ratioOf(p99('oursPost'), p99('minimalPost'));
+  const cpuRatio = ratioOf(cpu('oursPost'), cpu('minimalPost'));
+  for (const key of ['oursGet', 'minimalGet', 'oursPost', 'minimalPost'] as const) {
+    const failed = runs[key].reduce((n, m) => n + m.failed, 0);
+    const total = runs[key].reduce((n, m) => n + m.total, 0);
+    if (failed > 0.01 * total) throw new Error(`${key}: ${failed} of ${total} requests failed (non-2xx, errors or timeouts)`);
+  }
+  return [
+    {
+      name: `4 GET /orders?page=1&limit=20 c${CONNECTIONS} vs minimal pg`,
+      unit: 'req/s',
+      ours: rps('oursGet'),
+      reference: { label: 'express+pg same SQL', value: rps('minimalGet') },
+      target: '≥ 0.5',
+      met: getRatio >= 0.5,
+      extra: { ...context, ratio: getRatio, oursP99Ms: p99('oursGet'), minimalP99Ms: p99('minimalGet') },
+    },
+    {
+      name: `4 POST /orders (MANUAL) c${CONNECTIONS} vs minimal write`,
+      unit: 'req/s',
+      ours: rps('oursPost'),
+      reference: { label: 'express+pg insert+upsert', value: rps('minimalPost') },
+      target: '≥ 0.5',
+      met: postRatio >= 0.5,
+      extra: { ...context, ratio: postRatio },
+    },
+    {
+      name: `4 POST /orders (MANUAL) p99 vs minimal write`,
+      unit: 'ms',
+      ours: p99('oursPost'),
+      reference: { label: 'express+pg insert+upsert', value: p99('minimalPost') },
+      target: '≤ 2×',
+      met: p99Ratio <= 2,
+      extra: { ratio: p99Ratio },
+    },
+    {
+      name: '4 CPU per order, all processes, drained',
+      unit: 'ms',
+      ours: cpu('oursPost'),
+      reference: { label: 'express+pg insert+upsert', value: cpu('minimalPost') },
+      target: '≤ 3×',
+      met: cpuRatio <= 3,
+      extra: {
+        ratio: cpuRatio,
+        drainMs: medianOf(runs.oursPost, (m) => m.drainMs),
+        appCpuMsPerOrderUnderLoad: medianOf(runs.oursPost, (m) => m.serverCpuMsPerRequest),
+        postgresCpuMsPerOrderUnderLoad: medianOf(runs.oursPost, (m) => m.postgresCpuMsPerRequest),
+        ...Object.fromEntries(Object.entries(best(runs.oursPost).perRequestCounts ?? {}).map(([k, v]) => [`oursPerOrder_${k}`, v])),
+        ...Object.fromEntries(Object.entries(best(runs.minimalPost).perRequestCounts ?? {}).map(([k, v]) => [`minimalPerOrder_${k}`, v])),
+      },
+    },
+  ];
 }
 
 /** BENCH_CPU_PROF=<dir> profiles the app child of the named figure (`http`, `e2e`, `memory`). */

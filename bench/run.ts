@@ -9,6 +9,8 @@ import { benchSocketFlood } from './socketFlood';
 import { benchAuthCheck } from './authCheck';
 import { benchMetricsOverhead } from './metricsOverhead';
 import { benchStockOrders } from './stockOrders';
+import { benchTracingOverhead } from './tracingOverhead';
+import { benchPersonalData } from './personalData';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 import { dropSeededDatabases } from './lib/sharedSeed';
 import { removeBuild } from './lib/build';
@@ -27,6 +29,8 @@ const benches: Bench[] = [
   { name: 'auth check', run: benchAuthCheck },
   { name: 'metrics overhead', run: benchMetricsOverhead },
   { name: 'stock orders', run: benchStockOrders },
+  { name: 'tracing overhead', run: benchTracingOverhead },
+  { name: 'personal data', run: benchPersonalData },
 ];
 
 async function main(): Promise<void> {

@@ -16,6 +16,8 @@ export interface Build {
   claimsOnlyApp: Entry;
   cli: Entry;
   constantServer: Entry;
+  /** Express + pg doing the least an order write or an order listing needs: the issue-19 ceilings. */
+  minimalServer: Entry;
 }
 
 // Under bench/build/<pid>/dist/: ignored by git (the dist/ pattern) and below the repo's
@@ -25,7 +27,7 @@ let building: Promise<Build> | undefined;
 
 function fromSource(): Build {
   const tsx = (file: string): Entry => ({ args: ['--import', 'tsx', path.join(REPO_ROOT, file)], runtime: `node --import tsx ${file}` });
-  return { app: tsx('src/main.ts'), claimsOnlyApp: tsx('bench/claimsOnlyServer.ts'), cli: tsx('src/cli/main.ts'), constantServer: tsx('bench/constantServer.ts') };
+  return { app: tsx('src/main.ts'), claimsOnlyApp: tsx('bench/claimsOnlyServer.ts'), cli: tsx('src/cli/main.ts'), constantServer: tsx('bench/constantServer.ts'), minimalServer: tsx('bench/minimalServer.ts') };
 }
 
 /**
@@ -47,7 +49,7 @@ export function build(): Promise<Build> {
       JSON.stringify({
         extends: path.join(REPO_ROOT, 'tsconfig.build.json'),
         compilerOptions: { outDir, rootDir: REPO_ROOT, sourceMap: false, incremental: false, noCheck: true },
-        include: [path.join(REPO_ROOT, 'src'), path.join(REPO_ROOT, 'bench', 'constantServer.ts'), path.join(REPO_ROOT, 'bench', 'claimsOnlyServer.ts')],
+        include: [path.join(REPO_ROOT, 'src'), path.join(REPO_ROOT, 'bench', 'constantServer.ts'), path.join(REPO_ROOT, 'bench', 'claimsOnlyServer.ts'), path.join(REPO_ROOT, 'bench', 'minimalServer.ts')],
       }),
     );
     const started = Date.now();
@@ -58,7 +60,7 @@ export function build(): Promise<Build> {
       );
     });
     const js = (file: string): string => path.join(outDir, file);
-    const wanted = ['src/main.js', 'src/cli/main.js', 'bench/constantServer.js', 'bench/claimsOnlyServer.js'];
+    const wanted = ['src/main.js', 'src/cli/main.js', 'bench/constantServer.js', 'bench/claimsOnlyServer.js', 'bench/minimalServer.js'];
     if (!wanted.every((f) => fs.existsSync(js(f)))) {
       process.stderr.write(`[bench] build failed, running the sources with tsx instead:\n${failure ?? ''}\n`);
       return fromSource();
@@ -71,6 +73,7 @@ export function build(): Promise<Build> {
       claimsOnlyApp: node('bench/claimsOnlyServer.js'),
       cli: node('src/cli/main.js'),
       constantServer: node('bench/constantServer.js'),
+      minimalServer: node('bench/minimalServer.js'),
     };
   })();
   return building;

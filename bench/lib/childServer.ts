@@ -89,10 +89,15 @@ const CLOCK_TICKS = 100;
 
 /**
  * CPU seconds used so far by each PostgreSQL backend connected to the database `knex` uses, by
- * pid: other databases' work on the same server (other benches, test runs) is left out.
+ * pid: other databases' work on the same server (other benches, test runs) is left out. With
+ * `applicationName`, only the backends of that application (or all but it), when servers share a database.
  */
-export async function backendCpuSeconds(knex: Knex): Promise<Map<number, number>> {
-  const rows = (await knex.raw('select pid from pg_stat_activity where datname = current_database()')) as { rows: { pid: number }[] };
+export async function backendCpuSeconds(knex: Knex, applicationName?: { is?: string; isNot?: string }): Promise<Map<number, number>> {
+  const rows = (await knex.raw(
+    `select pid from pg_stat_activity where datname = current_database()
+       and (?::text is null or application_name = ?) and (?::text is null or application_name is distinct from ?)`,
+    [applicationName?.is ?? null, applicationName?.is ?? null, applicationName?.isNot ?? null, applicationName?.isNot ?? null],
+  )) as { rows: { pid: number }[] };
   const cpu = new Map<number, number>();
   for (const { pid } of rows.rows) {
     const seconds = cpuSeconds(pid);
@@ -216,6 +221,7 @@ export async function appEnv(databaseUrl: string, overrides: Record<string, stri
     REDIS_PORT: '6379',
     REDIS_KEY_PREFIX: prefix,
     JWT_SECRET: BENCH_JWT_SECRET,
+    PII_MASTER_KEY: randomBytes(32).toString('base64'),
     BCRYPT_ROUNDS: '4',
     RATE_LIMIT_MAX: '100000000',
     LOGIN_RATE_LIMIT_MAX: '100000000',
@@ -248,6 +254,40 @@ export async function deleteRedisKeys(prefix: string): Promise<void> {
       cursor = next;
       if (cursor === '0') break;
     }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** CPU seconds the Redis server has used (INFO cpu: user + sys of the whole server; other clients' work included). */
+export async function redisCpuSeconds(): Promise<number> {
+  const info = await redisInfo('cpu');
+  return Number(info.get('used_cpu_user') ?? 0) + Number(info.get('used_cpu_sys') ?? 0);
+}
+
+/** Calls per command from INFO commandstats (whole server). */
+export async function redisCommandCalls(): Promise<Map<string, number>> {
+  const info = await redisInfo('commandstats');
+  const calls = new Map<string, number>();
+  for (const [key, value] of info) {
+    const match = /^cmdstat_(.+)$/.exec(key);
+    const n = /calls=(\d+)/.exec(value)?.[1];
+    if (match && n) calls.set(match[1]!, Number(n));
+  }
+  return calls;
+}
+
+async function redisInfo(section: string): Promise<Map<string, string>> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, connectTimeout: 5000, maxRetriesPerRequest: 2, lazyConnect: true });
+  try {
+    await redis.connect();
+    const text = await redis.info(section);
+    const fields = new Map<string, string>();
+    for (const line of text.split(/\r?\n/)) {
+      const colon = line.indexOf(':');
+      if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1));
+    }
+    return fields;
   } finally {
     redis.disconnect();
   }

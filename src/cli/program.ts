@@ -7,6 +7,7 @@ import { migrateToLatest } from '../infra/db/migrations';
 import { orderStreamId } from '../events/codec';
 import { readModelProjections } from '../projections/readModels';
 import { createAdmin, readPasswordFromStdin } from './adminCreate';
+import { addPrivacyCommands } from './privacy';
 import { createCliContext, type CliContext } from './context';
 import { addEmailCommands } from './emails';
 import { DEFAULT_DEMO_ADMIN_EMAIL, formatDemo, seedDemo, walkthrough } from './demo';
@@ -306,6 +307,7 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
     );
 
   addEmailCommands(program, run);
+  addPrivacyCommands(program, run);
 
   return program;
 }

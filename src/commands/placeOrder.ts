@@ -11,6 +11,9 @@ import { ownerOrAdmin } from './order/orderAccess';
 import { isAwaitingPayment } from './order/orderDecider';
 import { handleOrderCommand, type HandleResult } from './orderCommandHandler';
 import type { PaymentDeps } from './payments/paymentDeps';
+import type { DataKeyStore } from '../infra/privacy/dataKeyStore';
+import { openProfileAddress, sealOrderPersonalData } from './privacy/personalData';
+import type { OrderPersonalData } from './privacy/shippingAddress';
 import { startPayment } from './payments/startPayment';
 import type { ProductLocks } from './stock/productLocks';
 import { stockStreamId } from '../events/stockCodec';
@@ -27,6 +30,7 @@ export interface PlacementDeps {
   logger: Logger;
   /** Buyers of one tracked product in this process take turns (see ProductLocks); absent: they race. */
   productLocks?: ProductLocks;
+  dataKeys: DataKeyStore;
 }
 
 /** The products among these whose stock is tracked (their stock stream exists): one small read each. */
@@ -39,6 +43,8 @@ export interface PlaceOrderRequest {
   userId: string;
   items: { productId: string; quantity: number }[];
   paymentMethod: PaymentMethod;
+  /** Shipping address and contact; without an address, the profile's default address is used. */
+  personalData?: OrderPersonalData;
   /** The client's Idempotency-Key: the same key and body always mean the same order. */
   idempotencyKey: string | undefined;
   /** What the key is bound to (the request body as the client sent it). */
@@ -113,6 +119,15 @@ async function releaseIfNothingStored(deps: PlacementDeps, userId: string, key: 
   }
 }
 
+/** The order's personal data, the profile's default address filling in a missing shipping address. */
+async function withDefaultAddress(deps: PlacementDeps, userId: string, given: OrderPersonalData | undefined): Promise<OrderPersonalData | undefined> {
+  if (given?.shippingAddress) return given;
+  const row = (await deps.knex('users').where('id', userId).first('default_shipping_address')) as { default_shipping_address: string | null } | undefined;
+  if (!row?.default_shipping_address) return given;
+  const shippingAddress = openProfileAddress(await deps.dataKeys.keyFor(userId), userId, row.default_shipping_address);
+  return { ...given, shippingAddress };
+}
+
 /**
  * Places an order: binds the Idempotency-Key to an order id, prices the items from the catalog and
  * lets the decider decide. Whatever refuses the order before anything is stored (catalog, decider,
@@ -123,10 +138,15 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
   const { orderId, fresh } = await reserveOrderId(deps.knex, userId, key, request.body);
   try {
     const { items, currency } = await priceItems(deps.knex, request.items);
+    const personal = await withDefaultAddress(deps, userId, request.personalData);
+    const personalData = personal ? await sealOrderPersonalData(deps.dataKeys, userId, orderId, personal) : undefined;
     const place = () => handleOrderCommand(
       deps.store,
       orderId,
-      { type: 'PlaceOrder', data: { orderId, userId, items, currency, paymentMethod: request.paymentMethod, now: request.now } },
+      {
+        type: 'PlaceOrder',
+        data: { orderId, userId, items, currency, paymentMethod: request.paymentMethod, ...(personalData ? { personalData } : {}), now: request.now },
+      },
       // A freshly generated id has no stream yet: no need to read it before the first append.
       { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh, maxAttempts: PLACE_ATTEMPTS },
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sealedSchema } from './personalData';
 import { currencySchema, isoTimeSchema, minorUnitsSchema } from './valueSchemas';
 
 export const orderStatuses = [
@@ -41,6 +42,11 @@ export const orderPlacedSchema = z.object({
   currency: currencySchema,
   paymentMethod: paymentMethodSchema,
   placedAt: isoTimeSchema,
+  /**
+   * v2: shipping address and contact email sealed with the customer's data key (see personalData.ts);
+   * absent when the order carries none (and on v1 events). Everything else stays clear for the audit.
+   */
+  personalData: sealedSchema.optional(),
 });
 
 export const paymentInitiatedSchema = z.object({
@@ -211,6 +217,16 @@ export const returnReceivedSchema = z.object({
   receivedAt: isoTimeSchema,
 });
 
+/**
+ * The customer's data key was destroyed: the order's sealed personal data can never be opened again.
+ * The order itself (amounts, statuses, times) stays as it was.
+ */
+export const customerDataErasedSchema = z.object({
+  orderId: uuid,
+  userId: uuid,
+  erasedAt: isoTimeSchema,
+});
+
 /** Who or what caused an event: stored in metadata, shown by the audit trail. */
 export const actorSchema = z.object({
   type: z.enum(['user', 'admin', 'system', 'provider']),
@@ -224,6 +240,9 @@ export const eventMetadataSchema = z
     actor: actorSchema.optional(),
     requestId: z.string().optional(),
     causationId: z.string().optional(),
+    // W3C trace context of the append (issue 14), written only when tracing is on; subscribers continue it.
+    traceparent: z.string().optional(),
+    tracestate: z.string().optional(),
   })
   .passthrough();
 export type EventMetadata = z.infer<typeof eventMetadataSchema>;
@@ -233,7 +252,7 @@ export type EventMetadata = z.infer<typeof eventMetadataSchema>;
  * means a new version plus an upcaster in upcasters.ts; names never change.
  */
 export const orderEventSchemas = {
-  OrderPlaced: { version: 1, schema: orderPlacedSchema },
+  OrderPlaced: { version: 2, schema: orderPlacedSchema },
   PaymentInitiated: { version: 1, schema: paymentInitiatedSchema },
   PaymentSucceeded: { version: 1, schema: paymentSucceededSchema },
   PaymentFailed: { version: 1, schema: paymentFailedSchema },
@@ -250,6 +269,7 @@ export const orderEventSchemas = {
   ReturnApproved: { version: 1, schema: returnApprovedSchema },
   ReturnRejected: { version: 1, schema: returnRejectedSchema },
   ReturnReceived: { version: 1, schema: returnReceivedSchema },
+  CustomerDataErased: { version: 1, schema: customerDataErasedSchema },
 } as const;
 
 type Schemas = typeof orderEventSchemas;
@@ -299,6 +319,8 @@ export function occurredAt(event: OrderEvent): string {
       return event.data.rejectedAt;
     case 'ReturnReceived':
       return event.data.receivedAt;
+    case 'CustomerDataErased':
+      return event.data.erasedAt;
     default: {
       const exhaustive: never = event;
       return exhaustive;

@@ -13,6 +13,8 @@ export const upcasters: Partial<Record<OrderEventType, Record<number, Upcaster>>
   // once (commands/order/orderStream.ts, with the decider's refundIsStray), and subscribers of
   // $all are handed it resolved the same way (decodeOrderRecords).
   RefundRequested: { 1: (data) => data, 2: (data) => data },
+  // v2 added the optional sealed personalData; a v1 order carries none.
+  OrderPlaced: { 1: (data) => data },
 };
 
 export function upcast(type: OrderEventType, fromVersion: number, toVersion: number, data: Record<string, unknown>): Record<string, unknown> {

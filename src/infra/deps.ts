@@ -13,6 +13,7 @@ import type { Notifier } from '../projections/notifier';
 import type { SocketServer } from './socket/socketServer';
 import type { PaymentDeps } from '../commands/payments/paymentDeps';
 import type { Metrics } from './metrics/metrics';
+import type { DataKeyStore } from './privacy/dataKeyStore';
 
 /**
  * Everything a role needs, built once in the composition root (runtime.ts) and passed down as one
@@ -32,6 +33,8 @@ export interface Deps {
   waiter: ProjectionWaiter;
   /** Where command answers read the order (the read models, through the waiter). */
   orderReads: OrderReads;
+  /** Customers' data keys (personal data sealed in events; destroyed on erasure). */
+  dataKeys: DataKeyStore;
   projector?: Projector;
   /** api role: Socket.io on this process's HTTP server. */
   sockets?: SocketServer;

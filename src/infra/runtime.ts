@@ -1,3 +1,5 @@
+import { PostgresDataKeyStore } from './privacy/dataKeyStore';
+import { localKeyWrapper } from './privacy/masterKey';
 import type { Express } from 'express';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -38,6 +40,8 @@ import { startOpsServer, type OpsServer } from './ops/opsServer';
 import { readiness } from './ops/readiness';
 import { queueDashboard } from './http/queueDashboard';
 import { withPaymentRoutes } from './http/routes/paymentRoutes';
+import type { EventTracing } from './tracing/eventTracing';
+import { traceEventStore } from './tracing/traceEventStore';
 
 export { readModelProjections };
 
@@ -68,6 +72,11 @@ export interface RuntimeOptions {
    * API did before revocation existed. Not reachable through configuration.
    */
   trustTokenClaims?: boolean;
+  /**
+   * Trace hooks of the OpenTelemetry SDK the entry point started (startTracing) before requiring
+   * this module; absent, tracing is off and no span is made.
+   */
+  tracing?: EventTracing;
 }
 
 async function closeServer(server: http.Server, graceMs: number): Promise<void> {
@@ -127,13 +136,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   }
 
   const metrics = new Metrics({ logger: logger.child({ component: 'metrics' }) });
-  const store = instrumentEventStore(
-    await openEventStore(config, logger).catch(async (error: unknown) => {
-      await knex.destroy();
-      throw error;
-    }),
-    metrics,
-  );
+  const { tracing } = options;
+  const opened = await openEventStore(config, logger).catch(async (error: unknown) => {
+    await knex.destroy();
+    throw error;
+  });
+  const store = instrumentEventStore(tracing ? traceEventStore(opened, tracing) : opened, metrics);
   const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
   const waiter = instrumentWaiter(
@@ -145,6 +153,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const auth = new AuthState({ knex, connectionString: config.DATABASE_URL, ttlMs: config.AUTH_STATE_TTL_MS, logger: logger.child({ component: 'auth' }) });
   await auth.start();
   const tokens = createTokenService(config.jwtSecret, config.JWT_EXPIRES_IN_SECONDS);
+  const dataKeys = new PostgresDataKeyStore(knex, localKeyWrapper(config, (message) => logger.warn(message)));
 
   const deps: Deps = {
     config,
@@ -156,7 +165,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     auth,
     authenticator: options.trustTokenClaims ? claimsOnlyAuthenticator(tokens) : createAuthenticator(tokens, auth),
     waiter,
-    orderReads: readModelOrderReads(knex, waiter),
+    orderReads: readModelOrderReads(knex, waiter, dataKeys),
+    dataKeys,
     clock: () => new Date(),
     metrics,
   };
@@ -172,6 +182,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       logger: logger.child({ role: 'projector' }),
       connectionString: config.DATABASE_URL,
       batchSize: config.PROJECTOR_BATCH_SIZE,
+      tracing,
+      onProjected: (position) => waiter.projected(position),
     });
     projector.start();
     deps.projector = projector;
@@ -191,6 +203,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       connectionString: config.DATABASE_URL,
       publisher,
       emails,
+      tracing,
     });
     notifier.start();
     deps.notifier = notifier;
@@ -208,7 +221,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const emailWorker = startEmailWorker({
       config,
       logger,
-      process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger }, data),
+      process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger, dataKeys }, data),
+      tracing,
     });
     observeEmailWorker(emailWorker.worker, metrics);
     components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
@@ -246,6 +260,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         logger: logger.child({ role: 'refund-reactor' }),
         connectionString: config.DATABASE_URL,
         retryMs: config.PAYMENT_REFUND_RETRY_MS,
+        tracing,
       });
       refunds.start();
       observed.subscribers.push({ name: 'refund-reactor', checkpoints: [REFUND_REACTOR_NAME] });

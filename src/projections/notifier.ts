@@ -9,6 +9,7 @@ import { recordEmails } from '../infra/queue/emailOutbox';
 import type { EmailJobData, EmailQueue } from '../infra/queue/emailQueue';
 import { ADMINS_ROOM, orderRoom, userRoom } from '../infra/socket/socketEvents';
 import { withTimeout } from '../infra/withTimeout';
+import { noTracing, type EventSpans } from '../infra/tracing/eventTracing';
 import type { ServerEventName, ServerEventPayload, SocketPublisher } from '../infra/socket/socketPublisher';
 
 export const NOTIFIER_CHECKPOINT = 'notifier';
@@ -120,16 +121,31 @@ export class Notifier extends SubscriberRole {
       maxBatchSize: options.batchSize ?? 200,
       // Cached states may be from before the checkpoint's events are read again: start afresh.
       onResume: () => this.states.clear(),
+      // Batches that owe no email move only the checkpoint: written at most every 250 ms (a crash
+      // pushes at most that much again, which at-least-once delivery allows).
+      checkpointOnlyDelayMs: 250,
       handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
   }
 
   private async handleBatch(batch: RecordedEvent[], context: BatchContext): Promise<void> {
+    const spans = (this.options.tracing ?? noTracing).open('notify', batch);
+    try {
+      await spans.run(() => this.notify(batch, context, spans));
+    } catch (error) {
+      spans.end(error);
+      throw error;
+    }
+    spans.end();
+  }
+
+  private async notify(batch: RecordedEvent[], context: BatchContext, spans: EventSpans): Promise<void> {
     const { publisher, emails } = this.options;
     const last = batch[batch.length - 1];
     if (!last) return;
     const pushes: Push[] = [];
     const jobs: EmailJobData[] = [];
+    const pushSpans: Array<() => void> = [];
     for (const record of batch) {
       if (!isOrderStream(record.streamId)) continue;
       const stored = decodeOrderEvent(record);
@@ -137,12 +153,20 @@ export class Notifier extends SubscriberRole {
       const after = evolve(before, stored.event);
       this.remember(stored, after);
       const planned = notificationsFor(stored, before, after);
-      pushes.push(...planned.pushes);
-      if (planned.email) jobs.push(planned.email);
+      if (planned.pushes.length > 0) {
+        pushes.push(...planned.pushes);
+        pushSpans.push(spans.child(record, 'socket.io push'));
+      }
+      if (planned.email) {
+        // The send continues this event's trace (a job the outbox re-queues later starts its own).
+        const carrier = spans.carrier(record);
+        jobs.push(carrier.traceparent === undefined ? planned.email : { ...planned.email, ...carrier });
+      }
     }
     const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
     for (const push of pushes) publisher.emit(push.rooms, push.event, push.payload);
     if (pushes.length > 0) await publisher.flush(timeoutMs);
+    for (const end of pushSpans) end();
     // The emails the batch owes go to the outbox with the checkpoint; queued once that has committed.
     await context.commit(last.position, jobs.length > 0 ? (trx) => recordEmails(trx, jobs) : undefined);
     if (jobs.length === 0) return;

@@ -14,6 +14,7 @@ function detailFor(event: OrderEvent): Record<string, unknown> {
     case 'PaymentFailed':
       return { provider: event.data.provider, reason: event.data.reason };
     case 'OrderStatusChanged':
+    case 'CustomerDataErased':
       return {};
     case 'OrderCancelled':
       return event.data.reason ? { reason: event.data.reason } : {};

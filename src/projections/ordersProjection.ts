@@ -23,6 +23,9 @@ export interface OrderRowValues {
   refunds: string;
   /** JSON array of ReturnRow. */
   returns: string;
+  /** OrderPlaced's sealed personal data as stored (never clear text); null when none or erased. */
+  personal_data: string | null;
+  personal_data_erased: boolean;
   revision: string;
   position: string;
   placed_at: string;
@@ -79,6 +82,8 @@ type Changes = Partial<
     | 'stray_refunds_completed'
     | 'refunds'
     | 'returns'
+    | 'personal_data'
+    | 'personal_data_erased'
   >
 >;
 
@@ -169,6 +174,9 @@ function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>, row: Or
       return { returns: returnsWith(row, event.data.returnId, { status: 'REJECTED', rejectionReason: event.data.reason, updatedAt: event.data.rejectedAt }) };
     case 'ReturnReceived':
       return { returns: returnsWith(row, event.data.returnId, { status: 'RECEIVED', lines: event.data.lines, updatedAt: event.data.receivedAt }) };
+    case 'CustomerDataErased':
+      // The ciphertext can no longer be opened; the read model drops it too.
+      return { personal_data: null, personal_data_erased: true };
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -204,6 +212,8 @@ export function applyToOrderRow(row: OrderRowValues | undefined, stored: StoredO
       stray_refunds_completed: 0,
       refunds: '[]',
       returns: '[]',
+      personal_data: d.personalData ?? null,
+      personal_data_erased: false,
       placed_at: d.placedAt,
       ...common,
     };
@@ -233,6 +243,8 @@ interface StoredOrderRow {
   stray_refunds_completed: number;
   refunds: unknown;
   returns: unknown;
+  personal_data: string | null;
+  personal_data_erased: boolean;
   revision: string;
   position: string;
   placed_at: Date;
@@ -260,6 +272,8 @@ const updatableColumns = [
   'stray_refunds_completed',
   'refunds',
   'returns',
+  'personal_data',
+  'personal_data_erased',
   'revision',
   'position',
   'updated_at',

@@ -5,6 +5,7 @@ import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infr
 import type { PaymentDeps } from '../commands/payments/paymentDeps';
 import { executeRefundAttempt } from '../commands/payments/partialRefunds';
 import { executeRefund } from '../commands/payments/refunds';
+import { noTracing } from '../infra/tracing/eventTracing';
 
 /** A full refund request, a partial refund, or an admin's retry of a refused one: each is sent to the provider. */
 const refundEventTypes: ReadonlySet<string> = new Set(['RefundRequested', 'PartialRefundRequested', 'RefundRetryRequested']);
@@ -39,6 +40,8 @@ export class RefundReactor extends SubscriberRole {
       ...subscriberDeps(options),
       maxBatchSize: 100,
       failurePauseMs: options.retryMs,
+      // Most batches hold no refund request: their checkpoint-only moves are written at most every 250 ms.
+      checkpointOnlyDelayMs: 250,
       handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
   }
@@ -62,8 +65,17 @@ export class RefundReactor extends SubscriberRole {
       const stored = decodeOrderEvent(record);
       const { type } = stored.event;
       if (type !== 'RefundRequested' && type !== 'PartialRefundRequested' && type !== 'RefundRetryRequested') continue;
-      await this.refund(stored.event.data.orderId, stored.id, type === 'RefundRequested' ? executeRefund : executeRefundAttempt);
-      await context.commit(record.position);
+      const spans = (this.options.tracing ?? noTracing).open('refund', [record]);
+      try {
+        // The provider's answer is appended inside this span, so it continues the request's trace.
+        await spans.run(() => this.refund(stored.event.data.orderId, stored.id, type === 'RefundRequested' ? executeRefund : executeRefundAttempt));
+      } catch (error) {
+        spans.end(error);
+        throw error;
+      }
+      spans.end();
+      // Written now (as work, not deferred): a crash repeats at most the request in hand.
+      await context.commit(record.position, async () => undefined);
     }
     await context.commit(last.position);
   }

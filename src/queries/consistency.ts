@@ -80,6 +80,14 @@ export class ProjectionWaiter {
     });
   }
 
+  /**
+   * The read models of this process's projector have committed `position` (every checkpoint moved
+   * there): waiters here need not wait for the notification's round trip through PostgreSQL.
+   */
+  projected(position: bigint): void {
+    this.advance(position);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.pollTimer) clearTimeout(this.pollTimer);

@@ -4,6 +4,8 @@ import { OrderNotFoundError } from '../commands/order/orderErrors';
 import type { Logger } from '../infra/logger';
 import { ConsistencyTimeoutError, type ProjectionWaiter } from './consistency';
 import { getOrder, orderFromEvents, type OrderDto } from './orderQueries';
+import type { StoredOrderEvent } from '../events/codec';
+import type { DataKeyStore } from '../infra/privacy/dataKeyStore';
 
 /**
  * consistent: `order` is the read model, which has applied `position`. pending: the command was
@@ -26,11 +28,17 @@ export interface OrderReads {
   /** Waits, bounded, until the read models have applied `position`; ConsistencyTimeoutError past the bound. */
   waitFor(position: bigint, timeoutMs: number): Promise<void>;
   getOrder(orderId: string): Promise<OrderDto | undefined>;
+  /** The order folded from its events, personal data opened as getOrder opens it. */
+  fromEvents(events: readonly StoredOrderEvent[]): Promise<OrderDto | undefined>;
 }
 
 /** The PostgreSQL read models, as the runtime reads them. */
-export function readModelOrderReads(knex: Knex, waiter: Pick<ProjectionWaiter, 'waitFor'>): OrderReads {
-  return { waitFor: (position, timeoutMs) => waiter.waitFor(position, timeoutMs), getOrder: (orderId) => getOrder(knex, orderId, {}) };
+export function readModelOrderReads(knex: Knex, waiter: Pick<ProjectionWaiter, 'waitFor'>, keys: DataKeyStore): OrderReads {
+  return {
+    waitFor: (position, timeoutMs) => waiter.waitFor(position, timeoutMs),
+    getOrder: (orderId) => getOrder(knex, orderId, {}, keys),
+    fromEvents: (events) => orderFromEvents(events, keys),
+  };
 }
 
 export interface OrderAfterCommandDeps {
@@ -58,7 +66,7 @@ export async function orderAfterCommand(deps: OrderAfterCommandDeps, result: Han
     // Only the error's code is logged: a driver's message can carry SQL and bound values.
     reason = error instanceof ConsistencyTimeoutError ? 'read model lagging' : `read model unreachable (${errorCode(error)})`;
   }
-  const order = orderFromEvents(result.stream.events);
+  const order = await deps.reads.fromEvents(result.stream.events);
   if (!order) throw new OrderNotFoundError(result.orderId);
   deps.logger.warn({ orderId: result.orderId, position, reason }, 'answering from the command result');
   return answer(order, 'pending');

@@ -4,6 +4,9 @@ import { ValidationError } from '../errors';
 import { orderItemSchema, orderStatusSchema, paymentMethodSchema } from '../events/orderEvents';
 import type { StoredOrderEvent } from '../events/codec';
 import { orderRowFromEvents, type OrderRow, type OrderRowValues } from '../projections/ordersProjection';
+import { shippingAddressSchema } from '../commands/privacy/shippingAddress';
+import type { DataKeyStore } from '../infra/privacy/dataKeyStore';
+import { openPersonalData } from './privacy/revealPersonalData';
 
 export const MAX_PAGE_LIMIT = 100;
 
@@ -63,6 +66,11 @@ export const orderDtoSchema = z.object({
       completed: z.number().int().describe('Refunds the provider confirmed'),
     })
     .describe('Payments the order never counted (wrong amount, duplicate, after cancellation), given back apart from the order\'s own payment'),
+  personalData: z
+    .enum(['NONE', 'PRESENT', 'ERASED'])
+    .describe('PRESENT: the order has a shipping address or contact (shown to its owner and admins); ERASED: the customer\'s data was erased'),
+  shippingAddress: shippingAddressSchema.nullable().describe('null when the order has none, or after erasure'),
+  contactEmail: z.string().nullable().describe('Where the order\'s emails go; null: the account\'s email'),
   revision: z.number().int(),
   position: z.string().describe('Global position of the last event applied to this row (decimal string)'),
   placedAt: z.iso.datetime(),
@@ -113,6 +121,9 @@ function dtoOf(row: RowColumns, items: unknown, refunds: unknown, returns: unkno
     refunds: refunds as OrderDto['refunds'],
     returns: returns as OrderDto['returns'],
     strayRefunds: { pending: row.stray_refunds_pending, completed: row.stray_refunds_completed },
+    personalData: row.personal_data_erased ? 'ERASED' : row.personal_data ? 'PRESENT' : 'NONE',
+    shippingAddress: null,
+    contactEmail: null,
     revision: Number(row.revision),
     position: row.position,
     placedAt,
@@ -125,14 +136,29 @@ export function toOrderDto(row: OrderRow): OrderDto {
 }
 
 /**
+ * Fills in the orders' personal data, opened now with their customers' keys (sealed values stay
+ * sealed in the read model). An order whose key was destroyed reads as ERASED.
+ */
+export async function revealOrders(keys: DataKeyStore, orders: readonly { dto: OrderDto; sealed: string | null }[]): Promise<OrderDto[]> {
+  const opened = await openPersonalData(keys, orders.map(({ dto, sealed }) => ({ userId: dto.userId, orderId: dto.id, sealed })));
+  return orders.map(({ dto }, i) => {
+    const data = opened[i];
+    if (data === undefined) return dto;
+    if (data === 'erased') return { ...dto, personalData: 'ERASED' };
+    return { ...dto, shippingAddress: data.shippingAddress ?? null, contactEmail: data.contactEmail ?? null };
+  });
+}
+
+/**
  * The order as the read model will show it once it has applied these events: the stream folded
  * by the `orders` projection's own code. Commands answer with it when the read model lags.
  */
-export function orderFromEvents(events: readonly StoredOrderEvent[]): OrderDto | undefined {
+export async function orderFromEvents(events: readonly StoredOrderEvent[], keys?: DataKeyStore): Promise<OrderDto | undefined> {
   const row = orderRowFromEvents(events);
   if (!row) return undefined;
   // Times come back from PostgreSQL as Dates: normalise the same way ('…:00Z' becomes '…:00.000Z').
-  return dtoOf(row, JSON.parse(row.items), JSON.parse(row.refunds), JSON.parse(row.returns), new Date(row.placed_at).toISOString(), new Date(row.updated_at).toISOString());
+  const dto = dtoOf(row, JSON.parse(row.items), JSON.parse(row.refunds), JSON.parse(row.returns), new Date(row.placed_at).toISOString(), new Date(row.updated_at).toISOString());
+  return keys ? (await revealOrders(keys, [{ dto, sealed: row.personal_data }]))[0] : dto;
 }
 
 interface Cursor {
@@ -169,8 +195,11 @@ export interface OrderScope {
   userId?: string;
 }
 
-/** Newest first; `cursor` switches from offset to keyset pagination for deep pages. */
-export async function listOrders(knex: Knex, query: ListOrdersQuery, scope: OrderScope): Promise<OrderList> {
+/**
+ * Newest first; `cursor` switches from offset to keyset pagination for deep pages. With `keys`, the
+ * orders' personal data is opened (callers showing orders to their owner or an admin).
+ */
+export async function listOrders(knex: Knex, query: ListOrdersQuery, scope: OrderScope, keys?: DataKeyStore): Promise<OrderList> {
   const userId = scope.userId ?? query.userId;
   const filtered = (): Knex.QueryBuilder => {
     const q = knex('orders');
@@ -189,7 +218,8 @@ export async function listOrders(knex: Knex, query: ListOrdersQuery, scope: Orde
     rowsQuery as Promise<OrderRow[]>,
     filtered().count<{ count: string }[]>({ count: '*' }).first() as Promise<{ count: string } | undefined>,
   ]);
-  const data = rows.map(toOrderDto);
+  const dtos = rows.map(toOrderDto);
+  const data = keys ? await revealOrders(keys, dtos.map((dto, i) => ({ dto, sealed: rows[i]!.personal_data }))) : dtos;
   const last = data[data.length - 1];
   return {
     status: 'success',
@@ -203,11 +233,13 @@ export async function listOrders(knex: Knex, query: ListOrdersQuery, scope: Orde
   };
 }
 
-export async function getOrder(knex: Knex, orderId: string, scope: OrderScope): Promise<OrderDto | undefined> {
+export async function getOrder(knex: Knex, orderId: string, scope: OrderScope, keys?: DataKeyStore): Promise<OrderDto | undefined> {
   const q = knex('orders').where('id', orderId);
   if (scope.userId) q.where('user_id', scope.userId);
   const row = (await q.first()) as OrderRow | undefined;
-  return row ? toOrderDto(row) : undefined;
+  if (!row) return undefined;
+  const dto = toOrderDto(row);
+  return keys ? (await revealOrders(keys, [{ dto, sealed: row.personal_data }]))[0] : dto;
 }
 
 interface HistoryRow {

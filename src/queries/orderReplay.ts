@@ -58,6 +58,8 @@ export function describeOrderEvent(event: OrderEvent): string {
       return `return ${event.data.returnId} rejected: ${event.data.reason}`;
     case 'ReturnReceived':
       return `return ${event.data.returnId} received: ${event.data.lines.map((l) => `${l.quantity} × ${l.productId}${l.damaged ? ' (damaged)' : ''}`).join(', ')}`;
+    case 'CustomerDataErased':
+      return 'personal data erased (data key destroyed)';
     default: {
       const exhaustive: never = event;
       return exhaustive;

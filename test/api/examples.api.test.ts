@@ -116,6 +116,8 @@ class Placeholders {
         return adminToken;
       case 'userId':
         return (await this.customer()).id;
+      case 'password':
+        return (await this.customer()).password;
       case 'productId':
         return productId;
       case 'stockProductId':
@@ -245,6 +247,10 @@ describe('every documented example request, sent to a fresh server with demo dat
       [
         'GET /metrics 401',
         'GET /orders 503',
+        // Erasure waits for an order in fulfilment: erasureRules.api.test.ts drives that; a spent login budget likewise.
+        'DELETE /users/me 409',
+        'DELETE /users/me 429',
+        'DELETE /users/{id} 409',
         'GET /products 503',
         'GET /products/{id} 503',
         'POST /announcements 503',

@@ -222,7 +222,7 @@ describe('configuration', () => {
 
   it('when production has a proper secret, then the secret is used; development falls back to its own', () => {
     const secret = 's'.repeat(40);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).jwtSecret).toBe(secret);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, PII_MASTER_KEY: 'k'.repeat(43) + '=' }).jwtSecret).toBe(secret);
     expect(loadConfig({ NODE_ENV: 'development' }).jwtSecret).not.toBe(secret);
   });
 

@@ -21,7 +21,7 @@ describe('order command handler', () => {
     expect(result.position).toBeDefined();
     expect(result.events.map((e) => e.type)).toEqual(['OrderPlaced']);
     const stream = await ledger.store.readStream(`order-${place.data.orderId}`);
-    expect(stream[0]?.metadata).toMatchObject({ schemaVersion: 1 });
+    expect(stream[0]?.metadata).toMatchObject({ schemaVersion: 2 });
   });
 
   it('when several writers change one order concurrently, then every command lands after bounded retries', async () => {

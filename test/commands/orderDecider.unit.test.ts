@@ -979,6 +979,7 @@ describe('evolve', () => {
       refunds: [],
       deliveredAt: undefined,
       returns: [],
+      personalDataErased: false,
     });
   });
 

@@ -82,6 +82,7 @@ const samples: { [K in OrderEventType]: OrderEventOf<K> } = {
     type: 'ReturnReceived',
     data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1, damaged: true }], receivedAt: at },
   },
+  CustomerDataErased: { type: 'CustomerDataErased', data: { orderId, userId, erasedAt: at } },
 };
 
 /** What a store hands back: the encoded event at revision 7, global position 4242. */
@@ -208,7 +209,7 @@ describe('decodeOrderEvent', () => {
 
   it('when a field has the wrong value, then it fails naming the field, stream and position', () => {
     const error = decodeFailure(recorded({ ...encodeOrderEvent(samples.OrderPlaced, eventId), data: { ...samples.OrderPlaced.data, totalAmount: -5 } }));
-    expect(error.message).toMatch(/OrderPlaced v1: totalAmount/);
+    expect(error.message).toMatch(/OrderPlaced v2: totalAmount/);
   });
 
   it('when a required field is missing, then it fails naming the field', () => {

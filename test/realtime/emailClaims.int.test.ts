@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { PostgresDataKeyStore } from '../../src/infra/privacy/dataKeyStore';
+import { LocalKeyWrapper } from '../../src/infra/privacy/masterKey';
 import { randomUUID } from 'node:crypto';
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
 import { orderStreamId } from '../../src/events/codec';
@@ -36,7 +39,7 @@ describe('email send claims', () => {
     return { orderId: command.data.orderId, eventId: placed!.id };
   }
 
-  const deps = () => ({ knex: ledger.db.knex, store: ledger.store, mailer, logger: silentLogger });
+  const deps = () => ({ knex: ledger.db.knex, store: ledger.store, mailer, logger: silentLogger, dataKeys: new PostgresDataKeyStore(ledger.db.knex, new LocalKeyWrapper(randomBytes(32))) });
   const sentFor = (eventId: string) => smtp.messages.filter((m) => m.eventId === eventId).length;
 
   it('when a worker died after claiming and the lease has run out, then the next delivery sends the email once', async () => {

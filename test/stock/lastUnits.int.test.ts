@@ -86,11 +86,11 @@ describe.each(['postgres', 'esdb'] as const)(`${BUYERS} buyers of the last ${UNI
   it(`when ${BUYERS} placements race for the stream itself (no in-process turns), then still exactly ${UNITS} orders and the rest OUT_OF_STOCK`, async () => {
     const product = await givenProduct(app);
     await app.request.post(`/products/${product.id}/stock/receive`).set(bearer(admin.token)).send({ quantity: UNITS });
-    const { knex, store, logger } = app.runtime.deps;
+    const { knex, store, logger, dataKeys } = app.runtime.deps;
     const outcomes = await Promise.allSettled(
       Array.from({ length: BUYERS }, (_, i) =>
         placeOrder(
-          { knex, store, logger },
+          { knex, store, logger, dataKeys },
           {
             userId: buyers[i % buyers.length]!.id,
             items: [{ productId: product.id, quantity: 1 }],

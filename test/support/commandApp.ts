@@ -1,3 +1,4 @@
+import { InMemoryDataKeyStore } from '../../src/infra/privacy/memoryDataKeyStore';
 import { randomBytes, randomUUID } from 'node:crypto';
 import supertest from 'supertest';
 import { loadOrder } from '../../src/commands/order/orderStream';
@@ -82,6 +83,7 @@ export async function startCommandApp(overrides: Record<string, string> = {}): P
   const auth = new AuthState({ knex, connectionString: config.DATABASE_URL, ttlMs: config.AUTH_STATE_TTL_MS, logger });
   const counted = countingStore(store, reads);
   const clock = (): Date => new Date();
+  const dataKeys = new InMemoryDataKeyStore();
   const deps: Deps = {
     config,
     logger,
@@ -95,8 +97,10 @@ export async function startCommandApp(overrides: Record<string, string> = {}): P
     orderReads: {
       waitFor: async () => undefined,
       // The orders projection's own code over the stream, read past the counter: not the command's read.
-      getOrder: async (orderId) => orderFromEvents((await loadOrder(store, orderId)).events),
+      getOrder: async (orderId) => orderFromEvents((await loadOrder(store, orderId)).events, dataKeys),
+      fromEvents: (events) => orderFromEvents(events, dataKeys),
     },
+    dataKeys,
     payments: { store: counted, providers: new PaymentProviders(config), logger, clock },
     clock,
   };

@@ -44,6 +44,20 @@ export interface Order {
   position: string;
   placedAt: string;
   updatedAt: string;
+  /** Shown to the owner and admins; ERASED after the customer's data was erased. */
+  personalData?: 'NONE' | 'PRESENT' | 'ERASED';
+  shippingAddress?: ShippingAddress | null;
+  contactEmail?: string | null;
+}
+
+export interface ShippingAddress {
+  name: string;
+  line1: string;
+  line2?: string;
+  city: string;
+  postalCode: string;
+  country: string;
+  phone?: string;
 }
 
 export interface TimelineState {

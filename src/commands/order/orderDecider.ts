@@ -58,6 +58,8 @@ export type OrderState =
       /** When the order was delivered (the return window counts from it). */
       deliveredAt: string | undefined;
       returns: readonly OrderReturn[];
+      /** CustomerDataErased was recorded: the order's personal data can never be opened again. */
+      personalDataErased: boolean;
     };
 
 export interface OrderReturn {
@@ -90,7 +92,8 @@ export type ExistingOrderState = Exclude<OrderState, { status: 'NONE' }>;
 export type OrderCommand =
   | {
       type: 'PlaceOrder';
-      data: { orderId: string; userId: string; items: OrderItem[]; currency: string; paymentMethod: PaymentMethod; now: string };
+      /** personalData: already sealed by the handler (sealing needs the customer's key: I/O). */
+      data: { orderId: string; userId: string; items: OrderItem[]; currency: string; paymentMethod: PaymentMethod; personalData?: string; now: string };
     }
   | { type: 'InitiatePayment'; data: { provider: PaymentMethod; providerReference: string; now: string } }
   | {
@@ -135,7 +138,9 @@ export type OrderCommand =
       type: 'ReceiveReturn';
       /** damaged: products that came back unfit to sell (not restocked). refundId: the refund's fresh id. */
       data: { returnId: string; damaged: readonly string[]; refundId: string; now: string };
-    };
+    }
+  /** The customer's data key is destroyed; recorded on each of their orders so read models drop the sealed data. */
+  | { type: 'EraseCustomerData'; data: { now: string } };
 
 export const initialOrderState: OrderState = { status: 'NONE' };
 
@@ -173,7 +178,7 @@ const fulfilmentPredecessor: Record<FulfilmentStatus, OrderStatus> = {
 };
 
 function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, state: OrderState): OrderEvent[] {
-  const { orderId, userId, items, currency, paymentMethod, now } = command.data;
+  const { orderId, userId, items, currency, paymentMethod, personalData, now } = command.data;
   if (state.status !== 'NONE') throw new OrderAlreadyExistsError(orderId);
   if (items.length === 0) throw new InvalidOrderError('An order needs at least one item');
   for (const item of items) {
@@ -188,7 +193,9 @@ function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, stat
   if (paymentMethod !== 'MANUAL' && !providerCanCharge(paymentMethod, totalAmount, currency)) {
     throw new OrderAmountNotChargeableError(paymentMethod, currency, totalAmount);
   }
-  return [{ type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now } }];
+  return [
+    { type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now, ...(personalData ? { personalData } : {}) } },
+  ];
 }
 
 function initiatePayment(command: Extract<OrderCommand, { type: 'InitiatePayment' }>, state: ExistingOrderState): OrderEvent[] {
@@ -634,6 +641,9 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return decideReturn(command, state);
     case 'ReceiveReturn':
       return receiveReturn(command, state);
+    case 'EraseCustomerData':
+      if (state.personalDataErased) return [];
+      return [{ type: 'CustomerDataErased', data: { orderId: state.orderId, userId: state.userId, erasedAt: command.data.now } }];
     default: {
       const exhaustive: never = command;
       throw new Error(`unhandled command ${JSON.stringify(exhaustive)}`);
@@ -662,6 +672,7 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       refunds: [],
       deliveredAt: undefined,
       returns: [],
+      personalDataErased: false,
     };
   }
   if (state.status === 'NONE') return state; // a stream that does not start with OrderPlaced: nothing to fold onto
@@ -717,6 +728,8 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       return withReturnStatus(state, event.data.returnId, 'rejected');
     case 'ReturnReceived':
       return withReturnStatus(state, event.data.returnId, 'received');
+    case 'CustomerDataErased':
+      return { ...state, personalDataErased: true };
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -762,6 +775,7 @@ export function statusAfter(before: OrderStatus | undefined, event: OrderEvent):
     case 'ReturnApproved':
     case 'ReturnRejected':
     case 'ReturnReceived':
+    case 'CustomerDataErased':
       return before ?? 'PENDING';
     case 'OrderRefunded':
       return 'REFUNDED';

@@ -97,6 +97,7 @@ function stockCommandFor(event: OrderEvent, before: OrderState, productId: strin
     case 'ReturnRequested':
     case 'ReturnApproved':
     case 'ReturnRejected':
+    case 'CustomerDataErased':
       return undefined;
     default: {
       const exhaustive: never = event;

@@ -125,10 +125,44 @@ export const configSchema = z
     OPS_HOST: z.string().optional(),
     METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
     QUEUE_DASHBOARD_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(1000),
+    // Traces (issue 14): the standard OpenTelemetry variables this service honours. The SDK reads
+    // them itself; they are listed here so a typo stops the process instead of silently not tracing.
+    OTEL_SDK_DISABLED: boolFromString.default(false),
+    OTEL_SERVICE_NAME: z.string().min(1).default('order-ledger'),
+    OTEL_TRACES_EXPORTER: z
+      .string()
+      .regex(/^\s*(otlp|console|none)\s*(,\s*(otlp|console|none)\s*)*$/, 'OTEL_TRACES_EXPORTER must list otlp, console or none (comma-separated)')
+      .optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, e.g. http://collector:4318' }).optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, message: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http(s) URL, e.g. http://collector:4318/v1/traces' }).optional(),
+    OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json', 'grpc']).default('http/protobuf'),
+    OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+    OTEL_EXPORTER_OTLP_TIMEOUT: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    OTEL_TRACES_SAMPLER: z
+      .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+      .default('parentbased_always_on'),
+    OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+    // Personal data (issue 18): the master key wrapping every customer's data key.
+    PII_MASTER_KEY: z.string().optional(),
+    PII_PREVIOUS_MASTER_KEYS: z.string().optional(),
+    PII_MASTER_KEY_FILE: z.string().default('.order-ledger/pii-master-key'),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.NODE_ENV === 'production' && !cfg.JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET is required when NODE_ENV=production' });
+    }
+    if (cfg.NODE_ENV === 'production' && !cfg.PII_MASTER_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['PII_MASTER_KEY'], message: 'PII_MASTER_KEY is required when NODE_ENV=production (32 random bytes, base64: `openssl rand -base64 32`)' });
+    }
+    for (const name of ['PII_MASTER_KEY', 'PII_PREVIOUS_MASTER_KEYS'] as const) {
+      for (const text of (cfg[name] ?? '').split(',').filter((s) => s.trim() !== '')) {
+        const trimmed = text.trim();
+        const bytes = /^[0-9a-fA-F]{64}$/.test(trimmed) ? 32 : Buffer.from(trimmed, 'base64').length;
+        if (bytes !== 32 || (name === 'PII_MASTER_KEY' && cfg[name]!.includes(','))) {
+          ctx.addIssue({ code: 'custom', path: [name], message: `${name} must be 32 random bytes as base64 or 64 hex digits${name === 'PII_PREVIOUS_MASTER_KEYS' ? ', comma-separated' : ''}` });
+          break;
+        }
+      }
     }
     if (cfg.OPS_PORT !== undefined && cfg.OPS_PORT !== 0 && cfg.OPS_PORT === cfg.PORT && cfg.ROLES.includes('api')) {
       ctx.addIssue({ code: 'custom', path: ['OPS_PORT'], message: 'OPS_PORT must differ from PORT (leave it unset to serve the probes and /metrics on PORT)' });

@@ -256,6 +256,37 @@ const migrations: Migration[] = [
     },
   },
   {
+    // Personal data (issue 18): per-customer data keys wrapped by the master key, the orders' sealed
+    // personal data (never clear text), the profile's default address, and erased accounts.
+    name: '0009_personal_data',
+    async up(knex) {
+      await knex.raw(`
+        create table if not exists customer_data_keys (
+          user_id uuid primary key,
+          wrapped_key bytea,
+          master_key_id text,
+          created_at timestamptz not null default now(),
+          rewrapped_at timestamptz,
+          destroyed_at timestamptz,
+          check ((wrapped_key is null) = (destroyed_at is not null))
+        );
+        alter table orders
+          add column if not exists personal_data text,
+          add column if not exists personal_data_erased boolean not null default false;
+        alter table users
+          add column if not exists default_shipping_address text,
+          add column if not exists erased_at timestamptz;
+      `);
+    },
+    async down(knex) {
+      await knex.raw(`
+        alter table users drop column if exists default_shipping_address, drop column if exists erased_at;
+        alter table orders drop column if exists personal_data, drop column if exists personal_data_erased;
+        drop table if exists customer_data_keys;
+      `);
+    },
+  },
+  {
     // Stock per tracked product, projected from the stock-<productId> streams; no row = untracked (unlimited).
     name: '0010_stock',
     async up(knex) {

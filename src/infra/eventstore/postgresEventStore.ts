@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logger';
 import {
@@ -21,6 +22,14 @@ export const EVENTS_CHANNEL = 'order_ledger_events';
 const NOTIFY_MIN_INTERVAL_MS = 5;
 /** Longest pause between reads while committed events wait behind an older open transaction. */
 const HELD_BACK_MAX_RETRY_MS = 100;
+
+/**
+ * The subscribers' "anything new?" check, run on every idle wake-up. Ordered by position with a limit,
+ * so the plan is a probe of the primary key whatever the statistics say: `exists (… position > $1)`
+ * becomes a sequential scan of the whole table when the planner believes most rows match (a generic
+ * plan, or statistics older than the rows).
+ */
+export const FIRST_EVENT_AFTER_SQL = 'select position from events where position > $1 order by position limit 1';
 
 export interface PostgresEventStoreOptions {
   connectionString: string;
@@ -101,6 +110,8 @@ export class PostgresEventStore implements EventStore {
   private notifyInFlight = false;
   private notifyAgain = false;
   private closed = false;
+  /** Payload of this store's notifications: its own listener ignores them (it woke its subscribers already). */
+  private readonly instanceId = randomUUID();
 
   constructor(options: PostgresEventStoreOptions) {
     this.pool = new pg.Pool({
@@ -202,8 +213,8 @@ export class PostgresEventStore implements EventStore {
    * writer on the cluster, not only an append) is still open below them.
    */
   async hasHeldBackEvents(after: bigint): Promise<boolean> {
-    const result = await this.pool.query<{ held: boolean }>('select exists (select 1 from events where position > $1) as held', [after.toString()]);
-    return result.rows[0]?.held ?? false;
+    const result = await this.pool.query<{ position: string }>(FIRST_EVENT_AFTER_SQL, [after.toString()]);
+    return result.rows.length > 0;
   }
 
   async headPosition(): Promise<bigint> {
@@ -254,8 +265,11 @@ export class PostgresEventStore implements EventStore {
       return;
     }
     this.notifyInFlight = true;
+    // Subscribers in this process are woken now, not a round trip through PostgreSQL later; the
+    // payload names this store so its listener skips the echo (other processes' payloads differ).
+    for (const wake of this.wakers) wake();
     this.pool
-      .query(`select pg_notify('${EVENTS_CHANNEL}', '')`)
+      .query(`select pg_notify('${EVENTS_CHANNEL}', $1)`, [this.instanceId])
       .catch((error: unknown) => this.logger?.warn({ err: error }, 'event notification failed; subscribers fall back to polling'))
       .finally(() => {
         if (!this.notifyAgain) {
@@ -285,7 +299,8 @@ export class PostgresEventStore implements EventStore {
       connectionTimeoutMillis: 5000,
       application_name: 'order-ledger-listener',
     });
-    client.on('notification', () => {
+    client.on('notification', (message) => {
+      if (message.payload === this.instanceId) return;
       for (const wake of this.wakers) wake();
     });
     client.on('error', (error) => {
@@ -338,21 +353,31 @@ class PostgresSubscription implements Subscription {
     // (it sends no NOTIFY when it commits): without the check a subscriber would sleep a whole poll
     // interval, and every command waiting for the read model with it.
     let retryDelay = 0;
+    // After a short batch nothing else was readable at that read: unless a notification came since,
+    // the next step is the cheap "anything new?" probe, not another read of $all that finds nothing.
+    let drained = false;
     try {
       while (!this.closed) {
-        this.notified = false;
-        const batch = await this.store.readAll({ after: this.after, limit: this.maxBatchSize });
-        if (this.closed) break;
-        if (batch.length > 0) {
-          this.after = batch[batch.length - 1]!.position;
-          retryDelay = 0;
-          yield batch;
-          continue;
+        if (!drained || this.notified) {
+          drained = false;
+          this.notified = false;
+          const batch = await this.store.readAll({ after: this.after, limit: this.maxBatchSize });
+          if (this.closed) break;
+          if (batch.length > 0) {
+            this.after = batch[batch.length - 1]!.position;
+            retryDelay = 0;
+            // A notification during the read is kept: it may announce an event the read did not see.
+            drained = batch.length < this.maxBatchSize;
+            yield batch;
+            continue;
+          }
         }
+        drained = false;
         if (this.notified || (await this.store.hasHeldBackEvents(this.after))) {
           retryDelay = Math.min(retryDelay === 0 ? 2 : retryDelay * 2, HELD_BACK_MAX_RETRY_MS, this.pollIntervalMs);
           await this.sleep(retryDelay);
-        } else {
+        } else if (!this.notified) {
+          // (A notification that arrived during the probe is handled by the next turn, not slept through.)
           retryDelay = 0;
           await this.sleep(this.pollIntervalMs);
         }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { AdvisoryLock } from '../db/advisoryLock';
 import type { Logger } from '../logger';
 import type { EventStore, RecordedEvent, Subscription } from './eventStore';
+import type { EventTracing } from '../tracing/eventTracing';
 
 export type SubscriberState = 'stopped' | 'standby' | 'running' | 'failed';
 
@@ -76,6 +77,13 @@ export interface SingletonSubscriberOptions {
   lockRetryMs?: number;
   /** Pause before a run that failed starts again from its checkpoint. */
   failurePauseMs?: number;
+  /**
+   * A commit that only moves the checkpoints (no work) is written at most this often: for a
+   * subscriber that acts on few events (the refund reactor), a transaction per batch of events it
+   * skips costs more than all its work. A crash then re-reads at most this much of $all, which
+   * at-least-once delivery allows; stop() writes it. Unset: written at once.
+   */
+  checkpointOnlyDelayMs?: number;
 }
 
 /**
@@ -92,6 +100,10 @@ export class SingletonSubscriber {
   private readonly lock: AdvisoryLock;
   private readonly names: readonly string[];
   private checkpoints = new Map<string, bigint>();
+  /** A checkpoint-only move not yet written (checkpointOnlyDelayMs), and the timer that writes it. */
+  private deferred: bigint | undefined;
+  private deferTimer: NodeJS.Timeout | undefined;
+  private writes: Promise<void> = Promise.resolve();
   lastError: Error | undefined;
 
   constructor(private readonly options: SingletonSubscriberOptions) {
@@ -123,6 +135,7 @@ export class SingletonSubscriber {
     await this.subscription?.close();
     await this.loop;
     await this.lock.release().catch(() => undefined);
+    // (The last deferred checkpoint was written by the run before it released the lock.)
     this.current = 'stopped';
   }
 
@@ -146,7 +159,9 @@ export class SingletonSubscriber {
       this.current = 'running';
       try {
         await this.consume();
+        await this.writeDeferred();
       } catch (error) {
+        this.dropDeferred();
         this.lastError = error as Error;
         this.current = 'failed';
         logger.error({ err: error, subscriber: name }, 'stopped on an error; starting again from the checkpoint after a pause');
@@ -177,11 +192,49 @@ export class SingletonSubscriber {
   private async commit(position: bigint, work?: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
     const moves = this.names.some((name) => (this.checkpoints.get(name) ?? -1n) < position);
     if (!moves && !work) return;
-    await this.options.knex.transaction(async (trx) => {
-      await work?.(trx);
-      if (moves) await saveCheckpoints(trx, this.names, position);
+    const delayMs = this.options.checkpointOnlyDelayMs;
+    if (!work && delayMs !== undefined && delayMs > 0) {
+      for (const name of this.names) this.checkpoints.set(name, position);
+      this.deferred = position;
+      this.deferTimer ??= setTimeout(() => {
+        this.deferTimer = undefined;
+        this.writeDeferred().catch((error: unknown) => this.options.logger.warn({ err: error, subscriber: this.options.name }, 'could not write a checkpoint; the next one will'));
+      }, delayMs);
+      this.deferTimer.unref();
+      return;
+    }
+    await this.serially(() =>
+      this.options.knex.transaction(async (trx) => {
+        await work?.(trx);
+        if (moves) await saveCheckpoints(trx, this.names, position);
+      }),
+    );
+    if (moves) {
+      for (const name of this.names) this.checkpoints.set(name, position);
+      if (this.deferred !== undefined && this.deferred <= position) this.dropDeferred();
+    }
+  }
+
+  /** Writes the deferred checkpoint, if any, after any write in flight (checkpoints never move back). */
+  private writeDeferred(): Promise<void> {
+    return this.serially(async () => {
+      const position = this.deferred;
+      if (position === undefined) return;
+      this.dropDeferred();
+      await saveCheckpoints(this.options.knex, this.names, position);
     });
-    if (moves) for (const name of this.names) this.checkpoints.set(name, position);
+  }
+
+  private dropDeferred(): void {
+    this.deferred = undefined;
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
+  }
+
+  private serially(write: () => Promise<void>): Promise<void> {
+    const next = this.writes.then(write);
+    this.writes = next.catch(() => undefined);
+    return next;
   }
 
   private pause(ms: number): Promise<void> {
@@ -205,6 +258,8 @@ export interface SubscriberDeps {
   connectionString: string;
   /** How often a standby instance retries the singleton lock. */
   lockRetryMs?: number;
+  /** Spans continuing each event's trace; absent: noTracing. */
+  tracing?: EventTracing;
 }
 
 /** The SingletonSubscriber options a role's own options carry. */

@@ -35,6 +35,7 @@ export function buildApiDocument(config: Config = loadConfig({ ENV_FILE: 'none' 
     logger: createLogger('silent'),
     knex: notConnected('database'),
     store: notConnected('event store'),
+    dataKeys: notConnected('data key store'),
     // The rate limiters load their Lua scripts at creation; that use fails and is logged (silently) by express-rate-limit.
     redis: notConnected('Redis'),
     tokens,

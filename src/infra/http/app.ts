@@ -15,6 +15,7 @@ import { registerChatbotRoutes } from './routes/chatbotRoutes';
 import { registerHealthRoutes } from './routes/healthRoutes';
 import { registerOrderRoutes } from './routes/orderRoutes';
 import { registerPaymentMethodRoutes } from './routes/paymentMethodRoutes';
+import { registerPrivacyRoutes } from './routes/privacyRoutes';
 import { registerProductRoutes } from './routes/productRoutes';
 import { registerSessionRoutes } from './routes/sessionRoutes';
 import { registerTimelineRoutes } from './routes/timelineRoutes';
@@ -90,6 +91,7 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
   registerPaymentMethodRoutes(routes, deps);
   registerChatbotRoutes(routes, deps);
   registerAnnouncementRoutes(routes, deps);
+  registerPrivacyRoutes(routes, deps);
   for (const register of hooks.routes ?? []) register(routes, deps);
 
   const openApiDocument = generateOpenApiDocument(registry);

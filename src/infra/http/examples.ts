@@ -11,6 +11,7 @@ export const examplePlaceholders = {
   token: 'the "token" of POST /auth/login as a customer (routes for signed-in users)',
   adminToken: 'the "token" of POST /auth/login as an admin (admin routes; `order-ledger demo` makes an admin)',
   userId: 'the "id" of the signed-in customer (POST /auth/register answers it)',
+  password: 'the password the signed-in customer registered with',
   productId: 'an "id" from GET /products (the demo catalog: the EUR espresso beans)',
   stockProductId: 'an "id" from GET /products of a product whose stock an admin counts (POST /products/{id}/stock/receive; the demo catalog: the moka pot)',
   orderId: 'data.order.id of POST /orders: an order of the signed-in customer paid with MANUAL, awaiting payment',

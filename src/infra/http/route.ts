@@ -150,7 +150,7 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
   deps: RouteDeps,
   def: RouteDefinition<B, Q, P>,
 ): void {
-  const documented: Record<number, RouteResponse> = { ...implicitErrors(def as RouteDefinition<Schema, Schema, Schema>), ...def.responses };
+  const documented: Record<number, RouteResponse> = { ...implicitErrors(def), ...def.responses };
   const examples = operationExamples(def.access, def.example, documented);
   const responses: RouteConfig['responses'] = {};
   for (const [status, response] of Object.entries(documented)) {

@@ -168,7 +168,7 @@ export async function claimEmailSend(knex: Knex, data: EmailJobData): Promise<bo
 }
 
 /** Settles an email that can never be sent, so the outbox stops offering it. */
-export async function skipEmailSend(knex: Knex, data: EmailJobData, reason: 'no-recipient'): Promise<void> {
+export async function skipEmailSend(knex: Knex, data: EmailJobData, reason: 'no-recipient' | 'customer-erased'): Promise<void> {
   await knex.raw(
     `insert into email_sends as s (event_id, order_id, template, skipped_reason) values (?, ?, ?, ?)
      on conflict (event_id) do update set skipped_reason = excluded.skipped_reason where s.sent_at is null`,

@@ -13,6 +13,9 @@ export interface EmailJobData {
   eventId: string;
   orderId: string;
   kind: string;
+  /** W3C trace context of the notifier's span, when tracing is on: the send continues the trace. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** BullMQ keys live under REDIS_KEY_PREFIX so deployments (and test runs) sharing a Redis stay apart. */

@@ -1,8 +1,9 @@
-import { Worker } from 'bullmq';
+import { Worker, type Processor } from 'bullmq';
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
 import { createMailer, type Mailer } from '../mail/mailer';
 import { createRedis } from '../redis';
+import { carrierOf, type EventTracing } from '../tracing/eventTracing';
 import { bullPrefix, EMAIL_QUEUE, type EmailJobData } from './emailQueue';
 
 export interface EmailWorkerOptions {
@@ -13,6 +14,8 @@ export interface EmailWorkerOptions {
   concurrency?: number;
   /** How long stop() lets in-flight sends finish before abandoning them to a retry. */
   shutdownGraceMs?: number;
+  /** Each job in a span continuing the trace its data carries; absent: no spans. */
+  tracing?: EventTracing;
 }
 
 export interface EmailWorker {
@@ -27,7 +30,11 @@ export function startEmailWorker(options: EmailWorkerOptions): EmailWorker {
   const mailer = createMailer(config, logger);
   const connection = createRedis(config);
   connection.on('error', (error) => logger.warn({ err: error.message }, 'email worker redis connection error'));
-  const worker = new Worker<EmailJobData, unknown>(EMAIL_QUEUE, (job) => options.process(job.data, mailer, logger), {
+  const { tracing } = options;
+  const processor: Processor<EmailJobData, unknown> = tracing
+    ? (job) => tracing.continueFrom(`email send ${job.data.kind}`, carrierOf(job.data), { 'order_ledger.email.kind': job.data.kind, 'messaging.message.id': job.id ?? '' }, () => options.process(job.data, mailer, logger))
+    : (job) => options.process(job.data, mailer, logger);
+  const worker = new Worker<EmailJobData, unknown>(EMAIL_QUEUE, processor, {
     connection,
     prefix: bullPrefix(config),
     concurrency: options.concurrency ?? 4,

@@ -7,17 +7,21 @@ import type { Logger } from '../../infra/logger';
 import type { Mailer } from '../../infra/mail/mailer';
 import { claimEmailSend, markEmailSent, releaseEmailClaim, skipEmailSend } from '../../infra/queue/emailOutbox';
 import type { EmailJobData } from '../../infra/queue/emailQueue';
+import type { DataKeyStore } from '../../infra/privacy/dataKeyStore';
+import { openOrderPersonalData } from '../../commands/privacy/personalData';
+import type { OrderPersonalData } from '../../commands/privacy/shippingAddress';
 import { isEmailKind, renderEmail } from './emailTemplates';
 
 export type EmailOutcome =
   | { status: 'sent'; messageId: string; file?: string }
-  | { status: 'skipped'; reason: 'already-claimed' | 'no-recipient' };
+  | { status: 'skipped'; reason: 'already-claimed' | 'no-recipient' | 'customer-erased' };
 
 export interface EmailJobDeps {
   knex: Knex;
   store: EventStore;
   mailer: Mailer;
   logger: Logger;
+  dataKeys: DataKeyStore;
 }
 
 /**
@@ -39,11 +43,17 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
   const placed = events[0]?.event;
   if (state.status === 'NONE' || placed?.type !== 'OrderPlaced') throw new UnrecoverableError(`stream of order ${data.orderId} does not start with OrderPlaced`);
 
-  const user = (await knex('users').where('id', state.userId).first('email')) as { email: string } | undefined;
+  const user = (await knex('users').where('id', state.userId).first('email', 'erased_at')) as { email: string; erased_at: Date | null } | undefined;
   if (!user) {
     logger.warn({ orderId: data.orderId, eventId: data.eventId }, 'order owner has no user row; no email sent');
     await skipEmailSend(knex, data, 'no-recipient');
     return { status: 'skipped', reason: 'no-recipient' };
+  }
+  // An erased customer gets no email, whichever order event is still in the queue.
+  const personal = user.erased_at ? undefined : await personalDataOf(deps, state.userId, data.orderId, placed.data.personalData);
+  if (user.erased_at || personal === 'erased') {
+    await skipEmailSend(knex, data, 'customer-erased');
+    return { status: 'skipped', reason: 'customer-erased' };
   }
 
   if (!(await claimEmailSend(knex, data))) {
@@ -57,10 +67,11 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
     totalAmount: state.totalAmount,
     currency: state.currency,
     event: emailed.event,
+    ...(personal?.shippingAddress ? { shippingAddress: personal.shippingAddress } : {}),
   });
   let result: Awaited<ReturnType<Mailer['send']>>;
   try {
-    result = await mailer.send({ ...rendered, to: user.email, eventId: data.eventId });
+    result = await mailer.send({ ...rendered, to: personal?.contactEmail ?? user.email, eventId: data.eventId });
   } catch (error) {
     await releaseEmailClaim(knex, data.eventId);
     throw error;
@@ -69,3 +80,9 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
   return { status: 'sent', ...result };
 }
 
+
+async function personalDataOf(deps: EmailJobDeps, userId: string, orderId: string, sealed: string | undefined): Promise<OrderPersonalData | 'erased' | undefined> {
+  if (!sealed) return undefined;
+  const key = (await deps.dataKeys.existingKeys([userId])).get(userId);
+  return key ? openOrderPersonalData(key, userId, orderId, sealed) : 'erased';
+}

@@ -1,3 +1,4 @@
+import type { ShippingAddress } from '../../commands/privacy/shippingAddress';
 import { formatMoney } from '../../events/money';
 import type { OrderItem, OrderEvent } from '../../events/orderEvents';
 
@@ -42,6 +43,7 @@ export function emailKindFor(event: OrderEvent): EmailKind | undefined {
     case 'PartialRefundRequested':
     case 'RefundRetryRequested':
     case 'RefundFailed':
+    case 'CustomerDataErased':
       return undefined;
     case 'RefundSucceeded':
       return 'refund-issued';
@@ -60,6 +62,10 @@ export function emailKindFor(event: OrderEvent): EmailKind | undefined {
   }
 }
 
+function addressLines(address: ShippingAddress): string[] {
+  return [address.name, address.line1, ...(address.line2 ? [address.line2] : []), `${address.postalCode} ${address.city}`, address.country, ...(address.phone ? [address.phone] : [])];
+}
+
 export interface EmailContext {
   orderId: string;
   items: OrderItem[];
@@ -67,6 +73,8 @@ export interface EmailContext {
   currency: string;
   /** The event's own data: amounts, reasons. */
   event: OrderEvent;
+  /** Opened for this email only; shown where the goods are going (placed, shipped). */
+  shippingAddress?: ShippingAddress;
 }
 
 export interface RenderedEmail {
@@ -139,11 +147,13 @@ function bodyFor(kind: EmailKind, ctx: EmailContext): Body {
 export function renderEmail(kind: EmailKind, ctx: EmailContext): RenderedEmail {
   const body = bodyFor(kind, ctx);
   const itemLines = ctx.items.map((item) => `${item.quantity} × ${item.name} — ${formatMoney(item.lineAmount, ctx.currency)}`);
+  const address = ctx.shippingAddress && (kind === 'order-placed' || kind === 'order-shipped') ? addressLines(ctx.shippingAddress) : [];
   const text = [
     body.heading,
     '',
     ...body.lines,
     ...(body.showItems ? ['', ...itemLines.map((l) => `  ${l}`), `  Total: ${formatMoney(ctx.totalAmount, ctx.currency)}`] : []),
+    ...(address.length > 0 ? ['', 'Shipping to:', ...address.map((l) => `  ${l}`)] : []),
     '',
     '— order-ledger',
   ].join('\n');
@@ -154,6 +164,7 @@ export function renderEmail(kind: EmailKind, ctx: EmailContext): RenderedEmail {
     ...(body.showItems
       ? ['<ul>', ...itemLines.map((l) => `<li>${escapeHtml(l)}</li>`), '</ul>', `<p><strong>Total: ${escapeHtml(formatMoney(ctx.totalAmount, ctx.currency))}</strong></p>`]
       : []),
+    ...(address.length > 0 ? ['<p>Shipping to:<br>', address.map(escapeHtml).join('<br>\n'), '</p>'] : []),
     '<p style="color:#888">order-ledger</p>',
     '</body></html>',
   ].join('\n');

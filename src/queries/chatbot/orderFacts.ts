@@ -23,6 +23,15 @@ export interface OrderFact {
   itemCount: number;
   placedAt: string;
   lastUpdatedAt: string;
+  /** The caller's own shipping address, one line; "erased" after erasure. */
+  shippingTo?: string;
+}
+
+function shippingTo(order: OrderDto): { shippingTo?: string } {
+  if (order.personalData === 'ERASED') return { shippingTo: 'erased' };
+  const a = order.shippingAddress;
+  if (!a) return {};
+  return { shippingTo: [a.name, a.line1, a.line2, `${a.postalCode} ${a.city}`, a.country].filter(Boolean).join(', ') };
 }
 
 export function orderFact(order: OrderDto): OrderFact {
@@ -35,6 +44,7 @@ export function orderFact(order: OrderDto): OrderFact {
     itemCount: order.items.reduce((n, item) => n + item.quantity, 0),
     placedAt: order.placedAt,
     lastUpdatedAt: order.updatedAt,
+    ...shippingTo(order),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { DataKeyStore } from '../../infra/privacy/dataKeyStore';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { getOrder, listOrders } from '../orderQueries';
@@ -27,6 +28,8 @@ export interface SupportChatbot {
 
 export interface SupportChatbotOptions {
   knex: Knex;
+  /** Opens the caller's own orders' shipping details (the context only ever holds the caller's orders). */
+  dataKeys: DataKeyStore;
   /** Undefined without OPEN_ROUTER_KEY: order-status questions are answered from the read model. */
   client: ChatClient | undefined;
   /** Budget for one answer: every model call, retry and tool round. */
@@ -92,7 +95,7 @@ function anonymousPrompt(): string {
  * read model with fixed text.
  */
 export function createSupportChatbot(options: SupportChatbotOptions): SupportChatbot {
-  const { knex, client } = options;
+  const { knex, client, dataKeys } = options;
   const maxToolRounds = options.maxToolRounds ?? 3;
   const recentLimit = options.recentOrders ?? 10;
 
@@ -107,7 +110,7 @@ export function createSupportChatbot(options: SupportChatbotOptions): SupportCha
     const parsed = getOrderArgsSchema.safeParse(args);
     const orderId = parsed.success ? parsed.data.order_id.trim() : '';
     if (!ORDER_ID.test(orderId)) return JSON.stringify({ error: 'invalid_order_id', message: 'An order id is a UUID.' });
-    const order = await getOrder(knex, orderId, { userId });
+    const order = await getOrder(knex, orderId, { userId }, dataKeys);
     if (!order) return JSON.stringify({ error: 'not_found', message: "No order with this id exists in this customer's account." });
     return JSON.stringify({ order: orderDetail(order) });
   }
@@ -118,7 +121,7 @@ export function createSupportChatbot(options: SupportChatbotOptions): SupportCha
     let system: string;
     if (user) {
       // Always the caller's own orders, admins included: the assistant is not an admin console.
-      const recent = await listOrders(knex, { page: 1, limit: recentLimit }, { userId: user.id });
+      const recent = await listOrders(knex, { page: 1, limit: recentLimit }, { userId: user.id }, dataKeys);
       system = signedInPrompt(recent.data.map(orderFact));
     } else {
       system = anonymousPrompt();
@@ -167,12 +170,12 @@ export function createSupportChatbot(options: SupportChatbotOptions): SupportCha
     if (ids.length > 0) {
       const lines: string[] = [];
       for (const id of ids) {
-        const order = await getOrder(knex, id, { userId: user.id });
+        const order = await getOrder(knex, id, { userId: user.id }, dataKeys);
         lines.push(order ? describeOrder(order) : `I cannot find order ${id} in your account.`);
       }
       return { reply: lines.join('\n'), mode: 'read-model', ...base };
     }
-    const recent = await listOrders(knex, { page: 1, limit: 3 }, { userId: user.id });
+    const recent = await listOrders(knex, { page: 1, limit: 3 }, { userId: user.id }, dataKeys);
     if (recent.data.length === 0) return { reply: 'You have no orders yet.', mode: 'read-model', ...base };
     const heading = recent.data.length === 1 ? 'Your most recent order:' : `Your ${recent.data.length} most recent orders:`;
     return { reply: [heading, ...recent.data.map(describeOrder)].join('\n'), mode: 'read-model', ...base };

@@ -123,6 +123,12 @@ function BoardCard({ card, busy, changed, onAct }: { card: Card; busy: boolean; 
         <p class="muted small">
           {card.partial ? 'loading…' : `${card.paymentMethod.toLowerCase()} · rev ${card.revision}`} · <Time iso={card.placedAt} />
         </p>
+        {card.shippingAddress && (
+          <p class="small ship-to">
+            Ships to {card.shippingAddress.name}, {card.shippingAddress.line1}, {card.shippingAddress.postalCode} {card.shippingAddress.city}, {card.shippingAddress.country}
+          </p>
+        )}
+        {card.personalData === 'ERASED' && <p class="muted small ship-to">Personal data erased</p>}
         {!card.partial && (
           <div class="card-actions">
             {actionsFor(card).map((action) => (

@@ -51,7 +51,7 @@ export function registerChatbotRoutes(routes: RouteDeps, deps: Deps): void {
         logger: logger.child({ component: 'chatbot' }),
       })
     : undefined;
-  const chatbot = createSupportChatbot({ knex: deps.knex, client, timeoutMs: config.CHATBOT_TIMEOUT_MS });
+  const chatbot = createSupportChatbot({ knex: deps.knex, dataKeys: deps.dataKeys, client, timeoutMs: config.CHATBOT_TIMEOUT_MS });
 
   const bodySchema = z
     .object({

@@ -8,6 +8,8 @@ import { ProductLocks } from '../../../commands/stock/productLocks';
 import type { OrderCommand } from '../../../commands/order/orderDecider';
 import { OrderNotFoundError } from '../../../commands/order/orderErrors';
 import { ValidationError } from '../../../errors';
+import { emailSchema } from '../../../commands/accounts/users';
+import { shippingAddressSchema, type OrderPersonalData } from '../../../commands/privacy/shippingAddress';
 import { fulfilmentStatusSchema, paymentMethodSchema } from '../../../events/orderEvents';
 import {
   getOrder,
@@ -50,6 +52,8 @@ const placeOrderBodySchema = z
       .max(100),
     paymentMethod: paymentMethodSchema,
     paymentFlow: z.literal('REGULAR').optional(),
+    shippingAddress: shippingAddressSchema.optional().openapi({ description: "Where the goods go; default: the profile's default address" }),
+    contactEmail: emailSchema.optional().openapi({ description: "Where the order's emails go; default: the account's email" }),
   })
   .strict()
   .openapi('PlaceOrderRequest');
@@ -83,6 +87,13 @@ const idempotencyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).optional().openapi({ description: 'Same key and body return the same order' }),
 });
 
+function personalDataOf(body: { shippingAddress?: OrderPersonalData['shippingAddress']; contactEmail?: string }): { personalData?: OrderPersonalData } {
+  if (!body.shippingAddress && !body.contactEmail) return {};
+  return {
+    personalData: { ...(body.shippingAddress ? { shippingAddress: body.shippingAddress } : {}), ...(body.contactEmail ? { contactEmail: body.contactEmail } : {}) },
+  };
+}
+
 export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
   // One per process: buyers of a tracked product here take turns rather than race for its stream.
   const productLocks = new ProductLocks();
@@ -94,7 +105,13 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'user',
     body: placeOrderBodySchema,
     headers: idempotencyHeaders,
-    example: { body: { items: [{ productId: placeholder('productId'), quantity: 2 }], paymentMethod: 'MANUAL' } },
+    example: {
+      body: {
+        items: [{ productId: placeholder('productId'), quantity: 2 }],
+        paymentMethod: 'MANUAL',
+        shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Square', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+      },
+    },
     responses: {
       201: { description: 'Order placed', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
       400: { description: 'No items, a quantity out of range, or an unknown payment method', code: 'VALIDATION_FAILED', request: { body: { items: [], paymentMethod: 'MANUAL' } } },
@@ -116,11 +133,12 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
         throw new ValidationError('Idempotency-Key must be 1 to 255 characters', undefined, 'INVALID_IDEMPOTENCY_KEY');
       }
       const { result, session } = await placeOrderAndStartPayment(
-        { knex: deps.knex, store: deps.store, logger: deps.logger, payments: paymentsOf(deps), productLocks },
+        { knex: deps.knex, store: deps.store, logger: deps.logger, dataKeys: deps.dataKeys, payments: paymentsOf(deps), productLocks },
         {
           userId: user!.id,
           items: body.items,
           paymentMethod: body.paymentMethod,
+          ...personalDataOf(body),
           idempotencyKey: key,
           body,
           now: deps.clock().toISOString(),
@@ -149,7 +167,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       const { minPosition, ...listQuery } = query;
       await waitForRequestedPosition(deps, req, minPosition);
       const scope = user!.role === 'admin' ? {} : { userId: user!.id };
-      return { status: 200, body: await listOrders(deps.knex, listQuery, scope) };
+      return { status: 200, body: await listOrders(deps.knex, listQuery, scope, deps.dataKeys) };
     },
   });
 
@@ -169,7 +187,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
     },
     handler: async ({ params, query, user, req }) => {
       await waitForRequestedPosition(deps, req, query.minPosition);
-      const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id });
+      const order = await getOrder(deps.knex, params.id, user!.role === 'admin' ? {} : { userId: user!.id }, deps.dataKeys);
       if (!order) throw new OrderNotFoundError(params.id);
       return { status: 200, body: { status: 'success', data: order }, headers: { ETag: `"${order.revision}"` } };
     },

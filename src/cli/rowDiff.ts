@@ -24,6 +24,7 @@ export function expectedOrderRow(state: OrderState, revision: bigint): JsonRow |
     total_amount: state.totalAmount,
     currency: state.currency,
     payment_method: state.paymentMethod,
+    refunded_amount: state.refundedAmount,
     revision: Number(revision),
   };
 }

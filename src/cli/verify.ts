@@ -262,7 +262,7 @@ async function compareTable(
 
 /** The decider's fold against the projection's `orders` rows (from the scratch replay, same events). */
 async function compareFold(trx: Knex.Transaction, record: (mismatch: VerifyMismatch) => void): Promise<void> {
-  const fields = ['id', 'user_id', 'status', 'total_amount', 'currency', 'payment_method', 'revision'];
+  const fields = ['id', 'user_id', 'status', 'total_amount', 'currency', 'payment_method', 'refunded_amount', 'revision'];
   await forEachRow<{ order_id: string | null; revision: string | null; state: OrderState | null; found: JsonRow | null }>(
     trx,
     `select f.order_id, f.revision, f.state, case when s.id is null then null else to_jsonb(s) end as found

@@ -128,6 +128,95 @@ export const orderRefundedSchema = z.object({
   refundedAt: isoTimeSchema,
 });
 
+/** A line given back, priced from the order (unit amount × quantity). */
+export const refundLineSchema = z.object({ productId: uuid, quantity: z.number().int().min(1), amount: minorUnitsSchema });
+export type RefundLine = z.infer<typeof refundLineSchema>;
+
+/**
+ * An admin asks for part (or the rest) of the order's payment back. Each such refund has its own id;
+ * the provider call's idempotency key is this event's id (a retry's, RefundRetryRequested's).
+ */
+export const partialRefundRequestedSchema = z.object({
+  orderId: uuid,
+  refundId: uuid,
+  provider: paymentMethodSchema,
+  /** The payment given back (Stripe PaymentIntent, PayPal order); absent for MANUAL. */
+  providerReference: z.string().min(1).optional(),
+  amount: minorUnitsSchema.min(1),
+  currency: currencySchema,
+  /** Present when the refund gives back order lines rather than an amount. */
+  lines: z.array(refundLineSchema).min(1).optional(),
+  reason: z.string().min(1),
+  /** The return this refund pays back, when it does. */
+  returnId: uuid.optional(),
+  requestedAt: isoTimeSchema,
+});
+
+/** A refund the provider refused is tried again (a new provider attempt, keyed by this event's id). */
+export const refundRetryRequestedSchema = z.object({
+  orderId: uuid,
+  refundId: uuid,
+  /** 2 for the first retry: the request itself is attempt 1. */
+  attempt: z.number().int().min(2),
+  amount: minorUnitsSchema.min(1),
+  currency: currencySchema,
+  requestedAt: isoTimeSchema,
+});
+
+/**
+ * Money went back to the buyer: one of our refunds (refundId) or one the provider made on its own
+ * (dashboard, dispute; no refundId). refundedAmount: the order's total given back after it.
+ */
+export const refundSucceededSchema = z.object({
+  orderId: uuid,
+  refundId: uuid.optional(),
+  provider: paymentMethodSchema,
+  /** The provider's id for the refund, when it gave one. */
+  providerRefundId: z.string().min(1).optional(),
+  amount: minorUnitsSchema.min(1),
+  currency: currencySchema,
+  refundedAmount: minorUnitsSchema,
+  refundedAt: isoTimeSchema,
+});
+
+/** The provider refused one of our refunds; an admin may retry it. */
+export const refundFailedSchema = z.object({
+  orderId: uuid,
+  refundId: uuid,
+  /** The attempt refused (1: the request, 2+: retries). */
+  attempt: z.number().int().min(1),
+  provider: paymentMethodSchema,
+  reason: z.string().min(1).max(500),
+  failedAt: isoTimeSchema,
+});
+
+export const returnLineSchema = z.object({ productId: uuid, quantity: z.number().int().min(1) });
+
+/**
+ * Returns live in the order's stream: they give back the order's own delivered lines and are paid
+ * back from the order's own payment, so the checks (window, quantities, what is left to refund)
+ * and the refund are decided on one state and appended together.
+ */
+export const returnRequestedSchema = z.object({
+  orderId: uuid,
+  returnId: uuid,
+  lines: z.array(returnLineSchema).min(1),
+  reason: z.string().min(1),
+  requestedAt: isoTimeSchema,
+});
+
+export const returnApprovedSchema = z.object({ orderId: uuid, returnId: uuid, approvedAt: isoTimeSchema });
+
+export const returnRejectedSchema = z.object({ orderId: uuid, returnId: uuid, reason: z.string().min(1), rejectedAt: isoTimeSchema });
+
+/** The goods are back: damaged lines are not restocked; the refund follows (PartialRefundRequested with this returnId). */
+export const returnReceivedSchema = z.object({
+  orderId: uuid,
+  returnId: uuid,
+  lines: z.array(returnLineSchema.extend({ damaged: z.boolean() })).min(1),
+  receivedAt: isoTimeSchema,
+});
+
 /**
  * The customer's data key was destroyed: the order's sealed personal data can never be opened again.
  * The order itself (amounts, statuses, times) stays as it was.
@@ -172,6 +261,14 @@ export const orderEventSchemas = {
   RefundRequested: { version: 3, schema: refundRequestedSchema },
   OrderRefunded: { version: 1, schema: orderRefundedSchema },
   StrayPaymentRefunded: { version: 1, schema: strayPaymentRefundedSchema },
+  PartialRefundRequested: { version: 1, schema: partialRefundRequestedSchema },
+  RefundRetryRequested: { version: 1, schema: refundRetryRequestedSchema },
+  RefundSucceeded: { version: 1, schema: refundSucceededSchema },
+  RefundFailed: { version: 1, schema: refundFailedSchema },
+  ReturnRequested: { version: 1, schema: returnRequestedSchema },
+  ReturnApproved: { version: 1, schema: returnApprovedSchema },
+  ReturnRejected: { version: 1, schema: returnRejectedSchema },
+  ReturnReceived: { version: 1, schema: returnReceivedSchema },
   CustomerDataErased: { version: 1, schema: customerDataErasedSchema },
 } as const;
 
@@ -205,10 +302,23 @@ export function occurredAt(event: OrderEvent): string {
     case 'OrderCancelled':
       return event.data.cancelledAt;
     case 'RefundRequested':
+    case 'PartialRefundRequested':
+    case 'RefundRetryRequested':
       return event.data.requestedAt;
     case 'OrderRefunded':
     case 'StrayPaymentRefunded':
+    case 'RefundSucceeded':
       return event.data.refundedAt;
+    case 'RefundFailed':
+      return event.data.failedAt;
+    case 'ReturnRequested':
+      return event.data.requestedAt;
+    case 'ReturnApproved':
+      return event.data.approvedAt;
+    case 'ReturnRejected':
+      return event.data.rejectedAt;
+    case 'ReturnReceived':
+      return event.data.receivedAt;
     case 'CustomerDataErased':
       return event.data.erasedAt;
     default: {

@@ -58,8 +58,34 @@ export function notificationsFor(stored: StoredOrderEvent, before: OrderState, a
   if (event.type === 'PaymentFailed') {
     pushes.push({ rooms: everyone, event: 'paymentFailed', payload: { orderId, message: event.data.reason } });
   }
+  const returnStatus = returnStatusOf(event);
+  if (returnStatus) {
+    pushes.push({ rooms: everyone, event: 'returnUpdate', payload: { orderId, returnId: returnStatus.returnId, status: returnStatus.status, updatedAt: occurredAt(event), position } });
+  }
+  if (event.type === 'RefundSucceeded') {
+    const d = event.data;
+    pushes.push({ rooms: everyone, event: 'refundUpdate', payload: { orderId, refundId: d.refundId ?? null, status: 'SUCCEEDED', amount: d.amount, currency: d.currency, position } });
+  }
+  if (event.type === 'RefundFailed') {
+    pushes.push({ rooms: everyone, event: 'refundUpdate', payload: { orderId, refundId: event.data.refundId, status: 'FAILED', amount: null, currency: null, position } });
+  }
   const kind = emailKindFor(event);
   return { pushes, email: kind ? { eventId: stored.id, orderId, kind } : undefined };
+}
+
+function returnStatusOf(event: StoredOrderEvent['event']): { returnId: string; status: 'REQUESTED' | 'APPROVED' | 'REJECTED' | 'RECEIVED' } | undefined {
+  switch (event.type) {
+    case 'ReturnRequested':
+      return { returnId: event.data.returnId, status: 'REQUESTED' };
+    case 'ReturnApproved':
+      return { returnId: event.data.returnId, status: 'APPROVED' };
+    case 'ReturnRejected':
+      return { returnId: event.data.returnId, status: 'REJECTED' };
+    case 'ReturnReceived':
+      return { returnId: event.data.returnId, status: 'RECEIVED' };
+    default:
+      return undefined;
+  }
 }
 
 export interface NotifierOptions extends SubscriberDeps {

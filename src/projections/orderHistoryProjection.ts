@@ -30,6 +30,36 @@ function detailFor(event: OrderEvent): Record<string, unknown> {
       return { provider: event.data.provider, amount: event.data.amount, currency: event.data.currency };
     case 'StrayPaymentRefunded':
       return { provider: event.data.provider, amount: event.data.amount, currency: event.data.currency, paymentReference: event.data.paymentReference };
+    case 'PartialRefundRequested':
+      return {
+        refundId: event.data.refundId,
+        provider: event.data.provider,
+        amount: event.data.amount,
+        currency: event.data.currency,
+        reason: event.data.reason,
+        ...(event.data.lines ? { lines: event.data.lines } : {}),
+        ...(event.data.returnId ? { returnId: event.data.returnId } : {}),
+      };
+    case 'RefundRetryRequested':
+      return { refundId: event.data.refundId, amount: event.data.amount, currency: event.data.currency };
+    case 'RefundSucceeded':
+      return {
+        ...(event.data.refundId ? { refundId: event.data.refundId } : { byProvider: true }),
+        provider: event.data.provider,
+        amount: event.data.amount,
+        currency: event.data.currency,
+        refundedAmount: event.data.refundedAmount,
+      };
+    case 'RefundFailed':
+      return { refundId: event.data.refundId, provider: event.data.provider, reason: event.data.reason };
+    case 'ReturnRequested':
+      return { returnId: event.data.returnId, lines: event.data.lines, reason: event.data.reason };
+    case 'ReturnApproved':
+      return { returnId: event.data.returnId };
+    case 'ReturnRejected':
+      return { returnId: event.data.returnId, reason: event.data.reason };
+    case 'ReturnReceived':
+      return { returnId: event.data.returnId, lines: event.data.lines };
     default: {
       const exhaustive: never = event;
       return exhaustive;

@@ -19,6 +19,10 @@ export interface OrderRowValues {
   /** Payments the order never counted whose refund is requested, and those given back. */
   stray_refunds_pending: number;
   stray_refunds_completed: number;
+  /** JSON array of RefundRow: the order's partial refunds and those the provider made on its own. */
+  refunds: string;
+  /** JSON array of ReturnRow. */
+  returns: string;
   /** OrderPlaced's sealed personal data as stored (never clear text); null when none or erased. */
   personal_data: string | null;
   personal_data_erased: boolean;
@@ -26,6 +30,44 @@ export interface OrderRowValues {
   position: string;
   placed_at: string;
   updated_at: string;
+}
+
+/** One refund as the order shows it. refundId null: the provider gave the money back on its own. */
+export interface RefundRow {
+  refundId: string | null;
+  amount: number;
+  currency: string;
+  status: 'REQUESTED' | 'SUCCEEDED' | 'FAILED';
+  reason: string;
+  lines: { productId: string; quantity: number; amount: number }[];
+  returnId: string | null;
+  failureReason: string | null;
+  requestedAt: string;
+  updatedAt: string;
+}
+
+/** One return as the order shows it. */
+export interface ReturnRow {
+  returnId: string;
+  status: 'REQUESTED' | 'APPROVED' | 'REJECTED' | 'RECEIVED';
+  lines: { productId: string; quantity: number; damaged: boolean | null }[];
+  reason: string;
+  rejectionReason: string | null;
+  requestedAt: string;
+  updatedAt: string;
+}
+
+function returnsWith(row: OrderRowValues, returnId: string, changes: Partial<ReturnRow>): string {
+  const list = JSON.parse(row.returns) as ReturnRow[];
+  return JSON.stringify(list.map((r) => (r.returnId === returnId ? { ...r, ...changes } : r)));
+}
+
+function refundsWith(row: OrderRowValues, change: (refunds: RefundRow[]) => RefundRow[]): string {
+  return JSON.stringify(change(JSON.parse(row.refunds) as RefundRow[]));
+}
+
+function refundStatus(refundId: string, changes: Partial<RefundRow>): (list: RefundRow[]) => RefundRow[] {
+  return (list) => list.map((r) => (r.refundId === refundId ? { ...r, ...changes } : r));
 }
 
 type Changes = Partial<
@@ -38,6 +80,8 @@ type Changes = Partial<
     | 'refunded_amount'
     | 'stray_refunds_pending'
     | 'stray_refunds_completed'
+    | 'refunds'
+    | 'returns'
     | 'personal_data'
     | 'personal_data_erased'
   >
@@ -69,6 +113,67 @@ function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>, row: Or
       return { status: 'REFUNDED', payment_status: 'REFUNDED', refunded_amount: String(event.data.amount) };
     case 'StrayPaymentRefunded':
       return { stray_refunds_pending: Math.max(0, row.stray_refunds_pending - 1), stray_refunds_completed: row.stray_refunds_completed + 1 };
+    case 'PartialRefundRequested': {
+      const d = event.data;
+      const refund: RefundRow = {
+        refundId: d.refundId,
+        amount: d.amount,
+        currency: d.currency,
+        status: 'REQUESTED',
+        reason: d.reason,
+        lines: d.lines ?? [],
+        returnId: d.returnId ?? null,
+        failureReason: null,
+        requestedAt: d.requestedAt,
+        updatedAt: d.requestedAt,
+      };
+      return { refunds: refundsWith(row, (list) => [...list, refund]) };
+    }
+    case 'RefundRetryRequested':
+      return { refunds: refundsWith(row, refundStatus(event.data.refundId, { status: 'REQUESTED', failureReason: null, updatedAt: event.data.requestedAt })) };
+    case 'RefundFailed':
+      return { refunds: refundsWith(row, refundStatus(event.data.refundId, { status: 'FAILED', failureReason: event.data.reason, updatedAt: event.data.failedAt })) };
+    case 'RefundSucceeded': {
+      const d = event.data;
+      const byProvider: RefundRow = {
+        refundId: null,
+        amount: d.amount,
+        currency: d.currency,
+        status: 'SUCCEEDED',
+        reason: 'refunded by the provider',
+        lines: [],
+        returnId: null,
+        failureReason: null,
+        requestedAt: d.refundedAt,
+        updatedAt: d.refundedAt,
+      };
+      return {
+        payment_status: d.refundedAmount >= Number(row.total_amount) ? 'REFUNDED' : 'PARTIALLY_REFUNDED',
+        refunded_amount: String(d.refundedAmount),
+        refunds: d.refundId
+          ? refundsWith(row, refundStatus(d.refundId, { status: 'SUCCEEDED', updatedAt: d.refundedAt }))
+          : refundsWith(row, (list) => [...list, byProvider]),
+      };
+    }
+    case 'ReturnRequested': {
+      const d = event.data;
+      const entry: ReturnRow = {
+        returnId: d.returnId,
+        status: 'REQUESTED',
+        lines: d.lines.map((l) => ({ ...l, damaged: null })),
+        reason: d.reason,
+        rejectionReason: null,
+        requestedAt: d.requestedAt,
+        updatedAt: d.requestedAt,
+      };
+      return { returns: JSON.stringify([...(JSON.parse(row.returns) as ReturnRow[]), entry]) };
+    }
+    case 'ReturnApproved':
+      return { returns: returnsWith(row, event.data.returnId, { status: 'APPROVED', updatedAt: event.data.approvedAt }) };
+    case 'ReturnRejected':
+      return { returns: returnsWith(row, event.data.returnId, { status: 'REJECTED', rejectionReason: event.data.reason, updatedAt: event.data.rejectedAt }) };
+    case 'ReturnReceived':
+      return { returns: returnsWith(row, event.data.returnId, { status: 'RECEIVED', lines: event.data.lines, updatedAt: event.data.receivedAt }) };
     case 'CustomerDataErased':
       // The ciphertext can no longer be opened; the read model drops it too.
       return { personal_data: null, personal_data_erased: true };
@@ -105,6 +210,8 @@ export function applyToOrderRow(row: OrderRowValues | undefined, stored: StoredO
       refunded_amount: '0',
       stray_refunds_pending: 0,
       stray_refunds_completed: 0,
+      refunds: '[]',
+      returns: '[]',
       personal_data: d.personalData ?? null,
       personal_data_erased: false,
       placed_at: d.placedAt,
@@ -134,6 +241,8 @@ interface StoredOrderRow {
   refunded_amount: string;
   stray_refunds_pending: number;
   stray_refunds_completed: number;
+  refunds: unknown;
+  returns: unknown;
   personal_data: string | null;
   personal_data_erased: boolean;
   revision: string;
@@ -146,6 +255,8 @@ function fromStored(row: StoredOrderRow): OrderRowValues {
   return {
     ...row,
     items: JSON.stringify(row.items),
+    refunds: JSON.stringify(row.refunds),
+    returns: JSON.stringify(row.returns),
     placed_at: row.placed_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -159,6 +270,8 @@ const updatableColumns = [
   'refunded_amount',
   'stray_refunds_pending',
   'stray_refunds_completed',
+  'refunds',
+  'returns',
   'personal_data',
   'personal_data_erased',
   'revision',

@@ -3,8 +3,12 @@ import type { RecordedEvent } from '../infra/eventstore/eventStore';
 import { SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infra/payments/paymentProvider';
 import type { PaymentDeps } from '../commands/payments/paymentDeps';
+import { executeRefundAttempt } from '../commands/payments/partialRefunds';
 import { executeRefund } from '../commands/payments/refunds';
 import { noTracing } from '../infra/tracing/eventTracing';
+
+/** A full refund request, a partial refund, or an admin's retry of a refused one: each is sent to the provider. */
+const refundEventTypes: ReadonlySet<string> = new Set(['RefundRequested', 'PartialRefundRequested', 'RefundRetryRequested']);
 
 export const REFUND_REACTOR_NAME = 'payments-refunds';
 
@@ -23,7 +27,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * a request was handled, and the event id is the
  * provider's idempotency key, so a crash neither loses nor doubles a refund. One active
  * instance per deployment (advisory lock). Refunds the provider refuses outright are logged and
- * left to an admin (POST /orders/:id/refund drives the same request again).
+ * left to an admin (POST /orders/:id/refund drives the same request again); a refused partial
+ * refund is recorded as RefundFailed (POST /orders/:id/refunds/:refundId/retry tries it again).
  */
 export class RefundReactor extends SubscriberRole {
   protected readonly runner: SingletonSubscriber;
@@ -55,14 +60,15 @@ export class RefundReactor extends SubscriberRole {
     const last = batch[batch.length - 1];
     if (!last) return;
     for (const record of batch) {
-      if (record.type !== 'RefundRequested' || !isOrderStream(record.streamId)) continue;
+      if (!refundEventTypes.has(record.type) || !isOrderStream(record.streamId)) continue;
       if (this.stopping) return;
       const stored = decodeOrderEvent(record);
-      if (stored.event.type !== 'RefundRequested') continue;
+      const { type } = stored.event;
+      if (type !== 'RefundRequested' && type !== 'PartialRefundRequested' && type !== 'RefundRetryRequested') continue;
       const spans = (this.options.tracing ?? noTracing).open('refund', [record]);
       try {
         // The provider's answer is appended inside this span, so it continues the request's trace.
-        await spans.run(() => this.refund(stored.event.data.orderId, stored.id));
+        await spans.run(() => this.refund(stored.event.data.orderId, stored.id, type === 'RefundRequested' ? executeRefund : executeRefundAttempt));
       } catch (error) {
         spans.end(error);
         throw error;
@@ -74,13 +80,13 @@ export class RefundReactor extends SubscriberRole {
     await context.commit(last.position);
   }
 
-  private async refund(orderId: string, eventId: string): Promise<void> {
+  private async refund(orderId: string, eventId: string, execute: typeof executeRefund | typeof executeRefundAttempt): Promise<void> {
     const { payments, logger } = this.options;
     const attempts = this.options.attempts ?? 3;
     const context = { actor: { type: 'system' as const, id: REFUND_REACTOR_NAME }, causationId: eventId };
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcome = await executeRefund(payments, orderId, eventId, context);
+        const outcome = await execute(payments, orderId, eventId, context);
         logger.info({ orderId, refundRequest: eventId, ...outcome }, 'refund request handled');
         return;
       } catch (error) {

@@ -21,6 +21,29 @@ export const listOrdersQuerySchema = z
   .strict();
 export type ListOrdersQuery = z.infer<typeof listOrdersQuerySchema>;
 
+export const refundDtoSchema = z.object({
+    refundId: z.uuid().nullable().describe('null: the provider gave the money back on its own (dashboard, dispute)'),
+    amount: z.number().int(),
+    currency: z.string(),
+    status: z.enum(['REQUESTED', 'SUCCEEDED', 'FAILED']).describe('FAILED: the provider refused; an admin may retry it'),
+    reason: z.string(),
+    lines: z.array(z.object({ productId: z.uuid(), quantity: z.number().int(), amount: z.number().int() })),
+    returnId: z.uuid().nullable(),
+    failureReason: z.string().nullable(),
+    requestedAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  });
+
+export const returnDtoSchema = z.object({
+  returnId: z.uuid(),
+  status: z.enum(['REQUESTED', 'APPROVED', 'REJECTED', 'RECEIVED']).describe('RECEIVED: the goods are back and their refund is listed in refunds (returnId)'),
+  lines: z.array(z.object({ productId: z.uuid(), quantity: z.number().int(), damaged: z.boolean().nullable().describe('null until received') })),
+  reason: z.string(),
+  rejectionReason: z.string().nullable(),
+  requestedAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
 export const orderDtoSchema = z.object({
   id: z.uuid(),
   userId: z.uuid(),
@@ -29,10 +52,14 @@ export const orderDtoSchema = z.object({
   totalAmount: z.number().int(),
   currency: z.string(),
   paymentMethod: paymentMethodSchema,
-  paymentStatus: z.enum(['PENDING', 'INITIATED', 'SUCCEEDED', 'FAILED', 'REFUND_PENDING', 'REFUNDED']),
+  paymentStatus: z.enum(['PENDING', 'INITIATED', 'SUCCEEDED', 'FAILED', 'REFUND_PENDING', 'PARTIALLY_REFUNDED', 'REFUNDED']),
   paymentProvider: paymentMethodSchema.nullable(),
   paymentReference: z.string().nullable(),
-  refundedAmount: z.number().int(),
+  refundedAmount: z.number().int().describe("Minor units of the order's own payment given back so far"),
+  refunds: z
+    .array(refundDtoSchema)
+    .describe('Partial refunds (POST /orders/:id/refunds, returns) and refunds the provider made on its own, oldest first'),
+  returns: z.array(returnDtoSchema).describe('Returns the owner requested, oldest first'),
   strayRefunds: z
     .object({
       pending: z.number().int().describe('Refunds requested and not yet confirmed by the provider'),
@@ -75,10 +102,10 @@ export const orderHistoryEntrySchema = z.object({
 });
 export type OrderHistoryEntry = z.infer<typeof orderHistoryEntrySchema>;
 
-type RowColumns = Omit<OrderRowValues, 'items' | 'placed_at' | 'updated_at'>;
+type RowColumns = Omit<OrderRowValues, 'items' | 'refunds' | 'returns' | 'placed_at' | 'updated_at'>;
 
 /** One mapping from `orders` columns to the DTO, whether the row was read from the table or folded from events. */
-function dtoOf(row: RowColumns, items: unknown, placedAt: string, updatedAt: string): OrderDto {
+function dtoOf(row: RowColumns, items: unknown, refunds: unknown, returns: unknown, placedAt: string, updatedAt: string): OrderDto {
   return {
     id: row.id,
     userId: row.user_id,
@@ -91,6 +118,8 @@ function dtoOf(row: RowColumns, items: unknown, placedAt: string, updatedAt: str
     paymentProvider: row.payment_provider as OrderDto['paymentProvider'],
     paymentReference: row.payment_reference,
     refundedAmount: Number(row.refunded_amount),
+    refunds: refunds as OrderDto['refunds'],
+    returns: returns as OrderDto['returns'],
     strayRefunds: { pending: row.stray_refunds_pending, completed: row.stray_refunds_completed },
     personalData: row.personal_data_erased ? 'ERASED' : row.personal_data ? 'PRESENT' : 'NONE',
     shippingAddress: null,
@@ -103,7 +132,7 @@ function dtoOf(row: RowColumns, items: unknown, placedAt: string, updatedAt: str
 }
 
 export function toOrderDto(row: OrderRow): OrderDto {
-  return dtoOf(row, row.items, row.placed_at.toISOString(), row.updated_at.toISOString());
+  return dtoOf(row, row.items, row.refunds, row.returns, row.placed_at.toISOString(), row.updated_at.toISOString());
 }
 
 /**
@@ -128,7 +157,7 @@ export async function orderFromEvents(events: readonly StoredOrderEvent[], keys?
   const row = orderRowFromEvents(events);
   if (!row) return undefined;
   // Times come back from PostgreSQL as Dates: normalise the same way ('…:00Z' becomes '…:00.000Z').
-  const dto = dtoOf(row, JSON.parse(row.items), new Date(row.placed_at).toISOString(), new Date(row.updated_at).toISOString());
+  const dto = dtoOf(row, JSON.parse(row.items), JSON.parse(row.refunds), JSON.parse(row.returns), new Date(row.placed_at).toISOString(), new Date(row.updated_at).toISOString());
   return keys ? (await revealOrders(keys, [{ dto, sealed: row.personal_data }]))[0] : dto;
 }
 

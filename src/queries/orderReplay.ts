@@ -42,6 +42,22 @@ export function describeOrderEvent(event: OrderEvent): string {
       return `${event.data.amount} ${event.data.currency} via ${event.data.provider}`;
     case 'StrayPaymentRefunded':
       return `${event.data.amount} ${event.data.currency} of stray payment ${event.data.paymentReference} given back via ${event.data.provider}`;
+    case 'PartialRefundRequested':
+      return `refund ${event.data.refundId}: ${event.data.amount} ${event.data.currency} via ${event.data.provider}${event.data.lines ? ` for ${event.data.lines.map((l) => `${l.quantity} × ${l.productId}`).join(', ')}` : ''}: ${event.data.reason}`;
+    case 'RefundRetryRequested':
+      return `refund ${event.data.refundId} retried: ${event.data.amount} ${event.data.currency}`;
+    case 'RefundSucceeded':
+      return `${event.data.refundId ? `refund ${event.data.refundId}` : 'refund by the provider'}: ${event.data.amount} ${event.data.currency} given back via ${event.data.provider}, ${event.data.refundedAmount} ${event.data.currency} in all`;
+    case 'RefundFailed':
+      return `refund ${event.data.refundId} refused by ${event.data.provider}: ${event.data.reason}`;
+    case 'ReturnRequested':
+      return `return ${event.data.returnId}: ${event.data.lines.map((l) => `${l.quantity} × ${l.productId}`).join(', ')}: ${event.data.reason}`;
+    case 'ReturnApproved':
+      return `return ${event.data.returnId} approved`;
+    case 'ReturnRejected':
+      return `return ${event.data.returnId} rejected: ${event.data.reason}`;
+    case 'ReturnReceived':
+      return `return ${event.data.returnId} received: ${event.data.lines.map((l) => `${l.quantity} × ${l.productId}${l.damaged ? ' (damaged)' : ''}`).join(', ')}`;
     case 'CustomerDataErased':
       return 'personal data erased (data key destroyed)';
     default: {

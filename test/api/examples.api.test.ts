@@ -36,11 +36,10 @@ function examplesOf(doc: OpenAPIV3.Document): { examples: Example[]; notSent: st
   const notSent: string[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of METHODS) {
-      // eslint-disable-next-line local/no-unnecessary-type-assertion -- the lint rule misreads it; tsc needs the cast for the x-examples extension
-      const op = item?.[method] as (OpenAPIV3.OperationObject & { [EXAMPLES_EXTENSION]?: OperationExamples }) | undefined;
+      const op = item?.[method];
       if (!op) continue;
       const operation = `${method.toUpperCase()} ${path}`;
-      const ext = op[EXAMPLES_EXTENSION];
+      const ext = (op as { [EXAMPLES_EXTENSION]?: OperationExamples })[EXAMPLES_EXTENSION];
       if (!ext) throw new Error(`${operation} has no ${EXAMPLES_EXTENSION}`);
       const success = Math.min(...Object.keys(op.responses).map(Number).filter((s) => s >= 200 && s < 300));
       if (SIGNED_BY_PROVIDER.has(operation)) notSent.push(`${operation} ${success}`);
@@ -103,9 +102,10 @@ class Placeholders {
     return { id: data.order.id, ...(data.paymentUrl ? { paymentUrl: data.paymentUrl } : {}) };
   }
 
-  private async admin(path: string, body: object = {}): Promise<void> {
-    const res = await app.request.post(path).set(bearer(adminToken)).send(body);
+  private async admin(path: string, body: object = {}, method: 'post' | 'patch' = 'post'): Promise<Record<string, unknown>> {
+    const res = await app.request[method](path).set(bearer(adminToken)).send(body);
     expect({ path, status: res.status }).toEqual({ path, status: 200 });
+    return (res.body as { data: Record<string, unknown> }).data;
   }
 
   private async make(name: ExamplePlaceholder): Promise<string> {
@@ -135,6 +135,55 @@ class Placeholders {
         const id = await this.get('paidOrderId');
         await this.admin(`/orders/${id}/refund`, { reason: 'changed my mind' });
         return id;
+      }
+      case 'refundId': {
+        const id = await this.get('paidOrderId');
+        const data = await this.admin(`/orders/${id}/refunds`, { amount: 100, reason: 'late delivery' });
+        return (data.refund as { refundId: string }).refundId;
+      }
+      case 'failedRefundOrderId': {
+        const id = await this.get('approvedPaypalOrderId');
+        const customer = await this.customer();
+        const capture = await app.request.post('/payments/paypal/capture').set(bearer(customer.token)).send({ orderId: id });
+        expect(capture.status).toBe(200);
+        // PayPal refuses refunds while this is set; the examples run one at a time.
+        paypal.refundStatus = 'FAILED';
+        try {
+          const data = await this.admin(`/orders/${id}/refunds`, { amount: 100, reason: 'late delivery' });
+          const refund = data.refund as { refundId: string; status: string };
+          expect(refund.status).toBe('failed');
+          this.made.set('failedRefundId', refund.refundId);
+        } finally {
+          paypal.refundStatus = 'COMPLETED';
+        }
+        return id;
+      }
+      case 'failedRefundId':
+        await this.get('failedRefundOrderId');
+        return this.made.get('failedRefundId')!;
+      case 'deliveredOrderId': {
+        const id = await this.get('paidOrderId');
+        for (const status of ['PROCESSING', 'SHIPPED', 'DELIVERED']) await this.admin(`/orders/${id}/status`, { status }, 'patch');
+        return id;
+      }
+      case 'returnId': {
+        const id = await this.get('deliveredOrderId');
+        const customer = await this.customer();
+        const res = await app.request.post(`/orders/${id}/returns`).set(bearer(customer.token)).send({ lines: [{ productId, quantity: 1 }], reason: 'too small' });
+        expect(res.status).toBe(200);
+        return (res.body as { data: { returnId: string } }).data.returnId;
+      }
+      case 'rejectedReturnId': {
+        const id = await this.get('deliveredOrderId');
+        const returnId = await this.get('returnId');
+        await this.admin(`/orders/${id}/returns/${returnId}/reject`, { reason: 'worn' });
+        return returnId;
+      }
+      case 'approvedReturnId': {
+        const id = await this.get('deliveredOrderId');
+        const returnId = await this.get('returnId');
+        await this.admin(`/orders/${id}/returns/${returnId}/approve`);
+        return returnId;
       }
       case 'paypalOrderId':
         return (await this.placeOrder('PAYPAL')).id;
@@ -212,6 +261,8 @@ describe('every documented example request, sent to a fresh server with demo dat
         'POST /orders/{id}/pay 502',
         'POST /orders/{id}/pay 503',
         'POST /orders/{id}/refund 502',
+        'POST /orders/{id}/refunds 502',
+        'POST /orders/{id}/refunds/{refundId}/retry 502',
         'POST /payments/paypal/capture 502',
         'POST /payments/paypal/capture 503',
         'POST /payments/webhook/paypal 200',

@@ -31,6 +31,7 @@ describe('expectedOrderRow', () => {
       total_amount: 2500,
       currency: 'EUR',
       payment_method: 'MANUAL',
+      refunded_amount: 0,
       revision: 1,
     });
   });

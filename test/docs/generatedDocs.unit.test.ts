@@ -76,10 +76,15 @@ describe('docs/api.http', () => {
     const expected = operationsOf(doc).map((op) => {
       const access = accessOf(op);
       const auth = access === 'user' ? 'Authorization: Bearer {{token}}' : access === 'admin' ? 'Authorization: Bearer {{adminToken}}' : '-';
-      return `${op.method.toUpperCase()} ${op.path.replace(/\{id\}/, (_m) => '{{ID}}')} ${auth}`;
+      // A path's own id is named after its collection; a nested one (refundId, returnId) keeps its name.
+      return `${op.method.toUpperCase()} ${op.path.replace(/\{id\}/, (_m) => '{{ID}}').replace(/\{(\w+Id)\}/g, (_m, name: string) => `{{${name}}}`)} ${auth}`;
     });
     // Each id is the placeholder its example needs (an order awaiting payment, a paid one…).
-    expect(seen.map((s) => s.replace(/\{\{\w*(order|Order|product|Product|user)Id\}\}/, '{{ID}}'))).toEqual(expected);
+    // A nested id's placeholder names the state it needs too (failedRefundId, approvedReturnId).
+    const normalised = seen.map((s) =>
+      s.replace(/\{\{\w*(order|Order|product|Product|user)Id\}\}/, '{{ID}}').replace(/\{\{\w+(Refund|Return)Id\}\}/g, (_m, kind: string) => `{{${kind.toLowerCase()}Id}}`),
+    );
+    expect(normalised).toEqual(expected);
   });
 
   it('when a request uses a variable, then the file declares it; every JSON body parses', () => {

@@ -46,6 +46,42 @@ const samples: { [K in OrderEventType]: OrderEventOf<K> } = {
     type: 'StrayPaymentRefunded',
     data: { orderId, provider: 'STRIPE', providerReference: 're_2', paymentReference: 'pi_2', amount: 2400, currency: 'USD', refundedAt: at },
   },
+  PartialRefundRequested: {
+    type: 'PartialRefundRequested',
+    data: {
+      orderId,
+      refundId: 'a3e1c2d4-5b6f-4a7e-8c9d-0e1f2a3b4c5d',
+      provider: 'STRIPE',
+      providerReference: 'pi_1',
+      amount: 1250,
+      currency: 'USD',
+      lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1, amount: 1250 }],
+      reason: 'one mug arrived chipped',
+      requestedAt: at,
+    },
+  },
+  RefundRetryRequested: {
+    type: 'RefundRetryRequested',
+    data: { orderId, refundId: 'a3e1c2d4-5b6f-4a7e-8c9d-0e1f2a3b4c5d', attempt: 2, amount: 1250, currency: 'USD', requestedAt: at },
+  },
+  RefundSucceeded: {
+    type: 'RefundSucceeded',
+    data: { orderId, refundId: 'a3e1c2d4-5b6f-4a7e-8c9d-0e1f2a3b4c5d', provider: 'STRIPE', providerRefundId: 're_3', amount: 1250, currency: 'USD', refundedAmount: 1250, refundedAt: at },
+  },
+  RefundFailed: {
+    type: 'RefundFailed',
+    data: { orderId, refundId: 'a3e1c2d4-5b6f-4a7e-8c9d-0e1f2a3b4c5d', attempt: 1, provider: 'STRIPE', reason: 'expired_or_canceled_card', failedAt: at },
+  },
+  ReturnRequested: {
+    type: 'ReturnRequested',
+    data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1 }], reason: 'too small', requestedAt: at },
+  },
+  ReturnApproved: { type: 'ReturnApproved', data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', approvedAt: at } },
+  ReturnRejected: { type: 'ReturnRejected', data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', reason: 'worn', rejectedAt: at } },
+  ReturnReceived: {
+    type: 'ReturnReceived',
+    data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1, damaged: true }], receivedAt: at },
+  },
   CustomerDataErased: { type: 'CustomerDataErased', data: { orderId, userId, erasedAt: at } },
 };
 

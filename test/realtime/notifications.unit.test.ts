@@ -93,6 +93,11 @@ describe('renderEmail', () => {
       'order-delivered': { type: 'OrderStatusChanged', data: { orderId, from: 'SHIPPED', to: 'DELIVERED', changedAt: t } },
       'order-cancelled': { type: 'OrderCancelled', data: { orderId, from: 'PENDING', reason: 'changed <mind>', cancelledAt: t } },
       'order-refunded': { type: 'OrderRefunded', data: { orderId, provider: 'MANUAL', amount: 1500, currency: 'USD', refundedAt: t } },
+      'refund-issued': { type: 'RefundSucceeded', data: { orderId, provider: 'MANUAL', amount: 500, currency: 'USD', refundedAmount: 500, refundedAt: t } },
+      'return-requested': { type: 'ReturnRequested', data: { orderId, returnId: orderId, lines: [{ productId: orderId, quantity: 1 }], reason: 'too small', requestedAt: t } },
+      'return-approved': { type: 'ReturnApproved', data: { orderId, returnId: orderId, approvedAt: t } },
+      'return-rejected': { type: 'ReturnRejected', data: { orderId, returnId: orderId, reason: 'worn <twice>', rejectedAt: t } },
+      'return-received': { type: 'ReturnReceived', data: { orderId, returnId: orderId, lines: [{ productId: orderId, quantity: 1, damaged: false }], receivedAt: t } },
     };
     return { orderId, items, totalAmount: 2000, currency: 'USD', event: event[kind] };
   };

@@ -5,6 +5,7 @@ import type {
   OrderItem,
   OrderStatus,
   PaymentMethod,
+  RefundLine,
 } from '../../events/orderEvents';
 import { providerCanCharge } from '../../events/money';
 import { minimumCharge } from './chargeMinimums';
@@ -17,6 +18,12 @@ import {
   OrderNotFoundError,
   PartialRefundError,
   PaymentMethodMismatchError,
+  RefundNotFoundError,
+  RefundNotRetryableError,
+  RefundExceedsPaymentError,
+  ReturnNotAllowedError,
+  ReturnNotFoundError,
+  ReturnTransitionError,
 } from './orderErrors';
 
 /** The status machine decide() applies, as data (error hints and the README's lifecycle diagram read it). */
@@ -42,9 +49,34 @@ export type OrderState =
       refundRequested: boolean;
       /** Payments the order never counted (wrong amount, duplicate, late) whose refund was requested. */
       strayPayments: readonly StrayPayment[];
+      /** The lines as placed (partial refunds of lines are priced from them). */
+      items: readonly OrderItem[];
+      /** Money of the order's own payment given back so far (partial refunds, provider-initiated ones included). */
+      refundedAmount: number;
+      /** Partial refunds requested by an admin, in request order. */
+      refunds: readonly PartialRefund[];
+      /** When the order was delivered (the return window counts from it). */
+      deliveredAt: string | undefined;
+      returns: readonly OrderReturn[];
       /** CustomerDataErased was recorded: the order's personal data can never be opened again. */
       personalDataErased: boolean;
     };
+
+export interface OrderReturn {
+  returnId: string;
+  lines: readonly { productId: string; quantity: number }[];
+  status: 'requested' | 'approved' | 'rejected' | 'received';
+}
+
+/** One partial refund and where it stands. */
+export interface PartialRefund {
+  refundId: string;
+  amount: number;
+  lines: readonly RefundLine[];
+  status: 'requested' | 'succeeded' | 'failed';
+  /** The provider attempt in flight or last made: 1 for the request, one more per retry. */
+  attempt: number;
+}
 
 /** Money a provider took for the order that the order never counted, and whether it went back. */
 export interface StrayPayment {
@@ -82,6 +114,30 @@ export type OrderCommand =
        * amount: the total the provider has refunded for that payment so far.
        */
       data: { provider: PaymentMethod; providerReference?: string; paymentReference?: string; amount: number; currency: string; now: string };
+    }
+  | {
+      type: 'RequestPartialRefund';
+      /** amount or lines (priced from the order), not both. refundId: a fresh id from the handler. */
+      data: { refundId: string; amount?: number; lines?: readonly { productId: string; quantity: number }[]; reason: string; returnId?: string; now: string };
+    }
+  | { type: 'RetryRefund'; data: { refundId: string; now: string } }
+  | {
+      type: 'RecordPartialRefund';
+      /** The provider (or an admin, for MANUAL) confirms one of our refunds; providerRefundId: its id there. */
+      data: { refundId: string; provider: PaymentMethod; providerRefundId?: string; amount: number; currency: string; now: string };
+    }
+  | { type: 'RecordRefundFailure'; data: { refundId: string; attempt: number; provider: PaymentMethod; reason: string; now: string } }
+  | {
+      type: 'RequestReturn';
+      /** windowDays: RETURN_WINDOW_DAYS, passed in so the decider stays pure. */
+      data: { returnId: string; lines: readonly { productId: string; quantity: number }[]; reason: string; windowDays: number; now: string };
+    }
+  | { type: 'ApproveReturn'; data: { returnId: string; now: string } }
+  | { type: 'RejectReturn'; data: { returnId: string; reason: string; now: string } }
+  | {
+      type: 'ReceiveReturn';
+      /** damaged: products that came back unfit to sell (not restocked). refundId: the refund's fresh id. */
+      data: { returnId: string; damaged: readonly string[]; refundId: string; now: string };
     }
   /** The customer's data key is destroyed; recorded on each of their orders so read models drop the sealed data. */
   | { type: 'EraseCustomerData'; data: { now: string } };
@@ -232,6 +288,9 @@ function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, st
   if (state.status === 'PAID') {
     if (by !== 'admin') throw new InvalidTransitionError(state.status, 'CANCELLED', 'only an admin can cancel a paid order');
     if (state.refundRequested) return [cancelled]; // the refund is already on its way; a second request could pay it back twice
+    // After partial refunds only the rest goes back.
+    const rest = state.paidAmount - committedRefunds(state);
+    if (rest <= 0) return [cancelled];
     return [
       cancelled,
       {
@@ -240,7 +299,7 @@ function cancelOrder(command: Extract<OrderCommand, { type: 'CancelOrder' }>, st
           orderId: state.orderId,
           provider: state.paymentMethod,
           ...(state.paidReference ? { providerReference: state.paidReference } : {}),
-          amount: state.paidAmount,
+          amount: rest,
           currency: state.currency,
           reason: 'order cancelled after payment',
           stray: false,
@@ -266,6 +325,8 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
   if (!paidStatuses.has(state.status)) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
   if (state.refundRequested) return [];
   const { reason, now } = command.data;
+  const rest = state.paidAmount - committedRefunds(state);
+  if (rest <= 0) return [];
   return [
     {
       type: 'RefundRequested',
@@ -273,7 +334,7 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
         orderId: state.orderId,
         provider: state.paymentMethod,
         ...(state.paidReference ? { providerReference: state.paidReference } : {}),
-        amount: state.paidAmount,
+        amount: rest,
         currency: state.currency,
         ...(reason ? { reason } : {}),
         stray: false,
@@ -284,10 +345,11 @@ function requestRefund(command: Extract<OrderCommand, { type: 'RequestRefund' }>
 }
 
 /**
- * A provider confirms money went back. Only full refunds of the order's own payment move it to
- * REFUNDED; the full refund of a stray payment (one the order never counted) is recorded as such
- * and leaves the order as it is; a partial refund is refused (the ledger does not model partially
- * refunded payments).
+ * A provider confirms money went back, as the total it has given back for the payment so far (so a
+ * repeated or late report carries no new news). A full refund of the order's own payment with no
+ * partial refund before it moves the order to REFUNDED as it always did; anything else is counted
+ * by partialRefunds. The full refund of a stray payment (one the order never counted) is recorded
+ * as such and leaves the order as it is.
  */
 function recordRefund(command: Extract<OrderCommand, { type: 'RecordRefund' }>, state: ExistingOrderState): OrderEvent[] {
   const { provider, providerReference, paymentReference, amount, currency, now } = command.data;
@@ -309,11 +371,235 @@ function recordRefund(command: Extract<OrderCommand, { type: 'RecordRefund' }>, 
   if (state.status === 'REFUNDED') return [];
   const refundable = paidStatuses.has(state.status) || (state.status === 'CANCELLED' && state.refundRequested);
   if (!refundable) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
-  if (currency !== state.currency || amount < state.paidAmount) throw new PartialRefundError(state.paidAmount, state.currency, amount, currency);
+  if (currency !== state.currency) throw new PartialRefundError(state.paidAmount, state.currency, amount, currency);
+  if (amount >= state.paidAmount && state.refunds.length === 0 && state.refundedAmount === 0) {
+    return [
+      {
+        type: 'OrderRefunded',
+        data: { orderId: state.orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency, refundedAt: now },
+      },
+    ];
+  }
+  return refundsUpTo(state, Math.min(amount, state.paidAmount), provider, providerReference, now);
+}
+
+/**
+ * The provider has given back `total` of the order's payment. What is new since the ledger last
+ * counted (total − refundedAmount) settles our requested refunds in request order while they fit;
+ * the rest is a refund the provider made on its own. A total at or below what is counted is old news.
+ */
+function refundsUpTo(state: ExistingOrderState, total: number, provider: PaymentMethod, providerRefundId: string | undefined, now: string): OrderEvent[] {
+  let remaining = total - state.refundedAmount;
+  if (remaining <= 0) return [];
+  const events: OrderEvent[] = [];
+  let refunded = state.refundedAmount;
+  const succeeded = (amount: number, refundId: string | undefined): OrderEvent => {
+    refunded += amount;
+    return {
+      type: 'RefundSucceeded',
+      data: {
+        orderId: state.orderId,
+        ...(refundId ? { refundId } : {}),
+        provider,
+        ...(providerRefundId ? { providerRefundId } : {}),
+        amount,
+        currency: state.currency,
+        refundedAmount: refunded,
+        refundedAt: now,
+      },
+    };
+  };
+  for (const refund of state.refunds) {
+    if (refund.status !== 'requested' || refund.amount > remaining) continue;
+    events.push(succeeded(refund.amount, refund.refundId));
+    remaining -= refund.amount;
+  }
+  if (remaining > 0) events.push(succeeded(remaining, undefined));
+  return [...events, ...fullyRefunded(state, refunded, provider, now)];
+}
+
+/** OrderRefunded once everything paid is back. */
+function fullyRefunded(state: ExistingOrderState, refunded: number, provider: PaymentMethod, now: string): OrderEvent[] {
+  if (refunded < state.paidAmount) return [];
+  return [{ type: 'OrderRefunded', data: { orderId: state.orderId, provider, amount: refunded, currency: state.currency, refundedAt: now } }];
+}
+
+/** Money already promised back: given back, or requested and not refused. */
+export function committedRefunds(state: ExistingOrderState): number {
+  return state.refundedAmount + state.refunds.filter((r) => r.status === 'requested').reduce((sum, r) => sum + r.amount, 0);
+}
+
+function refundOf(state: ExistingOrderState, refundId: string): PartialRefund {
+  const refund = state.refunds.find((r) => r.refundId === refundId);
+  if (!refund) throw new RefundNotFoundError(state.orderId, refundId);
+  return refund;
+}
+
+/** Prices lines from the order; a line may be given back up to what was ordered less what other refunds already give back. */
+function pricedLines(state: ExistingOrderState, lines: readonly { productId: string; quantity: number }[]): RefundLine[] {
+  const priced: RefundLine[] = [];
+  for (const line of lines) {
+    const item = state.items.find((i) => i.productId === line.productId);
+    if (!item) throw new InvalidOrderError(`Product ${line.productId} is not in order ${state.orderId}`);
+    const taken = state.refunds
+      .filter((r) => r.status !== 'failed')
+      .flatMap((r) => r.lines)
+      .filter((l) => l.productId === line.productId)
+      .reduce((sum, l) => sum + l.quantity, 0);
+    const requested = priced.filter((l) => l.productId === line.productId).reduce((sum, l) => sum + l.quantity, 0) + line.quantity;
+    if (requested + taken > item.quantity) {
+      throw new InvalidOrderError(`Only ${item.quantity - taken} of ${item.sku} can still be refunded, not ${requested}`);
+    }
+    priced.push({ productId: line.productId, quantity: line.quantity, amount: item.unitAmount * line.quantity });
+  }
+  return priced;
+}
+
+function requestPartialRefund(command: Extract<OrderCommand, { type: 'RequestPartialRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  const { refundId, reason, returnId, now } = command.data;
+  if (!paidStatuses.has(state.status)) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
+  if (state.refundRequested) throw new InvalidTransitionError(state.status, 'REFUNDED', 'a full refund is already on its way');
+  if (state.refunds.some((r) => r.refundId === refundId)) return [];
+  const hasAmount = command.data.amount !== undefined;
+  const hasLines = command.data.lines !== undefined && command.data.lines.length > 0;
+  if (hasAmount === hasLines) throw new InvalidOrderError('A refund names an amount or lines, not both and not neither');
+  const lines = hasLines ? pricedLines(state, command.data.lines!) : [];
+  const amount = hasLines ? lines.reduce((sum, l) => sum + l.amount, 0) : command.data.amount!;
+  if (!Number.isSafeInteger(amount) || amount < 1) throw new InvalidOrderError('A refund must give back at least one minor unit');
+  const available = state.paidAmount - committedRefunds(state);
+  if (amount > available) throw new RefundExceedsPaymentError(state.paidAmount, state.currency, available, amount);
   return [
     {
-      type: 'OrderRefunded',
-      data: { orderId: state.orderId, provider, ...(providerReference ? { providerReference } : {}), amount, currency, refundedAt: now },
+      type: 'PartialRefundRequested',
+      data: {
+        orderId: state.orderId,
+        refundId,
+        provider: state.paymentMethod,
+        ...(state.paidReference ? { providerReference: state.paidReference } : {}),
+        amount,
+        currency: state.currency,
+        ...(lines.length > 0 ? { lines } : {}),
+        reason,
+        ...(returnId ? { returnId } : {}),
+        requestedAt: now,
+      },
+    },
+  ];
+}
+
+function retryRefund(command: Extract<OrderCommand, { type: 'RetryRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  const refund = refundOf(state, command.data.refundId);
+  if (refund.status !== 'failed') throw new RefundNotRetryableError(refund.refundId, refund.status);
+  if (state.status === 'REFUNDED') throw new InvalidTransitionError(state.status, 'REFUNDED', 'everything paid is already back');
+  const available = state.paidAmount - committedRefunds(state);
+  if (refund.amount > available) throw new RefundExceedsPaymentError(state.paidAmount, state.currency, available, refund.amount);
+  return [
+    {
+      type: 'RefundRetryRequested',
+      data: { orderId: state.orderId, refundId: refund.refundId, attempt: refund.attempt + 1, amount: refund.amount, currency: state.currency, requestedAt: command.data.now },
+    },
+  ];
+}
+
+/** One of our refunds confirmed (a provider's synchronous answer, or an admin for MANUAL). Repeats are no-ops. */
+function recordPartialRefund(command: Extract<OrderCommand, { type: 'RecordPartialRefund' }>, state: ExistingOrderState): OrderEvent[] {
+  const { refundId, provider, providerRefundId, amount, currency, now } = command.data;
+  if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
+  const refund = refundOf(state, refundId);
+  if (refund.status === 'succeeded') return [];
+  if (currency !== state.currency || amount !== refund.amount) throw new PartialRefundError(refund.amount, state.currency, amount, currency);
+  const refunded = state.refundedAmount + amount;
+  return [
+    {
+      type: 'RefundSucceeded',
+      data: { orderId: state.orderId, refundId, provider, ...(providerRefundId ? { providerRefundId } : {}), amount, currency, refundedAmount: refunded, refundedAt: now },
+    },
+    ...(state.status === 'REFUNDED' ? [] : fullyRefunded(state, refunded, provider, now)),
+  ];
+}
+
+function recordRefundFailure(command: Extract<OrderCommand, { type: 'RecordRefundFailure' }>, state: ExistingOrderState): OrderEvent[] {
+  const { refundId, attempt, provider, reason, now } = command.data;
+  if (provider !== state.paymentMethod) throw new PaymentMethodMismatchError(state.paymentMethod, provider);
+  // Only the attempt in flight can fail: a confirmed refund stays confirmed, and an older attempt's
+  // refusal arriving after an admin retried says nothing about the retry.
+  const refund = refundOf(state, refundId);
+  if (refund.status !== 'requested' || refund.attempt !== attempt) return [];
+  return [{ type: 'RefundFailed', data: { orderId: state.orderId, refundId, attempt, provider, reason: reason.slice(0, 500) || 'refused', failedAt: now } }];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function returnOf(state: ExistingOrderState, returnId: string): OrderReturn {
+  const found = state.returns.find((r) => r.returnId === returnId);
+  if (!found) throw new ReturnNotFoundError(state.orderId, returnId);
+  return found;
+}
+
+/** The owner asks to send delivered lines back, within the return window, up to what was ordered less other returns. */
+function requestReturn(command: Extract<OrderCommand, { type: 'RequestReturn' }>, state: ExistingOrderState): OrderEvent[] {
+  const { returnId, lines, reason, windowDays, now } = command.data;
+  if (state.returns.some((r) => r.returnId === returnId)) return [];
+  if (state.status !== 'DELIVERED' || state.deliveredAt === undefined) throw new ReturnNotAllowedError(`order ${state.orderId} is ${state.status}; only a delivered order can be returned`);
+  const closesAt = Date.parse(state.deliveredAt) + windowDays * DAY_MS;
+  if (Date.parse(now) > closesAt) throw new ReturnNotAllowedError(`the ${windowDays}-day return window closed at ${new Date(closesAt).toISOString()}`);
+  if (lines.length === 0) throw new InvalidOrderError('A return needs at least one line');
+  for (const line of lines) {
+    const item = state.items.find((i) => i.productId === line.productId);
+    if (!item) throw new InvalidOrderError(`Product ${line.productId} is not in order ${state.orderId}`);
+    const returning = state.returns
+      .filter((r) => r.status !== 'rejected')
+      .flatMap((r) => r.lines)
+      .concat(lines)
+      .filter((l) => l.productId === line.productId)
+      .reduce((sum, l) => sum + l.quantity, 0);
+    if (returning > item.quantity) throw new InvalidOrderError(`At most ${item.quantity} of ${item.sku} can be returned in all`);
+  }
+  return [{ type: 'ReturnRequested', data: { orderId: state.orderId, returnId, lines: lines.map((l) => ({ ...l })), reason, requestedAt: now } }];
+}
+
+function decideReturn(command: Extract<OrderCommand, { type: 'ApproveReturn' | 'RejectReturn' }>, state: ExistingOrderState): OrderEvent[] {
+  const { returnId, now } = command.data;
+  const found = returnOf(state, returnId);
+  const to = command.type === 'ApproveReturn' ? 'approved' : 'rejected';
+  if (found.status === to) return [];
+  if (found.status !== 'requested') throw new ReturnTransitionError(returnId, found.status, to);
+  if (command.type === 'ApproveReturn') return [{ type: 'ReturnApproved', data: { orderId: state.orderId, returnId, approvedAt: now } }];
+  return [{ type: 'ReturnRejected', data: { orderId: state.orderId, returnId, reason: command.data.reason, rejectedAt: now } }];
+}
+
+/**
+ * The goods of an approved return arrive: recorded with which lines are damaged, and their price
+ * is refunded as a partial refund in the same append, up to what is left of the payment.
+ */
+function receiveReturn(command: Extract<OrderCommand, { type: 'ReceiveReturn' }>, state: ExistingOrderState): OrderEvent[] {
+  const { returnId, damaged, refundId, now } = command.data;
+  const found = returnOf(state, returnId);
+  if (found.status === 'received') return [];
+  if (found.status !== 'approved') throw new ReturnTransitionError(returnId, found.status, 'received');
+  const received: OrderEvent = {
+    type: 'ReturnReceived',
+    data: { orderId: state.orderId, returnId, lines: found.lines.map((l) => ({ ...l, damaged: damaged.includes(l.productId) })), receivedAt: now },
+  };
+  const lines: RefundLine[] = found.lines.map((l) => ({ ...l, amount: (state.items.find((i) => i.productId === l.productId)?.unitAmount ?? 0) * l.quantity }));
+  const amount = Math.min(lines.reduce((sum, l) => sum + l.amount, 0), state.paidAmount - committedRefunds(state));
+  if (amount < 1 || state.refundRequested || !paidStatuses.has(state.status)) return [received];
+  return [
+    received,
+    {
+      type: 'PartialRefundRequested',
+      data: {
+        orderId: state.orderId,
+        refundId,
+        provider: state.paymentMethod,
+        ...(state.paidReference ? { providerReference: state.paidReference } : {}),
+        amount,
+        currency: state.currency,
+        lines,
+        reason: `return ${returnId}`,
+        returnId,
+        requestedAt: now,
+      },
     },
   ];
 }
@@ -340,6 +626,21 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return requestRefund(command, state);
     case 'RecordRefund':
       return recordRefund(command, state);
+    case 'RequestPartialRefund':
+      return requestPartialRefund(command, state);
+    case 'RetryRefund':
+      return retryRefund(command, state);
+    case 'RecordPartialRefund':
+      return recordPartialRefund(command, state);
+    case 'RecordRefundFailure':
+      return recordRefundFailure(command, state);
+    case 'RequestReturn':
+      return requestReturn(command, state);
+    case 'ApproveReturn':
+    case 'RejectReturn':
+      return decideReturn(command, state);
+    case 'ReceiveReturn':
+      return receiveReturn(command, state);
     case 'EraseCustomerData':
       if (state.personalDataErased) return [];
       return [{ type: 'CustomerDataErased', data: { orderId: state.orderId, userId: state.userId, erasedAt: command.data.now } }];
@@ -366,6 +667,11 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       paidAmount: 0,
       refundRequested: false,
       strayPayments: [],
+      items: event.data.items,
+      refundedAmount: 0,
+      refunds: [],
+      deliveredAt: undefined,
+      returns: [],
       personalDataErased: false,
     };
   }
@@ -378,7 +684,7 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
     case 'PaymentFailed':
       return { ...state, status: 'PAYMENT_FAILED' };
     case 'OrderStatusChanged':
-      return { ...state, status: event.data.to };
+      return { ...state, status: event.data.to, ...(event.data.to === 'DELIVERED' ? { deliveredAt: event.data.changedAt } : {}) };
     case 'OrderCancelled':
       return { ...state, status: 'CANCELLED' };
     case 'RefundRequested': {
@@ -391,11 +697,37 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       return { ...state, refundRequested: true, paidAmount: state.paidAmount || amount, paidReference: state.paidReference ?? reference };
     }
     case 'OrderRefunded':
-      return { ...state, status: 'REFUNDED' };
+      return { ...state, status: 'REFUNDED', refundedAmount: Math.max(state.refundedAmount, event.data.amount) };
     case 'StrayPaymentRefunded': {
       const reference = event.data.paymentReference;
       return { ...state, strayPayments: state.strayPayments.map((p) => (p.reference === reference ? { ...p, refunded: true } : p)) };
     }
+    case 'PartialRefundRequested': {
+      const { refundId, amount, lines } = event.data;
+      if (state.refunds.some((r) => r.refundId === refundId)) return state;
+      return { ...state, refunds: [...state.refunds, { refundId, amount, lines: lines ?? [], status: 'requested', attempt: 1 }] };
+    }
+    case 'RefundRetryRequested': {
+      const { refundId, attempt } = event.data;
+      return { ...state, refunds: state.refunds.map((r) => (r.refundId === refundId ? { ...r, status: 'requested', attempt } : r)) };
+    }
+    case 'RefundSucceeded': {
+      const after = { ...state, refundedAmount: event.data.refundedAmount };
+      return event.data.refundId ? withRefundStatus(after, event.data.refundId, 'succeeded') : after;
+    }
+    case 'RefundFailed':
+      return withRefundStatus(state, event.data.refundId, 'failed');
+    case 'ReturnRequested': {
+      const { returnId, lines } = event.data;
+      if (state.returns.some((r) => r.returnId === returnId)) return state;
+      return { ...state, returns: [...state.returns, { returnId, lines, status: 'requested' }] };
+    }
+    case 'ReturnApproved':
+      return withReturnStatus(state, event.data.returnId, 'approved');
+    case 'ReturnRejected':
+      return withReturnStatus(state, event.data.returnId, 'rejected');
+    case 'ReturnReceived':
+      return withReturnStatus(state, event.data.returnId, 'received');
     case 'CustomerDataErased':
       return { ...state, personalDataErased: true };
     default: {
@@ -403,6 +735,14 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       return exhaustive;
     }
   }
+}
+
+function withReturnStatus(state: ExistingOrderState, returnId: string, status: OrderReturn['status']): ExistingOrderState {
+  return { ...state, returns: state.returns.map((r) => (r.returnId === returnId ? { ...r, status } : r)) };
+}
+
+function withRefundStatus(state: ExistingOrderState, refundId: string, status: PartialRefund['status']): ExistingOrderState {
+  return { ...state, refunds: state.refunds.map((r) => (r.refundId === refundId ? { ...r, status } : r)) };
 }
 
 export const orderDecider: Decider<OrderState, OrderCommand, OrderEvent> = {
@@ -427,6 +767,14 @@ export function statusAfter(before: OrderStatus | undefined, event: OrderEvent):
       return 'CANCELLED';
     case 'RefundRequested':
     case 'StrayPaymentRefunded':
+    case 'PartialRefundRequested':
+    case 'RefundRetryRequested':
+    case 'RefundSucceeded':
+    case 'RefundFailed':
+    case 'ReturnRequested':
+    case 'ReturnApproved':
+    case 'ReturnRejected':
+    case 'ReturnReceived':
     case 'CustomerDataErased':
       return before ?? 'PENDING';
     case 'OrderRefunded':

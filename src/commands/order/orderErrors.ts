@@ -75,3 +75,46 @@ export class OrderAmountNotChargeableError extends AppError {
     );
   }
 }
+
+export class RefundNotFoundError extends NotFoundError {
+  constructor(orderId: string, refundId: string) {
+    super('REFUND_NOT_FOUND', `Order ${orderId} has no refund ${refundId}`);
+  }
+}
+
+/** Only a refund the provider refused may be tried again. */
+export class RefundNotRetryableError extends ConflictError {
+  constructor(refundId: string, status: string) {
+    super('REFUND_NOT_RETRYABLE', `Refund ${refundId} is ${status}; only a failed refund can be retried`, { refundId, status });
+  }
+}
+
+/** The refunds of an order never add up to more than was paid. */
+export class RefundExceedsPaymentError extends ConflictError {
+  constructor(paidAmount: number, currency: string, available: number, requested: number) {
+    super(
+      'REFUND_EXCEEDS_PAYMENT',
+      `A refund of ${formatAmount(requested, currency)} exceeds the ${formatAmount(available, currency)} still refundable of the ${formatAmount(paidAmount, currency)} paid`,
+      { paidAmount, currency, availableAmount: available, requestedAmount: requested },
+    );
+  }
+}
+
+export class ReturnNotFoundError extends NotFoundError {
+  constructor(orderId: string, returnId: string) {
+    super('RETURN_NOT_FOUND', `Order ${orderId} has no return ${returnId}`);
+  }
+}
+
+/** Not delivered, or the return window has closed. */
+export class ReturnNotAllowedError extends ConflictError {
+  constructor(reason: string) {
+    super('RETURN_NOT_ALLOWED', `A return cannot be requested: ${reason}`);
+  }
+}
+
+export class ReturnTransitionError extends ConflictError {
+  constructor(returnId: string, from: string, to: string) {
+    super('RETURN_INVALID_TRANSITION', `Return ${returnId} is ${from}; it cannot become ${to}`, { returnId, from, to });
+  }
+}

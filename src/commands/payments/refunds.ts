@@ -4,7 +4,8 @@ import { PaymentProviderError } from '../../infra/payments/paymentProvider';
 import { strayPaymentOf } from '../order/orderDecider';
 import { InvalidTransitionError, OrderNotFoundError, PaymentMethodMismatchError } from '../order/orderErrors';
 import { loadOrder, type OrderStream } from '../order/orderStream';
-import { handleOrderCommand, unchangedResult, type HandleResult } from '../orderCommandHandler';
+import { handleOrderCommand, StaleRevisionError, unchangedResult, type HandleResult } from '../orderCommandHandler';
+import { confirmManualPartialRefund, requestPartialRefund } from './partialRefunds';
 import { nowOf, type PaymentDeps } from './paymentDeps';
 import { recordReport } from './recordReport';
 
@@ -48,7 +49,18 @@ async function refundRequest(
   if (refund.status === 'succeeded') {
     const recorded = await recordReport(
       deps,
-      { provider: method, via: 'refund', eventId: refund.refundId, orderId, kind: 'refunded', reference: paymentReference, amount: refund.amount, currency: refund.currency, refundId: refund.refundId },
+      {
+        provider: method,
+        via: 'refund',
+        eventId: refund.refundId,
+        orderId,
+        kind: 'refunded',
+        reference: paymentReference,
+        // A report carries the total given back so far: this refund on top of the partial refunds before it.
+        amount: refund.amount + (stray ? 0 : state.refundedAmount),
+        currency: refund.currency,
+        refundId: refund.refundId,
+      },
       context,
       { loaded: stream },
     );
@@ -77,13 +89,26 @@ export async function refundOrder(
   orderId: string,
   reason: string | undefined,
   context: EncodeContext,
+  expectedRevision?: bigint,
 ): Promise<{ result: HandleResult; refund: RefundOutcome }> {
   const stream = await loadOrder(deps.store, orderId);
   const { state } = stream;
   if (state.status === 'NONE') throw new OrderNotFoundError(orderId);
+  if (expectedRevision !== undefined && expectedRevision !== stream.revision) throw new StaleRevisionError(expectedRevision, stream.revision);
+  const expected = expectedRevision !== undefined ? { expectedRevision } : {};
+  // After partial refunds, the rest of the payment goes back as one more partial refund.
+  if (state.refunds.length > 0 || state.refundedAmount > 0) {
+    const rest = state.paidAmount - state.refundedAmount - state.refunds.filter((r) => r.status === 'requested').reduce((sum, r) => sum + r.amount, 0);
+    if (state.status === 'REFUNDED' || rest <= 0) return { result: unchangedResult(stream), refund: { status: state.status === 'REFUNDED' ? 'already_refunded' : 'pending' } };
+    const { result, refund } = await requestPartialRefund(deps, orderId, { amount: rest, reason: reason ?? 'refund of the rest of the payment' }, { context, loaded: stream, ...expected });
+    return {
+      result,
+      refund: { status: refund.status, ...(refund.providerRefundId ? { refundId: refund.providerRefundId } : {}), ...(refund.failureReason ? { failureReason: refund.failureReason } : {}) },
+    };
+  }
   let requested = unchangedResult(stream);
   if (!(state.refundRequested && state.status !== 'REFUNDED')) {
-    requested = await handleOrderCommand(deps.store, orderId, { type: 'RequestRefund', data: { ...(reason ? { reason } : {}), now: nowOf(deps) } }, { context, loaded: stream });
+    requested = await handleOrderCommand(deps.store, orderId, { type: 'RequestRefund', data: { ...(reason ? { reason } : {}), now: nowOf(deps) } }, { context, loaded: stream, ...expected });
   }
   const own = [...requested.stream.events].reverse().find((stored) => stored.event.type === 'RefundRequested' && stored.event.data.stray === false);
   if (!own) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');
@@ -100,13 +125,27 @@ export async function refundOrder(
   }
 }
 
-/** An admin confirms a MANUAL refund was paid out. */
-export async function confirmManualRefund(deps: PaymentDeps, orderId: string, context: EncodeContext): Promise<HandleResult> {
+/**
+ * An admin confirms a MANUAL refund was paid out: the full refund, or one partial refund (named by
+ * refundId; without it, the only partial refund awaiting confirmation).
+ */
+export async function confirmManualRefund(deps: PaymentDeps, orderId: string, context: EncodeContext, refundId?: string, expectedRevision?: bigint): Promise<HandleResult> {
   const stream = await loadOrder(deps.store, orderId);
   const { state } = stream;
   if (state.status === 'NONE') throw new OrderNotFoundError(orderId);
+  if (expectedRevision !== undefined && expectedRevision !== stream.revision) throw new StaleRevisionError(expectedRevision, stream.revision);
   if (state.paymentMethod !== 'MANUAL') throw new PaymentMethodMismatchError(state.paymentMethod, 'MANUAL');
+  if (refundId !== undefined) return confirmManualPartialRefund(deps, stream, refundId, context);
   if (state.status === 'REFUNDED') return unchangedResult(stream);
+  if (!state.refundRequested) {
+    const awaiting = state.refunds.filter((r) => r.status === 'requested');
+    if (awaiting.length === 1) return confirmManualPartialRefund(deps, stream, awaiting[0]!.refundId, context);
+    if (awaiting.length > 1) {
+      throw new ConflictError('REFUND_ID_REQUIRED', `Order ${orderId} has ${awaiting.length} refunds awaiting confirmation; name one with refundId`, {
+        refundIds: awaiting.map((r) => r.refundId),
+      });
+    }
+  }
   if (!state.refundRequested) {
     throw new ConflictError('REFUND_NOT_REQUESTED', `Order ${orderId} has no refund to confirm; request one with POST /orders/${orderId}/refund`);
   }

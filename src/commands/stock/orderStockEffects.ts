@@ -2,7 +2,7 @@ import type { OrderEvent, OrderItem, OrderStatus } from '../../events/orderEvent
 import { encodeStockEvent, stockStreamId } from '../../events/stockCodec';
 import type { StockEvent } from '../../events/stockEvents';
 import type { EventStore, StreamAppend } from '../../infra/eventstore/eventStore';
-import type { OrderState } from '../order/orderDecider';
+import { committedRefunds, type OrderState } from '../order/orderDecider';
 import type { OrderStream } from '../order/orderStream';
 import { decideStock, evolveStock, type StockCommand, type StockState } from './stockDecider';
 import { OutOfStockError, type StockShortfall } from './stockErrors';
@@ -14,7 +14,10 @@ import { expectedRevisionOf, loadStock } from './stockStream';
  * - OrderPlaced reserves every tracked line (all short lines refused at once: OUT_OF_STOCK);
  * - PaymentSucceeded commits the reservation;
  * - OrderCancelled (by a user, an admin, or expiry) releases it;
- * - a refund of the order's own payment before shipping puts committed units back on hand.
+ * - a refund of the order's own payment before shipping puts committed units back on hand: a line
+ *   refund its lines' units, a full refund (or an amount that is all the rest of the payment) the
+ *   units line refunds have not put back yet, any other amount none;
+ * - a received return puts its non-damaged units back on hand.
  * Untracked products have no stock stream and are left alone. Reads only the streams it may change.
  */
 
@@ -33,7 +36,24 @@ function placedItems(stream: OrderStream, events: readonly OrderEvent[]): readon
   return [];
 }
 
-/** The stock command one order event implies for one of its lines (undefined: none). */
+/** Units of `productId` that line refunds already gave back (each put its units back when requested). */
+function unitsRefundedByLines(before: OrderState, productId: string): number {
+  if (before.status === 'NONE') return 0;
+  return before.refunds
+    .flatMap((refund) => refund.lines)
+    .filter((line) => line.productId === productId)
+    .reduce((sum, line) => sum + line.quantity, 0);
+}
+
+/** Units of `productId` in `lines`, however many lines name it. */
+function unitsIn(lines: readonly { productId: string; quantity: number }[] | undefined, productId: string): number {
+  return (lines ?? []).filter((line) => line.productId === productId).reduce((sum, line) => sum + line.quantity, 0);
+}
+
+const returnStock = (orderId: string, quantity: number, now: string): StockCommand | undefined =>
+  quantity > 0 ? { type: 'ReturnStock', data: { orderId, quantity, now } } : undefined;
+
+/** The stock command one order event implies for one of its lines, `quantity` units as ordered (undefined: none). */
 function stockCommandFor(event: OrderEvent, before: OrderState, productId: string, quantity: number): StockCommand | undefined {
   switch (event.type) {
     case 'OrderPlaced':
@@ -43,13 +63,40 @@ function stockCommandFor(event: OrderEvent, before: OrderState, productId: strin
     case 'OrderCancelled':
       return { type: 'ReleaseStock', data: { orderId: event.data.orderId, reason: event.data.reason ?? 'order cancelled', now: event.data.cancelledAt } };
     case 'RefundRequested':
+      // The rest of the order: units that line refunds already put back are not put back twice.
       if (event.data.stray === true || before.status === 'NONE' || !beforeShipping.has(before.status)) return undefined;
-      return { type: 'ReturnStock', data: { orderId: event.data.orderId, quantity, now: event.data.requestedAt } };
+      return returnStock(event.data.orderId, quantity - unitsRefundedByLines(before, productId), event.data.requestedAt);
+    case 'PartialRefundRequested': {
+      // A return's refund puts nothing back here: its goods come back with ReturnReceived.
+      if (before.status === 'NONE' || !beforeShipping.has(before.status) || event.data.returnId !== undefined) return undefined;
+      const { orderId, lines, amount, requestedAt } = event.data;
+      if (lines) return returnStock(orderId, unitsIn(lines, productId), requestedAt);
+      // An amount gives back money, not goods (a discount, a late delivery), unless it is all that is
+      // left of the payment (a full refund after partial ones): then the units not yet back return.
+      if (amount < before.paidAmount - committedRefunds(before)) return undefined;
+      return returnStock(orderId, quantity - unitsRefundedByLines(before, productId), requestedAt);
+    }
+    case 'ReturnReceived':
+      // Damaged goods are refunded but not sold again.
+      return returnStock(
+        event.data.orderId,
+        unitsIn(
+          event.data.lines.filter((line) => !line.damaged),
+          productId,
+        ),
+        event.data.receivedAt,
+      );
     case 'PaymentInitiated':
     case 'PaymentFailed':
     case 'OrderStatusChanged':
     case 'OrderRefunded':
     case 'StrayPaymentRefunded':
+    case 'RefundRetryRequested':
+    case 'RefundSucceeded':
+    case 'RefundFailed':
+    case 'ReturnRequested':
+    case 'ReturnApproved':
+    case 'ReturnRejected':
     case 'CustomerDataErased':
       return undefined;
     default: {
@@ -58,9 +105,6 @@ function stockCommandFor(event: OrderEvent, before: OrderState, productId: strin
     }
   }
 }
-
-const movesStock = (event: OrderEvent, before: OrderState): boolean =>
-  stockCommandFor(event, before, '00000000-0000-0000-0000-000000000000', 1) !== undefined;
 
 export interface StockEffects {
   appends: StreamAppend[];
@@ -79,8 +123,9 @@ export async function stockEffectsOf(
   context: Parameters<typeof encodeStockEvent>[2],
 ): Promise<StockEffects> {
   const before = stream.state;
-  if (!events.some((event) => movesStock(event, before))) return { appends: [], events: [] };
   const lines = linesOf(placedItems(stream, events));
+  const moves = [...lines].some(([productId, quantity]) => events.some((event) => stockCommandFor(event, before, productId, quantity) !== undefined));
+  if (!moves) return { appends: [], events: [] };
   const appends: StreamAppend[] = [];
   const all: StockEvent[] = [];
   const shortfalls: StockShortfall[] = [];

@@ -103,6 +103,7 @@ export const configSchema = z
     ORDER_PAYMENT_TTL: durationSchema(1000, 30 * 86_400_000).default(30 * 60_000),
     ORDER_EXPIRY_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
     PAYMENT_REFUND_RETRY_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+    RETURN_WINDOW_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
     OPEN_ROUTER_KEY: z.string().optional(),
     OPEN_ROUTER_BASE_URL: z.string().url().default('https://openrouter.ai/api/v1'),
     OPEN_ROUTER_MODEL: z.string().default('openai/gpt-3.5-turbo'),

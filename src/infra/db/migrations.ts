@@ -311,6 +311,20 @@ const migrations: Migration[] = [
       await knex.raw('drop table if exists product_stock; drop table if exists order_payment_deadlines;');
     },
   },
+  {
+    // Partial refunds (and the refunds of returns) and returns, listed on the order.
+    name: '0011_order_refunds_returns',
+    async up(knex) {
+      await knex.raw(`
+        alter table orders
+          add column if not exists refunds jsonb not null default '[]'::jsonb,
+          add column if not exists returns jsonb not null default '[]'::jsonb;
+      `);
+    },
+    async down(knex) {
+      await knex.raw('alter table orders drop column if exists refunds, drop column if exists returns;');
+    },
+  },
 ];
 
 class CodeMigrationSource implements Knex.MigrationSource<Migration> {

@@ -10,7 +10,7 @@ import {
   type WebhookDelivery,
   type WebhookOutcome,
 } from './paymentProvider';
-import { receivePayPalWebhook, type PayPalWebhookHeaders } from './paypalWebhooks';
+import { captureIdFromLinks, receivePayPalWebhook, type PayPalWebhookHeaders } from './paypalWebhooks';
 
 export interface PayPalSettings {
   clientId: string;
@@ -71,6 +71,8 @@ const refundSchema = z.object({
   amount: moneySchema.optional(),
   status_details: z.object({ reason: z.string().optional() }).optional(),
 });
+
+const refundLookupSchema = z.object({ id: z.string().min(1), links: z.array(linkSchema).optional() });
 
 const tokenSchema = z.object({ access_token: z.string().min(1), expires_in: z.number().int().positive() });
 const verificationSchema = z.object({ verification_status: z.string() });
@@ -336,6 +338,13 @@ export class PayPalProvider implements CapturingProvider {
   async getCapture(captureId: string): Promise<PayPalCapture> {
     const body = await this.api('capture lookup', 'GET', `/v2/payments/captures/${pathId(captureId)}`);
     return toCapture(this.parse('capture lookup', captureSchema, body));
+  }
+
+  /** The capture a refund gave back, from the refund's own `up` link. */
+  async captureIdOfRefund(refundId: string): Promise<string | undefined> {
+    const body = await this.api('refund lookup', 'GET', `/v2/payments/refunds/${pathId(refundId)}`);
+    const refund = this.parse('refund lookup', refundLookupSchema, body);
+    return captureIdFromLinks(refund.links);
   }
 
   async refund(input: { orderId: string; paymentReference: string; amount: number; currency: string; idempotencyKey: string }): Promise<RefundResult> {

@@ -17,6 +17,8 @@ import type { PayPalCapture } from './paypalProvider';
 export interface PayPalVerifier {
   verifyWebhook(headers: PayPalWebhookHeaders, rawBody: string): Promise<boolean>;
   getCapture(captureId: string): Promise<PayPalCapture>;
+  /** The capture a refund belongs to, asked of PayPal (for a notification whose refund lacks its `up` link). */
+  captureIdOfRefund(refundId: string): Promise<string | undefined>;
 }
 
 const webhookId = z.string().min(1).max(255);
@@ -36,6 +38,11 @@ const refundResourceSchema = z.object({
   links: z.array(z.object({ href: z.string().max(2048), rel: z.string().max(64) })).max(50).optional(),
   seller_payable_breakdown: z.object({ total_refunded_amount: webhookMoney.optional() }).optional(),
 });
+/** The capture id in a refund's `up` link (`…/v2/payments/captures/<id>`). */
+export function captureIdFromLinks(links: readonly { rel: string; href: string }[] | undefined): string | undefined {
+  return links?.find((l) => l.rel === 'up')?.href.match(/\/captures\/([A-Za-z0-9-]{1,64})$/)?.[1];
+}
+
 /** The envelope of a PayPal webhook event (what the OpenAPI document shows). */
 export const paypalWebhookEventSchema = z.object({ id: webhookId, event_type: z.string().min(1).max(255), resource: z.unknown() });
 export type PayPalWebhookEvent = z.infer<typeof paypalWebhookEventSchema>;
@@ -113,10 +120,11 @@ async function translate(paypal: PayPalVerifier, event: PayPalWebhookEvent): Pro
       const parsed = refundResourceSchema.safeParse(event.resource);
       if (!parsed.success) return ignored(`the refund resource is malformed (${schemaProblem(parsed.error)})`, { malformed: true });
       const refund = parsed.data;
-      const captureId = refund.links?.find((l) => l.rel === 'up')?.href.match(/\/captures\/([A-Za-z0-9-]{1,64})$/)?.[1];
-      if (!captureId) return ignored('the refund names no capture');
       let capture: PayPalCapture;
       try {
+        // Refunds made in PayPal's dashboard may arrive without the link to their capture: PayPal knows it.
+        const captureId = captureIdFromLinks(refund.links) ?? (await paypal.captureIdOfRefund(refund.id));
+        if (!captureId) return ignored('the refund names no capture');
         capture = await paypal.getCapture(captureId);
       } catch (error) {
         if (error instanceof PaymentProviderError) throw unavailableForRedelivery(error);

@@ -38,6 +38,26 @@ export interface PaymentFailedPayload {
   message: string;
 }
 
+/** A return moved: requested by the owner, approved or rejected by an admin, received. */
+export interface ReturnUpdatePayload {
+  orderId: string;
+  returnId: string;
+  status: 'REQUESTED' | 'APPROVED' | 'REJECTED' | 'RECEIVED';
+  updatedAt: string;
+  position: string;
+}
+
+/** A partial refund moved: given back, or refused by the provider. */
+export interface RefundUpdatePayload {
+  orderId: string;
+  /** null: the provider gave money back on its own. */
+  refundId: string | null;
+  status: 'SUCCEEDED' | 'FAILED';
+  amount: number | null;
+  currency: string | null;
+  position: string;
+}
+
 export interface AnnouncementPayload {
   message: string;
   at: string;
@@ -48,6 +68,8 @@ export interface ServerToClientEvents {
   orderUpdate(payload: OrderUpdatePayload): void;
   paymentSuccess(payload: PaymentSuccessPayload): void;
   paymentFailed(payload: PaymentFailedPayload): void;
+  returnUpdate(payload: ReturnUpdatePayload): void;
+  refundUpdate(payload: RefundUpdatePayload): void;
   announcement(payload: AnnouncementPayload): void;
 }
 

@@ -10,6 +10,11 @@ export const emailKinds = [
   'order-delivered',
   'order-cancelled',
   'order-refunded',
+  'refund-issued',
+  'return-requested',
+  'return-approved',
+  'return-rejected',
+  'return-received',
 ] as const;
 export type EmailKind = (typeof emailKinds)[number];
 
@@ -35,8 +40,21 @@ export function emailKindFor(event: OrderEvent): EmailKind | undefined {
     case 'PaymentInitiated':
     case 'RefundRequested':
     case 'StrayPaymentRefunded':
+    case 'PartialRefundRequested':
+    case 'RefundRetryRequested':
+    case 'RefundFailed':
     case 'CustomerDataErased':
       return undefined;
+    case 'RefundSucceeded':
+      return 'refund-issued';
+    case 'ReturnRequested':
+      return 'return-requested';
+    case 'ReturnApproved':
+      return 'return-approved';
+    case 'ReturnRejected':
+      return 'return-rejected';
+    case 'ReturnReceived':
+      return 'return-received';
     default: {
       const exhaustive: never = event;
       return exhaustive;
@@ -103,6 +121,21 @@ function bodyFor(kind: EmailKind, ctx: EmailContext): Body {
       const refunded = event.type === 'OrderRefunded' ? formatMoney(event.data.amount, event.data.currency) : total;
       return { subject: `Refund for order ${ref}`, heading: 'Refund issued', lines: [`We refunded ${refunded} for order ${ctx.orderId}.`, 'Your bank may take a few days to show it.'], showItems: false };
     }
+    case 'refund-issued': {
+      const refunded = event.type === 'RefundSucceeded' ? formatMoney(event.data.amount, event.data.currency) : total;
+      const soFar = event.type === 'RefundSucceeded' ? ` (${formatMoney(event.data.refundedAmount, event.data.currency)} of ${total} refunded so far)` : '';
+      return { subject: `Partial refund for order ${ref}`, heading: 'Refund issued', lines: [`We refunded ${refunded} for order ${ctx.orderId}${soFar}.`, 'Your bank may take a few days to show it.'], showItems: false };
+    }
+    case 'return-requested':
+      return { subject: `Return requested for order ${ref}`, heading: 'Return requested', lines: [`We received your return request for order ${ctx.orderId}.`, 'We will let you know once it is reviewed.'], showItems: false };
+    case 'return-approved':
+      return { subject: `Return approved for order ${ref}`, heading: 'Return approved', lines: [`Your return for order ${ctx.orderId} is approved.`, 'Please send the items back; we refund them once they arrive.'], showItems: false };
+    case 'return-rejected': {
+      const reason = event.type === 'ReturnRejected' ? ` Reason: ${event.data.reason}.` : '';
+      return { subject: `Return declined for order ${ref}`, heading: 'Return declined', lines: [`Your return for order ${ctx.orderId} was declined.${reason}`], showItems: false };
+    }
+    case 'return-received':
+      return { subject: `Return received for order ${ref}`, heading: 'Return received', lines: [`The items you returned for order ${ctx.orderId} have arrived.`, 'Your refund is on its way.'], showItems: false };
     default: {
       const exhaustive: never = kind;
       return exhaustive;

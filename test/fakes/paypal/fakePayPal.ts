@@ -228,6 +228,11 @@ export class FakePayPal {
       const capture = this.captures.get(match[1]!);
       return capture ? { status: 200, body: capture } : { status: 404, body: { name: 'RESOURCE_NOT_FOUND', details: [{ issue: 'INVALID_RESOURCE_ID' }] } };
     }
+    match = /^\/v2\/payments\/refunds\/([A-Z0-9]+)$/.exec(path);
+    if (method === 'GET' && match) {
+      const refund = this.refunds.get(match[1]!);
+      return refund ? { status: 200, body: refund } : { status: 404, body: { name: 'RESOURCE_NOT_FOUND', details: [{ issue: 'INVALID_RESOURCE_ID' }] } };
+    }
     match = /^\/v2\/payments\/captures\/([A-Z0-9]+)\/refund$/.exec(path);
     if (method === 'POST' && match) return this.refund(match[1]!, body);
     if (method === 'POST' && path === '/v1/notifications/verify-webhook-signature') return this.verify(request.bytes, body);
@@ -380,10 +385,22 @@ export class FakePayPal {
     return this.notification(eventType, { ...capture, ...overrides });
   }
 
-  refundNotification(refundId: string): SignedNotification {
+  /** `withoutLinks`: as PayPal sends some refunds made in its dashboard, with no link to the capture. */
+  refundNotification(refundId: string, options: { withoutLinks?: boolean } = {}): SignedNotification {
     const refund = this.refunds.get(refundId);
     if (!refund) throw new Error(`fake PayPal has no refund ${refundId}`);
+    if (options.withoutLinks) {
+      const { links: _links, ...rest } = refund;
+      return this.notification('PAYMENT.CAPTURE.REFUNDED', rest);
+    }
     return this.notification('PAYMENT.CAPTURE.REFUNDED', refund);
+  }
+
+  /** A refund made by the seller in PayPal's dashboard (not through the API order-ledger calls). */
+  dashboardRefund(captureId: string, amount: Money): FakeRefund {
+    const answer = this.refund(captureId, { amount });
+    if (answer.status !== 201) throw new Error(`fake PayPal refused the dashboard refund: ${JSON.stringify(answer.body)}`);
+    return answer.body as FakeRefund;
   }
 
   /**

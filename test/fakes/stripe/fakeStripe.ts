@@ -266,6 +266,24 @@ export class FakeStripe {
     return intent;
   }
 
+  /** The seller refunds part of a charge in Stripe's dashboard (no API call from order-ledger). */
+  dashboardRefund(intentId: string, amount: number): FakeRefund {
+    const intent = this.mustIntent(intentId);
+    const refund: FakeRefund = {
+      id: id('re'),
+      object: 'refund',
+      amount,
+      currency: intent.currency,
+      payment_intent: intent.id,
+      charge: intent.latest_charge,
+      status: 'succeeded',
+      metadata: {},
+    };
+    this.refunded.set(intent.id, (this.refunded.get(intent.id) ?? 0) + amount);
+    this.refunds.set(refund.id, refund);
+    return refund;
+  }
+
   decline(intentId: string): FakeIntent {
     const intent = this.mustIntent(intentId);
     intent.status = 'requires_payment_method';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { actorOf, asCaller } from '../../../commands/order/orderAccess';
 import { capturePayPal } from '../../../commands/payments/capturePayment';
 import type { PaymentDeps } from '../../../commands/payments/paymentDeps';
+import { requestPartialRefund, retryRefund } from '../../../commands/payments/partialRefunds';
 import { confirmManualRefund, refundOrder } from '../../../commands/payments/refunds';
 import { startPayment } from '../../../commands/payments/startPayment';
 import { receiveWebhook } from '../../../commands/payments/webhooks';
@@ -17,9 +18,11 @@ import { paypalWebhookEventSchema, paypalWebhookHeaders } from '../../payments/p
 import type { AppHooks } from '../app';
 import { answerCommand, commandResponse, consistencyResponseHeaders, consistencySchema } from '../commandAnswer';
 import { errorResponseSchema } from '../openapi';
+import { ifMatchRevision } from '../consistencyParams';
 import { EXAMPLES_EXTENSION, errorExampleBody, placeholder, UNKNOWN_ID, type ExampleRequest } from '../examples';
-import { registerPayPalReturnRoutes } from './paypalReturnRoutes';
 import { defineRoute, operationExamples, type RouteDeps, type RouteResponse } from '../route';
+import { registerPayPalReturnRoutes } from './paypalReturnRoutes';
+import { registerReturnRoutes } from './returnRoutes';
 
 const WEBHOOK_BODY_LIMIT = '1mb';
 
@@ -79,6 +82,49 @@ const refundResponseSchema = z
     }),
   })
   .openapi('RefundResponse');
+const partialRefundBodySchema = z
+  .object({
+    amount: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('Minor units to give back'),
+    lines: z
+      .array(z.object({ productId: z.uuid(), quantity: z.number().int().min(1).max(1000) }).strict())
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('Order lines to give back, priced from the order'),
+    reason: plainTextSchema(500, 'reason'),
+  })
+  .strict()
+  .refine((body) => (body.amount === undefined) !== (body.lines === undefined), { message: 'give an amount or lines, not both', path: ['amount'] })
+  .openapi('PartialRefundRequest', {
+    example: { lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1 }], reason: 'one mug arrived chipped' },
+  });
+const partialRefundResponseSchema = z
+  .object({
+    status: z.literal('success'),
+    data: z.object({
+      order: orderDtoSchema,
+      position: z.string(),
+      consistency: consistencySchema,
+      refund: z.object({
+        refundId: z.uuid(),
+        status: z
+          .enum(['succeeded', 'pending', 'failed', 'awaiting_confirmation'])
+          .describe('pending: the provider confirms by webhook; failed: refused (retry it); awaiting_confirmation: MANUAL, confirm with /refund/confirm'),
+        providerRefundId: z.string().optional(),
+        failureReason: z.string().optional(),
+      }),
+    }),
+  })
+  .openapi('PartialRefundResponse');
+const refundParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }), refundId: z.uuid().openapi({ description: 'Refund id' }) });
+const confirmBodySchema = z
+  .object({ refundId: z.uuid().optional().describe('The partial refund paid out; without it the full refund, or the only partial refund awaiting confirmation') })
+  .strict()
+  .openapi('RefundConfirmRequest');
+const ifMatchHeaders = z.object({ 'if-match': z.string().optional().openapi({ description: 'Order revision last seen; 412 when stale' }) });
+/** An order revision none of the examples' fresh orders has reached. */
+export const STALE_IF_MATCH = { 'if-match': '"99"' };
+
 const orderCommandResponse = z
   .object({ status: z.literal('success'), data: z.object({ order: orderDtoSchema, position: z.string(), consistency: consistencySchema }) })
   .openapi('RefundConfirmResponse');
@@ -146,6 +192,7 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     access: 'admin',
     params: orderIdParams,
     body: refundBodySchema,
+    headers: ifMatchHeaders,
     example: { params: { id: placeholder('paidOrderId') }, body: { reason: 'changed my mind' } },
     responses: {
       200: {
@@ -155,10 +202,87 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
       },
       404: { description: 'No such order', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: {} } },
       409: { description: 'Nothing was paid, or already refunded', code: 'ORDER_INVALID_TRANSITION', request: { params: { id: placeholder('orderId') }, body: {} } },
+      412: { description: 'If-Match revision is stale', code: 'REVISION_MISMATCH', request: { params: { id: placeholder('paidOrderId') }, body: {}, headers: STALE_IF_MATCH } },
       502: { description: 'The provider failed; the refund stays requested and is retried', code: 'PAYMENT_PROVIDER_ERROR' },
     },
-    handler: async ({ params, body, user, requestId }) => {
-      const { result, refund } = await refundOrder(paymentsOf(deps), params.id, body.reason, { actor: actorOf(user!), requestId });
+    handler: async ({ params, body, user, req, requestId }) => {
+      const { result, refund } = await refundOrder(paymentsOf(deps), params.id, body.reason, { actor: actorOf(user!), requestId }, ifMatchRevision(req));
+      return commandResponse(200, await answerCommand(deps, result), { refund });
+    },
+  });
+
+  defineRoute(routes, {
+    method: 'post',
+    path: '/orders/:id/refunds',
+    summary: 'Give back part of a paid order (an amount, or lines priced from the order) through the provider that took the payment (admin)',
+    tags: ['Payments'],
+    access: 'admin',
+    params: orderIdParams,
+    body: partialRefundBodySchema,
+    headers: ifMatchHeaders,
+    example: { params: { id: placeholder('paidOrderId') }, body: { lines: [{ productId: placeholder('productId'), quantity: 1 }], reason: 'the bag arrived torn' } },
+    responses: {
+      200: { description: 'Refund requested and sent to the provider; REFUNDED once everything paid is back', schema: partialRefundResponseSchema, headers: consistencyResponseHeaders },
+      400: {
+        description: 'Neither or both of amount and lines, a line not in the order or more than is left of it',
+        code: 'ORDER_INVALID',
+        request: { params: { id: placeholder('paidOrderId') }, body: { lines: [{ productId: placeholder('productId'), quantity: 2 }], reason: 'two bags arrived torn' } },
+      },
+      404: { description: 'No such order', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: { amount: 100, reason: 'late delivery' } } },
+      409: {
+        description: 'Nothing was paid, a full refund is on its way, or the refunds would exceed the payment (REFUND_EXCEEDS_PAYMENT)',
+        code: 'REFUND_EXCEEDS_PAYMENT',
+        request: { params: { id: placeholder('paidOrderId') }, body: { amount: 99999999, reason: 'late delivery' } },
+      },
+      412: {
+        description: 'If-Match revision is stale',
+        code: 'REVISION_MISMATCH',
+        request: { params: { id: placeholder('paidOrderId') }, body: { amount: 100, reason: 'late delivery' }, headers: STALE_IF_MATCH },
+      },
+      502: { description: 'The provider failed; the refund stays requested and is retried', code: 'PAYMENT_PROVIDER_ERROR' },
+    },
+    handler: async ({ params, body, user, req, requestId }) => {
+      const expectedRevision = ifMatchRevision(req);
+      const { result, refund } = await requestPartialRefund(
+        paymentsOf(deps),
+        params.id,
+        { ...(body.amount !== undefined ? { amount: body.amount } : {}), ...(body.lines ? { lines: body.lines } : {}), reason: body.reason },
+        { context: { actor: actorOf(user!), requestId }, ...(expectedRevision !== undefined ? { expectedRevision } : {}) },
+      );
+      return commandResponse(200, await answerCommand(deps, result), { refund });
+    },
+  });
+
+  defineRoute(routes, {
+    method: 'post',
+    path: '/orders/:id/refunds/:refundId/retry',
+    summary: 'Try a refund the provider refused again, as a new attempt (admin)',
+    tags: ['Payments'],
+    access: 'admin',
+    params: refundParams,
+    headers: ifMatchHeaders,
+    example: { params: { id: placeholder('failedRefundOrderId'), refundId: placeholder('failedRefundId') } },
+    responses: {
+      200: { description: 'Retried and sent to the provider', schema: partialRefundResponseSchema, headers: consistencyResponseHeaders },
+      404: { description: 'No such order or refund', code: 'REFUND_NOT_FOUND', request: { params: { id: placeholder('paidOrderId'), refundId: UNKNOWN_ID } } },
+      409: {
+        description: 'The refund did not fail (REFUND_NOT_RETRYABLE), or it no longer fits in what was paid',
+        code: 'REFUND_NOT_RETRYABLE',
+        request: { params: { id: placeholder('paidOrderId'), refundId: placeholder('refundId') } },
+      },
+      412: {
+        description: 'If-Match revision is stale',
+        code: 'REVISION_MISMATCH',
+        request: { params: { id: placeholder('failedRefundOrderId'), refundId: placeholder('failedRefundId') }, headers: STALE_IF_MATCH },
+      },
+      502: { description: 'The provider failed; the retry stays requested and is retried', code: 'PAYMENT_PROVIDER_ERROR' },
+    },
+    handler: async ({ params, user, req, requestId }) => {
+      const expectedRevision = ifMatchRevision(req);
+      const { result, refund } = await retryRefund(paymentsOf(deps), params.id, params.refundId, {
+        context: { actor: actorOf(user!), requestId },
+        ...(expectedRevision !== undefined ? { expectedRevision } : {}),
+      });
       return commandResponse(200, await answerCommand(deps, result), { refund });
     },
   });
@@ -166,18 +290,25 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
   defineRoute(routes, {
     method: 'post',
     path: '/orders/:id/refund/confirm',
-    summary: 'Confirm that the refund of a MANUAL order was paid out (admin)',
+    summary: 'Confirm that a refund of a MANUAL order (the full refund, or one partial refund) was paid out (admin)',
     tags: ['Payments'],
     access: 'admin',
     params: orderIdParams,
-    example: { params: { id: placeholder('refundRequestedOrderId') } },
+    body: confirmBodySchema,
+    headers: ifMatchHeaders,
+    example: { params: { id: placeholder('refundRequestedOrderId') }, body: {} },
     responses: {
-      200: { description: 'The order is REFUNDED', schema: orderCommandResponse, headers: consistencyResponseHeaders },
-      404: { description: 'No such order', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID } } },
-      409: { description: 'Not a MANUAL order, or no refund was requested', code: 'REFUND_NOT_REQUESTED', request: { params: { id: placeholder('paidOrderId') } } },
+      200: { description: 'The refund is recorded; the order is REFUNDED once everything paid is back', schema: orderCommandResponse, headers: consistencyResponseHeaders },
+      404: { description: 'No such order or refund', code: 'ORDER_NOT_FOUND', request: { params: { id: UNKNOWN_ID }, body: {} } },
+      409: {
+        description: 'Not a MANUAL order, no refund was requested, or several await confirmation (REFUND_ID_REQUIRED)',
+        code: 'REFUND_NOT_REQUESTED',
+        request: { params: { id: placeholder('paidOrderId') }, body: {} },
+      },
+      412: { description: 'If-Match revision is stale', code: 'REVISION_MISMATCH', request: { params: { id: placeholder('refundRequestedOrderId') }, body: {}, headers: STALE_IF_MATCH } },
     },
-    handler: async ({ params, user, requestId }) => {
-      const result = await confirmManualRefund(paymentsOf(deps), params.id, { actor: actorOf(user!), requestId });
+    handler: async ({ params, body, user, req, requestId }) => {
+      const result = await confirmManualRefund(paymentsOf(deps), params.id, { actor: actorOf(user!), requestId }, body.refundId, ifMatchRevision(req));
       return commandResponse(200, await answerCommand(deps, result));
     },
   });
@@ -288,6 +419,6 @@ export function withPaymentRoutes(deps: Deps, hooks: AppHooks = {}): AppHooks {
       mountPaymentWebhooks(app, deps);
       hooks.beforeJson?.(app);
     },
-    routes: [registerPaymentRoutes, registerPayPalReturnRoutes, ...(hooks.routes ?? [])],
+    routes: [registerPaymentRoutes, registerPayPalReturnRoutes, registerReturnRoutes, ...(hooks.routes ?? [])],
   };
 }

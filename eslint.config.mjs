@@ -50,10 +50,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
       'local/no-unnecessary-type-assertion': 'error',
       // `_`-prefixed names mark a parameter or binding kept for its position (callbacks, destructuring).
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true }],
       // Ports are async (EventStore, handlers, fakes); an implementation that happens to finish synchronously
       // stays `async` so a throw becomes a rejection, as callers of the port expect.
       '@typescript-eslint/require-await': 'off',

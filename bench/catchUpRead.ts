@@ -19,7 +19,11 @@ export async function benchCatchUp(quick: boolean): Promise<Figure[]> {
     for (let i = 0; i < total / perAppend; i += 8) {
       await Promise.all(
         Array.from({ length: 8 }, () =>
-          store.appendToStream(`order-${randomUUID()}`, Array.from({ length: perAppend }, () => ({ id: randomUUID(), type: 'BenchEventHappened', data: payload, metadata: { schemaVersion: 1 } })), { expectedRevision: 'no_stream' }),
+          store.appendToStream(
+            `order-${randomUUID()}`,
+            Array.from({ length: perAppend }, () => ({ id: randomUUID(), type: 'BenchEventHappened', data: payload, metadata: { schemaVersion: 1 } })),
+            { expectedRevision: 'no_stream' },
+          ),
         ),
       );
     }

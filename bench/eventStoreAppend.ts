@@ -22,7 +22,9 @@ export async function benchAppend(quick: boolean): Promise<Figure[]> {
   // Quick: 1.5 s per cell keeps the whole quick run (six figures) under 90 s.
   const durationMs = quick ? 1500 : 6000;
   const rounds = quick ? 1 : 3;
-  await db.knex.raw(`create table plain_events (id bigserial primary key, event_id uuid not null, stream_id text not null, type text not null, data jsonb not null, metadata jsonb not null, created_at timestamptz not null default now())`);
+  await db.knex.raw(
+    `create table plain_events (id bigserial primary key, event_id uuid not null, stream_id text not null, type text not null, data jsonb not null, metadata jsonb not null, created_at timestamptz not null default now())`,
+  );
   const ours = new PostgresEventStore({ connectionString: db.url, poolMax: 16 });
   const plainPool = new pg.Pool({ connectionString: db.url, max: 16 });
   const emmett = getPostgreSQLEventStore(db.url, { connectionOptions: { pooled: true }, schema: { autoMigration: 'CreateOrUpdate' } } as never);
@@ -50,21 +52,25 @@ export async function benchAppend(quick: boolean): Promise<Figure[]> {
         );
         results.ceiling.push(
           c.batch *
-            (await throughput(async () => {
-              const client = await plainPool.connect();
-              try {
-                await client.query('begin');
-                const stream = `order-${randomUUID()}`;
-                const rows = Array.from({ length: c.batch }, eventData);
-                await client.query(
-                  'insert into plain_events (event_id, stream_id, type, data, metadata) select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])',
-                  [rows.map((r) => r.id), rows.map(() => stream), rows.map((r) => r.type), rows.map((r) => JSON.stringify(r.data)), rows.map((r) => JSON.stringify(r.metadata))],
-                );
-                await client.query('commit');
-              } finally {
-                client.release();
-              }
-            }, c.concurrency, durationMs)),
+            (await throughput(
+              async () => {
+                const client = await plainPool.connect();
+                try {
+                  await client.query('begin');
+                  const stream = `order-${randomUUID()}`;
+                  const rows = Array.from({ length: c.batch }, eventData);
+                  await client.query(
+                    'insert into plain_events (event_id, stream_id, type, data, metadata) select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])',
+                    [rows.map((r) => r.id), rows.map(() => stream), rows.map((r) => r.type), rows.map((r) => JSON.stringify(r.data)), rows.map((r) => JSON.stringify(r.metadata))],
+                  );
+                  await client.query('commit');
+                } finally {
+                  client.release();
+                }
+              },
+              c.concurrency,
+              durationMs,
+            )),
         );
         results.peer.push(
           c.batch *

@@ -100,8 +100,7 @@ async function drain(server: ChildServer, knex: Knex): Promise<number> {
 const MINIMAL_APPLICATION = 'bench-minimal';
 
 async function measured(server: ChildServer, knex: Knex, run: () => Promise<LoadResult>, drains?: (s: ChildServer) => Promise<number>): Promise<Measured> {
-  const backendCpuSeconds = (db: Knex) =>
-    backendCpuSecondsOf(db, server.label === 'minimal server' ? { is: MINIMAL_APPLICATION } : { isNot: MINIMAL_APPLICATION });
+  const backendCpuSeconds = (db: Knex) => backendCpuSecondsOf(db, server.label === 'minimal server' ? { is: MINIMAL_APPLICATION } : { isNot: MINIMAL_APPLICATION });
   const serverBefore = server.cpuSeconds() ?? 0;
   const postgresBefore = await backendCpuSeconds(knex);
   const redisBefore = drains ? await redisCpuSeconds() : 0;
@@ -181,15 +180,17 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
       build()
         .then((b) => startChild({ label: 'constant server', args: b.constantServer.args, env: { NODE_ENV: 'production' } }))
         .then((c) => {
-        constant = c; // stopped in finally even if the app fails to start
-        return c;
-      }),
+          constant = c; // stopped in finally even if the app fails to start
+          return c;
+        }),
       build()
-        .then((b) => startChild({ label: 'minimal server', args: b.minimalServer.args, env: { NODE_ENV: 'production', DATABASE_URL: fixture.db.url, JWT_SECRET: BENCH_JWT_SECRET } }))
+        .then((b) =>
+          startChild({ label: 'minimal server', args: b.minimalServer.args, env: { NODE_ENV: 'production', DATABASE_URL: fixture.db.url, JWT_SECRET: BENCH_JWT_SECRET } }),
+        )
         .then((c) => {
-        minimal = c;
-        return c;
-      }),
+          minimal = c;
+          return c;
+        }),
       seedOrderRows(fixture.db.knex, total, reader.id, fixture.productId),
     ] as const;
     await Promise.allSettled(starts);
@@ -204,14 +205,20 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
     const get = (server: ChildServer, user: BenchUser, route: string) => (durationSeconds: number) =>
       measured(server, fixture.db.knex, () => load({ url: `${server.url}${route}`, headers: bearer(user), connections: CONNECTIONS, durationSeconds }));
     const post = (server: ChildServer, user: BenchUser, route: string, drains: (s: ChildServer) => Promise<number>) => (durationSeconds: number) =>
-      measured(server, fixture.db.knex, () => load({
-        url: `${server.url}${route}`,
-        method: 'POST',
-        headers: bearer(user),
-        body: { items: [{ productId: fixture.productId, quantity: 1 }], paymentMethod: 'MANUAL' },
-        connections: CONNECTIONS,
-        durationSeconds,
-      }), drains);
+      measured(
+        server,
+        fixture.db.knex,
+        () =>
+          load({
+            url: `${server.url}${route}`,
+            method: 'POST',
+            headers: bearer(user),
+            body: { items: [{ productId: fixture.productId, quantity: 1 }], paymentMethod: 'MANUAL' },
+            connections: CONNECTIONS,
+            durationSeconds,
+          }),
+        drains,
+      );
     const cases: Array<[CaseKey, (s: number) => Promise<Measured>]> = [
       ['ceilingGet', get(ceiling, reader, '/constant')],
       ['oursGet', get(app, reader, '/orders?page=1&limit=20')],
@@ -234,7 +241,15 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
     }
     const appMemory = app.memory();
     const figures: Figure[] = [];
-    const context = { tableRows: rows, userOrders: own, connections: CONNECTIONS, seconds, rounds, seedSeconds: Number(seedSeconds.toFixed(1)), loadAverage: os.loadavg()[0]!.toFixed(2) };
+    const context = {
+      tableRows: rows,
+      userOrders: own,
+      connections: CONNECTIONS,
+      seconds,
+      rounds,
+      seedSeconds: Number(seedSeconds.toFixed(1)),
+      loadAverage: os.loadavg()[0]!.toFixed(2),
+    };
     for (const [label, oursKey, ceilingKey] of [
       ['GET /orders?page=1&limit=20', 'oursGet', 'ceilingGet'],
       ['POST /orders (MANUAL)', 'oursPost', 'ceilingPost'],

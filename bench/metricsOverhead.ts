@@ -33,7 +33,9 @@ export async function benchMetricsOverhead(quick: boolean): Promise<Figure[]> {
       const result = await get(server)(seconds);
       const cpuSeconds = (server.cpuSeconds() ?? 0) - cpuBefore;
       runs.push([label, { ...result, cpuSeconds }]);
-      process.stderr.write(`[bench]   ${label}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, CPU ${((1e6 * cpuSeconds) / Math.max(1, result.total)).toFixed(1)} µs/req\n`);
+      process.stderr.write(
+        `[bench]   ${label}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, CPU ${((1e6 * cpuSeconds) / Math.max(1, result.total)).toFixed(1)} µs/req\n`,
+      );
     }
     const sum = (label: string, field: 'total' | 'seconds' | 'cpuSeconds'): number => runs.filter(([l]) => l === label).reduce((total, [, r]) => total + r[field], 0);
     const rate = (label: string): number => sum(label, 'total') / sum(label, 'seconds');
@@ -47,7 +49,13 @@ export async function benchMetricsOverhead(quick: boolean): Promise<Figure[]> {
         ours: rate('metrics'),
         reference: { label: 'without it', value: rate('plain') },
         target: 'ratio reported',
-        extra: { seconds, runs: order, cpuMicrosPerRequest: cpuMicros('metrics'), referenceCpuMicrosPerRequest: cpuMicros('plain'), overheadMicrosPerRequest: Number((cpuMicros('metrics') - cpuMicros('plain')).toFixed(1)) },
+        extra: {
+          seconds,
+          runs: order,
+          cpuMicrosPerRequest: cpuMicros('metrics'),
+          referenceCpuMicrosPerRequest: cpuMicros('plain'),
+          overheadMicrosPerRequest: Number((cpuMicros('metrics') - cpuMicros('plain')).toFixed(1)),
+        },
       },
     ];
   } finally {

@@ -108,7 +108,13 @@ async function rebuildOnce(db: BenchDatabase): Promise<number> {
   const started = process.hrtime.bigint();
   projector.start();
   const deadline = Date.now() + 10 * 60_000;
-  while (Date.now() < deadline && (await projectedPosition(db.knex, readModelProjections.map((p) => p.name))) < head) {
+  while (
+    Date.now() < deadline &&
+    (await projectedPosition(
+      db.knex,
+      readModelProjections.map((p) => p.name),
+    )) < head
+  ) {
     await new Promise((r) => setTimeout(r, 20));
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -121,10 +127,17 @@ async function rebuildOnce(db: BenchDatabase): Promise<number> {
 async function openAll(db: BenchDatabase, wrapper: LocalKeyWrapper): Promise<number> {
   const keys = new PostgresDataKeyStore(db.knex, wrapper);
   const started = process.hrtime.bigint();
-  for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
-    const rows = (await db.knex('orders').where('id', '>', after).orderBy('id').limit(100).select('id', 'user_id', 'personal_data')) as { id: string; user_id: string; personal_data: string | null }[];
+  for (let after = '00000000-0000-0000-0000-000000000000'; ;) {
+    const rows = (await db.knex('orders').where('id', '>', after).orderBy('id').limit(100).select('id', 'user_id', 'personal_data')) as {
+      id: string;
+      user_id: string;
+      personal_data: string | null;
+    }[];
     if (rows.length === 0) break;
-    await openPersonalData(keys, rows.map((r) => ({ userId: r.user_id, orderId: r.id, sealed: r.personal_data })));
+    await openPersonalData(
+      keys,
+      rows.map((r) => ({ userId: r.user_id, orderId: r.id, sealed: r.personal_data })),
+    );
     after = rows[rows.length - 1]!.id;
   }
   return Number(process.hrtime.bigint() - started) / 1e9;

@@ -46,7 +46,11 @@ function main(): void {
     const n = byId.get(id)!;
     const key = `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
     fnSelf.set(key, (fnSelf.get(key) ?? 0) + us);
-    const pkg = n.callFrame.url ? where(n.callFrame.url).split(':')[0]!.replace(/^src\/.*/, (s) => s) : n.callFrame.functionName;
+    const pkg = n.callFrame.url
+      ? where(n.callFrame.url)
+          .split(':')[0]!
+          .replace(/^src\/.*/, (s) => s)
+      : n.callFrame.functionName;
     pkgSelf.set(pkg, (pkgSelf.get(pkg) ?? 0) + us);
     if (filter) {
       const seen = new Set<string>();

@@ -23,7 +23,13 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   projector.start();
   const deadline = Date.now() + 20 * 60_000;
-  while (Date.now() < deadline && (await projectedPosition(knex, readModelProjections.map((p) => p.name))) < head) {
+  while (
+    Date.now() < deadline &&
+    (await projectedPosition(
+      knex,
+      readModelProjections.map((p) => p.name),
+    )) < head
+  ) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -39,15 +39,17 @@ export async function benchStockOrders(quick: boolean): Promise<Figure[]> {
     const hotUntracked = await product(false);
     const buyer: BenchUser = await fixture.user('stock-buyer');
 
-    const post = (productIds: string[], connections: number) => (durationSeconds: number): Promise<LoadResult> =>
-      load({
-        url: `${app.url}/orders`,
-        method: 'POST',
-        headers: bearer(buyer),
-        body: { items: productIds.map((productId) => ({ productId, quantity: 1 })), paymentMethod: 'MANUAL' },
-        connections,
-        durationSeconds,
-      });
+    const post =
+      (productIds: string[], connections: number) =>
+      (durationSeconds: number): Promise<LoadResult> =>
+        load({
+          url: `${app.url}/orders`,
+          method: 'POST',
+          headers: bearer(buyer),
+          body: { items: productIds.map((productId) => ({ productId, quantity: 1 })), paymentMethod: 'MANUAL' },
+          connections,
+          durationSeconds,
+        });
     const cases = {
       untracked2: post(untracked, SOLO_CONNECTIONS),
       tracked2: post(tracked, SOLO_CONNECTIONS),
@@ -61,7 +63,9 @@ export async function benchStockOrders(quick: boolean): Promise<Figure[]> {
       for (const [key, run] of Object.entries(cases) as Array<[Key, (s: number) => Promise<LoadResult>]>) {
         const result = await run(seconds);
         runs[key].push(result);
-        process.stderr.write(`[bench]   ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${result.failed ? `, ${result.failed} failed` : ''}\n`);
+        process.stderr.write(
+          `[bench]   ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${result.failed ? `, ${result.failed} failed` : ''}\n`,
+        );
       }
     }
     const best = (results: LoadResult[]): LoadResult => {

@@ -59,7 +59,9 @@ export async function benchTracingOverhead(quick: boolean): Promise<Figure[]> {
     const [tracedFixture, plainFixture] = await Promise.all([createAppFixture('traced'), createAppFixture('untraced')]);
     fixtures.push(tracedFixture, plainFixture);
     const [traced, plain] = await Promise.all([
-      tracedFixture.startApp({ env: { ...TRACING_OFF, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_SERVICE_NAME: 'order-ledger-bench' } }),
+      tracedFixture.startApp({
+        env: { ...TRACING_OFF, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_SERVICE_NAME: 'order-ledger-bench' },
+      }),
       plainFixture.startApp({ env: TRACING_OFF }),
     ]);
     const writers = new Map<ChildServer, BenchUser>([
@@ -88,7 +90,9 @@ export async function benchTracingOverhead(quick: boolean): Promise<Figure[]> {
       const result = await post(server, seconds);
       const cpuSeconds = (server.cpuSeconds() ?? 0) - cpuBefore;
       runs.push([label, { ...result, cpuSeconds }]);
-      process.stderr.write(`[bench]   ${label}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, CPU ${((1e6 * cpuSeconds) / Math.max(1, result.total)).toFixed(0)} µs/req\n`);
+      process.stderr.write(
+        `[bench]   ${label}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms, CPU ${((1e6 * cpuSeconds) / Math.max(1, result.total)).toFixed(0)} µs/req\n`,
+      );
     }
     const sum = (label: string, field: 'total' | 'seconds' | 'cpuSeconds'): number => runs.filter(([l]) => l === label).reduce((total, [, r]) => total + r[field], 0);
     const rate = (label: string): number => sum(label, 'total') / sum(label, 'seconds');

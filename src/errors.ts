@@ -3,16 +3,7 @@
  * status code and the CLI to an exit line. Nothing here knows about HTTP.
  */
 export type ErrorKind =
-  | 'validation'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'precondition_failed'
-  | 'payload_too_large'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'bad_gateway';
+  'validation' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'precondition_failed' | 'payload_too_large' | 'rate_limited' | 'unavailable' | 'bad_gateway';
 
 export class AppError extends Error {
   /**

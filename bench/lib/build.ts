@@ -27,7 +27,13 @@ let building: Promise<Build> | undefined;
 
 function fromSource(): Build {
   const tsx = (file: string): Entry => ({ args: ['--import', 'tsx', path.join(REPO_ROOT, file)], runtime: `node --import tsx ${file}` });
-  return { app: tsx('src/main.ts'), claimsOnlyApp: tsx('bench/claimsOnlyServer.ts'), cli: tsx('src/cli/main.ts'), constantServer: tsx('bench/constantServer.ts'), minimalServer: tsx('bench/minimalServer.ts') };
+  return {
+    app: tsx('src/main.ts'),
+    claimsOnlyApp: tsx('bench/claimsOnlyServer.ts'),
+    cli: tsx('src/cli/main.ts'),
+    constantServer: tsx('bench/constantServer.ts'),
+    minimalServer: tsx('bench/minimalServer.ts'),
+  };
 }
 
 /**
@@ -49,7 +55,12 @@ export function build(): Promise<Build> {
       JSON.stringify({
         extends: path.join(REPO_ROOT, 'tsconfig.build.json'),
         compilerOptions: { outDir, rootDir: REPO_ROOT, sourceMap: false, incremental: false, noCheck: true },
-        include: [path.join(REPO_ROOT, 'src'), path.join(REPO_ROOT, 'bench', 'constantServer.ts'), path.join(REPO_ROOT, 'bench', 'claimsOnlyServer.ts'), path.join(REPO_ROOT, 'bench', 'minimalServer.ts')],
+        include: [
+          path.join(REPO_ROOT, 'src'),
+          path.join(REPO_ROOT, 'bench', 'constantServer.ts'),
+          path.join(REPO_ROOT, 'bench', 'claimsOnlyServer.ts'),
+          path.join(REPO_ROOT, 'bench', 'minimalServer.ts'),
+        ],
       }),
     );
     const started = Date.now();

@@ -26,10 +26,7 @@ function installHandlers(): void {
   const onSignal = (signal: NodeJS.Signals): void => {
     process.stderr.write(`[bench] ${signal}: killing ${live.size} child process(es) and cleaning up\n`);
     for (const child of live) child.kill('SIGKILL');
-    const bounded = Promise.race([
-      Promise.allSettled([...cleanups].map((c) => c())),
-      new Promise((resolve) => setTimeout(resolve, 5000).unref()),
-    ]);
+    const bounded = Promise.race([Promise.allSettled([...cleanups].map((c) => c())), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     void bounded.finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);

@@ -66,9 +66,7 @@ async function checkExistingAdmin(knex: Knex, email: string, password: string | 
   const existing = await findUserByEmail(knex, email);
   if (!existing) return undefined;
   if (existing.role !== 'admin') {
-    throw new CliFailure(
-      `${existing.email} exists and is not an admin; pass another --admin-email, or promote it with \`order-ledger users set-role ${existing.email} admin\``,
-    );
+    throw new CliFailure(`${existing.email} exists and is not an admin; pass another --admin-email, or promote it with \`order-ledger users set-role ${existing.email} admin\``);
   }
   if (password !== undefined) {
     try {

@@ -69,7 +69,9 @@ export function addEmailCommands(program: Command, run: Run): void {
         }
         if (jobs.length === 0) await printLine(`no email jobs ${options.failed ? 'failed' : options.completed ? 'completed' : 'to do'}`);
         else for (const line of table(jobs)) await printLine(line);
-        const countsLine = Object.entries(counts).map(([state, n]) => `${state} ${n}`).join(', ');
+        const countsLine = Object.entries(counts)
+          .map(([state, n]) => `${state} ${n}`)
+          .join(', ');
         await printLine(`${jobs.length} of ${total} shown (queue: ${countsLine})`);
         return 0;
       }),
@@ -95,7 +97,9 @@ export function addEmailCommands(program: Command, run: Run): void {
         }
         try {
           const job = await withAdmin(ctx, (admin) => admin.retry(jobId!));
-          await printLine(options.json ? toJson({ retried: job }) : `retried email job ${job.jobId} (${job.kind}, order ${job.orderId ?? '-'}): waiting, ${job.maxAttempts} attempts`);
+          await printLine(
+            options.json ? toJson({ retried: job }) : `retried email job ${job.jobId} (${job.kind}, order ${job.orderId ?? '-'}): waiting, ${job.maxAttempts} attempts`,
+          );
           return 0;
         } catch (error) {
           if (error instanceof EmailJobNotFoundError || error instanceof EmailJobNotFailedError) throw new CliFailure(error.message);

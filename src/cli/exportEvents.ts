@@ -41,7 +41,7 @@ export async function exportEvents(options: ExportOptions): Promise<number> {
   };
   if (options.streamId !== undefined) {
     // Revisions only grow page after page and a short page ends the stream: bounded.
-    for (let revision = 0n; ; ) {
+    for (let revision = 0n; ;) {
       const page = await store.readStream(options.streamId, { fromRevision: revision, maxCount: batchSize });
       await emit(page.filter((event) => event.position >= from));
       if (page.length < batchSize) break;
@@ -51,7 +51,7 @@ export async function exportEvents(options: ExportOptions): Promise<number> {
   }
   const head = await store.headPosition();
   // Positions only grow page after page and the loop stops at the head read above: bounded.
-  for (let after = from - 1n; after < head; ) {
+  for (let after = from - 1n; after < head;) {
     const page = (await store.readAll({ after, limit: batchSize })).filter((event) => event.position <= head);
     if (page.length === 0) break;
     await emit(page);

@@ -160,7 +160,9 @@ export async function importEvents(options: ImportOptions): Promise<ImportReport
     if (last?.streamId === parsed.streamId) {
       const next = last.firstRevision + BigInt(last.events.length);
       if (parsed.revision !== next) {
-        throw new CliFailure(`line ${parsed.line}: ${parsed.streamId} revision ${parsed.revision} follows revision ${next - 1n}; the export must list each stream's events in revision order without gaps`);
+        throw new CliFailure(
+          `line ${parsed.line}: ${parsed.streamId} revision ${parsed.revision} follows revision ${next - 1n}; the export must list each stream's events in revision order without gaps`,
+        );
       }
     }
     const continues = last?.streamId === parsed.streamId;

@@ -21,7 +21,10 @@ export function errorLine(error: unknown): string {
   // Node reports a refused connection to several addresses as an AggregateError with no message.
   if (!message && error instanceof AggregateError && error.errors.length > 0) message = errorLine(error.errors[0]);
   if (!message) message = (error as { code?: string }).code ?? error.name;
-  const parts = message.split('\n').map((part) => part.trim()).filter(Boolean);
+  const parts = message
+    .split('\n')
+    .map((part) => part.trim())
+    .filter(Boolean);
   // A multi-line message (the configuration's list of issues) becomes "head item; item".
   message = parts.length > 1 ? `${parts[0]} ${parts.slice(1).join('; ')}` : (parts[0] ?? '');
   if (error instanceof AppError) return `${message} (${error.code})`;

@@ -11,7 +11,10 @@ type Run = <A extends unknown[]>(action: (ctx: CliContext, ...args: A) => Promis
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function dataKeysOf(ctx: CliContext): PostgresDataKeyStore {
-  return new PostgresDataKeyStore(ctx.knex(), localKeyWrapper(ctx.config, (message) => ctx.logger.warn(message)));
+  return new PostgresDataKeyStore(
+    ctx.knex(),
+    localKeyWrapper(ctx.config, (message) => ctx.logger.warn(message)),
+  );
 }
 
 /** `order-ledger privacy …`: erasure (GDPR Art. 17) and master-key rotation. */
@@ -19,7 +22,9 @@ export function addPrivacyCommands(program: Command, run: Run): void {
   const privacy = program.command('privacy').description("customers' personal data: erasure and master-key rotation");
   privacy
     .command('erase')
-    .description("erase a customer's personal data (crypto-shredding) and close the account; open orders are cancelled (paid ones refunded), orders being prepared or shipped make it wait")
+    .description(
+      "erase a customer's personal data (crypto-shredding) and close the account; open orders are cancelled (paid ones refunded), orders being prepared or shipped make it wait",
+    )
     .argument('<user>', 'user id or email (case-insensitive)')
     .option('--json', 'print the result as JSON')
     .action(

@@ -58,7 +58,9 @@ function lazyProgress(label: string): { update: (done: number, total: number | u
 }
 
 function mismatchLine(m: VerifyMismatch): string {
-  const key = Object.entries(m.key).map(([k, v]) => `${k}=${String(v)}`).join(',');
+  const key = Object.entries(m.key)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(',');
   const where = `${m.table}${key ? `[${key}]` : ''}.${m.field}`;
   const expected = m.check === 'fold' ? `${showValue(m.expected)} (decider fold)` : showValue(m.expected);
   const found = m.check === 'fold' ? `${showValue(m.found)} (projection replay)` : showValue(m.found);
@@ -67,7 +69,9 @@ function mismatchLine(m: VerifyMismatch): string {
 
 export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (...args: A) => Promise<void>): Command {
   const program = new Command('order-ledger')
-    .description('Operate the order ledger: migrations, demo data, the first admin, user roles and access, audits of the event store, read-model rebuilds and exports, failed emails.\nReads the same environment as the server (DATABASE_URL, …).')
+    .description(
+      'Operate the order ledger: migrations, demo data, the first admin, user roles and access, audits of the event store, read-model rebuilds and exports, failed emails.\nReads the same environment as the server (DATABASE_URL, …).',
+    )
     .showSuggestionAfterError(true);
 
   program
@@ -127,9 +131,7 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
       }),
     );
 
-  const users = program
-    .command('users')
-    .description('change what a user may do; every API instance applies it within seconds, open sockets included');
+  const users = program.command('users').description('change what a user may do; every API instance applies it within seconds, open sockets included');
   users
     .command('set-role')
     .description("change a user's role (their tokens keep working with the new role; a demoted admin leaves the admins room)")
@@ -212,7 +214,9 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
                 if (listed <= options.limit) process.stdout.write(`${mismatchLine(mismatch)}\n`);
               },
         }).finally(() => progress.stop());
-        const at = Object.entries(report.checkpoints).map(([name, p]) => `${name}=${p < 0n ? 'none' : p}`).join(', ');
+        const at = Object.entries(report.checkpoints)
+          .map(([name, p]) => `${name}=${p < 0n ? 'none' : p}`)
+          .join(', ');
         if (options.json) {
           await printLine(toJson({ ok: report.mismatchCount === 0, ...report }));
         } else {
@@ -267,14 +271,20 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
     .action(
       run(async (ctx, options: { stream?: string; from?: bigint; batchSize: number }) => {
         const streamId = options.stream === undefined ? undefined : /^[0-9a-f-]{36}$/i.test(options.stream) ? orderStreamId(options.stream) : options.stream;
-        await exportEvents({ store: ctx.store(), ...(streamId ? { streamId } : {}), ...(options.from !== undefined ? { from: options.from } : {}), batchSize: options.batchSize, write: writeOut });
+        await exportEvents({
+          store: ctx.store(),
+          ...(streamId ? { streamId } : {}),
+          ...(options.from !== undefined ? { from: options.from } : {}),
+          batchSize: options.batchSize,
+          write: writeOut,
+        });
         return 0;
       }),
     );
   events
     .command('import')
     .description(
-      'read an `events export` (JSON lines) into an EMPTY event store of either kind, keeping event ids, types, data, metadata and stream revisions (positions are the target\'s); then run `projections rebuild`',
+      "read an `events export` (JSON lines) into an EMPTY event store of either kind, keeping event ids, types, data, metadata and stream revisions (positions are the target's); then run `projections rebuild`",
     )
     .option('--file <path>', 'read this file instead of stdin')
     .option('--batch-size <n>', 'most events per append', positiveInt, 500)

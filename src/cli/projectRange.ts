@@ -52,7 +52,10 @@ export async function projectRange(options: ProjectRangeOptions): Promise<Projec
     const page = await store.readAll({ after: position, limit: batchSize });
     if (page.length === 0) break;
     // The same decoding as the projector: order and stock streams feed the read models.
-    const decoded = await decodeOrderRecords(store, page.filter((record) => record.position <= end));
+    const decoded = await decodeOrderRecords(
+      store,
+      page.filter((record) => record.position <= end),
+    );
     const stock = decodeStockRecords(page.filter((record) => record.position <= end));
     if (decoded.length > 0 || stock.length > 0) {
       await options.inTransaction(async (trx) => {

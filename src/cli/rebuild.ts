@@ -106,7 +106,9 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
           await trx.raw(`lock table ${CHECKPOINTS_TABLE} in exclusive mode`);
         } catch (error) {
           if ((error as { code?: string }).code === '55P03') {
-            throw new CliFailure(`could not lock ${[...live, CHECKPOINTS_TABLE].join(', ')} within ${options.lockTimeoutMs} ms (long-running queries?); nothing was swapped, run rebuild again`);
+            throw new CliFailure(
+              `could not lock ${[...live, CHECKPOINTS_TABLE].join(', ')} within ${options.lockTimeoutMs} ms (long-running queries?); nothing was swapped, run rebuild again`,
+            );
           }
           throw error;
         }

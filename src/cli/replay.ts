@@ -54,7 +54,10 @@ function includes(moment: Moment, stored: StoredOrderEvent): boolean {
  * first event past it (events are folded in revision order, as the command handler folds them).
  */
 export function replayOrderEvents(orderId: string, events: readonly StoredOrderEvent[], moment: Moment): OrderReplay {
-  return toReplay(replayOrderSteps(orderId, events, (stored) => includes(moment, stored)), moment);
+  return toReplay(
+    replayOrderSteps(orderId, events, (stored) => includes(moment, stored)),
+    moment,
+  );
 }
 
 /** Reads the order's stream from the event store alone (the read models may be empty or gone) and replays it to the moment. */
@@ -65,19 +68,17 @@ export async function replayOrder(store: EventStore, orderId: string, moment: Mo
 }
 
 function toReplay({ orderId, steps, state, revision, laterEvents }: FoldedReplay, moment: Moment): OrderReplay {
-  const timeline = steps.map(
-    (step): TimelineEntry => ({
-      position: step.stored.position,
-      revision: step.stored.revision,
-      time: step.time,
-      recordedAt: step.stored.createdAt,
-      type: step.stored.event.type,
-      actor: step.actor.id ? `${step.actor.type}:${step.actor.id}` : step.actor.type,
-      statusBefore: step.before.status,
-      statusAfter: step.after.status,
-      detail: step.detail,
-    }),
-  );
+  const timeline = steps.map((step): TimelineEntry => ({
+    position: step.stored.position,
+    revision: step.stored.revision,
+    time: step.time,
+    recordedAt: step.stored.createdAt,
+    type: step.stored.event.type,
+    actor: step.actor.id ? `${step.actor.type}:${step.actor.id}` : step.actor.type,
+    statusBefore: step.before.status,
+    statusAfter: step.after.status,
+    detail: step.detail,
+  }));
   return { orderId, streamId: orderStreamId(orderId), moment, timeline, laterEvents, state, revision };
 }
 
@@ -125,7 +126,11 @@ export function formatReplay(replay: OrderReplay): string[] {
   ]);
   const header = ['position', 'rev', 'time', 'event', 'actor', 'status', 'detail'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const render = (row: string[]): string => row.map((cell, column) => (column === row.length - 1 ? cell : pad(cell, widths[column]!))).join('  ').trimEnd();
+  const render = (row: string[]): string =>
+    row
+      .map((cell, column) => (column === row.length - 1 ? cell : pad(cell, widths[column]!)))
+      .join('  ')
+      .trimEnd();
   lines.push(render(header), ...rows.map(render));
   if (replay.timeline.length === 0) lines.push('(no events up to this moment: the order did not exist yet)');
   if (replay.laterEvents > 0) lines.push(`(${replay.laterEvents} later event(s) not folded)`);

@@ -66,8 +66,7 @@ export async function replayStock(store: EventStore, productId: string, moment: 
   const timeline: StockTimelineEntry[] = [];
   for (const stored of stream.events) {
     const time = stockOccurredAt(stored.event);
-    const included =
-      moment.kind === 'end' || (moment.kind === 'at' ? Date.parse(time) <= Date.parse(moment.at) : stored.position <= moment.position);
+    const included = moment.kind === 'end' || (moment.kind === 'at' ? Date.parse(time) <= Date.parse(moment.at) : stored.position <= moment.position);
     if (!included) break;
     state = evolveStock(state, stored.event);
     const actor = stored.metadata.actor;
@@ -89,7 +88,11 @@ export function formatStockReplay(replay: StockReplay): string[] {
   const header = ['position', 'rev', 'time', 'event', 'actor', 'on hand', 'reserved', 'detail'];
   const rows = replay.timeline.map((e) => [e.position.toString(), `r${e.revision}`, e.time, e.type, e.actor, String(e.onHand), String(e.reserved), e.detail]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const render = (row: string[]): string => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd();
+  const render = (row: string[]): string =>
+    row
+      .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd();
   const lines = [`stock of product ${replay.productId} (stream ${replay.streamId})`, render(header), ...rows.map(render)];
   if (replay.laterEvents > 0) lines.push(`(${replay.laterEvents} later event(s) not folded)`);
   const { state } = replay;

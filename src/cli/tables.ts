@@ -20,10 +20,10 @@ export async function primaryKeyColumns(db: Knex | Knex.Transaction, relation: s
 }
 
 export async function hasColumn(db: Knex | Knex.Transaction, relation: string, column: string): Promise<boolean> {
-  const result = await db.raw<{ rows: unknown[] }>(
-    'select 1 from pg_attribute where attrelid = to_regclass(?) and attname = ? and attnum > 0 and not attisdropped',
-    [relation, column],
-  );
+  const result = await db.raw<{ rows: unknown[] }>('select 1 from pg_attribute where attrelid = to_regclass(?) and attname = ? and attnum > 0 and not attisdropped', [
+    relation,
+    column,
+  ]);
   return result.rows.length > 0;
 }
 

@@ -80,8 +80,7 @@ export async function verifyReadModels(options: VerifyOptions): Promise<VerifyRe
   // Knex types its client as `any`; these two pool methods are all this uses of it.
   const pool = knex.client as ConnectionPool;
   const connection = await pool.acquireConnection();
-  const onSession = <T>(work: (trx: Knex.Transaction) => Promise<T>, config: Knex.TransactionConfig = {}): Promise<T> =>
-    knex.transaction(work, { ...config, connection });
+  const onSession = <T>(work: (trx: Knex.Transaction) => Promise<T>, config: Knex.TransactionConfig = {}): Promise<T> => knex.transaction(work, { ...config, connection });
   const report: VerifyReport = { streams: 0, events: 0, checkpoints: {}, mismatchCount: 0, mismatches: [], skippedRows: 0 };
   const record = (mismatch: VerifyMismatch): void => {
     report.mismatchCount += 1;
@@ -168,9 +167,7 @@ async function countEventsUpTo(knex: Knex, store: EventStore, ranges: readonly P
   if (store.kind !== 'postgres') return undefined;
   const low = ranges.reduce((min, r) => (r.after < min ? r.after : min), ranges[0]!.after);
   const high = ranges.reduce((max, r) => (r.upTo > max ? r.upTo : max), ranges[0]!.upTo);
-  const row = (await knex('events').where('position', '>', low.toString()).andWhere('position', '<=', high.toString()).count({ n: '*' }).first()) as
-    | { n: string }
-    | undefined;
+  const row = (await knex('events').where('position', '>', low.toString()).andWhere('position', '<=', high.toString()).count({ n: '*' }).first()) as { n: string } | undefined;
   return Number(row?.n ?? 0);
 }
 
@@ -185,7 +182,9 @@ async function foldPage(trx: Knex.Transaction, events: readonly StoredOrderEvent
     else byOrder.set(orderId, [stored]);
   }
   if (byOrder.size === 0) return;
-  const existing = (await trx(FOLD_TABLE).whereIn('order_id', [...byOrder.keys()]).select('order_id', 'state')) as { order_id: string; state: OrderState }[];
+  const existing = (await trx(FOLD_TABLE)
+    .whereIn('order_id', [...byOrder.keys()])
+    .select('order_id', 'state')) as { order_id: string; state: OrderState }[];
   const states = new Map(existing.map((row) => [row.order_id, row.state]));
   const rows = [...byOrder].map(([orderId, list]) => {
     const state = list.reduce((current, stored) => evolve(current, stored.event), states.get(orderId) ?? initialOrderState);
@@ -217,13 +216,7 @@ function orderIdOf(row: JsonRow): string {
 }
 
 /** Compares a live table with its scratch replay; returns how many live rows were skipped as newer. */
-async function compareTable(
-  trx: Knex.Transaction,
-  table: string,
-  replayedTo: bigint,
-  liveAt: bigint,
-  record: (mismatch: VerifyMismatch) => void,
-): Promise<number> {
+async function compareTable(trx: Knex.Transaction, table: string, replayedTo: bigint, liveAt: bigint, record: (mismatch: VerifyMismatch) => void): Promise<number> {
   const keys = await primaryKeyColumns(trx, rel(table));
   if (keys.length === 0) throw new CliFailure(`read-model table ${table} has no primary key to compare rows by`);
   const scratch = quoteIdent(scratchName(table));

@@ -88,12 +88,7 @@ export function unchangedResult(stream: OrderStream): HandleResult {
  * it read. A concurrent writer makes the append fail; it then reloads and decides again, a bounded
  * number of times.
  */
-export async function handleOrderCommand(
-  store: EventStore,
-  orderId: string,
-  command: OrderCommand,
-  options: HandleOptions = {},
-): Promise<HandleResult> {
+export async function handleOrderCommand(store: EventStore, orderId: string, command: OrderCommand, options: HandleOptions = {}): Promise<HandleResult> {
   const streamId = orderStreamId(orderId);
   const maxAttempts = options.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
@@ -110,17 +105,9 @@ export async function handleOrderCommand(
     if (command.type !== 'PlaceOrder' && stream.state.status === 'NONE') throw new OrderNotFoundError(orderId);
     const events = decide(command, stream.state);
     if (events.length === 0) return unchangedResult(stream);
-    const encoded = events.map((event, index) =>
-      encodeOrderEvent(event, source ? deterministicEventId(source, index) : randomUUID(), options.context),
-    );
+    const encoded = events.map((event, index) => encodeOrderEvent(event, source ? deterministicEventId(source, index) : randomUUID(), options.context));
     // Stock moves with the order in one atomic append (OUT_OF_STOCK refuses before anything is written).
-    const stock = await stockEffectsOf(
-      store,
-      stream,
-      events,
-      (index) => (source ? deterministicEventId(`${source}:stock`, index) : randomUUID()),
-      options.context,
-    );
+    const stock = await stockEffectsOf(store, stream, events, (index) => (source ? deterministicEventId(`${source}:stock`, index) : randomUUID()), options.context);
     const expectedRevision = stream.revision === -1n ? 'no_stream' : stream.revision;
     try {
       const result =

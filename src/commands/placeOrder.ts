@@ -140,19 +140,23 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
     const { items, currency } = await priceItems(deps.knex, request.items);
     const personal = await withDefaultAddress(deps, userId, request.personalData);
     const personalData = personal ? await sealOrderPersonalData(deps.dataKeys, userId, orderId, personal) : undefined;
-    const place = () => handleOrderCommand(
-      deps.store,
-      orderId,
-      {
-        type: 'PlaceOrder',
-        data: { orderId, userId, items, currency, paymentMethod: request.paymentMethod, ...(personalData ? { personalData } : {}), now: request.now },
-      },
-      // A freshly generated id has no stream yet: no need to read it before the first append.
-      { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh, maxAttempts: PLACE_ATTEMPTS },
-    );
+    const place = () =>
+      handleOrderCommand(
+        deps.store,
+        orderId,
+        {
+          type: 'PlaceOrder',
+          data: { orderId, userId, items, currency, paymentMethod: request.paymentMethod, ...(personalData ? { personalData } : {}), now: request.now },
+        },
+        // A freshly generated id has no stream yet: no need to read it before the first append.
+        { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh, maxAttempts: PLACE_ATTEMPTS },
+      );
     const locks = deps.productLocks;
     if (!locks) return await place();
-    const tracked = await trackedProducts(deps.store, items.map((item) => item.productId));
+    const tracked = await trackedProducts(
+      deps.store,
+      items.map((item) => item.productId),
+    );
     return await (tracked.length === 0 ? place() : locks.withLocks(tracked, place));
   } catch (error) {
     if (key !== undefined && fresh) await releaseIfNothingStored(deps, userId, key, orderId);

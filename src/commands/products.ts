@@ -15,9 +15,7 @@ const skuSchema = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'sku may contain letters, digits, ".", "_" and "-"');
 const productNameSchema = plainTextSchema(200, 'name');
 
-export const createProductSchema = z
-  .object({ sku: skuSchema, name: productNameSchema, unitAmount: minorUnitsSchema, currency: isoCurrencySchema })
-  .strict();
+export const createProductSchema = z.object({ sku: skuSchema, name: productNameSchema, unitAmount: minorUnitsSchema, currency: isoCurrencySchema }).strict();
 export type CreateProduct = z.infer<typeof createProductSchema>;
 
 export const updateProductSchema = z

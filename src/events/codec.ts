@@ -1,12 +1,5 @@
 import type { EventData, RecordedEvent } from '../infra/eventstore/eventStore';
-import {
-  eventMetadataSchema,
-  isOrderEventType,
-  orderEventSchemas,
-  type Actor,
-  type EventMetadata,
-  type OrderEvent,
-} from './orderEvents';
+import { eventMetadataSchema, isOrderEventType, orderEventSchemas, type Actor, type EventMetadata, type OrderEvent } from './orderEvents';
 import { upcast } from './upcasters';
 
 export class MalformedEventError extends Error {

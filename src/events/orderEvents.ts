@@ -2,16 +2,7 @@ import { z } from 'zod';
 import { sealedSchema } from './personalData';
 import { currencySchema, isoTimeSchema, minorUnitsSchema } from './valueSchemas';
 
-export const orderStatuses = [
-  'PENDING',
-  'PAID',
-  'PROCESSING',
-  'SHIPPED',
-  'DELIVERED',
-  'PAYMENT_FAILED',
-  'CANCELLED',
-  'REFUNDED',
-] as const;
+export const orderStatuses = ['PENDING', 'PAID', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'PAYMENT_FAILED', 'CANCELLED', 'REFUNDED'] as const;
 export const orderStatusSchema = z.enum(orderStatuses);
 export type OrderStatus = z.infer<typeof orderStatusSchema>;
 

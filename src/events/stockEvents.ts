@@ -13,7 +13,12 @@ export const stockReceivedSchema = z.object({ productId: uuid, quantity, receive
 /** A correction of on hand (count, damage, loss), never below what is reserved. */
 export const stockAdjustedSchema = z.object({
   productId: uuid,
-  delta: z.number().int().min(-1_000_000_000).max(1_000_000_000).refine((d) => d !== 0, 'delta must not be 0'),
+  delta: z
+    .number()
+    .int()
+    .min(-1_000_000_000)
+    .max(1_000_000_000)
+    .refine((d) => d !== 0, 'delta must not be 0'),
   reason,
   adjustedAt: isoTimeSchema,
 });

@@ -2,9 +2,7 @@ import { z } from 'zod';
 import { isIsoCurrency } from './money';
 
 /** ISO 4217 alphabetic code, upper case. Events accept any such code, so stored events always decode. */
-export const currencySchema = z
-  .string()
-  .regex(/^[A-Z]{3}$/, 'currency must be a three-letter ISO 4217 code in upper case');
+export const currencySchema = z.string().regex(/^[A-Z]{3}$/, 'currency must be a three-letter ISO 4217 code in upper case');
 
 /** A currency a new price may be in: one of the active ISO 4217 currencies (see money.ts). */
 export const isoCurrencySchema = currencySchema.refine(isIsoCurrency, 'currency must be an active ISO 4217 currency');

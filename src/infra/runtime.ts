@@ -104,9 +104,7 @@ function answerMalformedHttp(error: NodeJS.ErrnoException, socket: Duplex): void
     return;
   }
   const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const body = JSON.stringify(
-    errorBody(tooLarge ? 'HEADERS_TOO_LARGE' : 'MALFORMED_REQUEST', tooLarge ? 'Request headers are too large' : 'The request is not valid HTTP'),
-  );
+  const body = JSON.stringify(errorBody(tooLarge ? 'HEADERS_TOO_LARGE' : 'MALFORMED_REQUEST', tooLarge ? 'Request headers are too large' : 'The request is not valid HTTP'));
   const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
   socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
@@ -145,7 +143,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
   const waiter = instrumentWaiter(
-    new ProjectionWaiter(knex, config.DATABASE_URL, readModelProjections.map((p) => p.name), logger),
+    new ProjectionWaiter(
+      knex,
+      config.DATABASE_URL,
+      readModelProjections.map((p) => p.name),
+      logger,
+    ),
     metrics,
     (error) => error instanceof ConsistencyTimeoutError,
   );
@@ -153,7 +156,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const auth = new AuthState({ knex, connectionString: config.DATABASE_URL, ttlMs: config.AUTH_STATE_TTL_MS, logger: logger.child({ component: 'auth' }) });
   await auth.start();
   const tokens = createTokenService(config.jwtSecret, config.JWT_EXPIRES_IN_SECONDS);
-  const dataKeys = new PostgresDataKeyStore(knex, localKeyWrapper(config, (message) => logger.warn(message)));
+  const dataKeys = new PostgresDataKeyStore(
+    knex,
+    localKeyWrapper(config, (message) => logger.warn(message)),
+  );
 
   const deps: Deps = {
     config,
@@ -350,7 +356,14 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
 
   const opsPort = config.OPS_PORT ?? (config.ROLES.includes('api') ? undefined : config.PORT);
   if (opsPort !== undefined) {
-    ops = await startOpsServer({ port: opsPort, host: config.OPS_HOST ?? config.HOST, metrics, metricsToken: config.METRICS_TOKEN, readiness: () => readiness(deps), logger }).catch(async (error: unknown) => {
+    ops = await startOpsServer({
+      port: opsPort,
+      host: config.OPS_HOST ?? config.HOST,
+      metrics,
+      metricsToken: config.METRICS_TOKEN,
+      readiness: () => readiness(deps),
+      logger,
+    }).catch(async (error: unknown) => {
       await stop();
       throw error;
     });

@@ -60,11 +60,19 @@ export function notificationsFor(stored: StoredOrderEvent, before: OrderState, a
   }
   const returnStatus = returnStatusOf(event);
   if (returnStatus) {
-    pushes.push({ rooms: everyone, event: 'returnUpdate', payload: { orderId, returnId: returnStatus.returnId, status: returnStatus.status, updatedAt: occurredAt(event), position } });
+    pushes.push({
+      rooms: everyone,
+      event: 'returnUpdate',
+      payload: { orderId, returnId: returnStatus.returnId, status: returnStatus.status, updatedAt: occurredAt(event), position },
+    });
   }
   if (event.type === 'RefundSucceeded') {
     const d = event.data;
-    pushes.push({ rooms: everyone, event: 'refundUpdate', payload: { orderId, refundId: d.refundId ?? null, status: 'SUCCEEDED', amount: d.amount, currency: d.currency, position } });
+    pushes.push({
+      rooms: everyone,
+      event: 'refundUpdate',
+      payload: { orderId, refundId: d.refundId ?? null, status: 'SUCCEEDED', amount: d.amount, currency: d.currency, position },
+    });
   }
   if (event.type === 'RefundFailed') {
     pushes.push({ rooms: everyone, event: 'refundUpdate', payload: { orderId, refundId: event.data.refundId, status: 'FAILED', amount: null, currency: null, position } });

@@ -118,7 +118,10 @@ export const orderHistoryProjection: Projection = {
       rows.push(row);
     }
     for (let i = 0; i < rows.length; i += 4000) {
-      await trx(table).insert(rows.slice(i, i + 4000)).onConflict(['order_id', 'revision']).ignore();
+      await trx(table)
+        .insert(rows.slice(i, i + 4000))
+        .onConflict(['order_id', 'revision'])
+        .ignore();
     }
   },
 };

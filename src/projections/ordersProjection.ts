@@ -150,9 +150,7 @@ function changesFor(event: Exclude<OrderEvent, { type: 'OrderPlaced' }>, row: Or
       return {
         payment_status: d.refundedAmount >= Number(row.total_amount) ? 'REFUNDED' : 'PARTIALLY_REFUNDED',
         refunded_amount: String(d.refundedAmount),
-        refunds: d.refundId
-          ? refundsWith(row, refundStatus(d.refundId, { status: 'SUCCEEDED', updatedAt: d.refundedAt }))
-          : refundsWith(row, (list) => [...list, byProvider]),
+        refunds: d.refundId ? refundsWith(row, refundStatus(d.refundId, { status: 'SUCCEEDED', updatedAt: d.refundedAt })) : refundsWith(row, (list) => [...list, byProvider]),
       };
     }
     case 'ReturnRequested': {

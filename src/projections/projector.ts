@@ -2,7 +2,15 @@ import type { Knex } from 'knex';
 import { decodeOrderRecords } from '../commands/order/orderStream';
 import { decodeStockRecords } from '../commands/stock/stockStream';
 import type { RecordedEvent } from '../infra/eventstore/eventStore';
-import { lowestCheckpoint, SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import {
+  lowestCheckpoint,
+  SingletonSubscriber,
+  subscriberDeps,
+  SubscriberRole,
+  type BatchContext,
+  type SubscriberDeps,
+  type SubscriberState,
+} from '../infra/eventstore/singletonSubscriber';
 import { noTracing } from '../infra/tracing/eventTracing';
 import type { Projection } from './projection';
 

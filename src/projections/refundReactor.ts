@@ -90,10 +90,12 @@ export class RefundReactor extends SubscriberRole {
         logger.info({ orderId, refundRequest: eventId, ...outcome }, 'refund request handled');
         return;
       } catch (error) {
-        const retryable =
-          error instanceof PaymentProviderNotConfiguredError || (error instanceof PaymentProviderError && error.transient);
+        const retryable = error instanceof PaymentProviderNotConfiguredError || (error instanceof PaymentProviderError && error.transient);
         if (error instanceof PaymentProviderError && !error.transient) {
-          logger.error({ orderId, refundRequest: eventId, err: { code: error.code, message: error.message, detail: error.logDetail } }, 'provider refused the refund; left to an admin');
+          logger.error(
+            { orderId, refundRequest: eventId, err: { code: error.code, message: error.message, detail: error.logDetail } },
+            'provider refused the refund; left to an admin',
+          );
           return;
         }
         if (!retryable || attempt >= attempts || this.stopping) throw error;

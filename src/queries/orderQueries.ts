@@ -22,17 +22,17 @@ export const listOrdersQuerySchema = z
 export type ListOrdersQuery = z.infer<typeof listOrdersQuerySchema>;
 
 export const refundDtoSchema = z.object({
-    refundId: z.uuid().nullable().describe('null: the provider gave the money back on its own (dashboard, dispute)'),
-    amount: z.number().int(),
-    currency: z.string(),
-    status: z.enum(['REQUESTED', 'SUCCEEDED', 'FAILED']).describe('FAILED: the provider refused; an admin may retry it'),
-    reason: z.string(),
-    lines: z.array(z.object({ productId: z.uuid(), quantity: z.number().int(), amount: z.number().int() })),
-    returnId: z.uuid().nullable(),
-    failureReason: z.string().nullable(),
-    requestedAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
-  });
+  refundId: z.uuid().nullable().describe('null: the provider gave the money back on its own (dashboard, dispute)'),
+  amount: z.number().int(),
+  currency: z.string(),
+  status: z.enum(['REQUESTED', 'SUCCEEDED', 'FAILED']).describe('FAILED: the provider refused; an admin may retry it'),
+  reason: z.string(),
+  lines: z.array(z.object({ productId: z.uuid(), quantity: z.number().int(), amount: z.number().int() })),
+  returnId: z.uuid().nullable(),
+  failureReason: z.string().nullable(),
+  requestedAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
 
 export const returnDtoSchema = z.object({
   returnId: z.uuid(),
@@ -56,21 +56,19 @@ export const orderDtoSchema = z.object({
   paymentProvider: paymentMethodSchema.nullable(),
   paymentReference: z.string().nullable(),
   refundedAmount: z.number().int().describe("Minor units of the order's own payment given back so far"),
-  refunds: z
-    .array(refundDtoSchema)
-    .describe('Partial refunds (POST /orders/:id/refunds, returns) and refunds the provider made on its own, oldest first'),
+  refunds: z.array(refundDtoSchema).describe('Partial refunds (POST /orders/:id/refunds, returns) and refunds the provider made on its own, oldest first'),
   returns: z.array(returnDtoSchema).describe('Returns the owner requested, oldest first'),
   strayRefunds: z
     .object({
       pending: z.number().int().describe('Refunds requested and not yet confirmed by the provider'),
       completed: z.number().int().describe('Refunds the provider confirmed'),
     })
-    .describe('Payments the order never counted (wrong amount, duplicate, after cancellation), given back apart from the order\'s own payment'),
+    .describe("Payments the order never counted (wrong amount, duplicate, after cancellation), given back apart from the order's own payment"),
   personalData: z
     .enum(['NONE', 'PRESENT', 'ERASED'])
-    .describe('PRESENT: the order has a shipping address or contact (shown to its owner and admins); ERASED: the customer\'s data was erased'),
+    .describe("PRESENT: the order has a shipping address or contact (shown to its owner and admins); ERASED: the customer's data was erased"),
   shippingAddress: shippingAddressSchema.nullable().describe('null when the order has none, or after erasure'),
-  contactEmail: z.string().nullable().describe('Where the order\'s emails go; null: the account\'s email'),
+  contactEmail: z.string().nullable().describe("Where the order's emails go; null: the account's email"),
   revision: z.number().int(),
   position: z.string().describe('Global position of the last event applied to this row (decimal string)'),
   placedAt: z.iso.datetime(),
@@ -140,7 +138,10 @@ export function toOrderDto(row: OrderRow): OrderDto {
  * sealed in the read model). An order whose key was destroyed reads as ERASED.
  */
 export async function revealOrders(keys: DataKeyStore, orders: readonly { dto: OrderDto; sealed: string | null }[]): Promise<OrderDto[]> {
-  const opened = await openPersonalData(keys, orders.map(({ dto, sealed }) => ({ userId: dto.userId, orderId: dto.id, sealed })));
+  const opened = await openPersonalData(
+    keys,
+    orders.map(({ dto, sealed }) => ({ userId: dto.userId, orderId: dto.id, sealed })),
+  );
   return orders.map(({ dto }, i) => {
     const data = opened[i];
     if (data === undefined) return dto;
@@ -207,7 +208,13 @@ export async function listOrders(knex: Knex, query: ListOrdersQuery, scope: Orde
     if (query.status) q.where('status', query.status);
     return q;
   };
-  const rowsQuery = filtered().select('*').orderBy([{ column: 'placed_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(query.limit);
+  const rowsQuery = filtered()
+    .select('*')
+    .orderBy([
+      { column: 'placed_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(query.limit);
   if (query.cursor) {
     const cursor = decodeCursor(query.cursor);
     rowsQuery.whereRaw('(placed_at, id) < (?::timestamptz, ?::uuid)', [cursor.placedAt, cursor.id]);
@@ -219,7 +226,12 @@ export async function listOrders(knex: Knex, query: ListOrdersQuery, scope: Orde
     filtered().count<{ count: string }[]>({ count: '*' }).first() as Promise<{ count: string } | undefined>,
   ]);
   const dtos = rows.map(toOrderDto);
-  const data = keys ? await revealOrders(keys, dtos.map((dto, i) => ({ dto, sealed: rows[i]!.personal_data }))) : dtos;
+  const data = keys
+    ? await revealOrders(
+        keys,
+        dtos.map((dto, i) => ({ dto, sealed: rows[i]!.personal_data })),
+      )
+    : dtos;
   const last = data[data.length - 1];
   return {
     status: 'success',

@@ -3,20 +3,19 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors';
 import { MAX_PAGE_LIMIT } from './orderQueries';
 
-export const productDtoSchema = z
-  .object({
-    id: z.uuid(),
-    sku: z.string(),
-    name: z.string(),
-    unitAmount: z.number().int().describe('Price in minor units of the currency (cents for USD)'),
-    currency: z.string().describe('ISO 4217 code, upper case'),
-    active: z.boolean().describe('Inactive products cannot be ordered and are hidden from the public catalog'),
-    onHand: z.number().int().nullable().describe('Units in stock; null when the product is untracked (unlimited)'),
-    reserved: z.number().int().nullable().describe('Units held by orders awaiting payment; null when untracked'),
-    available: z.number().int().nullable().describe('onHand − reserved: what can be ordered now; null when untracked'),
-    createdAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
-  });
+export const productDtoSchema = z.object({
+  id: z.uuid(),
+  sku: z.string(),
+  name: z.string(),
+  unitAmount: z.number().int().describe('Price in minor units of the currency (cents for USD)'),
+  currency: z.string().describe('ISO 4217 code, upper case'),
+  active: z.boolean().describe('Inactive products cannot be ordered and are hidden from the public catalog'),
+  onHand: z.number().int().nullable().describe('Units in stock; null when the product is untracked (unlimited)'),
+  reserved: z.number().int().nullable().describe('Units held by orders awaiting payment; null when untracked'),
+  available: z.number().int().nullable().describe('onHand − reserved: what can be ordered now; null when untracked'),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
 export type ProductDto = z.infer<typeof productDtoSchema>;
 
 export const listProductsQuerySchema = z
@@ -32,12 +31,11 @@ export const listProductsQuerySchema = z
   .strict();
 export type ListProductsQuery = z.infer<typeof listProductsQuerySchema>;
 
-export const productListSchema = z
-  .object({
-    status: z.literal('success'),
-    data: z.array(productDtoSchema),
-    meta: z.object({ total: z.number().int(), page: z.number().int(), limit: z.number().int() }),
-  });
+export const productListSchema = z.object({
+  status: z.literal('success'),
+  data: z.array(productDtoSchema),
+  meta: z.object({ total: z.number().int(), page: z.number().int(), limit: z.number().int() }),
+});
 export type ProductList = z.infer<typeof productListSchema>;
 
 export class ProductNotFoundError extends NotFoundError {
@@ -71,9 +69,7 @@ function stockOf(row: ProductRow): Pick<ProductDto, 'onHand' | 'reserved' | 'ava
 
 /** Products with their stock columns (the stock read model; no row = untracked). */
 export function productsWithStock(knex: Knex): Knex.QueryBuilder {
-  return knex('products')
-    .leftJoin('product_stock', 'product_stock.product_id', 'products.id')
-    .select('products.*', 'product_stock.on_hand', 'product_stock.reserved');
+  return knex('products').leftJoin('product_stock', 'product_stock.product_id', 'products.id').select('products.*', 'product_stock.on_hand', 'product_stock.reserved');
 }
 
 export function toProductDto(row: ProductRow): ProductDto {
@@ -101,7 +97,10 @@ export async function listProducts(knex: Knex, query: { page: number; limit: num
   const page = scope.includeInactive ? productsWithStock(knex) : productsWithStock(knex).where('products.active', true);
   const [rows, countRow] = await Promise.all([
     page
-      .orderBy([{ column: 'products.created_at', order: 'desc' }, { column: 'products.id', order: 'desc' }])
+      .orderBy([
+        { column: 'products.created_at', order: 'desc' },
+        { column: 'products.id', order: 'desc' },
+      ])
       .limit(query.limit)
       .offset((query.page - 1) * query.limit) as Promise<ProductRow[]>,
     filtered().count<{ count: string }[]>({ count: '*' }).first() as Promise<{ count: string } | undefined>,

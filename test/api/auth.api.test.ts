@@ -120,7 +120,10 @@ describe('POST /auth/register', () => {
 
   it("when role admin is asked for with an admin's token, then 201 with role admin", async () => {
     const admin = await givenAdmin(app);
-    const res = await app.request.post('/auth/register').set(bearer(admin.token)).send({ email: uniqueEmail('admin2'), password: 'password-1', role: 'admin' });
+    const res = await app.request
+      .post('/auth/register')
+      .set(bearer(admin.token))
+      .send({ email: uniqueEmail('admin2'), password: 'password-1', role: 'admin' });
     expect(res.status).toBe(201);
     expect(res.body.role).toBe('admin');
   });
@@ -177,7 +180,11 @@ describe('POST /auth/login', () => {
 
     for (const password of ['\u0000', '\u0000'.repeat(8), 'x\u0000']) {
       const res = await app.request.post('/auth/login').send({ email, password });
-      expect({ password: JSON.stringify(password), status: res.status, code: errorCode(res) }).toEqual({ password: JSON.stringify(password), status: 401, code: 'INVALID_CREDENTIALS' });
+      expect({ password: JSON.stringify(password), status: res.status, code: errorCode(res) }).toEqual({
+        password: JSON.stringify(password),
+        status: 401,
+        code: 'INVALID_CREDENTIALS',
+      });
     }
   });
 
@@ -263,7 +270,7 @@ describe('bearer tokens', () => {
     expect(errorCode(missing)).toBe('UNAUTHORIZED');
   });
 
-  it("when an ordinary user calls an admin route, then 403 FORBIDDEN", async () => {
+  it('when an ordinary user calls an admin route, then 403 FORBIDDEN', async () => {
     const user = await givenUser(app);
     const res = await app.request.post('/products').set(bearer(user.token)).send({ sku: 'X-1', name: 'X', unitAmount: 1, currency: 'USD' });
     expect(res.status).toBe(403);

@@ -51,7 +51,7 @@ describe('database errors caused by request values', () => {
     expect(logs).not.toContain(value.replace('\u0000', ''));
   });
 
-  it('when a query fails for a reason that is not the request\'s, then 500 and still no SQL or values in the log', async () => {
+  it("when a query fails for a reason that is not the request's, then 500 and still no SQL or values in the log", async () => {
     const mark = logLines.length;
     const res = await supertest(app).get('/broken');
 

@@ -41,11 +41,16 @@ function examplesOf(doc: OpenAPIV3.Document): { examples: Example[]; notSent: st
       const operation = `${method.toUpperCase()} ${path}`;
       const ext = (op as { [EXAMPLES_EXTENSION]?: OperationExamples })[EXAMPLES_EXTENSION];
       if (!ext) throw new Error(`${operation} has no ${EXAMPLES_EXTENSION}`);
-      const success = Math.min(...Object.keys(op.responses).map(Number).filter((s) => s >= 200 && s < 300));
+      const success = Math.min(
+        ...Object.keys(op.responses)
+          .map(Number)
+          .filter((s) => s >= 200 && s < 300),
+      );
       if (SIGNED_BY_PROVIDER.has(operation)) notSent.push(`${operation} ${success}`);
       else examples.push({ operation, method, path, status: success, request: ext.request });
       for (const [status, error] of Object.entries(ext.errors)) {
-        if (error.request) examples.push({ operation, method, path, status: Number(status), code: error.code, request: { ...error.request, as: error.request.as ?? ext.request.as } });
+        if (error.request)
+          examples.push({ operation, method, path, status: Number(status), code: error.code, request: { ...error.request, as: error.request.as ?? ext.request.as } });
         else notSent.push(`${operation} ${status}`);
       }
     }
@@ -96,7 +101,10 @@ class Placeholders {
 
   private async placeOrder(paymentMethod: 'MANUAL' | 'PAYPAL'): Promise<{ id: string; paymentUrl?: string }> {
     const customer = await this.customer();
-    const res = await app.request.post('/orders').set(bearer(customer.token)).send({ items: [{ productId, quantity: 1 }], paymentMethod });
+    const res = await app.request
+      .post('/orders')
+      .set(bearer(customer.token))
+      .send({ items: [{ productId, quantity: 1 }], paymentMethod });
     expect(res.status).toBe(201);
     const data = (res.body as { data: { order: { id: string }; paymentUrl?: string } }).data;
     return { id: data.order.id, ...(data.paymentUrl ? { paymentUrl: data.paymentUrl } : {}) };
@@ -169,7 +177,10 @@ class Placeholders {
       case 'returnId': {
         const id = await this.get('deliveredOrderId');
         const customer = await this.customer();
-        const res = await app.request.post(`/orders/${id}/returns`).set(bearer(customer.token)).send({ lines: [{ productId, quantity: 1 }], reason: 'too small' });
+        const res = await app.request
+          .post(`/orders/${id}/returns`)
+          .set(bearer(customer.token))
+          .send({ lines: [{ productId, quantity: 1 }], reason: 'too small' });
         expect(res.status).toBe(200);
         return (res.body as { data: { returnId: string } }).data.returnId;
       }

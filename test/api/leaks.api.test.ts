@@ -26,7 +26,7 @@ afterAll(async () => {
 const logsSince = (mark: number): string => logLines.slice(mark).join('\n');
 
 describe('provider errors', () => {
-  it('when Stripe refuses to create the PaymentIntent with its own message, then the customer sees a code and a plain message, and the log has Stripe\'s words', async () => {
+  it("when Stripe refuses to create the PaymentIntent with its own message, then the customer sees a code and a plain message, and the log has Stripe's words", async () => {
     const mark = logLines.length;
     env.stripe.failNext(
       { method: 'POST', path: /^\/v1\/payment_intents$/ },
@@ -59,18 +59,28 @@ describe('provider errors', () => {
     expect(logsSince(mark)).toContain('HTTP 422 CURRENCY_NOT_SUPPORTED: Currency code is not supported for this merchant');
   });
 
-  it('when PayPal refuses a capture for a reason the buyer cannot act on, then 409 says so plainly and the log has PayPal\'s issue', async () => {
+  it("when PayPal refuses a capture for a reason the buyer cannot act on, then 409 says so plainly and the log has PayPal's issue", async () => {
     const placed = await placeOrder(env.app, alice, 'PAYPAL');
     env.paypal.approve((await orderState(env.app, placed.orderId)).paymentReference!);
     const mark = logLines.length;
     env.paypal.failNext(
       { method: 'POST', path: /\/capture$/ },
-      { status: 422, body: { name: 'UNPROCESSABLE_ENTITY', details: [{ issue: 'PAYEE_BLOCKED_TRANSACTION', description: 'The Fraud settings for this seller are such that this payee cannot be used.' }] } },
+      {
+        status: 422,
+        body: {
+          name: 'UNPROCESSABLE_ENTITY',
+          details: [{ issue: 'PAYEE_BLOCKED_TRANSACTION', description: 'The Fraud settings for this seller are such that this payee cannot be used.' }],
+        },
+      },
     );
     const res = await env.app.request.post('/payments/paypal/capture').set(bearer(alice.token)).send({ orderId: placed.orderId });
 
     expect(res.status).toBe(409);
-    expect(res.body.error).toEqual({ code: 'PAYPAL_CAPTURE_REFUSED', message: `Cannot capture order ${placed.orderId}: PayPal refused the capture`, details: { orderId: placed.orderId } });
+    expect(res.body.error).toEqual({
+      code: 'PAYPAL_CAPTURE_REFUSED',
+      message: `Cannot capture order ${placed.orderId}: PayPal refused the capture`,
+      details: { orderId: placed.orderId },
+    });
     expect(logsSince(mark)).toContain('PAYEE_BLOCKED_TRANSACTION');
   });
 
@@ -91,7 +101,10 @@ describe('provider errors', () => {
     expect(res.status).toBe(502);
     expect(res.body.error.message).toMatch(/^Stripe refund failed\. The refund of order .+ is requested and will be retried automatically$/);
     expect(JSON.stringify(res.body)).not.toMatch(/disputed|ch_123/);
-    await eventually(async () => logsSince(mark), (logs) => logs.includes('Charge ch_123 has been disputed. (charge_disputed)'));
+    await eventually(
+      async () => logsSince(mark),
+      (logs) => logs.includes('Charge ch_123 has been disputed. (charge_disputed)'),
+    );
   });
 });
 
@@ -116,6 +129,10 @@ describe('GET /ready', () => {
       await admin.query(`alter database "${database}" allow_connections true`);
       await admin.end();
     }
-    await eventually(async () => (await env.app.request.get('/ready')).status, (status) => status === 200, 15_000);
+    await eventually(
+      async () => (await env.app.request.get('/ready')).status,
+      (status) => status === 200,
+      15_000,
+    );
   });
 });

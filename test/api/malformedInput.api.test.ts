@@ -182,7 +182,11 @@ function stringFor(schema: Schema, name: string): fc.Arbitrary<string> {
   if (schema.format === 'uuid') return ids(name);
   if (schema.format === 'email') return fc.tuple(plainWord, fc.constantFrom('example.test', 'shop.example')).map(([local, domain]) => `${local}@${domain}`);
   // The password policy is not in the document: passwords that pass it, and some that do not.
-  if (name === 'password') return fc.oneof(fc.tuple(plainWord, plainWord).map(([a, b]) => `Correct-${a}-Horse-${b}`), fc.string({ maxLength: 80 }));
+  if (name === 'password')
+    return fc.oneof(
+      fc.tuple(plainWord, plainWord).map(([a, b]) => `Correct-${a}-Horse-${b}`),
+      fc.string({ maxLength: 80 }),
+    );
   if (schema.format === 'date-time') return fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString());
   const minLength = schema.minLength ?? 0;
   const maxLength = Math.max(minLength, Math.min(schema.maxLength ?? 40, 80));
@@ -212,14 +216,16 @@ function validFromSchema(schema: Schema, faults: boolean, depth: number, name: s
     case 'boolean':
       return fc.boolean();
     case 'array':
-      return fc.array(fromSchema(schema.items as Schema, faults, depth + 1, name), { minLength: Math.min(schema.minItems ?? 0, 3), maxLength: Math.max(Math.min(schema.minItems ?? 0, 3), 3) });
+      return fc.array(fromSchema(schema.items as Schema, faults, depth + 1, name), {
+        minLength: Math.min(schema.minItems ?? 0, 3),
+        maxLength: Math.max(Math.min(schema.minItems ?? 0, 3), 3),
+      });
     case 'object': {
       const properties = Object.entries(schema.properties ?? {}) as [string, Schema][];
       const required = new Set(schema.required ?? []);
-      const shaped = fc.record(
-        Object.fromEntries(properties.map(([property, propertySchema]) => [property, fromSchema(propertySchema, faults, depth + 1, property)])),
-        { requiredKeys: faults ? [] : properties.map(([property]) => property).filter((property) => required.has(property)) },
-      );
+      const shaped = fc.record(Object.fromEntries(properties.map(([property, propertySchema]) => [property, fromSchema(propertySchema, faults, depth + 1, property)])), {
+        requiredKeys: faults ? [] : properties.map(([property]) => property).filter((property) => required.has(property)),
+      });
       if (!faults) return shaped;
       const extra = fc.oneof({ arbitrary: fc.constant({}), weight: 4 }, { arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), junk, { minKeys: 1, maxKeys: 2 }), weight: 1 });
       return fc.tuple(shaped, extra).map(([known, more]) => ({ ...more, ...known }));
@@ -238,7 +244,9 @@ const headerText = fc.oneof(
 
 /** Percent-encodes every byte of the UTF-8 form (lone surrogates become U+FFFD, as on the wire). */
 function percentEncode(text: string): string {
-  return [...Buffer.from(text, 'utf8')].map((byte) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(text, 'utf8')]
+    .map((byte) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
 }
 
 const junkPathSegment = (): fc.Arbitrary<string> =>
@@ -249,14 +257,24 @@ const junkPathSegment = (): fc.Arbitrary<string> =>
   );
 
 const malformedJson = fc.oneof(
-  fc.constantFrom('{', '{"items":', '[1,2', 'nul', '{"a":1}garbage', '{"a":1,}', "{'a':1}", '\u0000', '"\\ud800"', '{"a":"\\u0000"}', '['.repeat(3000), `{"x":"${'y'.repeat(200_000)}"}`),
+  fc.constantFrom(
+    '{',
+    '{"items":',
+    '[1,2',
+    'nul',
+    '{"a":1}garbage',
+    '{"a":1,}',
+    "{'a':1}",
+    '\u0000',
+    '"\\ud800"',
+    '{"a":"\\u0000"}',
+    '['.repeat(3000),
+    `{"x":"${'y'.repeat(200_000)}"}`,
+  ),
   fc.string({ maxLength: 200 }),
 );
 
-type Body =
-  | { kind: 'json'; value: unknown }
-  | { kind: 'raw'; contentType: string; text: string }
-  | { kind: 'none' };
+type Body = { kind: 'json'; value: unknown } | { kind: 'raw'; contentType: string; text: string } | { kind: 'none' };
 
 const wrongContentType = fc
   .tuple(
@@ -358,7 +376,10 @@ function requestFor(op: Operation): fc.Arbitrary<GeneratedRequest> {
     op.query.map((q) =>
       fc.oneof(
         { arbitrary: fc.constant<[string, string][]>([]), weight: 1 },
-        { arbitrary: fromSchema(q.schema, false, 0, q.name).map((v): [string, string][] => (q.name === 'minPosition' ? [] : [[q.name, typeof v === 'string' ? v : String(v)]])), weight: 1 },
+        {
+          arbitrary: fromSchema(q.schema, false, 0, q.name).map((v): [string, string][] => (q.name === 'minPosition' ? [] : [[q.name, typeof v === 'string' ? v : String(v)]])),
+          weight: 1,
+        },
       ),
     ),
   ).map((pairs) => pairs.flat());
@@ -368,15 +389,15 @@ function requestFor(op: Operation): fc.Arbitrary<GeneratedRequest> {
       fc.constantFrom(...nasty.filter((text) => text.length < 1000)),
       headerText,
       // Opaque tokens (cursors) are often base64 JSON: forge them with junk inside.
-      fc.oneof(fc.record({ placedAt: fc.oneof(fc.constantFrom(...nasty), scalarJunk), id: fc.oneof(ids('orderId'), scalarJunk) }), junk).map((v) => Buffer.from(JSON.stringify(v) ?? '').toString('base64url')),
+      fc
+        .oneof(fc.record({ placedAt: fc.oneof(fc.constantFrom(...nasty), scalarJunk), id: fc.oneof(ids('orderId'), scalarJunk) }), junk)
+        .map((v) => Buffer.from(JSON.stringify(v) ?? '').toString('base64url')),
       // "raw:" values go on the wire as they are: malformed percent-encodings.
       fc.constantFrom('raw:%', 'raw:%E0%A4%A', 'raw:%00', 'raw:a=b=c', 'raw:%FF%FE'),
     );
   const names = [...op.query.map((q) => q.name), 'unknownParameter'];
   const junkQuery = fc.array(
-    fc.constantFrom(...names).chain((name) =>
-      junkQueryValue(op.query.find((q) => q.name === name)?.schema).map((value): [string, string] => [name, value]),
-    ),
+    fc.constantFrom(...names).chain((name) => junkQueryValue(op.query.find((q) => q.name === name)?.schema).map((value): [string, string] => [name, value])),
     { minLength: 1, maxLength: 4 },
   );
   const headerNames = [...new Set([...op.headers.map((h) => h.name.toLowerCase()), ...Object.keys(validHeaders)])];
@@ -445,7 +466,9 @@ async function send(op: Operation, token: string, request: GeneratedRequest): Pr
     path = path.replace(/^\/orders\/[^/]+/, `/orders/${placed.orderId}`);
   }
   const url = `${path}${search ? `?${search}` : ''}`;
-  let call = env.app.request[op.method](url).timeout(REQUEST_TIMEOUT_MS).ok(() => true);
+  let call = env.app.request[op.method](url)
+    .timeout(REQUEST_TIMEOUT_MS)
+    .ok(() => true);
   if (request.auth === 'role') call = call.set(bearer(token));
   if (request.auth === 'junk') call = call.set('Authorization', 'Bearer not.a.token');
   for (const [name, value] of request.headers) call = call.set(name, value);
@@ -501,7 +524,14 @@ function reportWithSeed<T>(op: Pick<Operation, 'method' | 'path'>, role: string)
 /** Which answers the generated requests got: FUZZ_STATS=<file> writes them, to see how deep the input reaches. */
 const statusCounts = new Map<string, number>();
 afterAll(() => {
-  if (process.env.FUZZ_STATS) writeFileSync(process.env.FUZZ_STATS, [...statusCounts].sort().map(([k, n]) => `${n}\t${k}`).join('\n'));
+  if (process.env.FUZZ_STATS)
+    writeFileSync(
+      process.env.FUZZ_STATS,
+      [...statusCounts]
+        .sort()
+        .map(([k, n]) => `${n}\t${k}`)
+        .join('\n'),
+    );
 });
 
 describe('generated malformed input to every documented operation', () => {
@@ -513,22 +543,25 @@ describe('generated malformed input to every documented operation', () => {
 
 const stripeObjects = fc.oneof(
   junk,
-  fromSchema({
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      object: { type: 'string', enum: ['payment_intent', 'charge'] },
-      amount: { type: 'integer' },
-      amount_received: { type: 'integer' },
-      amount_refunded: { type: 'integer' },
-      currency: { type: 'string', enum: ['usd', 'USD', '', 'us', 'dollars'] },
-      metadata: { type: 'object', properties: { orderId: { type: 'string', format: 'uuid' } } },
-      payment_intent: { type: 'string' },
-      refunds: { type: 'object', properties: { data: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' } } } } } },
-      last_payment_error: { type: 'object', properties: { message: { type: 'string' }, code: { type: 'string' } } },
-      cancellation_reason: { type: 'string' },
+  fromSchema(
+    {
+      type: 'object',
+      properties: {
+        id: { type: 'string' },
+        object: { type: 'string', enum: ['payment_intent', 'charge'] },
+        amount: { type: 'integer' },
+        amount_received: { type: 'integer' },
+        amount_refunded: { type: 'integer' },
+        currency: { type: 'string', enum: ['usd', 'USD', '', 'us', 'dollars'] },
+        metadata: { type: 'object', properties: { orderId: { type: 'string', format: 'uuid' } } },
+        payment_intent: { type: 'string' },
+        refunds: { type: 'object', properties: { data: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' } } } } } },
+        last_payment_error: { type: 'object', properties: { message: { type: 'string' }, code: { type: 'string' } } },
+        cancellation_reason: { type: 'string' },
+      },
     },
-  }, true),
+    true,
+  ),
 );
 
 describe('signed but malformed provider events', () => {
@@ -537,7 +570,10 @@ describe('signed but malformed provider events', () => {
       { arbitrary: junk, weight: 1 },
       {
         arbitrary: fc.record({
-          id: fc.oneof(fc.string({ maxLength: 40 }).map((s) => `evt_${s}`), scalarJunk),
+          id: fc.oneof(
+            fc.string({ maxLength: 40 }).map((s) => `evt_${s}`),
+            scalarJunk,
+          ),
           object: fc.constant('event'),
           type: fc.oneof(fc.constantFrom('payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.refunded'), scalarJunk),
           data: fc.oneof(fc.record({ object: stripeObjects }), junk),
@@ -546,11 +582,17 @@ describe('signed but malformed provider events', () => {
       },
     );
     await fc.assert(
-      fc.asyncProperty(fc.oneof(envelope.map((e) => JSON.stringify(e) ?? 'null'), malformedJson), async (payload) => {
-        const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: env.stripe.webhookSecret });
-        const res = await env.app.request.post('/payments/webhook/stripe').set('Content-Type', 'application/json').set('Stripe-Signature', header).send(payload);
-        if (res.status !== 200 && res.status !== 400) throw new Error(`answered ${res.status} ${JSON.stringify(res.body)} to ${payload.slice(0, 1000)}`);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          envelope.map((e) => JSON.stringify(e) ?? 'null'),
+          malformedJson,
+        ),
+        async (payload) => {
+          const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: env.stripe.webhookSecret });
+          const res = await env.app.request.post('/payments/webhook/stripe').set('Content-Type', 'application/json').set('Stripe-Signature', header).send(payload);
+          if (res.status !== 200 && res.status !== 400) throw new Error(`answered ${res.status} ${JSON.stringify(res.body)} to ${payload.slice(0, 1000)}`);
+        },
+      ),
       { seed: SEED, numRuns: RUNS * 10, endOnFailure: true, reporter: reportWithSeed({ method: 'post', path: '/payments/webhook/stripe' }, 'stripe') },
     );
   }, 60_000);
@@ -558,17 +600,20 @@ describe('signed but malformed provider events', () => {
   it('when PayPal-verified events of every shape arrive, then each is answered 200 or 400, never 5xx', async () => {
     const resource = fc.oneof(
       junk,
-      fromSchema({
-        type: 'object',
-        properties: {
-          id: { type: 'string' },
-          status: { type: 'string', enum: ['COMPLETED', 'DECLINED', 'PENDING'] },
-          custom_id: { type: 'string', format: 'uuid' },
-          amount: { type: 'object', properties: { currency_code: { type: 'string', enum: ['USD', 'usd', '', 'XXXX'] }, value: { type: 'string' } } },
-          supplementary_data: { type: 'object', properties: { related_ids: { type: 'object', properties: { order_id: { type: 'string' } } } } },
-          links: { type: 'array', items: { type: 'object', properties: { rel: { type: 'string', enum: ['up', 'self'] }, href: { type: 'string' } } } },
+      fromSchema(
+        {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            status: { type: 'string', enum: ['COMPLETED', 'DECLINED', 'PENDING'] },
+            custom_id: { type: 'string', format: 'uuid' },
+            amount: { type: 'object', properties: { currency_code: { type: 'string', enum: ['USD', 'usd', '', 'XXXX'] }, value: { type: 'string' } } },
+            supplementary_data: { type: 'object', properties: { related_ids: { type: 'object', properties: { order_id: { type: 'string' } } } } },
+            links: { type: 'array', items: { type: 'object', properties: { rel: { type: 'string', enum: ['up', 'self'] }, href: { type: 'string' } } } },
+          },
         },
-      }, true),
+        true,
+      ),
     );
     const type = fc.oneof(fc.constantFrom('PAYMENT.CAPTURE.COMPLETED', 'PAYMENT.CAPTURE.DENIED', 'PAYMENT.CAPTURE.REFUNDED'), fc.string({ minLength: 1, maxLength: 30 }));
     await fc.assert(

@@ -44,9 +44,7 @@ function servedRoutes(expressApp: Express): string[] {
 }
 
 function documentedRoutes(document: OpenAPIV3.Document): string[] {
-  return Object.entries(document.paths).flatMap(([p, item]) =>
-    METHODS.filter((m) => item?.[m]).map((m) => `${m.toUpperCase()} ${p.replace(/\{([^}]+)\}/g, ':$1')}`),
-  );
+  return Object.entries(document.paths).flatMap(([p, item]) => METHODS.filter((m) => item?.[m]).map((m) => `${m.toUpperCase()} ${p.replace(/\{([^}]+)\}/g, ':$1')}`));
 }
 
 describe('OpenAPI document', () => {

@@ -32,8 +32,7 @@ const errorCode = (res: { body: unknown }): string | undefined => (res.body as {
 const errorMessage = (res: { body: unknown }): string => (res.body as { error?: { message?: string } }).error?.message ?? '';
 
 const markPaid = (orderId: string) => app.request.post(`/orders/${orderId}/mark-paid`).set(bearer(admin.token));
-const setStatus = (orderId: string, status: string, token = admin.token) =>
-  app.request.patch(`/orders/${orderId}/status`).set(bearer(token)).send({ status });
+const setStatus = (orderId: string, status: string, token = admin.token) => app.request.patch(`/orders/${orderId}/status`).set(bearer(token)).send({ status });
 const cancel = (orderId: string, token: string, body: object = {}) => app.request.post(`/orders/${orderId}/cancel`).set(bearer(token)).send(body);
 const statusOf = async (orderId: string): Promise<string | undefined> => (await app.deps.orderReads.getOrder(orderId))?.status;
 

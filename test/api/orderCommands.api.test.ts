@@ -5,16 +5,7 @@ import { FakePayPal } from '../fakes/paypal/fakePayPal';
 import { FakeStripe } from '../fakes/stripe/fakeStripe';
 import { bearer } from '../support/apiHarness';
 import { startCommandApp, type CommandApp } from '../support/commandApp';
-import {
-  anOrder,
-  orderPlaced,
-  paidOrder,
-  paymentFailed,
-  paymentInitiated,
-  refundRequested,
-  statusChanged,
-  type OrderFacts,
-} from '../support/orderEvents';
+import { anOrder, orderPlaced, paidOrder, paymentFailed, paymentInitiated, refundRequested, statusChanged, type OrderFacts } from '../support/orderEvents';
 
 /**
  * Order commands over HTTP on the in-memory event store: given the order's events, when a request,
@@ -101,11 +92,15 @@ describe('fulfilment and cancellation', () => {
     expect(res.headers.etag).toBe('"1"');
   });
 
-  it("when someone else cancels the order, even naming its revision, then 404 as if it did not exist, and nothing is appended", async () => {
+  it('when someone else cancels the order, even naming its revision, then 404 as if it did not exist, and nothing is appended', async () => {
     const order = anOrder();
     await app.given(order.orderId, orderPlaced(order));
 
-    const res = await app.request.post(`/orders/${order.orderId}/cancel`).set(bearer(app.token({ id: randomUUID() }))).set('If-Match', '"5"').send({});
+    const res = await app.request
+      .post(`/orders/${order.orderId}/cancel`)
+      .set(bearer(app.token({ id: randomUUID() })))
+      .set('If-Match', '"5"')
+      .send({});
 
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('ORDER_NOT_FOUND');
@@ -246,56 +241,80 @@ describe('online payments', () => {
 
 describe('each command route reads the order stream once', () => {
   const cases: Array<[string, () => Promise<{ order: OrderFacts; send: () => Promise<{ status: number }> }>]> = [
-    ['PATCH /orders/:id/status', async () => {
-      const order = anOrder();
-      await app.given(order.orderId, ...paidOrder(order));
-      return { order, send: () => app.request.patch(`/orders/${order.orderId}/status`).set(asAdmin()).send({ status: 'PROCESSING' }) };
-    }],
-    ['POST /orders/:id/cancel', async () => {
-      const order = anOrder();
-      await app.given(order.orderId, orderPlaced(order));
-      return { order, send: () => app.request.post(`/orders/${order.orderId}/cancel`).set(asOwner(order)).send({}) };
-    }],
-    ['POST /orders/:id/mark-paid', async () => {
-      const order = anOrder();
-      await app.given(order.orderId, orderPlaced(order));
-      return { order, send: () => app.request.post(`/orders/${order.orderId}/mark-paid`).set(asAdmin()).send({}) };
-    }],
-    ['POST /orders/:id/pay', async () => {
-      const order = anOrder({ paymentMethod: 'STRIPE' });
-      await app.given(order.orderId, orderPlaced(order), paymentFailed(order));
-      return { order, send: () => app.request.post(`/orders/${order.orderId}/pay`).set(asOwner(order)).send() };
-    }],
-    ['POST /payments/paypal/capture', async () => {
-      const order = anOrder({ paymentMethod: 'PAYPAL' });
-      const session = await app.deps.payments!.providers.provider('PAYPAL').createPayment({ ...order, amount: order.totalAmount, idempotencyKey: randomUUID() });
-      paypal.approve(session.reference);
-      await app.given(order.orderId, orderPlaced(order), paymentInitiated(order, session.reference));
-      return { order, send: () => app.request.post('/payments/paypal/capture').set(asOwner(order)).send({ orderId: order.orderId }) };
-    }],
-    ['POST /orders/:id/refund', async () => {
-      const order = anOrder({ paymentMethod: 'STRIPE' });
-      const session = await app.deps.payments!.providers.provider('STRIPE').createPayment({ ...order, amount: order.totalAmount, idempotencyKey: randomUUID() });
-      stripe.pay(session.reference);
-      await app.given(order.orderId, ...paidOrder(order, session.reference));
-      return { order, send: () => app.request.post(`/orders/${order.orderId}/refund`).set(asAdmin()).send({}) };
-    }],
-    ['POST /orders/:id/refund/confirm', async () => {
-      const order = anOrder();
-      await app.given(order.orderId, ...paidOrder(order), refundRequested(order, { stray: false }));
-      return { order, send: () => app.request.post(`/orders/${order.orderId}/refund/confirm`).set(asAdmin()).send() };
-    }],
-    ['POST /payments/webhook/stripe', async () => {
-      const order = anOrder({ paymentMethod: 'STRIPE' });
-      const session = await app.deps.payments!.providers.provider('STRIPE').createPayment({ ...order, amount: order.totalAmount, idempotencyKey: randomUUID() });
-      stripe.pay(session.reference);
-      await app.given(order.orderId, orderPlaced(order), paymentInitiated(order, session.reference));
-      const event = stripe.intentEvent('payment_intent.succeeded', session.reference);
-      return {
-        order,
-        send: () => app.request.post('/payments/webhook/stripe').set('Content-Type', 'application/json').set('Stripe-Signature', event.header).send(event.payload),
-      };
-    }],
+    [
+      'PATCH /orders/:id/status',
+      async () => {
+        const order = anOrder();
+        await app.given(order.orderId, ...paidOrder(order));
+        return { order, send: () => app.request.patch(`/orders/${order.orderId}/status`).set(asAdmin()).send({ status: 'PROCESSING' }) };
+      },
+    ],
+    [
+      'POST /orders/:id/cancel',
+      async () => {
+        const order = anOrder();
+        await app.given(order.orderId, orderPlaced(order));
+        return { order, send: () => app.request.post(`/orders/${order.orderId}/cancel`).set(asOwner(order)).send({}) };
+      },
+    ],
+    [
+      'POST /orders/:id/mark-paid',
+      async () => {
+        const order = anOrder();
+        await app.given(order.orderId, orderPlaced(order));
+        return { order, send: () => app.request.post(`/orders/${order.orderId}/mark-paid`).set(asAdmin()).send({}) };
+      },
+    ],
+    [
+      'POST /orders/:id/pay',
+      async () => {
+        const order = anOrder({ paymentMethod: 'STRIPE' });
+        await app.given(order.orderId, orderPlaced(order), paymentFailed(order));
+        return { order, send: () => app.request.post(`/orders/${order.orderId}/pay`).set(asOwner(order)).send() };
+      },
+    ],
+    [
+      'POST /payments/paypal/capture',
+      async () => {
+        const order = anOrder({ paymentMethod: 'PAYPAL' });
+        const session = await app.deps.payments!.providers.provider('PAYPAL').createPayment({ ...order, amount: order.totalAmount, idempotencyKey: randomUUID() });
+        paypal.approve(session.reference);
+        await app.given(order.orderId, orderPlaced(order), paymentInitiated(order, session.reference));
+        return { order, send: () => app.request.post('/payments/paypal/capture').set(asOwner(order)).send({ orderId: order.orderId }) };
+      },
+    ],
+    [
+      'POST /orders/:id/refund',
+      async () => {
+        const order = anOrder({ paymentMethod: 'STRIPE' });
+        const session = await app.deps.payments!.providers.provider('STRIPE').createPayment({ ...order, amount: order.totalAmount, idempotencyKey: randomUUID() });
+        stripe.pay(session.reference);
+        await app.given(order.orderId, ...paidOrder(order, session.reference));
+        return { order, send: () => app.request.post(`/orders/${order.orderId}/refund`).set(asAdmin()).send({}) };
+      },
+    ],
+    [
+      'POST /orders/:id/refund/confirm',
+      async () => {
+        const order = anOrder();
+        await app.given(order.orderId, ...paidOrder(order), refundRequested(order, { stray: false }));
+        return { order, send: () => app.request.post(`/orders/${order.orderId}/refund/confirm`).set(asAdmin()).send() };
+      },
+    ],
+    [
+      'POST /payments/webhook/stripe',
+      async () => {
+        const order = anOrder({ paymentMethod: 'STRIPE' });
+        const session = await app.deps.payments!.providers.provider('STRIPE').createPayment({ ...order, amount: order.totalAmount, idempotencyKey: randomUUID() });
+        stripe.pay(session.reference);
+        await app.given(order.orderId, orderPlaced(order), paymentInitiated(order, session.reference));
+        const event = stripe.intentEvent('payment_intent.succeeded', session.reference);
+        return {
+          order,
+          send: () => app.request.post('/payments/webhook/stripe').set('Content-Type', 'application/json').set('Stripe-Signature', event.header).send(event.payload),
+        };
+      },
+    ],
   ];
 
   it.each(cases)('%s', async (_route, arrange) => {
@@ -308,13 +327,30 @@ describe('each command route reads the order stream once', () => {
 });
 
 describe('refund scope', () => {
-  it('when a refund request stored before the stray flag (v2) gave back a wrong-amount payment, then the timeline shows it as stray money, not the order\'s refund', async () => {
+  it("when a refund request stored before the stray flag (v2) gave back a wrong-amount payment, then the timeline shows it as stray money, not the order's refund", async () => {
     const order = anOrder({ paymentMethod: 'STRIPE' });
     await app.given(order.orderId, orderPlaced(order), paymentInitiated(order, 'pi_attempt'), paymentFailed(order, 'amount mismatch', 'pi_attempt'));
     // A v2 event: no `stray` (written as the code of that time wrote it).
-    await app.store.appendToStream(orderStreamId(order.orderId), [
-      { id: randomUUID(), type: 'RefundRequested', data: { orderId: order.orderId, provider: 'STRIPE', providerReference: 'pi_attempt', amount: 100, currency: 'USD', reason: 'amount mismatch', requestedAt: '2026-01-01T00:00:00.000Z' }, metadata: { schemaVersion: 2 } },
-    ], { expectedRevision: 2n });
+    await app.store.appendToStream(
+      orderStreamId(order.orderId),
+      [
+        {
+          id: randomUUID(),
+          type: 'RefundRequested',
+          data: {
+            orderId: order.orderId,
+            provider: 'STRIPE',
+            providerReference: 'pi_attempt',
+            amount: 100,
+            currency: 'USD',
+            reason: 'amount mismatch',
+            requestedAt: '2026-01-01T00:00:00.000Z',
+          },
+          metadata: { schemaVersion: 2 },
+        },
+      ],
+      { expectedRevision: 2n },
+    );
 
     const res = await app.request.get(`/orders/${order.orderId}/timeline`).set(asOwner(order));
 
@@ -324,15 +360,16 @@ describe('refund scope', () => {
     expect(app.streamReads(order.orderId)).toBe(1);
   });
 
-  it.each([
-    ['in processing', (order: OrderFacts) => [...paidOrder(order), statusChanged(order, 'PAID', 'PROCESSING')]],
-  ])('when the order is %s, then a refund request from the owner is refused (admins only)', async (_label, events) => {
-    const order = anOrder();
-    await app.given(order.orderId, ...events(order));
-    const res = await app.request.post(`/orders/${order.orderId}/refund`).set(asOwner(order)).send({});
-    expect(res.status).toBe(403);
-    expect(await app.newEvents(order.orderId)).toEqual([]);
-  });
+  it.each([['in processing', (order: OrderFacts) => [...paidOrder(order), statusChanged(order, 'PAID', 'PROCESSING')]]])(
+    'when the order is %s, then a refund request from the owner is refused (admins only)',
+    async (_label, events) => {
+      const order = anOrder();
+      await app.given(order.orderId, ...events(order));
+      const res = await app.request.post(`/orders/${order.orderId}/refund`).set(asOwner(order)).send({});
+      expect(res.status).toBe(403);
+      expect(await app.newEvents(order.orderId)).toEqual([]);
+    },
+  );
 });
 
 describe('the webhook route', () => {

@@ -32,7 +32,14 @@ describe('POST /orders', () => {
     const res = await app.request
       .post('/orders')
       .set(bearer(alice.token))
-      .send({ items: [{ productId: mug.id, quantity: 2 }, { productId: pen.id, quantity: 1 }], paymentMethod: 'MANUAL', paymentFlow: 'REGULAR' });
+      .send({
+        items: [
+          { productId: mug.id, quantity: 2 },
+          { productId: pen.id, quantity: 1 },
+        ],
+        paymentMethod: 'MANUAL',
+        paymentFlow: 'REGULAR',
+      });
 
     expect(res.status).toBe(201);
     const order = res.body.data.order;
@@ -51,7 +58,13 @@ describe('POST /orders', () => {
     const res = await app.request
       .post('/orders')
       .set(bearer(alice.token))
-      .send({ items: [{ productId: pen.id, quantity: 1 }, { productId: pen.id, quantity: 2 }], paymentMethod: 'MANUAL' });
+      .send({
+        items: [
+          { productId: pen.id, quantity: 1 },
+          { productId: pen.id, quantity: 2 },
+        ],
+        paymentMethod: 'MANUAL',
+      });
     expect(res.status).toBe(201);
     expect(res.body.data.order.items).toEqual([expect.objectContaining({ productId: pen.id, quantity: 3, lineAmount: 750 })]);
     expect(res.body.data.order.totalAmount).toBe(750);
@@ -91,11 +104,20 @@ describe('POST /orders', () => {
   it('when an inactive product or products in two currencies are ordered, then 400', async () => {
     const retired = await givenProduct(app, { active: false });
     const euro = await givenProduct(app, { currency: 'EUR' });
-    const inactive = await app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: retired.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+    const inactive = await app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .send({ items: [{ productId: retired.id, quantity: 1 }], paymentMethod: 'MANUAL' });
     const mixed = await app.request
       .post('/orders')
       .set(bearer(alice.token))
-      .send({ items: [{ productId: mug.id, quantity: 1 }, { productId: euro.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+      .send({
+        items: [
+          { productId: mug.id, quantity: 1 },
+          { productId: euro.id, quantity: 1 },
+        ],
+        paymentMethod: 'MANUAL',
+      });
     expect(inactive.status).toBe(400);
     expect(errorCode(inactive)).toBe('PRODUCT_NOT_FOUND');
     expect(mixed.status).toBe(400);
@@ -112,12 +134,18 @@ describe('POST /orders', () => {
     expect(errorCode(res)).toBe('VALIDATION_FAILED');
     expect(res.body.error.details).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ path: 'items.0', message: expect.stringContaining('an item is { productId, quantity } and the price comes from the catalog: take productId from GET /products') }),
+        expect.objectContaining({
+          path: 'items.0',
+          message: expect.stringContaining('an item is { productId, quantity } and the price comes from the catalog: take productId from GET /products'),
+        }),
         expect.objectContaining({ path: 'items.0.productId' }),
       ]),
     );
     expect(res.body.error.message).toContain('GET /products');
-    const other = await app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: mug.id, quantity: 1, colour: 'red' }], paymentMethod: 'MANUAL' });
+    const other = await app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .send({ items: [{ productId: mug.id, quantity: 1, colour: 'red' }], paymentMethod: 'MANUAL' });
     expect(other.status).toBe(400);
     expect(other.body.error.message).toContain('Unrecognized key: "colour"');
     expect(other.body.error.message).not.toContain('GET /products');
@@ -173,9 +201,7 @@ describe('POST /orders', () => {
     it('when the same key and body arrive concurrently, then every answer carries one and the same order', async () => {
       const user = await givenUser(app);
       const key = randomUUID();
-      const answers = await Promise.all(
-        Array.from({ length: 5 }, () => app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body())),
-      );
+      const answers = await Promise.all(Array.from({ length: 5 }, () => app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send(body())));
       expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
       expect(new Set(answers.map((a) => a.body.data.order.id)).size).toBe(1);
       expect((await app.request.get('/orders').set(bearer(user.token))).body.meta.total).toBe(1);
@@ -199,12 +225,23 @@ describe('POST /orders', () => {
 
     it.each([
       ['its total is over the amount limit', 'ORDER_INVALID', async () => [{ productId: (await givenProduct(app, { unitAmount: Number.MAX_SAFE_INTEGER })).id, quantity: 2 }]],
-      ['it mixes currencies', 'MIXED_CURRENCIES', async () => [{ productId: mug.id, quantity: 1 }, { productId: (await givenProduct(app, { currency: 'EUR' })).id, quantity: 1 }]],
+      [
+        'it mixes currencies',
+        'MIXED_CURRENCIES',
+        async () => [
+          { productId: mug.id, quantity: 1 },
+          { productId: (await givenProduct(app, { currency: 'EUR' })).id, quantity: 1 },
+        ],
+      ],
       ['a product is no longer sold', 'PRODUCT_NOT_FOUND', async () => [{ productId: (await givenProduct(app, { active: false })).id, quantity: 1 }]],
     ])('when a keyed order is refused because %s (%s), then nothing is stored and the same key with a corrected body places the order', async (_why, code, items) => {
       const user = await givenUser(app);
       const key = randomUUID();
-      const refused = await app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send({ items: await items(), paymentMethod: 'MANUAL' });
+      const refused = await app.request
+        .post('/orders')
+        .set(bearer(user.token))
+        .set('Idempotency-Key', key)
+        .send({ items: await items(), paymentMethod: 'MANUAL' });
       expect({ status: refused.status, code: errorCode(refused) }).toEqual({ status: 400, code });
       expect(await app.runtime.deps.knex('idempotency_keys').where({ user_id: user.id, key })).toEqual([]);
 
@@ -321,7 +358,10 @@ describe('GET /orders', () => {
   });
 
   it('when X-Min-Position names a position already projected, then the list answers at once', async () => {
-    const placed = await app.request.post('/orders').set(bearer(carol.token)).send({ items: [{ productId: pen.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+    const placed = await app.request
+      .post('/orders')
+      .set(bearer(carol.token))
+      .send({ items: [{ productId: pen.id, quantity: 1 }], paymentMethod: 'MANUAL' });
     const res = await app.request.get('/orders').set(bearer(carol.token)).set('X-Min-Position', placed.body.data.position);
     expect(res.status).toBe(200);
     expect(res.body.data[0].id).toBe(placed.body.data.order.id);
@@ -418,7 +458,7 @@ describe("another user's order (BOLA)", () => {
     order = await givenOrder(app, alice);
   });
 
-  it("when another user reads it, then 404 exactly as for an order that does not exist", async () => {
+  it('when another user reads it, then 404 exactly as for an order that does not exist', async () => {
     const theirs = await app.request.get(`/orders/${order.id}`).set(bearer(bob.token));
     const missingId = randomUUID();
     const missing = await app.request.get(`/orders/${missingId}`).set(bearer(bob.token));
@@ -428,13 +468,13 @@ describe("another user's order (BOLA)", () => {
     expect(JSON.stringify(theirs.body)).not.toContain(alice.id);
   });
 
-  it("when another user reads its history, then 404", async () => {
+  it('when another user reads its history, then 404', async () => {
     const res = await app.request.get(`/orders/${order.id}/history`).set(bearer(bob.token));
     expect(res.status).toBe(404);
     expect(errorCode(res)).toBe('ORDER_NOT_FOUND');
   });
 
-  it("when another user lists orders, then it is not among them", async () => {
+  it('when another user lists orders, then it is not among them', async () => {
     const res = await app.request.get('/orders?limit=100').set(bearer(bob.token));
     expect(res.status).toBe(200);
     expect(res.body.data.map((o: { id: string }) => o.id)).not.toContain(order.id);

@@ -32,7 +32,10 @@ describe('POST /products', () => {
 
   it('when the sku is already used, then 409 PRODUCT_SKU_TAKEN', async () => {
     const existing = await givenProduct(app);
-    const res = await app.request.post('/products').set(bearer(admin.token)).send(aProduct({ sku: existing.sku }));
+    const res = await app.request
+      .post('/products')
+      .set(bearer(admin.token))
+      .send(aProduct({ sku: existing.sku }));
     expect(res.status).toBe(409);
     expect(errorCode(res)).toBe('PRODUCT_SKU_TAKEN');
   });
@@ -50,7 +53,10 @@ describe('POST /products', () => {
     ['an unpaired surrogate in the name', { name: 'Mug \ud800' }],
     ['a newline in the name', { name: 'Mug\nDROP' }],
   ])('when the body has %s, then 400 VALIDATION_FAILED', async (_label, patch) => {
-    const res = await app.request.post('/products').set(bearer(admin.token)).send({ ...aProduct(), ...patch });
+    const res = await app.request
+      .post('/products')
+      .set(bearer(admin.token))
+      .send({ ...aProduct(), ...patch });
     expect(res.status).toBe(400);
     expect(errorCode(res)).toBe('VALIDATION_FAILED');
   });
@@ -81,7 +87,10 @@ describe('PATCH /products/:id', () => {
 
     expect((await app.request.get(`/products/${product.id}`)).status).toBe(404);
     expect((await app.request.get(`/products/${product.id}`).set(bearer(admin.token))).body.data.active).toBe(false);
-    const order = await app.request.post('/orders').set(bearer(user.token)).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+    const order = await app.request
+      .post('/orders')
+      .set(bearer(user.token))
+      .send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL' });
     expect(order.status).toBe(400);
     expect(errorCode(order)).toBe('PRODUCT_NOT_FOUND');
   });

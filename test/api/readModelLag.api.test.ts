@@ -72,7 +72,10 @@ describe('command routes while the read model lags', () => {
     await env.app.runtime.deps.projector!.stop();
 
     const placedNow = expectPending(
-      await env.app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: (await env.app.request.get('/products').then((r) => r.body.data[0].id)) as string, quantity: 2 }], paymentMethod: 'MANUAL' }),
+      await env.app.request
+        .post('/orders')
+        .set(bearer(alice.token))
+        .send({ items: [{ productId: (await env.app.request.get('/products').then((r) => r.body.data[0].id)) as string, quantity: 2 }], paymentMethod: 'MANUAL' }),
       201,
     );
     expect(placedNow.order).toMatchObject({ status: 'PENDING', paymentStatus: 'PENDING', revision: 0 });

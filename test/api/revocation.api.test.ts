@@ -22,7 +22,10 @@ async function status(app: TestApp, token: string, path = '/orders'): Promise<nu
 }
 
 async function createsProduct(app: TestApp, token: string): Promise<number> {
-  const res = await app.request.post('/products').set(bearer(token)).send({ sku: `SKU-${Math.random().toString(36).slice(2, 10)}`, name: 'X', unitAmount: 100, currency: 'USD' });
+  const res = await app.request
+    .post('/products')
+    .set(bearer(token))
+    .send({ sku: `SKU-${Math.random().toString(36).slice(2, 10)}`, name: 'X', unitAmount: 100, currency: 'USD' });
   return res.status;
 }
 

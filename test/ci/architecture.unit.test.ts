@@ -24,7 +24,7 @@ describe('module boundaries', () => {
     expect(offenders).toEqual([]);
   });
 
-  it("when a stream name is built or read, then the order stream prefix is spelled in one place", () => {
+  it('when a stream name is built or read, then the order stream prefix is spelled in one place', () => {
     const spelled = files.flatMap(({ file, text }) => (text.match(/(['"`])order-(\1|\$\{)/g) ?? []).map(() => file));
     expect(spelled).toEqual(['events/codec.ts']);
   });

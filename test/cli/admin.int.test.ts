@@ -60,9 +60,7 @@ describe('order-ledger admin create', () => {
   });
 
   it('when the email is missing or not an email, then it fails with one line', async () => {
-    expect(expectOneLineFailure(await runCli(['admin', 'create', '--password', 'whatever-long'], ledger.env))).toBe(
-      "error: required option '--email <email>' not specified",
-    );
+    expect(expectOneLineFailure(await runCli(['admin', 'create', '--password', 'whatever-long'], ledger.env))).toBe("error: required option '--email <email>' not specified");
     expect(expectOneLineFailure(await runCli(['admin', 'create', '--email', 'nobody', '--password', 'whatever-long'], ledger.env))).toContain(
       'email must be a valid email address',
     );

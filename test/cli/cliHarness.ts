@@ -145,7 +145,13 @@ export async function waitUntilProjected(ledger: CliLedger, timeoutMs = 20_000):
   const head = BigInt(row?.head ?? '-1');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if ((await projectedPosition(ledger.db.knex, readModelProjections.map((p) => p.name))) >= head) return;
+    if (
+      (await projectedPosition(
+        ledger.db.knex,
+        readModelProjections.map((p) => p.name),
+      )) >= head
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error(`read models did not reach ${head} within ${timeoutMs} ms`);

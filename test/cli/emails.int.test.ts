@@ -113,7 +113,11 @@ test('when retry names a failed job, then it goes back to the queue with fresh a
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   expect(run.stdout).toBe(`retried email job ${first.jobId} (order-placed, order ${first.orderId}): waiting, 1 attempts\n`);
-  await eventually(async () => (await queue.queue.getJob(first.jobId))?.finishedOn !== undefined && (await queue.queue.getJobState(first.jobId)) === 'completed', 'the retried job to complete', 15_000);
+  await eventually(
+    async () => (await queue.queue.getJob(first.jobId))?.finishedOn !== undefined && (await queue.queue.getJobState(first.jobId)) === 'completed',
+    'the retried job to complete',
+    15_000,
+  );
   expect(delivered(first.jobId)).toBe(1);
 
   const again = expectOneLineFailure(await runCli(['emails', 'retry', first.jobId], env));

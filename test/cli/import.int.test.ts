@@ -18,8 +18,7 @@ import {
 } from './cliHarness';
 
 /** What must survive a move: everything but the position and the time the target recorded the event. */
-const portable = (stdout: string): Array<Omit<ExportedLine, 'position' | 'createdAt'>> =>
-  parseLines(stdout).map(({ position: _position, createdAt: _createdAt, ...rest }) => rest);
+const portable = (stdout: string): Array<Omit<ExportedLine, 'position' | 'createdAt'>> => parseLines(stdout).map(({ position: _position, createdAt: _createdAt, ...rest }) => rest);
 
 /** Read-model rows without the store positions they carry. */
 async function rowsWithoutPositions(ledger: { db: TestDatabase }): Promise<unknown> {
@@ -77,10 +76,18 @@ describe('order-ledger events import', () => {
           ],
           expectedRevision: 'no_stream',
         },
-        { streamId: `audit-${randomUUID()}`, events: [{ id: randomUUID(), type: 'Noted', data: { step } }, { id: randomUUID(), type: 'Noted', data: { n: 1.5 } }], expectedRevision: 'no_stream' },
+        {
+          streamId: `audit-${randomUUID()}`,
+          events: [
+            { id: randomUUID(), type: 'Noted', data: { step } },
+            { id: randomUUID(), type: 'Noted', data: { n: 1.5 } },
+          ],
+          expectedRevision: 'no_stream',
+        },
       ]);
     }
-    for (let i = 0; i < 4; i++) await seedOrder(source.store, i === 3 ? 1 : i, i === 3 ? [{ type: 'CancelOrder', data: { by: 'admin', reason: 'customer asked', now: '2026-03-09T00:00:00.000Z' } }] : []);
+    for (let i = 0; i < 4; i++)
+      await seedOrder(source.store, i === 3 ? 1 : i, i === 3 ? [{ type: 'CancelOrder', data: { by: 'admin', reason: 'customer asked', now: '2026-03-09T00:00:00.000Z' } }] : []);
     await source.store.appendToStream(`audit-${randomUUID()}`, [{ id: randomUUID(), type: 'Manual note', data: { text: 'ü €' }, metadata: {} }], { expectedRevision: 'no_stream' });
     await projectAll(source);
     const run = await runCli(['events', 'export'], source.env);
@@ -133,7 +140,9 @@ describe('order-ledger events import', () => {
     const env = { DATABASE_URL: db.url };
     expect((await runCli(['events', 'import'], env, { input: exported.split('\n').slice(0, 3).join('\n') })).code).toBe(0);
     const run = await runCli(['events', 'import'], env, { input: exported });
-    expect(expectOneLineFailure(run)).toMatch(/^order-ledger: the target event store is not empty \(it holds \S+ revision 0, among others\): import only into an empty store, or pass --resume/);
+    expect(expectOneLineFailure(run)).toMatch(
+      /^order-ledger: the target event store is not empty \(it holds \S+ revision 0, among others\): import only into an empty store, or pass --resume/,
+    );
     expect(await eventCount(db)).toBe(3);
   });
 
@@ -188,7 +197,11 @@ describe('order-ledger events import', () => {
   it.each([
     ['a line that is not JSON', () => `${exported.split('\n')[0]}\n{oops\n`, /^order-ledger: line 2: not JSON/],
     ['a line that is not an exported event', () => '{"streamId":"order-1"}\n', /^order-ledger: line 1: position: /],
-    ['a partial export (--from)', () => exported.split('\n').slice(5).join('\n'), /^order-ledger: line \d+: \S+ is at revision no_stream in the target, but the export continues it at revision [1-9]\d*/],
+    [
+      'a partial export (--from)',
+      () => exported.split('\n').slice(5).join('\n'),
+      /^order-ledger: line \d+: \S+ is at revision no_stream in the target, but the export continues it at revision [1-9]\d*/,
+    ],
   ])('when given %s, then it stops with one line naming it', async (_name, input, message) => {
     const db = await target();
     const run = await runCli(['events', 'import'], { DATABASE_URL: db.url }, { input: input() });

@@ -74,7 +74,16 @@ describe('importEvents', () => {
     try {
       const streams = [`big-${randomUUID()}`, `big-${randomUUID()}`];
       const lines = [0, 1, 2, 3].map((i) =>
-        JSON.stringify({ position: String(i + 1), streamId: streams[i % 2], revision: String(Math.floor(i / 2)), id: randomUUID(), type: 'Big', data: { blob: '€'.repeat(180_000) }, metadata: {}, createdAt: '2026-03-01T00:00:00.000Z' }),
+        JSON.stringify({
+          position: String(i + 1),
+          streamId: streams[i % 2],
+          revision: String(Math.floor(i / 2)),
+          id: randomUUID(),
+          type: 'Big',
+          data: { blob: '€'.repeat(180_000) },
+          metadata: {},
+          createdAt: '2026-03-01T00:00:00.000Z',
+        }),
       );
       const report = await importEvents({ store: kurrent, input: Readable.from([Buffer.from(`${lines.join('\n')}\n`)]), batchSize: 500, resume: false });
       expect(report).toMatchObject({ events: 4, appends: 4 });

@@ -16,9 +16,7 @@ import {
 } from './cliHarness';
 
 async function indexNames(ledger: CliLedger): Promise<string[]> {
-  const result = await ledger.db.knex.raw<{ rows: { name: string }[] }>(
-    `select indexname as name from pg_indexes where tablename in ('orders', 'order_history') order by 1`,
-  );
+  const result = await ledger.db.knex.raw<{ rows: { name: string }[] }>(`select indexname as name from pg_indexes where tablename in ('orders', 'order_history') order by 1`);
   return result.rows.map((r) => r.name);
 }
 
@@ -42,9 +40,7 @@ describe('order-ledger projections rebuild', () => {
     checkpointsBefore = await checkpoints(ledger);
     expect(before.orders).toHaveLength(13);
     expect(before.history).toHaveLength(37);
-    expect(indexesBefore).toEqual(
-      expect.arrayContaining(['orders_pkey', 'orders_placed_idx', 'orders_user_status_placed_idx', 'order_history_pkey']),
-    );
+    expect(indexesBefore).toEqual(expect.arrayContaining(['orders_pkey', 'orders_placed_idx', 'orders_user_status_placed_idx', 'order_history_pkey']));
   });
 
   afterAll(async () => {
@@ -63,7 +59,7 @@ describe('order-ledger projections rebuild', () => {
     expect((await runCli(['audit', 'verify'], ledger.env)).code).toBe(0);
   });
 
-  it('when the tables were dropped, then it recreates them with the migrations\' shape and the same rows', async () => {
+  it("when the tables were dropped, then it recreates them with the migrations' shape and the same rows", async () => {
     await ledger.db.knex.raw('drop table orders; drop table order_history');
     const run = await runCli(['projections', 'rebuild', '--json'], ledger.env);
     expect(run.code).toBe(0);

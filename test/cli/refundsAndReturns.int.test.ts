@@ -15,7 +15,14 @@ describe('audit verify, audit replay and projections rebuild over partial refund
     const commands: OrderCommand[] = [
       {
         type: 'PlaceOrder',
-        data: { orderId, userId: randomUUID(), items: [{ productId: mug, sku: 'MUG-01', name: 'Mug', quantity: 4, unitAmount: 1000, lineAmount: 4000 }], currency: 'USD', paymentMethod: 'STRIPE', now: at(1) },
+        data: {
+          orderId,
+          userId: randomUUID(),
+          items: [{ productId: mug, sku: 'MUG-01', name: 'Mug', quantity: 4, unitAmount: 1000, lineAmount: 4000 }],
+          currency: 'USD',
+          paymentMethod: 'STRIPE',
+          now: at(1),
+        },
       },
       { type: 'InitiatePayment', data: { provider: 'STRIPE', providerReference: 'pi_1', now: at(1) } },
       { type: 'RecordPaymentSuccess', data: { provider: 'STRIPE', providerReference: 'pi_1', amount: 4000, currency: 'USD', now: at(1) } },
@@ -71,7 +78,16 @@ describe('audit verify, audit replay and projections rebuild over partial refund
   it('when the order is replayed, then every refund and return event is a step with what it carried', async () => {
     const run = await runCli(['audit', 'replay', orderId], ledger.env);
     expect(run.code).toBe(0);
-    for (const text of ['RefundFailed', 'refused by STRIPE: expired_or_canceled_card', 'RefundRetryRequested', 'refund by the provider: 200 USD', 'ReturnRequested', 'ReturnApproved', 'ReturnReceived', '3700 USD in all']) {
+    for (const text of [
+      'RefundFailed',
+      'refused by STRIPE: expired_or_canceled_card',
+      'RefundRetryRequested',
+      'refund by the provider: 200 USD',
+      'ReturnRequested',
+      'ReturnApproved',
+      'ReturnReceived',
+      '3700 USD in all',
+    ]) {
       expect(run.stdout).toContain(text);
     }
   });

@@ -36,9 +36,17 @@ const events: StoredOrderEvent[] = [
     { type: 'user', id: userId },
   ),
   stored(1, { type: 'PaymentInitiated', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: 900, currency: 'USD', initiatedAt: '2026-04-01T10:01:00.000Z' } }),
-  stored(2, { type: 'PaymentSucceeded', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: 900, currency: 'USD', succeededAt: '2026-04-01T10:02:00.000Z' } }, { type: 'provider', id: 'stripe' }),
+  stored(
+    2,
+    { type: 'PaymentSucceeded', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: 900, currency: 'USD', succeededAt: '2026-04-01T10:02:00.000Z' } },
+    { type: 'provider', id: 'stripe' },
+  ),
   stored(3, { type: 'OrderCancelled', data: { orderId, from: 'PAID', cancelledAt: '2026-04-01T11:00:00.000Z' } }, { type: 'admin', id: 'a-1' }),
-  stored(4, { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', amount: 900, currency: 'USD', requestedAt: '2026-04-01T11:00:00.000Z' } }, { type: 'admin', id: 'a-1' }),
+  stored(
+    4,
+    { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', amount: 900, currency: 'USD', requestedAt: '2026-04-01T11:00:00.000Z' } },
+    { type: 'admin', id: 'a-1' },
+  ),
 ];
 
 describe('replayOrderEvents', () => {

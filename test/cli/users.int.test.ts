@@ -19,7 +19,12 @@ describe('order-ledger users', () => {
   });
 
   const createsProduct = async (token: string): Promise<number> =>
-    (await app.request.post('/products').set(bearer(token)).send({ sku: `SKU-${Math.random().toString(36).slice(2, 10)}`, name: 'X', unitAmount: 100, currency: 'USD' })).status;
+    (
+      await app.request
+        .post('/products')
+        .set(bearer(token))
+        .send({ sku: `SKU-${Math.random().toString(36).slice(2, 10)}`, name: 'X', unitAmount: 100, currency: 'USD' })
+    ).status;
   const listsOrders = async (token: string): Promise<number> => (await app.request.get('/orders').set(bearer(token))).status;
 
   it('when an admin is demoted with set-role, then the running API refuses them admin routes within 5 s, and promoting them again restores it', async () => {

@@ -52,9 +52,7 @@ describe('order-ledger audit verify', () => {
       expect(run.stdout).toMatch(/: 1 mismatch\(es\)$/m);
       const json = JSON.parse((await runCli(['audit', 'verify', '--json'], ledger.env)).stdout) as VerifyJson;
       expect(json.ok).toBe(false);
-      expect(json.mismatches).toEqual([
-        { orderId: delivered, table: 'orders', key: {}, field: 'status', expected: 'DELIVERED', found: 'CANCELLED', check: 'replay' },
-      ]);
+      expect(json.mismatches).toEqual([{ orderId: delivered, table: 'orders', key: {}, field: 'status', expected: 'DELIVERED', found: 'CANCELLED', check: 'replay' }]);
     } finally {
       await ledger.db.knex('orders').where({ id: delivered }).update({ status: 'DELIVERED' });
     }

@@ -11,7 +11,7 @@ describe('minimumCharge', () => {
     ['JPY', 50],
     // HUF has two decimals (ISO 4217, as Stripe charges it): Stripe's minimum is 175.00 Ft.
     ['HUF', 17500],
-  ])('when an order in %s is paid by STRIPE, then it must total at least %i minor units (Stripe\'s documented minimum)', (currency, minimum) => {
+  ])("when an order in %s is paid by STRIPE, then it must total at least %i minor units (Stripe's documented minimum)", (currency, minimum) => {
     expect(minimumCharge('STRIPE', currency)).toEqual({ amount: minimum, documented: true });
   });
 

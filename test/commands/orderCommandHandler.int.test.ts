@@ -41,12 +41,9 @@ describe('order command handler', () => {
     const place = placeOrder();
     await handleOrderCommand(ledger.store, place.data.orderId, place);
     await handleOrderCommand(ledger.store, place.data.orderId, { type: 'MarkPaid', data: { now: nextTime() } });
-    const error = await handleOrderCommand(
-      ledger.store,
-      place.data.orderId,
-      { type: 'ChangeStatus', data: { to: 'PROCESSING', now: nextTime() } },
-      { expectedRevision: 0n },
-    ).catch((e: unknown) => e);
+    const error = await handleOrderCommand(ledger.store, place.data.orderId, { type: 'ChangeStatus', data: { to: 'PROCESSING', now: nextTime() } }, { expectedRevision: 0n }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(StaleRevisionError);
     expect((error as StaleRevisionError).kind).toBe('precondition_failed');
     expect((await loadOrder(ledger.store, place.data.orderId)).revision).toBe(1n);
@@ -68,9 +65,7 @@ describe('order command handler', () => {
     const place = placeOrder({ paymentMethod: 'STRIPE' });
     await handleOrderCommand(ledger.store, place.data.orderId, place);
     const command = { type: 'RecordPaymentSuccess', data: { provider: 'STRIPE', amount: 1999, currency: 'USD', now: nextTime() } } as const;
-    const results = await Promise.all(
-      Array.from({ length: 10 }, () => handleOrderCommand(ledger.store, place.data.orderId, command, { idempotencySource: 'evt_race' })),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, () => handleOrderCommand(ledger.store, place.data.orderId, command, { idempotencySource: 'evt_race' })));
     // The store answers a duplicate append with the original result, so every caller sees the same position.
     expect(new Set(results.map((r) => r.position)).size).toBe(1);
     const snapshot = await loadOrder(ledger.store, place.data.orderId);

@@ -1,11 +1,4 @@
-import {
-  decide,
-  evolve,
-  initialOrderState,
-  statusAfter,
-  type OrderCommand,
-  type OrderState,
-} from '../../src/commands/order/orderDecider';
+import { decide, evolve, initialOrderState, statusAfter, type OrderCommand, type OrderState } from '../../src/commands/order/orderDecider';
 import {
   InvalidOrderError,
   InvalidTransitionError,
@@ -62,14 +55,7 @@ const cancelled = (from: OrderStatus, reason?: string, at = before): OrderEvent 
 });
 
 /** `stray` undefined: written before v3, which said whether the money was the order's own. */
-const refundRequested = (
-  reason: string | undefined,
-  amount = total,
-  provider: PaymentMethod = 'STRIPE',
-  at = before,
-  providerReference?: string,
-  stray?: boolean,
-): OrderEvent => ({
+const refundRequested = (reason: string | undefined, amount = total, provider: PaymentMethod = 'STRIPE', at = before, providerReference?: string, stray?: boolean): OrderEvent => ({
   type: 'RefundRequested',
   data: {
     orderId,
@@ -103,9 +89,7 @@ const initiatePayment = (providerReference = 'pi_new', provider: PaymentMethod =
   data: { provider, providerReference, now },
 });
 
-const paymentSuccess = (
-  overrides: Partial<Extract<OrderCommand, { type: 'RecordPaymentSuccess' }>['data']> = {},
-): OrderCommand => ({
+const paymentSuccess = (overrides: Partial<Extract<OrderCommand, { type: 'RecordPaymentSuccess' }>['data']> = {}): OrderCommand => ({
   type: 'RecordPaymentSuccess',
   data: { provider: 'STRIPE', providerReference: 'pi_new', amount: total, currency: 'USD', now, ...overrides },
 });
@@ -184,12 +168,7 @@ const histories = (method: PaymentMethod) =>
     'PAID with a refund requested': [...paidHistory(method), refundRequested('damaged', total, method)],
     PROCESSING: [...paidHistory(method), statusChanged('PAID', 'PROCESSING')],
     SHIPPED: [...paidHistory(method), statusChanged('PAID', 'PROCESSING'), statusChanged('PROCESSING', 'SHIPPED')],
-    DELIVERED: [
-      ...paidHistory(method),
-      statusChanged('PAID', 'PROCESSING'),
-      statusChanged('PROCESSING', 'SHIPPED'),
-      statusChanged('SHIPPED', 'DELIVERED'),
-    ],
+    DELIVERED: [...paidHistory(method), statusChanged('PAID', 'PROCESSING'), statusChanged('PROCESSING', 'SHIPPED'), statusChanged('SHIPPED', 'DELIVERED')],
     'CANCELLED before payment': [placed(method), cancelled('PENDING', 'changed my mind')],
     'CANCELLED after payment': [...paidHistory(method), cancelled('PAID'), refundRequested('order cancelled after payment', total, method)],
     'CANCELLED, then paid late': [placed(method), cancelled('PENDING'), refundRequested('payment received after cancellation', total, method)],
@@ -350,10 +329,7 @@ const matrix: Record<StateName, Record<CommandName, Outcome>> = {
     'ChangeStatus to SHIPPED': rejects('PAID', 'SHIPPED'),
     'ChangeStatus to DELIVERED': rejects('PAID', 'DELIVERED'),
     'CancelOrder by user': rejects('PAID', 'CANCELLED', /only an admin/),
-    'CancelOrder by admin': emits(
-      adminCancelledNow('PAID'),
-      refundRequested('order cancelled after payment', total, 'STRIPE', now, 'pi_1', false),
-    ),
+    'CancelOrder by admin': emits(adminCancelledNow('PAID'), refundRequested('order cancelled after payment', total, 'STRIPE', now, 'pi_1', false)),
     RequestRefund: emits(refundRequestedNow),
     RecordRefund: emits(refundedNow),
   },
@@ -492,26 +468,28 @@ describe('decide: MarkPaid on a MANUAL order in every state', () => {
   };
   const cases = Object.entries(expected) as [Exclude<StateName, 'NONE'>, OrderStatus | 'paid'][];
 
-  it.each(cases.filter(([, result]) => result === 'paid'))(
-    'when MarkPaid on a "%s" MANUAL order, then it emits a MANUAL PaymentSucceeded for the order total',
-    (state) => {
-      given(...histories('MANUAL')[state]).when(markPaid).then([manualPaidNow]);
-    },
-  );
+  it.each(cases.filter(([, result]) => result === 'paid'))('when MarkPaid on a "%s" MANUAL order, then it emits a MANUAL PaymentSucceeded for the order total', (state) => {
+    given(...histories('MANUAL')[state])
+      .when(markPaid)
+      .then([manualPaidNow]);
+  });
 
-  it.each(cases.filter(([, result]) => result !== 'paid'))(
-    'when MarkPaid on a "%s" MANUAL order, then it is rejected as a transition from %s to PAID',
-    (state, from) => {
-      given(...histories('MANUAL')[state]).when(markPaid).thenRejectsTransition(from as OrderStatus, 'PAID');
-    },
-  );
+  it.each(cases.filter(([, result]) => result !== 'paid'))('when MarkPaid on a "%s" MANUAL order, then it is rejected as a transition from %s to PAID', (state, from) => {
+    given(...histories('MANUAL')[state])
+      .when(markPaid)
+      .thenRejectsTransition(from as OrderStatus, 'PAID');
+  });
 
   it('when MarkPaid on an order that does not exist, then it fails with ORDER_NOT_FOUND', () => {
-    given().when(markPaid).thenThrows(OrderNotFoundError, /not found/, 'ORDER_NOT_FOUND');
+    given()
+      .when(markPaid)
+      .thenThrows(OrderNotFoundError, /not found/, 'ORDER_NOT_FOUND');
   });
 
   it('when MarkPaid on a PAYPAL order, then it fails because the order is not paid manually', () => {
-    given(placed('PAYPAL')).when(markPaid).thenThrows(PaymentMethodMismatchError, /paid by PAYPAL, not MANUAL/, 'PAYMENT_METHOD_MISMATCH');
+    given(placed('PAYPAL'))
+      .when(markPaid)
+      .thenThrows(PaymentMethodMismatchError, /paid by PAYPAL, not MANUAL/, 'PAYMENT_METHOD_MISMATCH');
   });
 });
 
@@ -528,12 +506,16 @@ describe('decide: placing an order', () => {
   });
 
   it('when an order has no items, then it is invalid', () => {
-    given().when(placeOrder({ items: [] })).thenThrows(InvalidOrderError, /at least one item/, 'ORDER_INVALID');
+    given()
+      .when(placeOrder({ items: [] }))
+      .thenThrows(InvalidOrderError, /at least one item/, 'ORDER_INVALID');
   });
 
   it('when a line amount is not unit amount times quantity, then it is invalid and names the sku', () => {
     const wrongLine = [items[0]!, { ...items[1]!, quantity: 3, lineAmount: 999 }];
-    given().when(placeOrder({ items: wrongLine })).thenThrows(InvalidOrderError, /TEA-07/, 'ORDER_INVALID');
+    given()
+      .when(placeOrder({ items: wrongLine }))
+      .thenThrows(InvalidOrderError, /TEA-07/, 'ORDER_INVALID');
   });
 
   it('when the total would not be a safe integer, then it is invalid', () => {
@@ -542,7 +524,9 @@ describe('decide: placing an order', () => {
       { ...items[0]!, quantity: 1, unitAmount: huge, lineAmount: huge },
       { ...items[1]!, quantity: 1, unitAmount: huge, lineAmount: huge },
     ];
-    given().when(placeOrder({ items: hugeItems })).thenThrows(InvalidOrderError, /too large/, 'ORDER_INVALID');
+    given()
+      .when(placeOrder({ items: hugeItems }))
+      .thenThrows(InvalidOrderError, /too large/, 'ORDER_INVALID');
   });
 
   const priced = (unitAmount: number, currency = 'USD'): Partial<Extract<OrderCommand, { type: 'PlaceOrder' }>['data']> => ({
@@ -550,27 +534,37 @@ describe('decide: placing an order', () => {
     currency,
   });
 
-  it('when a STRIPE order totals nothing, then it is refused naming Stripe\'s minimum for its currency', () => {
+  it("when a STRIPE order totals nothing, then it is refused naming Stripe's minimum for its currency", () => {
     given()
       .when(placeOrder(priced(0)))
       .thenThrows(OrderAmountBelowMinimumError, /paid by STRIPE must total at least 0\.50 USD; this one totals 0\.00 USD/, 'ORDER_AMOUNT_BELOW_MINIMUM');
   });
 
   it('when a STRIPE order totals one cent less than the minimum, then it is refused; at the minimum it is placed', () => {
-    given().when(placeOrder(priced(49))).thenThrows(OrderAmountBelowMinimumError, /0\.50 USD/, 'ORDER_AMOUNT_BELOW_MINIMUM');
-    given().when(placeOrder(priced(29, 'GBP'))).thenThrows(OrderAmountBelowMinimumError, /at least 0\.30 GBP; this one totals 0\.29 GBP/);
+    given()
+      .when(placeOrder(priced(49)))
+      .thenThrows(OrderAmountBelowMinimumError, /0\.50 USD/, 'ORDER_AMOUNT_BELOW_MINIMUM');
+    given()
+      .when(placeOrder(priced(29, 'GBP')))
+      .thenThrows(OrderAmountBelowMinimumError, /at least 0\.30 GBP; this one totals 0\.29 GBP/);
     expect(decide(placeOrder(priced(50)), initialOrderState)).toHaveLength(1);
     expect(decide(placeOrder(priced(50, 'JPY')), initialOrderState)).toHaveLength(1);
   });
 
   it('when a PAYPAL order totals nothing, then it is refused; a cent is enough', () => {
-    given().when(placeOrder({ ...priced(0), paymentMethod: 'PAYPAL' })).thenThrows(OrderAmountBelowMinimumError, /PAYPAL must total at least 0\.01 USD/);
+    given()
+      .when(placeOrder({ ...priced(0), paymentMethod: 'PAYPAL' }))
+      .thenThrows(OrderAmountBelowMinimumError, /PAYPAL must total at least 0\.01 USD/);
     expect(decide(placeOrder({ ...priced(1), paymentMethod: 'PAYPAL' }), initialOrderState)).toHaveLength(1);
   });
 
   it('when the method cannot charge the total exactly, then it is refused; MANUAL takes it', () => {
-    given().when(placeOrder(priced(1235, 'KWD'))).thenThrows(OrderAmountNotChargeableError, /STRIPE cannot charge 1\.235 KWD exactly/, 'ORDER_AMOUNT_NOT_CHARGEABLE');
-    given().when(placeOrder({ ...priced(17_550, 'HUF'), paymentMethod: 'PAYPAL' })).thenThrows(OrderAmountNotChargeableError, /PAYPAL cannot charge 175\.50 HUF/);
+    given()
+      .when(placeOrder(priced(1235, 'KWD')))
+      .thenThrows(OrderAmountNotChargeableError, /STRIPE cannot charge 1\.235 KWD exactly/, 'ORDER_AMOUNT_NOT_CHARGEABLE');
+    given()
+      .when(placeOrder({ ...priced(17_550, 'HUF'), paymentMethod: 'PAYPAL' }))
+      .thenThrows(OrderAmountNotChargeableError, /PAYPAL cannot charge 175\.50 HUF/);
     expect(decide(placeOrder(priced(1230, 'KWD')), initialOrderState)).toHaveLength(1);
     expect(decide(placeOrder({ ...priced(17_500, 'HUF'), paymentMethod: 'PAYPAL' }), initialOrderState)).toHaveLength(1);
     expect(decide(placeOrder({ ...priced(1235, 'KWD'), paymentMethod: 'MANUAL' }), initialOrderState)).toHaveLength(1);
@@ -581,7 +575,9 @@ describe('decide: placing an order', () => {
   });
 
   it('when the same order is placed twice, then the second fails with ORDER_ALREADY_EXISTS', () => {
-    given(placed()).when(placeOrder()).thenThrows(OrderAlreadyExistsError, /already exists/, 'ORDER_ALREADY_EXISTS');
+    given(placed())
+      .when(placeOrder())
+      .thenThrows(OrderAlreadyExistsError, /already exists/, 'ORDER_ALREADY_EXISTS');
   });
 });
 
@@ -607,7 +603,7 @@ describe('decide: starting a payment', () => {
     expect(evolve(scenario.state, initiated('pi_1', 'STRIPE', now)).status).toBe('PENDING');
   });
 
-  it('when a payment is started with another provider than the order\'s, then it fails even if the order is awaiting payment', () => {
+  it("when a payment is started with another provider than the order's, then it fails even if the order is awaiting payment", () => {
     given(placed('PAYPAL'))
       .when(initiatePayment('pi_1', 'STRIPE'))
       .thenThrows(PaymentMethodMismatchError, /paid by PAYPAL, not STRIPE/, 'PAYMENT_METHOD_MISMATCH');
@@ -677,10 +673,12 @@ describe('decide: payment results', () => {
   it('when a mismatched payment is reported again, then no second refund is requested', () => {
     const history = [placed(), initiated('pi_1')];
     const first = decide(paymentSuccess({ amount: 1, providerReference: 'pi_1' }), fold(history));
-    given(...history, ...first).when(paymentSuccess({ amount: 1, providerReference: 'pi_1' })).then([]);
+    given(...history, ...first)
+      .when(paymentSuccess({ amount: 1, providerReference: 'pi_1' }))
+      .then([]);
   });
 
-  it('when the right amount arrives from a replaced attempt, then it pays the order: it is this order\'s money', () => {
+  it("when the right amount arrives from a replaced attempt, then it pays the order: it is this order's money", () => {
     given(placed(), initiated('pi_1'), initiated('pi_2'))
       .when(paymentSuccess({ providerReference: 'pi_1' }))
       .then([succeeded('STRIPE', 'pi_1', now)]);
@@ -718,7 +716,9 @@ describe('decide: payment results', () => {
   });
 
   it('when the current attempt fails, then the order is PAYMENT_FAILED', () => {
-    given(placed(), initiated('pi_1'), initiated('pi_2')).when(paymentFailure('pi_2')).then([failed('card_declined', 'pi_2', now)]);
+    given(placed(), initiated('pi_1'), initiated('pi_2'))
+      .when(paymentFailure('pi_2'))
+      .then([failed('card_declined', 'pi_2', now)]);
   });
 
   it('when an attempt that failed later succeeds, then the order is paid', () => {
@@ -732,11 +732,15 @@ describe('decide: payment results', () => {
   });
 
   it('when a payment success is delivered twice, then the duplicate changes nothing', () => {
-    given(...paidHistory('STRIPE')).when(paymentSuccess({ providerReference: 'pi_1' })).then([]);
+    given(...paidHistory('STRIPE'))
+      .when(paymentSuccess({ providerReference: 'pi_1' }))
+      .then([]);
   });
 
   it('when a failure arrives late for an order already paid, then it changes nothing', () => {
-    given(...paidHistory('STRIPE')).when(paymentFailure('pi_1')).then([]);
+    given(...paidHistory('STRIPE'))
+      .when(paymentFailure('pi_1'))
+      .then([]);
   });
 
   it('when a payment failure is delivered for a failed order, then another failure is recorded and the order stays retryable', () => {
@@ -770,13 +774,17 @@ describe('decide: payment results', () => {
     const history = [placed(), cancelled('PENDING')];
     const first = decide(paymentSuccess(), fold(history));
     expect(first).toHaveLength(1);
-    given(...history, ...first).when(paymentSuccess()).then([]);
+    given(...history, ...first)
+      .when(paymentSuccess())
+      .then([]);
   });
 });
 
 describe('decide: cancelling', () => {
   it('when a user cancels an unpaid order, then it is cancelled without a refund', () => {
-    given(placed(), initiated('pi_1')).when(cancelOrder('user')).then([cancelled('PENDING', undefined, now)]);
+    given(placed(), initiated('pi_1'))
+      .when(cancelOrder('user'))
+      .then([cancelled('PENDING', undefined, now)]);
   });
 
   it('when a user cancels a paid order, then it is rejected and says only an admin can', () => {
@@ -785,12 +793,9 @@ describe('decide: cancelling', () => {
       .thenRejectsTransition('PAID', 'CANCELLED', /only an admin can cancel a paid order/);
   });
 
-  it('when an admin cancels a paid order, then it is cancelled and the amount paid is refunded through the order\'s provider', () => {
+  it("when an admin cancels a paid order, then it is cancelled and the amount paid is refunded through the order's provider", () => {
     const scenario = given(placed('PAYPAL'), initiated('pp_1', 'PAYPAL'), succeeded('PAYPAL', 'pp_1'));
-    scenario.when(cancelOrder('admin')).then([
-      cancelled('PAID', undefined, now),
-      refundRequested('order cancelled after payment', total, 'PAYPAL', now, 'pp_1', false),
-    ]);
+    scenario.when(cancelOrder('admin')).then([cancelled('PAID', undefined, now), refundRequested('order cancelled after payment', total, 'PAYPAL', now, 'pp_1', false)]);
   });
 
   it('when an admin cancels a paid order whose refund was already requested, then no second refund is requested', () => {
@@ -805,28 +810,25 @@ describe('decide: refunds', () => {
   it('when a refund is requested for a delivered order, then the amount paid is requested back', () => {
     given(...histories('STRIPE').DELIVERED)
       .when(requestRefund())
-      .then([
-        { type: 'RefundRequested', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: total, currency: 'USD', stray: false, requestedAt: now } },
-      ]);
+      .then([{ type: 'RefundRequested', data: { orderId, provider: 'STRIPE', providerReference: 'pi_1', amount: total, currency: 'USD', stray: false, requestedAt: now } }]);
   });
 
   it('when a refund is requested twice, then the second changes nothing', () => {
-    given(...paidHistory('STRIPE'), refundRequested(undefined)).when(requestRefund('again')).then([]);
+    given(...paidHistory('STRIPE'), refundRequested(undefined))
+      .when(requestRefund('again'))
+      .then([]);
   });
 
   it('when a refund is requested for an unpaid order, then it is rejected because nothing was paid', () => {
-    given(placed()).when(requestRefund()).thenRejectsTransition('PENDING', 'REFUNDED', /nothing was paid/);
+    given(placed())
+      .when(requestRefund())
+      .thenRejectsTransition('PENDING', 'REFUNDED', /nothing was paid/);
   });
 
   it('when the provider reports a refund, then the order is refunded with the reported amount', () => {
     const scenario = given(...paidHistory('STRIPE'), refundRequested('damaged'));
-    const events = decide(
-      { type: 'RecordRefund', data: { provider: 'STRIPE', amount: total, currency: 'USD', now } },
-      scenario.state,
-    );
-    expect(events).toStrictEqual([
-      { type: 'OrderRefunded', data: { orderId, provider: 'STRIPE', amount: total, currency: 'USD', refundedAt: now } },
-    ]);
+    const events = decide({ type: 'RecordRefund', data: { provider: 'STRIPE', amount: total, currency: 'USD', now } }, scenario.state);
+    expect(events).toStrictEqual([{ type: 'OrderRefunded', data: { orderId, provider: 'STRIPE', amount: total, currency: 'USD', refundedAt: now } }]);
     expect(events.reduce(evolve, scenario.state).status).toBe('REFUNDED');
   });
 
@@ -847,17 +849,21 @@ describe('decide: refunds', () => {
   });
 
   it('when the provider reports a refund in another currency, then it is refused', () => {
-    given(...paidHistory('STRIPE')).when(reportRefund({ currency: 'EUR' })).thenThrows(PartialRefundError, /EUR/, 'REFUND_PARTIAL');
+    given(...paidHistory('STRIPE'))
+      .when(reportRefund({ currency: 'EUR' }))
+      .thenThrows(PartialRefundError, /EUR/, 'REFUND_PARTIAL');
   });
 
-  it('when the reported refund is of the order\'s own payment, then the order is REFUNDED', () => {
+  it("when the reported refund is of the order's own payment, then the order is REFUNDED", () => {
     given(...paidHistory('STRIPE'), refundRequested('damaged', total, 'STRIPE', before, 'pi_1'))
       .when(reportRefund())
       .then([{ type: 'OrderRefunded', data: { orderId, provider: 'STRIPE', providerReference: 're_1', amount: total, currency: 'USD', refundedAt: now } }]);
   });
 
   it('when the refund of a payment the order never knew of completes, then nothing is recorded', () => {
-    given(placed(), initiated('pi_1'), succeeded('STRIPE', 'pi_1')).when(reportRefund({ paymentReference: 'pi_9' })).then([]);
+    given(placed(), initiated('pi_1'), succeeded('STRIPE', 'pi_1'))
+      .when(reportRefund({ paymentReference: 'pi_9' }))
+      .then([]);
   });
 
   it('when a PAYPAL refund is reported for a STRIPE order, then it fails', () => {
@@ -867,12 +873,16 @@ describe('decide: refunds', () => {
   });
 
   it('when a refund is reported twice, then the duplicate changes nothing', () => {
-    given(...paidHistory('STRIPE'), refundRequested('damaged'), refunded()).when(recordRefund).then([]);
+    given(...paidHistory('STRIPE'), refundRequested('damaged'), refunded())
+      .when(recordRefund)
+      .then([]);
   });
 
   it('when a cancelled order that was paid late is refunded, then it ends REFUNDED', () => {
     const history = [placed(), cancelled('PENDING'), refundRequested('payment received after cancellation')];
-    given(...history).when(recordRefund).then([refundedNow]);
+    given(...history)
+      .when(recordRefund)
+      .then([refundedNow]);
     expect(fold([...history, refundedNow]).status).toBe('REFUNDED');
   });
 });
@@ -910,7 +920,9 @@ describe('decide: refunds of stray payments (money the order never counted)', ()
   });
 
   it('when the completed refund of a stray payment is reported again, then nothing more is recorded', () => {
-    given(...paidTwice, strayRefunded('pi_2')).when(reportRefund()).then([]);
+    given(...paidTwice, strayRefunded('pi_2'))
+      .when(reportRefund())
+      .then([]);
   });
 
   it('when the provider gives back less than the stray payment, then the partial refund is refused', () => {
@@ -921,16 +933,20 @@ describe('decide: refunds of stray payments (money the order never counted)', ()
 
   it('when a stray refund was requested before requests said so (v2), then its completion is still recognised', () => {
     const legacy = [placed(), initiated('pi_1'), initiated('pi_2'), succeeded('STRIPE', 'pi_1'), refundRequested('duplicate payment', total, 'STRIPE', before, 'pi_2')];
-    given(...legacy).when(reportRefund()).then([strayRefunded('pi_2')]);
+    given(...legacy)
+      .when(reportRefund())
+      .then([strayRefunded('pi_2')]);
   });
 
-  it('when a second payment arrives for an order paid without a reference, then it is given back as stray money, never as the order\'s refund', () => {
+  it("when a second payment arrives for an order paid without a reference, then it is given back as stray money, never as the order's refund", () => {
     const paidWithoutReference = [placed(), succeeded('STRIPE', null)];
     const events = decide(paymentSuccess({ providerReference: 'pi_2' }), fold(paidWithoutReference));
     expect(events).toStrictEqual([refundRequested('duplicate payment', total, 'STRIPE', now, 'pi_2', true)]);
     const after = fold([...paidWithoutReference, ...events]);
     expect(after).toMatchObject({ status: 'PAID', refundRequested: false, strayPayments: [{ reference: 'pi_2', refunded: false }] });
-    given(...paidWithoutReference, ...events).when(reportRefund()).then([strayRefunded('pi_2')]);
+    given(...paidWithoutReference, ...events)
+      .when(reportRefund())
+      .then([strayRefunded('pi_2')]);
   });
 });
 
@@ -1030,16 +1046,13 @@ describe('statusAfter', () => {
     expect(statusAfter(status, event)).toBe(after);
   });
 
-  it.each(stateNames.filter((name) => name !== 'NONE'))(
-    'when the "%s" history is replayed through statusAfter, then every step agrees with evolve',
-    (name) => {
-      let state = initialOrderState;
-      let status: OrderStatus | undefined;
-      for (const event of histories('STRIPE')[name]) {
-        state = evolve(state, event);
-        status = statusAfter(status, event);
-        expect(status).toBe(state.status);
-      }
-    },
-  );
+  it.each(stateNames.filter((name) => name !== 'NONE'))('when the "%s" history is replayed through statusAfter, then every step agrees with evolve', (name) => {
+    let state = initialOrderState;
+    let status: OrderStatus | undefined;
+    for (const event of histories('STRIPE')[name]) {
+      state = evolve(state, event);
+      status = statusAfter(status, event);
+      expect(status).toBe(state.status);
+    }
+  });
 });

@@ -113,9 +113,9 @@ function explore(): Observation[] {
 
 const observations = explore();
 const sourceOf = new Map(orderTransitions.map((t) => [t.command, t.source]));
-const entriesFrom = (command: OrderCommand['type'], from: OrderStatus): OrderTransition[] =>
-  orderTransitions.filter((t) => t.command === command && t.from === from);
-const show = (o: Observation): string => `${o.command.type} ${JSON.stringify(o.command.data)} in ${o.state.status} (${o.state.paymentMethod}, refund requested: ${o.state.refundRequested})`;
+const entriesFrom = (command: OrderCommand['type'], from: OrderStatus): OrderTransition[] => orderTransitions.filter((t) => t.command === command && t.from === from);
+const show = (o: Observation): string =>
+  `${o.command.type} ${JSON.stringify(o.command.data)} in ${o.state.status} (${o.state.paymentMethod}, refund requested: ${o.state.refundRequested})`;
 
 describe('the order transition table', () => {
   it('when every command variant is applied to every reachable state, then every status is reached', () => {
@@ -150,20 +150,14 @@ describe('the order transition table', () => {
 
   it('when the table lists a move, then some reachable state and command make decide() perform it', () => {
     const performed = (t: OrderTransition): boolean =>
-      observations.some(
-        (o) => o.command.type === t.command && o.state.status === t.from && o.outcome.kind === 'applied' && o.outcome.to === t.to && o.outcome.events.length > 0,
-      );
+      observations.some((o) => o.command.type === t.command && o.state.status === t.from && o.outcome.kind === 'applied' && o.outcome.to === t.to && o.outcome.events.length > 0);
     expect(orderTransitions.filter((t) => !performed(t))).toEqual([]);
   });
 
   it('when the table says a move has a condition, then some reachable state or command in that status does not make it', () => {
     const unconditional = orderTransitions
       .filter((t) => t.when !== undefined)
-      .filter((t) =>
-        observations
-          .filter((o) => o.command.type === t.command && o.state.status === t.from)
-          .every((o) => o.outcome.kind === 'applied' && o.outcome.to === t.to),
-      );
+      .filter((t) => observations.filter((o) => o.command.type === t.command && o.state.status === t.from).every((o) => o.outcome.kind === 'applied' && o.outcome.to === t.to));
     expect(unconditional).toEqual([]);
   });
 
@@ -180,8 +174,7 @@ function refusal(state: OrderState, command: OrderCommand): InvalidTransitionErr
   return outcome.error;
 }
 
-const fold = (...commands: OrderCommand[]): OrderState =>
-  commands.reduce<OrderState>((state, command) => decide(command, state).reduce(evolve, state), initialOrderState);
+const fold = (...commands: OrderCommand[]): OrderState => commands.reduce<OrderState>((state, command) => decide(command, state).reduce(evolve, state), initialOrderState);
 const change = (to: 'PROCESSING' | 'SHIPPED' | 'DELIVERED'): OrderCommand => ({ type: 'ChangeStatus', data: { to, now } });
 const markPaid: OrderCommand = { type: 'MarkPaid', data: { now } };
 

@@ -1,18 +1,7 @@
 import { loadOrder } from '../../src/commands/order/orderStream';
 import { startFakeEsdb, type FakeEsdb } from '../fakes/esdb/fakeEsdb';
 import { bearer, givenAdmin, givenUser, type TestApp, type TestUser } from '../support/apiHarness';
-import {
-  client,
-  connected,
-  createCluster,
-  disconnectAll,
-  eventually,
-  record,
-  startSmtpSink,
-  type Client,
-  type Cluster,
-  type SmtpSink,
-} from '../support/realtimeHarness';
+import { client, connected, createCluster, disconnectAll, eventually, record, startSmtpSink, type Client, type Cluster, type SmtpSink } from '../support/realtimeHarness';
 
 /**
  * The whole application — commands, projector, notifier, email worker — once on each event store:

@@ -28,7 +28,13 @@ const post = (path: string, token: string, body: Record<string, unknown> = {}) =
 /** A MANUAL order of 3 mugs (12.50) and a lamp (40.00), paid and delivered. */
 async function deliveredOrder() {
   const [mug, lamp] = await Promise.all([givenProduct(app, { unitAmount: 1250, currency: 'USD' }), givenProduct(app, { unitAmount: 4000, currency: 'USD' })]);
-  const placed = await post('/orders', owner.token, { items: [{ productId: mug.id, quantity: 3 }, { productId: lamp.id, quantity: 1 }], paymentMethod: 'MANUAL' });
+  const placed = await post('/orders', owner.token, {
+    items: [
+      { productId: mug.id, quantity: 3 },
+      { productId: lamp.id, quantity: 1 },
+    ],
+    paymentMethod: 'MANUAL',
+  });
   expect(placed.status).toBe(201);
   const orderId = placed.body.data.order.id as string;
   expect((await post(`/orders/${orderId}/mark-paid`, admin.token)).status).toBe(200);
@@ -43,7 +49,13 @@ describe('returns, end to end', () => {
     const pushes = record(socket);
     const { orderId, mug, lamp } = await deliveredOrder();
 
-    const requested = await post(`/orders/${orderId}/returns`, owner.token, { lines: [{ productId: mug, quantity: 2 }, { productId: lamp, quantity: 1 }], reason: 'not as pictured' });
+    const requested = await post(`/orders/${orderId}/returns`, owner.token, {
+      lines: [
+        { productId: mug, quantity: 2 },
+        { productId: lamp, quantity: 1 },
+      ],
+      reason: 'not as pictured',
+    });
     expect(requested.status).toBe(200);
     const returnId = requested.body.data.returnId as string;
     expect(requested.body.data.order.returns).toEqual([expect.objectContaining({ returnId, status: 'REQUESTED', reason: 'not as pictured' })]);
@@ -70,10 +82,17 @@ describe('returns, end to end', () => {
     expect(confirmed.status).toBe(200);
     expect(confirmed.body.data.order).toMatchObject({ status: 'DELIVERED', paymentStatus: 'PARTIALLY_REFUNDED', refundedAmount: 6500 });
 
-    await eventually(() => ['REQUESTED', 'APPROVED', 'RECEIVED'].every((s) => pushes.some((p) => p.event === 'returnUpdate' && p.payload.status === s && p.payload.returnId === returnId)), 'return pushes');
+    await eventually(
+      () => ['REQUESTED', 'APPROVED', 'RECEIVED'].every((s) => pushes.some((p) => p.event === 'returnUpdate' && p.payload.status === s && p.payload.returnId === returnId)),
+      'return pushes',
+    );
     await eventually(() => pushes.some((p) => p.event === 'refundUpdate' && p.payload.orderId === orderId && p.payload.status === 'SUCCEEDED'), 'refund push');
     const subjects = () => smtp.messages.filter((m) => m.subject.includes(orderId.slice(0, 8))).map((m) => m.subject);
-    await eventually(() => ['Return requested', 'Return approved', 'Return received', 'Partial refund'].every((s) => subjects().some((subject) => subject.startsWith(s))), 'return emails', 20_000);
+    await eventually(
+      () => ['Return requested', 'Return approved', 'Return received', 'Partial refund'].every((s) => subjects().some((subject) => subject.startsWith(s))),
+      'return emails',
+      20_000,
+    );
     expect(smtp.messages.find((m) => m.subject.startsWith('Return approved') && m.subject.includes(orderId.slice(0, 8)))!.to).toEqual([owner.email]);
 
     const history = await app.request.get(`/orders/${orderId}/history`).set(bearer(owner.token));

@@ -66,7 +66,16 @@ const samples: { [K in OrderEventType]: OrderEventOf<K> } = {
   },
   RefundSucceeded: {
     type: 'RefundSucceeded',
-    data: { orderId, refundId: 'a3e1c2d4-5b6f-4a7e-8c9d-0e1f2a3b4c5d', provider: 'STRIPE', providerRefundId: 're_3', amount: 1250, currency: 'USD', refundedAmount: 1250, refundedAt: at },
+    data: {
+      orderId,
+      refundId: 'a3e1c2d4-5b6f-4a7e-8c9d-0e1f2a3b4c5d',
+      provider: 'STRIPE',
+      providerRefundId: 're_3',
+      amount: 1250,
+      currency: 'USD',
+      refundedAmount: 1250,
+      refundedAt: at,
+    },
   },
   RefundFailed: {
     type: 'RefundFailed',
@@ -74,7 +83,13 @@ const samples: { [K in OrderEventType]: OrderEventOf<K> } = {
   },
   ReturnRequested: {
     type: 'ReturnRequested',
-    data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1 }], reason: 'too small', requestedAt: at },
+    data: {
+      orderId,
+      returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f',
+      lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1 }],
+      reason: 'too small',
+      requestedAt: at,
+    },
   },
   ReturnApproved: { type: 'ReturnApproved', data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', approvedAt: at } },
   ReturnRejected: { type: 'ReturnRejected', data: { orderId, returnId: 'c5a3e4f6-7d8b-4c9a-8e1f-2a3b4c5d6e7f', reason: 'worn', rejectedAt: at } },
@@ -184,7 +199,7 @@ describe('decodeOrderEvent', () => {
     });
   });
 
-  it('when a v1 RefundRequested (before it named the payment) is read, then it is a v2 refund of the order\'s own payment', () => {
+  it("when a v1 RefundRequested (before it named the payment) is read, then it is a v2 refund of the order's own payment", () => {
     const v1 = { type: 'RefundRequested', data: { ...samples.RefundRequested.data }, metadata: { schemaVersion: 1 } };
     const stored = decodeOrderEvent(recorded(v1));
     expect(stored.event).toStrictEqual(samples.RefundRequested);
@@ -224,16 +239,12 @@ describe('decodeOrderEvent', () => {
   });
 
   it('when the metadata names an unknown kind of actor, then it fails as bad metadata', () => {
-    const error = decodeFailure(
-      recorded({ type: 'OrderCancelled', data: cancelledV1.data, metadata: { schemaVersion: 1, actor: { type: 'robot' } } }),
-    );
+    const error = decodeFailure(recorded({ type: 'OrderCancelled', data: cancelledV1.data, metadata: { schemaVersion: 1, actor: { type: 'robot' } } }));
     expect(error.message).toMatch(/bad metadata: actor\.type/);
   });
 
   it('when the schema version is newer than the code, then it fails saying so', () => {
-    const error = decodeFailure(
-      recorded({ type: 'OrderCancelled', data: cancelledV1.data, metadata: { schemaVersion: 2 } }, { revision: 0n, position: 17n }),
-    );
+    const error = decodeFailure(recorded({ type: 'OrderCancelled', data: cancelledV1.data, metadata: { schemaVersion: 2 } }, { revision: 0n, position: 17n }));
     expect(error.message).toMatch(/OrderCancelled version 2 is newer than this code understands \(1\)/);
   });
 });

@@ -21,8 +21,7 @@ import { isoCurrencySchema } from '../../src/events/valueSchemas';
  */
 const cldrDiffers = new Set(['AFN', 'ALL', 'COP', 'HUF', 'IDR', 'IQD', 'IRR', 'KPW', 'LAK', 'LBP', 'MGA', 'MMK', 'PKR', 'RSD', 'SOS', 'SYP', 'YER']);
 
-const intlDigits = (currency: string): number =>
-  new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+const intlDigits = (currency: string): number => new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
 
 describe('every currency the catalog accepts', () => {
   it('when a product names any currency of the table, then the catalog accepts it, and nothing outside the table', () => {

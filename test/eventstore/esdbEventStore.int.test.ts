@@ -88,7 +88,11 @@ describe('EsdbEventStore specifics (gRPC test server)', () => {
   it('batches what arrived while the consumer was busy, never more than maxBatchSize', async () => {
     const start = await store.headPosition();
     const stream = uniqueStream();
-    await store.appendToStream(stream, Array.from({ length: 25 }, () => testEvent()), { expectedRevision: 'no_stream' });
+    await store.appendToStream(
+      stream,
+      Array.from({ length: 25 }, () => testEvent()),
+      { expectedRevision: 'no_stream' },
+    );
     const subscription = store.subscribeToAll({ after: start, maxBatchSize: 10 });
     const sizes: number[] = [];
     for await (const batch of subscription) {
@@ -148,9 +152,7 @@ describe('EsdbEventStore append paths (gRPC test server)', () => {
         const started = Date.now();
         await expect(store.appendToStream(uniqueStream(), [testEvent()], { expectedRevision: 'no_stream' })).rejects.toBeInstanceOf(EventStoreTimeoutError);
         if (batchAppend) {
-          await expect(store.appendToStreams([{ streamId: uniqueStream(), events: [testEvent()], expectedRevision: 'no_stream' }])).rejects.toBeInstanceOf(
-            EventStoreTimeoutError,
-          );
+          await expect(store.appendToStreams([{ streamId: uniqueStream(), events: [testEvent()], expectedRevision: 'no_stream' }])).rejects.toBeInstanceOf(EventStoreTimeoutError);
         }
         await expect(store.readStream(uniqueStream())).rejects.toBeInstanceOf(EventStoreTimeoutError);
         await expect(store.readAll({ limit: 10 })).rejects.toBeInstanceOf(EventStoreTimeoutError);

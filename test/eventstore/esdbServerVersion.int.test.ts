@@ -32,9 +32,7 @@ describe('EsdbEventStore and the KurrentDB version it needs (gRPC test server)',
       expect(check).toBeInstanceOf(EventStoreServerTooOldError);
       expect((check as Error).message).toMatch(/needs KurrentDB 25\.1 or later/);
       const stream = uniqueStream();
-      await expect(store.appendToStreams([{ streamId: stream, events: [testEvent()], expectedRevision: 'no_stream' }])).rejects.toBeInstanceOf(
-        EventStoreServerTooOldError,
-      );
+      await expect(store.appendToStreams([{ streamId: stream, events: [testEvent()], expectedRevision: 'no_stream' }])).rejects.toBeInstanceOf(EventStoreServerTooOldError);
       // The client decides from the advertised methods: the old server never sees a session.
       expect(fake.calls.appendSession).toBe(0);
       expect(await store.readStream(stream)).toEqual([]);

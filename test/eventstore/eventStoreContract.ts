@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  WrongExpectedVersionError,
-  type EventData,
-  type EventStore,
-  type ExpectedRevision,
-  type RecordedEvent,
-  type StreamAppend,
-} from '../../src/infra/eventstore/eventStore';
+import { WrongExpectedVersionError, type EventData, type EventStore, type ExpectedRevision, type RecordedEvent, type StreamAppend } from '../../src/infra/eventstore/eventStore';
 import { testEvent, uniqueStream } from '../support/events';
 
 export interface ContractSubject {
@@ -164,9 +157,7 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
         const stream = uniqueStream();
         await store.appendToStream(stream, [testEvent()], { expectedRevision: 'no_stream' });
         const event = testEvent();
-        const results = await Promise.allSettled(
-          Array.from({ length: 10 }, () => store.appendToStream(stream, [event], { expectedRevision: 0n })),
-        );
+        const results = await Promise.allSettled(Array.from({ length: 10 }, () => store.appendToStream(stream, [event], { expectedRevision: 0n })));
         expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
         const events = await store.readStream(stream);
         expect(events.filter((e) => e.id === event.id)).toHaveLength(1);
@@ -186,7 +177,11 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
     describe('appendToStreams', () => {
       const existing = async (events: number): Promise<string> => {
         const stream = uniqueStream();
-        await store.appendToStream(stream, Array.from({ length: events }, () => testEvent()), { expectedRevision: 'no_stream' });
+        await store.appendToStream(
+          stream,
+          Array.from({ length: events }, () => testEvent()),
+          { expectedRevision: 'no_stream' },
+        );
         return stream;
       };
 
@@ -206,7 +201,10 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
           { streamId: exact, nextRevision: 1n },
           { streamId: any, nextRevision: 3n },
         ]);
-        expect((await store.readStream(fresh)).map((e) => [e.revision, e.id])).toEqual([[0n, appends[0]!.events[0]!.id], [1n, appends[0]!.events[1]!.id]]);
+        expect((await store.readStream(fresh)).map((e) => [e.revision, e.id])).toEqual([
+          [0n, appends[0]!.events[0]!.id],
+          [1n, appends[0]!.events[1]!.id],
+        ]);
         expect((await store.readStream(exact)).map((e) => e.revision)).toEqual([0n, 1n]);
         expect((await store.readStream(any)).slice(2).map((e) => e.id)).toEqual(appends[2]!.events.map((e) => e.id));
 
@@ -307,18 +305,24 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
 
       it.each<[string, () => StreamAppend[]]>([
         ['no stream', () => []],
-        ['a stream twice (in any letter case)', () => [
-          { streamId: 'order-ABC', events: [testEvent()], expectedRevision: 'any' },
-          { streamId: 'order-abc', events: [testEvent()], expectedRevision: 'any' },
-        ]],
+        [
+          'a stream twice (in any letter case)',
+          () => [
+            { streamId: 'order-ABC', events: [testEvent()], expectedRevision: 'any' },
+            { streamId: 'order-abc', events: [testEvent()], expectedRevision: 'any' },
+          ],
+        ],
         ['a stream without events', () => [{ streamId: uniqueStream(), events: [], expectedRevision: 'any' }]],
-        ['an event id twice', () => {
-          const event = testEvent();
-          return [
-            { streamId: uniqueStream(), events: [event], expectedRevision: 'any' },
-            { streamId: uniqueStream(), events: [{ ...event }], expectedRevision: 'any' },
-          ];
-        }],
+        [
+          'an event id twice',
+          () => {
+            const event = testEvent();
+            return [
+              { streamId: uniqueStream(), events: [event], expectedRevision: 'any' },
+              { streamId: uniqueStream(), events: [{ ...event }], expectedRevision: 'any' },
+            ];
+          },
+        ],
         ['an event type with a space', () => [{ streamId: uniqueStream(), events: [testEvent({ type: 'Order Placed' })], expectedRevision: 'any' }]],
       ])('when given %s, then it refuses before writing anything', async (_name, appends) => {
         const input = appends();
@@ -351,7 +355,7 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
         })();
 
         const writer = async (w: number): Promise<void> => {
-          for (let done = 0; done < appendsPerWriter; ) {
+          for (let done = 0; done < appendsPerWriter;) {
             if (++attempts > writers * appendsPerWriter * 40) throw new Error('too many conflicts: writers are not making progress');
             // A random subset of 2-4 streams in a random order: every lock order is asked for.
             const shuffled = [...streams];
@@ -370,7 +374,10 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
             try {
               const result = await store.appendToStreams(appends);
               for (const { streamId, nextRevision } of result.streams) if (nextRevision > known.get(streamId)!) known.set(streamId, nextRevision);
-              committed.set(tag, appends.flatMap((a) => a.events.map((e) => e.id)));
+              committed.set(
+                tag,
+                appends.flatMap((a) => a.events.map((e) => e.id)),
+              );
               done++;
             } catch (error) {
               if (!(error instanceof WrongExpectedVersionError)) throw error;
@@ -425,7 +432,11 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
 
       it('reads from a revision, bounded by a count', async () => {
         const stream = uniqueStream();
-        await store.appendToStream(stream, Array.from({ length: 5 }, () => testEvent()), { expectedRevision: 'no_stream' });
+        await store.appendToStream(
+          stream,
+          Array.from({ length: 5 }, () => testEvent()),
+          { expectedRevision: 'no_stream' },
+        );
         const events = await store.readStream(stream, { fromRevision: 2n, maxCount: 2 });
         expect(events.map((e) => e.revision)).toEqual([2n, 3n]);
       });
@@ -472,7 +483,7 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
           ids.push(e.id);
           await store.appendToStream(stream, [e], { expectedRevision: i === 0 ? 'no_stream' : BigInt(i - 1) });
         }
-        const all = (await store.readStream(stream));
+        const all = await store.readStream(stream);
         const checkpoint = all[2]!.position;
         const resumed = await collect(store, checkpoint, 3);
         expect(resumed.slice(0, 3).map((e) => e.id)).toEqual(ids.slice(3));

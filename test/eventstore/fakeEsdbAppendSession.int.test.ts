@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  KurrentDBClient,
-  NO_STREAM,
-  TransactionMaxSizeExceededError,
-  WrongExpectedVersionError,
-  jsonEvent,
-  type AppendStreamRequest,
-} from '@kurrent/kurrentdb-client';
+import { KurrentDBClient, NO_STREAM, TransactionMaxSizeExceededError, WrongExpectedVersionError, jsonEvent, type AppendStreamRequest } from '@kurrent/kurrentdb-client';
 import { startFakeEsdb, type FakeEsdb } from '../fakes/esdb/fakeEsdb';
 
 /**
@@ -43,7 +36,10 @@ describe('gRPC test server: Streams v2 AppendSession as KurrentDB 25.1 answers i
 
   it('when a stream appears twice in a session, in another letter case, then the session is aborted', async () => {
     const name = `S-${randomUUID()}`;
-    await expect(client.multiStreamAppend([request(name), request(name.toLowerCase())])).rejects.toMatchObject({ code: 10, message: expect.stringContaining('already has a different group of messages') });
+    await expect(client.multiStreamAppend([request(name), request(name.toLowerCase())])).rejects.toMatchObject({
+      code: 10,
+      message: expect.stringContaining('already has a different group of messages'),
+    });
   });
 
   it('when the session holds no request, then the server refuses it (FAILED_PRECONDITION)', async () => {

@@ -54,7 +54,10 @@ describe('SingletonSubscriber checkpoint-only commits', () => {
     const runner = subscriber(name, 60_000, seen, () => false);
     runner.start();
     const appended = await store.appendToStream(`note-${randomUUID()}`, [event()], { expectedRevision: 'no_stream' });
-    await until(async () => seen.length, (n) => n >= 1);
+    await until(
+      async () => seen.length,
+      (n) => n >= 1,
+    );
     expect(seen.map((e) => e.position)).toContain(appended.position);
     expect(runner.position).toBe(appended.position);
     expect(await stored(name)).toBeUndefined();
@@ -69,7 +72,12 @@ describe('SingletonSubscriber checkpoint-only commits', () => {
     runner.start();
     try {
       const appended = await store.appendToStream(`note-${randomUUID()}`, [event()], { expectedRevision: 'no_stream' });
-      expect(await until(() => stored(name), (p) => p === appended.position)).toBe(appended.position);
+      expect(
+        await until(
+          () => stored(name),
+          (p) => p === appended.position,
+        ),
+      ).toBe(appended.position);
     } finally {
       await runner.stop();
     }
@@ -82,8 +90,16 @@ describe('SingletonSubscriber checkpoint-only commits', () => {
     runner.start();
     try {
       const appended = await store.appendToStream(`note-${randomUUID()}`, [event()], { expectedRevision: 'no_stream' });
-      await until(async () => seen.length, (n) => n >= 1);
-      expect(await until(() => stored(name), (p) => p === appended.position)).toBe(appended.position);
+      await until(
+        async () => seen.length,
+        (n) => n >= 1,
+      );
+      expect(
+        await until(
+          () => stored(name),
+          (p) => p === appended.position,
+        ),
+      ).toBe(appended.position);
     } finally {
       await runner.stop();
     }

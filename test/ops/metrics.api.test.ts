@@ -100,7 +100,11 @@ test('when orders are placed and read, then every metric family is there with it
     expect(head).toBeGreaterThan(0);
     for (const subscriber of ['projector', 'notifier', 'refund-reactor']) {
       expect({ subscriber, checkpoint: valueOf(samples, 'order_ledger_subscriber_checkpoint_position', { subscriber }) }).toEqual({ subscriber, checkpoint: head });
-      expect({ subscriber, events: valueOf(samples, 'order_ledger_subscriber_lag_events', { subscriber }), seconds: valueOf(samples, 'order_ledger_subscriber_lag_seconds', { subscriber }) }).toEqual({ subscriber, events: 0, seconds: 0 });
+      expect({
+        subscriber,
+        events: valueOf(samples, 'order_ledger_subscriber_lag_events', { subscriber }),
+        seconds: valueOf(samples, 'order_ledger_subscriber_lag_seconds', { subscriber }),
+      }).toEqual({ subscriber, events: 0, seconds: 0 });
       expect({ subscriber, running: valueOf(samples, 'order_ledger_subscriber_running', { subscriber }) }).toEqual({ subscriber, running: 1 });
     }
 
@@ -117,7 +121,8 @@ test('when orders are placed and read, then every metric family is there with it
     expect(valueOf(samples, 'order_ledger_process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(valueOf(samples, 'order_ledger_nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     expect(types.get('order_ledger_nodejs_eventloop_lag_p99_seconds')).toBe('gauge');
-    for (const collector of ['subscribers', 'queue', 'email-outbox', 'process']) expect({ collector, up: valueOf(samples, 'order_ledger_scrape_collector_up', { collector }) }).toEqual({ collector, up: 1 });
+    for (const collector of ['subscribers', 'queue', 'email-outbox', 'process'])
+      expect({ collector, up: valueOf(samples, 'order_ledger_scrape_collector_up', { collector }) }).toEqual({ collector, up: 1 });
   } finally {
     socket.disconnect();
   }
@@ -149,7 +154,9 @@ test('when the projector is stopped while events arrive, then its lag in events 
     expect(valueOf(samples, 'order_ledger_subscriber_lag_events', { subscriber: 'projector' })).toBe(3);
     expect(valueOf(samples, 'order_ledger_subscriber_lag_seconds', { subscriber: 'projector' })).toBeGreaterThan(0);
     expect(valueOf(samples, 'order_ledger_subscriber_running', { subscriber: 'projector' })).toBe(0);
-    expect(valueOf(samples, 'order_ledger_subscriber_checkpoint_position', { subscriber: 'projector' })).toBeLessThan(valueOf(samples, 'order_ledger_eventstore_head_position', { store: 'postgres' })!);
+    expect(valueOf(samples, 'order_ledger_subscriber_checkpoint_position', { subscriber: 'projector' })).toBeLessThan(
+      valueOf(samples, 'order_ledger_eventstore_head_position', { store: 'postgres' })!,
+    );
     // The oldest pending event keeps ageing while nothing handles it.
     const first = valueOf(samples, 'order_ledger_subscriber_lag_seconds', { subscriber: 'projector' })!;
     await scrapeUntil((s) => valueOf(s, 'order_ledger_subscriber_lag_seconds', { subscriber: 'projector' })! > first, 'the lag in seconds to grow');
@@ -218,7 +225,11 @@ test('when a process runs only the worker role, then /health, /ready and /metric
     expect(health.body).toEqual({ status: 'ok', uptimeSeconds: expect.any(Number) });
     const ready = await ops.get('/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body).toMatchObject({ status: 'ready', checks: { database: { ok: true }, redis: { ok: true }, eventStore: { ok: true, kind: 'postgres' } }, projector: { role: 'elsewhere' } });
+    expect(ready.body).toMatchObject({
+      status: 'ready',
+      checks: { database: { ok: true }, redis: { ok: true }, eventStore: { ok: true, kind: 'postgres' } },
+      projector: { role: 'elsewhere' },
+    });
     expect((await ops.get('/metrics')).status).toBe(401);
     const { samples } = await scrape(worker.runtime.opsUrl, TOKEN);
     expect(valueOf(samples, 'order_ledger_queue_jobs', { queue: 'emails', state: 'waiting' })).toBeGreaterThanOrEqual(0);

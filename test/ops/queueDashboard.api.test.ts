@@ -43,7 +43,10 @@ test('when nobody is signed in, then the dashboard and its API answer 401 with t
   expect((await dashboard('/').set(bearer(admin.token))).status).toBe(401);
   expect((await dashboard('/', `ol_queue_dashboard=${admin.token}`)).status).toBe(401);
   // Nor is a cookie signed with the API's JWT key rather than the dashboard's.
-  const forged = jwt.sign({ sub: admin.id, jti: 'x', ver: 0, tex: Math.floor(Date.now() / 1000) + 600 }, TEST_JWT_SECRET, { audience: 'order-ledger:queue-dashboard', expiresIn: 600 });
+  const forged = jwt.sign({ sub: admin.id, jti: 'x', ver: 0, tex: Math.floor(Date.now() / 1000) + 600 }, TEST_JWT_SECRET, {
+    audience: 'order-ledger:queue-dashboard',
+    expiresIn: 600,
+  });
   expect((await dashboard('/', `ol_queue_dashboard=${forged}`)).status).toBe(401);
 });
 
@@ -123,7 +126,11 @@ test('when the dashboard polls, then it spends its own budget, not the API rate 
     const owner = await givenAdmin(limited);
     const { res, cookie } = await openSession(owner, limited);
     expect(res.status).toBe(200);
-    const poll = (): Promise<number> => supertest(limited.url).get('/admin/queues/api/queues').set('Cookie', cookie).then((r) => r.status);
+    const poll = (): Promise<number> =>
+      supertest(limited.url)
+        .get('/admin/queues/api/queues')
+        .set('Cookie', cookie)
+        .then((r) => r.status);
     // Five polls fill the admin's dashboard budget; the API's three (one spent on the session) stay.
     for (let i = 0; i < 5; i++) expect(await poll()).toBe(200);
     expect(await poll()).toBe(429);

@@ -42,7 +42,11 @@ describe('providers without keys', () => {
     const product = await givenProduct(app);
     const key = randomUUID();
     const send = (paymentMethod: string) =>
-      app.request.post('/orders').set(bearer(user.token)).set('Idempotency-Key', key).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod });
+      app.request
+        .post('/orders')
+        .set(bearer(user.token))
+        .set('Idempotency-Key', key)
+        .send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod });
     expect((await send('STRIPE')).status).toBe(503);
     expect((await send('MANUAL')).status).toBe(201);
   });
@@ -58,7 +62,14 @@ describe('providers without keys', () => {
 
   it('when the OpenAPI document is read, then the payment routes and both webhooks are in it', async () => {
     const doc = (await app.request.get('/api-docs.json')).body as { paths: Record<string, unknown> };
-    for (const path of ['/orders/{id}/pay', '/orders/{id}/refund', '/orders/{id}/refund/confirm', '/payments/paypal/capture', '/payments/webhook/stripe', '/payments/webhook/paypal']) {
+    for (const path of [
+      '/orders/{id}/pay',
+      '/orders/{id}/refund',
+      '/orders/{id}/refund/confirm',
+      '/payments/paypal/capture',
+      '/payments/webhook/stripe',
+      '/payments/webhook/paypal',
+    ]) {
       expect(doc.paths[path]).toBeDefined();
     }
   });

@@ -65,11 +65,20 @@ describe('partial refunds through Stripe', () => {
     expect([...new Set(refundsRequested(intentId).map((c) => c.idempotencyKey))]).toEqual(requestIds);
     expect([...env.stripe.refunds.values()].filter((r) => r.payment_intent === intentId).map((r) => r.amount)).toEqual([2500, 2500]);
     expect(await eventTypes(env.app, orderId)).toEqual([
-      'OrderPlaced', 'PaymentInitiated', 'PaymentSucceeded',
-      'PartialRefundRequested', 'RefundSucceeded', 'PartialRefundRequested', 'RefundSucceeded', 'OrderRefunded',
+      'OrderPlaced',
+      'PaymentInitiated',
+      'PaymentSucceeded',
+      'PartialRefundRequested',
+      'RefundSucceeded',
+      'PartialRefundRequested',
+      'RefundSucceeded',
+      'OrderRefunded',
     ]);
     // The reactor sees the same requests: the same keys give the same refunds, recorded once.
-    await eventually(() => eventTypes(env.app, orderId), (types) => types.length === 8);
+    await eventually(
+      () => eventTypes(env.app, orderId),
+      (types) => types.length === 8,
+    );
   });
 
   it('when refunds would exceed what was captured, then 409 names what is left and Stripe is not called', async () => {
@@ -126,7 +135,7 @@ describe('partial refunds through Stripe', () => {
     expect(again.body.error.code).toBe('REFUND_NOT_RETRYABLE');
   });
 
-  it('when Stripe answers a refund with an error no retry fixes, then RefundFailed records a plain reason (Stripe\'s words stay in the log)', async () => {
+  it("when Stripe answers a refund with an error no retry fixes, then RefundFailed records a plain reason (Stripe's words stay in the log)", async () => {
     const { orderId, intentId } = await givenPaidStripeOrder();
     env.stripe.dashboardRefund(intentId, 4000); // the ledger has not heard of it yet
     const res = await refund(orderId, { amount: 2000, reason: 'damaged' });
@@ -146,7 +155,10 @@ describe('partial refunds through Stripe', () => {
     expect((await sendStripeWebhook(env.app, newer)).body.outcome).toBe('recorded');
     expect((await sendStripeWebhook(env.app, newer)).body.outcome).toBe('unchanged');
     expect((await sendStripeWebhook(env.app, older)).body.outcome).toBe('unchanged');
-    const order = await eventually(() => readOrder(orderId), (o) => o.revision >= 3);
+    const order = await eventually(
+      () => readOrder(orderId),
+      (o) => o.revision >= 3,
+    );
     expect(order).toMatchObject({ status: 'PAID', paymentStatus: 'PARTIALLY_REFUNDED', refundedAmount: 1000 });
     expect(order.refunds).toEqual([expect.objectContaining({ refundId: null, amount: 1000, status: 'SUCCEEDED' })]);
   });
@@ -184,7 +196,10 @@ describe('cancelling after a partial refund', () => {
     await refund(orderId, { amount: 1000, reason: 'first' });
     const cancelled = await env.app.request.post(`/orders/${orderId}/cancel`).set(bearer(admin.token)).send({ reason: 'out of stock' });
     expect(cancelled.status).toBe(200);
-    const state = await eventually(() => orderState(env.app, orderId), (s) => s.status === 'REFUNDED');
+    const state = await eventually(
+      () => orderState(env.app, orderId),
+      (s) => s.status === 'REFUNDED',
+    );
     expect(state.refundedAmount).toBe(5000);
     expect([...env.stripe.refunds.values()].filter((r) => r.payment_intent === intentId).map((r) => r.amount)).toEqual([1000, 4000]);
   });
@@ -196,7 +211,10 @@ describe('a received return refunded through Stripe', () => {
     for (const status of ['PROCESSING', 'SHIPPED', 'DELIVERED']) {
       expect((await env.app.request.patch(`/orders/${orderId}/status`).set(bearer(admin.token)).send({ status })).status).toBe(200);
     }
-    const requested = await env.app.request.post(`/orders/${orderId}/returns`).set(bearer(alice.token)).send({ lines: [{ productId, quantity: 1 }], reason: 'too small' });
+    const requested = await env.app.request
+      .post(`/orders/${orderId}/returns`)
+      .set(bearer(alice.token))
+      .send({ lines: [{ productId, quantity: 1 }], reason: 'too small' });
     const returnId = requested.body.data.returnId as string;
     await env.app.request.post(`/orders/${orderId}/returns/${returnId}/approve`).set(bearer(admin.token)).send();
     const received = await env.app.request.post(`/orders/${orderId}/returns/${returnId}/receive`).set(bearer(admin.token)).send({});

@@ -67,7 +67,10 @@ describe('POST /orders with PAYPAL', () => {
   });
 
   it('when PayPal answers 422 creating the order, then 502 without retries', async () => {
-    env.paypal.failNext({ method: 'POST', path: /^\/v2\/checkout\/orders$/ }, { status: 422, body: { name: 'UNPROCESSABLE_ENTITY', details: [{ issue: 'CURRENCY_NOT_SUPPORTED' }] } });
+    env.paypal.failNext(
+      { method: 'POST', path: /^\/v2\/checkout\/orders$/ },
+      { status: 422, body: { name: 'UNPROCESSABLE_ENTITY', details: [{ issue: 'CURRENCY_NOT_SUPPORTED' }] } },
+    );
     const before = env.paypal.requestsTo('POST', /^\/v2\/checkout\/orders$/).length;
     const placed = await placeOrder(env.app, alice, 'PAYPAL');
     expect(placed.status).toBe(502);
@@ -209,12 +212,7 @@ describe('POST /payments/webhook/paypal', () => {
     ]);
 
     expect(answers.map((a) => a.status)).toEqual([400, 400, 400, 400]);
-    expect(answers.map((a) => a.body.error.code)).toEqual([
-      'WEBHOOK_SIGNATURE_INVALID',
-      'WEBHOOK_SIGNATURE_INVALID',
-      'WEBHOOK_SIGNATURE_INVALID',
-      'WEBHOOK_SIGNATURE_MISSING',
-    ]);
+    expect(answers.map((a) => a.body.error.code)).toEqual(['WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_SIGNATURE_MISSING']);
     expect(await eventTypes(env.app, orderId)).toEqual(['OrderPlaced', 'PaymentInitiated']);
     expect(env.paypal.certificateFetches).toBe(0);
   });
@@ -283,7 +281,10 @@ describe('POST /payments/webhook/paypal', () => {
 
     expect(res.body.outcome).toBe('recorded');
     expect(await statusOf(orderId)).toBe('PAYMENT_FAILED');
-    const refund = await eventually(async () => [...env.paypal.refunds.values()][env.paypal.refunds.size - 1], (r) => r?.custom_id === orderId);
+    const refund = await eventually(
+      async () => [...env.paypal.refunds.values()][env.paypal.refunds.size - 1],
+      (r) => r?.custom_id === orderId,
+    );
     expect(refund?.amount).toEqual({ currency_code: 'USD', value: '30.00' });
   });
 
@@ -321,8 +322,7 @@ describe('PayPal refunds', () => {
     const captureId = [...env.paypal.captures.values()].find((c) => c.supplementary_data.related_ids.order_id === given.paypalOrderId)!.id;
     return { ...given, captureId };
   }
-  const refundsOf = (captureId: string) =>
-    [...env.paypal.refunds.values()].filter((r) => r.links.some((l) => l.rel === 'up' && l.href.endsWith(`/captures/${captureId}`)));
+  const refundsOf = (captureId: string) => [...env.paypal.refunds.values()].filter((r) => r.links.some((l) => l.rel === 'up' && l.href.endsWith(`/captures/${captureId}`)));
 
   it('when an admin refunds a paid order, then PayPal refunds the capture and the order is REFUNDED', async () => {
     const { orderId, captureId } = await givenPaidPayPalOrder();
@@ -360,7 +360,10 @@ describe('PayPal refunds', () => {
   it('when an admin cancels a paid PayPal order, then the reactor refunds the capture and the order ends REFUNDED', async () => {
     const { orderId, captureId } = await givenPaidPayPalOrder();
     expect((await env.app.request.post(`/orders/${orderId}/cancel`).set(bearer(admin.token)).send({})).status).toBe(200);
-    await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+    await eventually(
+      () => statusOf(orderId),
+      (s) => s === 'REFUNDED',
+    );
     expect(refundsOf(captureId)).toHaveLength(1);
   });
 
@@ -371,7 +374,10 @@ describe('PayPal refunds', () => {
     const res = await env.app.request.post(`/orders/${orderId}/refund`).set(bearer(admin.token)).send({});
     expect(res.status).toBe(502);
     expect(res.body.error.code).toBe('PAYMENT_PROVIDER_TIMEOUT');
-    await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+    await eventually(
+      () => statusOf(orderId),
+      (s) => s === 'REFUNDED',
+    );
     expect(refundsOf(captureId)).toHaveLength(1);
   });
 });

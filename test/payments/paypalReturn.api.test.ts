@@ -164,7 +164,8 @@ describe('the rate limit', () => {
     try {
       const lookups = () => limited.paypal.requestsTo('GET', /^\/v2\/checkout\/orders\//).length;
       const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await limited.app.request.get('/payments/paypal/cancel').query({ token: 'UNKNOWN0TOKEN00' }).set('Accept', 'application/json')).status);
+      for (let i = 0; i < 3; i++)
+        statuses.push((await limited.app.request.get('/payments/paypal/cancel').query({ token: 'UNKNOWN0TOKEN00' }).set('Accept', 'application/json')).status);
       expect(statuses).toEqual([404, 404, 429]);
       expect(lookups()).toBe(2);
     } finally {

@@ -12,7 +12,15 @@ describe('amounts sent to providers', () => {
 
   beforeAll(async () => {
     [stripe, paypal] = await Promise.all([FakeStripe.start(), FakePayPal.start()]);
-    stripeProvider = new StripeProvider({ secretKey: stripe.secretKey, webhookSecret: undefined, host: '127.0.0.1', port: stripe.port, protocol: 'http', timeoutMs: 2000, maxNetworkRetries: 0 });
+    stripeProvider = new StripeProvider({
+      secretKey: stripe.secretKey,
+      webhookSecret: undefined,
+      host: '127.0.0.1',
+      port: stripe.port,
+      protocol: 'http',
+      timeoutMs: 2000,
+      maxNetworkRetries: 0,
+    });
     paypalProvider = new PayPalProvider({
       clientId: paypal.clientId,
       clientSecret: paypal.clientSecret,

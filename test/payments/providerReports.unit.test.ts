@@ -13,7 +13,7 @@ describe('provider reports as order commands', () => {
     });
   });
 
-  it('when a payment failed or was cancelled, then a payment failure with the provider\'s reason', () => {
+  it("when a payment failed or was cancelled, then a payment failure with the provider's reason", () => {
     for (const kind of ['failed', 'cancelled'] as const) {
       const report: ProviderReport = { provider: 'PAYPAL', via: 'webhook', eventId: 'WH-1', orderId, kind, reference: 'PP-1', reason: 'declined' };
       expect(commandForReport(report, now)).toEqual({ type: 'RecordPaymentFailure', data: { provider: 'PAYPAL', providerReference: 'PP-1', reason: 'declined', now } });
@@ -26,7 +26,17 @@ describe('provider reports as order commands', () => {
   });
 
   it('when a refund is reported, then RecordRefund carries the refund id, the payment given back and the total refunded so far', () => {
-    const report: ProviderReport = { provider: 'STRIPE', via: 'webhook', eventId: 'evt_2', orderId, kind: 'refunded', reference: 'pi_1', amount: 1999, currency: 'USD', refundId: 're_1' };
+    const report: ProviderReport = {
+      provider: 'STRIPE',
+      via: 'webhook',
+      eventId: 'evt_2',
+      orderId,
+      kind: 'refunded',
+      reference: 'pi_1',
+      amount: 1999,
+      currency: 'USD',
+      refundId: 're_1',
+    };
     expect(commandForReport(report, now)).toEqual({
       type: 'RecordRefund',
       data: { provider: 'STRIPE', providerReference: 're_1', paymentReference: 'pi_1', amount: 1999, currency: 'USD', now },

@@ -17,7 +17,13 @@ describe('amounts', () => {
     expect(fromDecimalAmount(decimal, currency)).toBe(minor);
   });
 
-  it.each([['34.999', 'USD'], ['1.5', 'JPY'], ['-1.00', 'USD'], ['abc', 'USD'], ['1e3', 'USD']])('when "%s" %s is read, then it is not an amount', (value, currency) => {
+  it.each([
+    ['34.999', 'USD'],
+    ['1.5', 'JPY'],
+    ['-1.00', 'USD'],
+    ['abc', 'USD'],
+    ['1e3', 'USD'],
+  ])('when "%s" %s is read, then it is not an amount', (value, currency) => {
     expect(fromDecimalAmount(value, currency)).toBeUndefined();
   });
 

@@ -83,9 +83,17 @@ describe('refund reactor', () => {
     const { orderId, intentId, requestId } = await givenRefundRequested();
     startReactor();
 
-    await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+    await eventually(
+      () => statusOf(orderId),
+      (s) => s === 'REFUNDED',
+    );
     expect(refundsOf(intentId)).toHaveLength(1);
-    expect(stripe.requestsTo('POST', /^\/v1\/refunds$/).filter((r) => r.form.payment_intent === intentId).map((r) => r.idempotencyKey)).toEqual([requestId]);
+    expect(
+      stripe
+        .requestsTo('POST', /^\/v1\/refunds$/)
+        .filter((r) => r.form.payment_intent === intentId)
+        .map((r) => r.idempotencyKey),
+    ).toEqual([requestId]);
     const requestPosition = (await ledger.store.readStream(orderStreamId(orderId))).find((e) => e.id === requestId)!.position;
     expect(BigInt((await eventually(checkpoint, (p) => p !== undefined && BigInt(p) >= requestPosition))!)).toBeGreaterThanOrEqual(requestPosition);
   });
@@ -93,7 +101,10 @@ describe('refund reactor', () => {
   it('when the reactor restarts, then it resumes from its checkpoint and calls Stripe for nothing it already handled', async () => {
     const { orderId } = await givenRefundRequested();
     const first = startReactor();
-    await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+    await eventually(
+      () => statusOf(orderId),
+      (s) => s === 'REFUNDED',
+    );
     const head = await ledger.store.headPosition();
     await eventually(checkpoint, (p) => p !== undefined && BigInt(p) >= head);
     await first.stop();
@@ -110,14 +121,23 @@ describe('refund reactor', () => {
     stripe.failNext({ method: 'POST', path: /^\/v1\/refunds$/ }, 'answer-lost', 1);
     stripe.failNext({ method: 'POST', path: /^\/v1\/refunds$/ }, 'hang', 1);
     const doomed = startReactor();
-    await eventually(async () => refundsOf(intentId).length, (n) => n === 1);
+    await eventually(
+      async () => refundsOf(intentId).length,
+      (n) => n === 1,
+    );
     await doomed.stop(); // the crash: nothing recorded, checkpoint not moved past the request
     expect(await statusOf(orderId)).not.toBe('REFUNDED');
 
     startReactor();
-    await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+    await eventually(
+      () => statusOf(orderId),
+      (s) => s === 'REFUNDED',
+    );
     expect(refundsOf(intentId)).toHaveLength(1);
-    const keys = stripe.requestsTo('POST', /^\/v1\/refunds$/).filter((r) => r.form.payment_intent === intentId).map((r) => r.idempotencyKey);
+    const keys = stripe
+      .requestsTo('POST', /^\/v1\/refunds$/)
+      .filter((r) => r.form.payment_intent === intentId)
+      .map((r) => r.idempotencyKey);
     expect(new Set(keys)).toEqual(new Set([requestId]));
   });
 
@@ -125,7 +145,11 @@ describe('refund reactor', () => {
     const a = startReactor();
     const b = startReactor();
     const orders = await Promise.all([givenRefundRequested(), givenRefundRequested(), givenRefundRequested()]);
-    for (const { orderId } of orders) await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+    for (const { orderId } of orders)
+      await eventually(
+        () => statusOf(orderId),
+        (s) => s === 'REFUNDED',
+      );
     for (const { intentId } of orders) expect(refundsOf(intentId)).toHaveLength(1);
     expect([a.state, b.state].sort()).toEqual(['running', 'standby']);
   });
@@ -140,7 +164,10 @@ describe('refund reactor', () => {
     startReactor();
     await eventually(checkpoint, (p) => p !== undefined);
     const next = await givenRefundRequested();
-    await eventually(() => statusOf(next.orderId), (s) => s === 'REFUNDED');
+    await eventually(
+      () => statusOf(next.orderId),
+      (s) => s === 'REFUNDED',
+    );
     expect(await statusOf(refused.orderId)).toBe('PAID');
     expect(refundsOf(refused.intentId)).toHaveLength(0);
   });

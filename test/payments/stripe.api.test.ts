@@ -1,14 +1,6 @@
 import Stripe from 'stripe';
 import { bearer, givenAdmin, givenProduct, givenUser, type TestUser } from '../support/apiHarness';
-import {
-  eventTypes,
-  eventually,
-  orderState,
-  placeOrder,
-  sendStripeWebhook,
-  startPaymentsApp,
-  type PaymentsApp,
-} from '../support/paymentsHarness';
+import { eventTypes, eventually, orderState, placeOrder, sendStripeWebhook, startPaymentsApp, type PaymentsApp } from '../support/paymentsHarness';
 
 let env: PaymentsApp;
 let alice: TestUser;
@@ -65,7 +57,10 @@ describe('POST /orders with STRIPE', () => {
       details: { paymentMethod: 'STRIPE', currency: 'USD', minimumAmount: 50, totalAmount: 0 },
     });
     expect(env.stripe.intents.size).toBe(intentsBefore);
-    const paypal = await env.app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: free.id, quantity: 1 }], paymentMethod: 'PAYPAL' });
+    const paypal = await env.app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .send({ items: [{ productId: free.id, quantity: 1 }], paymentMethod: 'PAYPAL' });
     expect(paypal.body.error).toMatchObject({ code: 'ORDER_AMOUNT_BELOW_MINIMUM', details: { minimumAmount: 1 } });
     // Offline payment of a free order is fine, with the same key.
     const manual = await env.app.request
@@ -152,8 +147,18 @@ describe('POST /payments/webhook/stripe', () => {
 
   it.each([
     ['payment_intent.succeeded without currency', 'payment_intent.succeeded', (intent: Record<string, unknown>) => ({ ...intent, currency: undefined }), /currency/],
-    ['payment_intent.succeeded with a fractional amount', 'payment_intent.succeeded', (intent: Record<string, unknown>) => ({ ...intent, amount_received: 12.5 }), /amount_received/],
-    ['payment_intent.payment_failed with metadata that is no object', 'payment_intent.payment_failed', (intent: Record<string, unknown>) => ({ ...intent, metadata: 'x' }), /metadata/],
+    [
+      'payment_intent.succeeded with a fractional amount',
+      'payment_intent.succeeded',
+      (intent: Record<string, unknown>) => ({ ...intent, amount_received: 12.5 }),
+      /amount_received/,
+    ],
+    [
+      'payment_intent.payment_failed with metadata that is no object',
+      'payment_intent.payment_failed',
+      (intent: Record<string, unknown>) => ({ ...intent, metadata: 'x' }),
+      /metadata/,
+    ],
   ])('when a signed %s arrives, then 200 ignored with the reason and the order is unchanged (Stripe stops redelivering)', async (_label, type, mangle, reason) => {
     const { orderId, intentId } = await givenStripeOrder();
     env.stripe.pay(intentId);
@@ -283,7 +288,10 @@ describe('POST /payments/webhook/stripe', () => {
       await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
 
       expect(await statusOf(orderId)).toBe('CANCELLED');
-      await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+      await eventually(
+        () => statusOf(orderId),
+        (s) => s === 'REFUNDED',
+      );
       expect([...env.stripe.refunds.values()].filter((r) => r.payment_intent === intentId)).toHaveLength(1);
       // Stripe's charge.refunded confirms it again: nothing changes.
       const confirm = await sendStripeWebhook(env.app, env.stripe.chargeRefundedEvent(intentId));
@@ -389,7 +397,10 @@ describe('Stripe: giving back a payment of the wrong amount', () => {
     env.stripe.pay(intentId, 2400);
     await sendStripeWebhook(env.app, env.stripe.intentEvent('payment_intent.succeeded', intentId));
 
-    await eventually(() => eventTypes(env.app, orderId), (types) => types.includes('StrayPaymentRefunded'));
+    await eventually(
+      () => eventTypes(env.app, orderId),
+      (types) => types.includes('StrayPaymentRefunded'),
+    );
     expect(await eventTypes(env.app, orderId)).toEqual(['OrderPlaced', 'PaymentInitiated', 'PaymentFailed', 'RefundRequested', 'StrayPaymentRefunded']);
     expect(await readModelOrder(orderId)).toMatchObject({ status: 'PAYMENT_FAILED', paymentStatus: 'FAILED', strayRefunds: { pending: 0, completed: 1 } });
     const history = await env.app.request.get(`/orders/${orderId}/history`).set(bearer(alice.token));
@@ -463,7 +474,10 @@ describe('Stripe refunds', () => {
     const res = await env.app.request.post(`/orders/${orderId}/cancel`).set(bearer(admin.token)).send({ reason: 'out of stock' });
     expect(res.status).toBe(200);
 
-    await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+    await eventually(
+      () => statusOf(orderId),
+      (s) => s === 'REFUNDED',
+    );
     expect([...env.stripe.refunds.values()].filter((r) => r.payment_intent === intentId)).toHaveLength(1);
   });
 
@@ -498,7 +512,10 @@ describe('Stripe refunds', () => {
 
     expect(res.status).toBe(502);
     expect(res.body.error.message).toMatch(/will be retried automatically/);
-    await eventually(() => statusOf(orderId), (s) => s === 'REFUNDED');
+    await eventually(
+      () => statusOf(orderId),
+      (s) => s === 'REFUNDED',
+    );
     expect([...env.stripe.refunds.values()].filter((r) => r.payment_intent === intentId)).toHaveLength(1);
   });
 

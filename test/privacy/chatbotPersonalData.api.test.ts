@@ -19,7 +19,10 @@ const serverWritten = (request: RecordedRequest): string => JSON.stringify(reque
 
 async function placeWithAddress(user: TestUser): Promise<string> {
   const product = await givenProduct(app);
-  const res = await app.request.post('/orders').set(bearer(user.token)).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
+  const res = await app.request
+    .post('/orders')
+    .set(bearer(user.token))
+    .send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
   return res.body.data.order.id as string;
 }
 
@@ -38,7 +41,14 @@ describe('chatbot and shipping addresses', () => {
     const admin = await givenAdmin(app);
     fake.script(toolCall('get_order', { order_id: orderId }));
     fake.respondWith(() => text('I cannot find that order in your account.'));
-    expect((await app.request.post('/chatbot').set(bearer(admin.token)).send({ message: `Where does order ${orderId} ship to?` })).status).toBe(200);
+    expect(
+      (
+        await app.request
+          .post('/chatbot')
+          .set(bearer(admin.token))
+          .send({ message: `Where does order ${orderId} ship to?` })
+      ).status,
+    ).toBe(200);
     expect(fake.requests.length).toBeGreaterThan(1);
     for (const request of fake.requests) expect(serverWritten(request)).not.toMatch(/Orbit Road|Katherine/);
   });

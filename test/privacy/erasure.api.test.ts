@@ -97,7 +97,10 @@ async function redisDump(): Promise<string> {
   return parts.join('\n');
 }
 
-const outboxText = (): string => readdirSync(outbox).map((f) => readFileSync(path.join(outbox, f), 'latin1')).join('\n');
+const outboxText = (): string =>
+  readdirSync(outbox)
+    .map((f) => readFileSync(path.join(outbox, f), 'latin1'))
+    .join('\n');
 
 describe('personal data and erasure', () => {
   let withAddress: string;
@@ -118,7 +121,10 @@ describe('personal data and erasure', () => {
     withAddress = placed.body.data.order.id;
     expect(placed.body.data.order).toMatchObject({ personalData: 'PRESENT', shippingAddress: { ...address, country: 'GB' }, contactEmail });
 
-    const second = await app.request.post('/orders').set(bearer(alice.token)).send({ items: [{ productId: product.id, quantity: 2 }], paymentMethod: 'MANUAL' });
+    const second = await app.request
+      .post('/orders')
+      .set(bearer(alice.token))
+      .send({ items: [{ productId: product.id, quantity: 2 }], paymentMethod: 'MANUAL' });
     withDefault = second.body.data.order.id;
     expect(second.body.data.order.shippingAddress).toMatchObject({ line1: profileAddress.line1 });
 
@@ -136,7 +142,11 @@ describe('personal data and erasure', () => {
   });
 
   it('when the order-placed email is written, then it goes to the contact email and shows the address', async () => {
-    const text = await eventually(async () => outboxText(), (t) => t.includes(address.line1), 15_000);
+    const text = await eventually(
+      async () => outboxText(),
+      (t) => t.includes(address.line1),
+      15_000,
+    );
     expect(text).toContain(contactEmail);
   });
 

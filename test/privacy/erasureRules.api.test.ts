@@ -18,7 +18,10 @@ const address = { name: 'Alan Turing', line1: '2 Bletchley Park', city: 'Milton 
 
 async function placeWithAddress(user: TestUser): Promise<string> {
   const product = await givenProduct(app);
-  const res = await app.request.post('/orders').set(bearer(user.token)).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
+  const res = await app.request
+    .post('/orders')
+    .set(bearer(user.token))
+    .send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
   expect(res.status).toBe(201);
   return res.body.data.order.id as string;
 }
@@ -30,7 +33,10 @@ describe('shipping address on POST /orders', () => {
     const hal = await givenUser(app);
     const product = await givenProduct(app);
     const send = (shippingAddress: object) =>
-      app.request.post('/orders').set(bearer(hal.token)).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress });
+      app.request
+        .post('/orders')
+        .set(bearer(hal.token))
+        .send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress });
     const badCountry = await send({ ...address, country: 'XX' });
     expect(badCountry.status).toBe(400);
     expect(JSON.stringify(badCountry.body)).toMatch(/country must be an ISO 3166-1 alpha-2 code/);

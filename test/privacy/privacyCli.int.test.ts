@@ -21,7 +21,10 @@ describe('order-ledger privacy', () => {
   it('when the master key is rotated, then every data key is rewrapped, the events are untouched and orders still open with the new key alone', async () => {
     const carol = await givenUser(app);
     const product = await givenProduct(app);
-    const placed = await app.request.post('/orders').set(bearer(carol.token)).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
+    const placed = await app.request
+      .post('/orders')
+      .set(bearer(carol.token))
+      .send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
     expect(placed.status).toBe(201);
     const knex = app.runtime.deps.knex;
     const eventsBefore = (await knex.raw('select t::text as row from events t order by position')) as { rows: unknown[] };
@@ -51,12 +54,16 @@ describe('order-ledger privacy', () => {
   it('when a customer is erased by email from the command line, then their orders read as erased', async () => {
     const dave = await givenUser(app);
     const product = await givenProduct(app);
-    const placed = await app.request.post('/orders').set(bearer(dave.token)).send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
+    const placed = await app.request
+      .post('/orders')
+      .set(bearer(dave.token))
+      .send({ items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'MANUAL', shippingAddress: address });
     const erased = await runCli(['privacy', 'erase', dave.email.toUpperCase(), '--json'], { ENV_FILE: 'none', DATABASE_URL: app.db.url, PII_MASTER_KEY: oldKey });
     expect(erased.stderr).toBe('');
     expect(JSON.parse(erased.stdout)).toMatchObject({ userId: dave.id, cancelledOrderIds: [placed.body.data.order.id], erasedOrderIds: [placed.body.data.order.id] });
     const row = await eventually(
-      async () => (await app.runtime.deps.knex('orders').where('id', placed.body.data.order.id).first()) as { personal_data: string | null; personal_data_erased: boolean; status: string },
+      async () =>
+        (await app.runtime.deps.knex('orders').where('id', placed.body.data.order.id).first()) as { personal_data: string | null; personal_data_erased: boolean; status: string },
       (r) => r.personal_data_erased,
     );
     expect(row).toMatchObject({ personal_data: null, status: 'CANCELLED' });

@@ -10,7 +10,15 @@ function legacyRefund(orderId: string, version: 1 | 2, fields: { providerReferen
   return {
     id: randomUUID(),
     type: 'RefundRequested',
-    data: { orderId, provider: 'STRIPE', ...(fields.providerReference ? { providerReference: fields.providerReference } : {}), amount: fields.amount, currency: 'USD', reason: fields.reason, requestedAt: '2026-01-02T00:00:00.000Z' },
+    data: {
+      orderId,
+      provider: 'STRIPE',
+      ...(fields.providerReference ? { providerReference: fields.providerReference } : {}),
+      amount: fields.amount,
+      currency: 'USD',
+      reason: fields.reason,
+      requestedAt: '2026-01-02T00:00:00.000Z',
+    },
     metadata: { schemaVersion: version },
   };
 }
@@ -23,7 +31,12 @@ describe('refund scope of requests stored before the stray flag', () => {
   it('when a v2 request gave back a wrong-amount payment, then the fold and the orders read model both call it stray money', async () => {
     const store = new InMemoryEventStore();
     const order = anOrder({ paymentMethod: 'STRIPE' });
-    await given(store, order.orderId, [orderPlaced(order), paymentInitiated(order, 'pi_1'), paymentFailed(order, 'amount mismatch', 'pi_1')], legacyRefund(order.orderId, 2, { providerReference: 'pi_1', amount: 100, reason: 'amount mismatch' }));
+    await given(
+      store,
+      order.orderId,
+      [orderPlaced(order), paymentInitiated(order, 'pi_1'), paymentFailed(order, 'amount mismatch', 'pi_1')],
+      legacyRefund(order.orderId, 2, { providerReference: 'pi_1', amount: 100, reason: 'amount mismatch' }),
+    );
 
     const folded = await loadOrder(store, order.orderId);
     expect(folded.events.at(-1)?.event).toMatchObject({ type: 'RefundRequested', data: { stray: true } });

@@ -136,7 +136,11 @@ describe('read-your-writes', () => {
   });
 
   it('when a command returns a position, then waiting for it resolves once the projector reaches it, and times out when it does not', async () => {
-    const waiter = new ProjectionWaiter(ledger.db.knex, ledger.db.url, readModelProjections.map((p) => p.name));
+    const waiter = new ProjectionWaiter(
+      ledger.db.knex,
+      ledger.db.url,
+      readModelProjections.map((p) => p.name),
+    );
     await waiter.start();
     try {
       const orderId = await seedOrder(ledger);

@@ -85,7 +85,16 @@ function startNotifier(batchSize: number, loseJobsOfBatch?: number): RunningNoti
       await queue.enqueue(jobs);
     },
   };
-  const notifier = new Notifier({ store: web.runtime.deps.store, knex: web.runtime.deps.knex, logger, connectionString: config.DATABASE_URL, publisher, emails, batchSize, lockRetryMs: 100 });
+  const notifier = new Notifier({
+    store: web.runtime.deps.store,
+    knex: web.runtime.deps.knex,
+    logger,
+    connectionString: config.DATABASE_URL,
+    publisher,
+    emails,
+    batchSize,
+    lockRetryMs: 100,
+  });
   notifier.start();
   return {
     notifier,

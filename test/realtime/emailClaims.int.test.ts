@@ -39,7 +39,13 @@ describe('email send claims', () => {
     return { orderId: command.data.orderId, eventId: placed!.id };
   }
 
-  const deps = () => ({ knex: ledger.db.knex, store: ledger.store, mailer, logger: silentLogger, dataKeys: new PostgresDataKeyStore(ledger.db.knex, new LocalKeyWrapper(randomBytes(32))) });
+  const deps = () => ({
+    knex: ledger.db.knex,
+    store: ledger.store,
+    mailer,
+    logger: silentLogger,
+    dataKeys: new PostgresDataKeyStore(ledger.db.knex, new LocalKeyWrapper(randomBytes(32))),
+  });
   const sentFor = (eventId: string) => smtp.messages.filter((m) => m.eventId === eventId).length;
 
   it('when a worker died after claiming and the lease has run out, then the next delivery sends the email once', async () => {
@@ -99,7 +105,8 @@ describe('email send claims', () => {
     const { orderId, eventId } = await placedEvent();
     expect((await processEmailJob(deps(), { eventId, orderId, kind: 'order-placed' })).status).toBe('sent');
     // What the row looks like when the process died right after the SMTP server's 250.
-    await ledger.db.knex('email_sends')
+    await ledger.db
+      .knex('email_sends')
       .where({ event_id: eventId })
       .update({ sent_at: null, message_id: null, claimed_at: ledger.db.knex.raw(`now() - interval '${CLAIM_LEASE_SECONDS + 5} seconds'`) });
     expect((await processEmailJob(deps(), { eventId, orderId, kind: 'order-placed' })).status).toBe('sent');

@@ -134,9 +134,7 @@ describe('pushes across instances', () => {
     await sleep(QUIET_MS);
 
     for (const events of [eventsA, eventsB]) {
-      expect(events.filter((e) => e.event === 'announcement')).toEqual([
-        { event: 'announcement', payload: { message, at: (res.body as { data: { at: string } }).data.at } },
-      ]);
+      expect(events.filter((e) => e.event === 'announcement')).toEqual([{ event: 'announcement', payload: { message, at: (res.body as { data: { at: string } }).data.at } }]);
     }
   });
 

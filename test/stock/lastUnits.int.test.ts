@@ -63,7 +63,10 @@ describe.each(['postgres', 'esdb'] as const)(`${BUYERS} buyers of the last ${UNI
       }
     }
     expect(stock.events.filter((e) => e.event.type === 'StockReserved')).toHaveLength(UNITS);
-    const placedIds = answers.filter((r) => r.status === 201).map((r) => r.body.data.order.id as string).sort();
+    const placedIds = answers
+      .filter((r) => r.status === 201)
+      .map((r) => r.body.data.order.id as string)
+      .sort();
     const reservedFor = stock.events.flatMap((e) => (e.event.type === 'StockReserved' ? [e.event.data.orderId] : [])).sort();
     expect(reservedFor).toEqual(placedIds);
 

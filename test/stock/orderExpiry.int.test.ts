@@ -44,7 +44,10 @@ async function trackedProduct(quantity: number): Promise<string> {
 }
 
 async function place(productId: string, paymentMethod: 'STRIPE' | 'MANUAL', quantity = 2): Promise<{ orderId: string; placedAt: number; intentId?: string }> {
-  const res = await app().request.post('/orders').set(bearer(user.token)).send({ items: [{ productId, quantity }], paymentMethod });
+  const res = await app()
+    .request.post('/orders')
+    .set(bearer(user.token))
+    .send({ items: [{ productId, quantity }], paymentMethod });
   expect(res.status).toBe(201);
   const orderId = res.body.data.order.id as string;
   const [placed] = await app().runtime.deps.store.readStream(`order-${orderId}`);
@@ -54,8 +57,7 @@ async function place(productId: string, paymentMethod: 'STRIPE' | 'MANUAL', quan
   return { orderId, placedAt: Date.parse(placed!.data.placedAt as string), ...(intentId ? { intentId } : {}) };
 }
 
-const stockTypes = async (productId: string): Promise<string[]> =>
-  (await app().runtime.deps.store.readStream(`stock-${productId}`)).map((e) => e.type);
+const stockTypes = async (productId: string): Promise<string[]> => (await app().runtime.deps.store.readStream(`stock-${productId}`)).map((e) => e.type);
 
 describe('unpaid orders expire after ORDER_PAYMENT_TTL', () => {
   it('given a Stripe order with reserved stock, when its window closes, then the PaymentIntent is cancelled, the order cancelled and the stock released, once', async () => {
@@ -101,7 +103,10 @@ describe('unpaid orders expire after ORDER_PAYMENT_TTL', () => {
     // The report then pays it: the reservation is committed and the order leaves the list.
     expect((await sendStripeWebhook(app(), payments.stripe.intentEvent('payment_intent.succeeded', intentId!))).status).toBe(200);
     expect(await stockTypes(product)).toEqual(['StockTrackingStarted', 'StockReceived', 'StockReserved', 'StockCommitted']);
-    await eventually(() => knex()('order_payment_deadlines').where({ order_id: orderId }).first(), (row) => row === undefined);
+    await eventually(
+      () => knex()('order_payment_deadlines').where({ order_id: orderId }).first(),
+      (row) => row === undefined,
+    );
   });
 
   it('given a MANUAL order, when its window closes, then it expires and releases its stock without any provider', async () => {

@@ -24,9 +24,7 @@ const expire = (now: string) => ({ type: 'ExpireOrder' as const, data: { ttlMs: 
 
 describe('order expiry (decider)', () => {
   it('given an order awaiting payment, when its window has closed, then it is cancelled as expired', () => {
-    expect(decide(expire(at(TTL)), given(placed))).toEqual([
-      { type: 'OrderCancelled', data: { orderId, from: 'PENDING', reason: PAYMENT_WINDOW_EXPIRED, cancelledAt: at(TTL) } },
-    ]);
+    expect(decide(expire(at(TTL)), given(placed))).toEqual([{ type: 'OrderCancelled', data: { orderId, from: 'PENDING', reason: PAYMENT_WINDOW_EXPIRED, cancelledAt: at(TTL) } }]);
   });
 
   it('given a failed payment, when the window closes, then it expires from PAYMENT_FAILED', () => {

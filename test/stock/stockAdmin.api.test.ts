@@ -38,10 +38,7 @@ describe('stock administration', () => {
     expect(received.status).toBe(200);
     expect(received.body.data).toMatchObject({ productId: product.id, onHand: 12, reserved: 0, available: 12 });
 
-    const adjusted = await app.request
-      .post(`/products/${product.id}/stock/adjust`)
-      .set(bearer(admin.token))
-      .send({ delta: -2, reason: 'two broken in the warehouse' });
+    const adjusted = await app.request.post(`/products/${product.id}/stock/adjust`).set(bearer(admin.token)).send({ delta: -2, reason: 'two broken in the warehouse' });
     expect(adjusted.status).toBe(200);
     expect(adjusted.body.data).toMatchObject({ onHand: 10, reserved: 0, available: 10 });
 

@@ -28,8 +28,7 @@ async function stockOf(productId: string, position?: string): Promise<{ onHand: 
   return { onHand, reserved, available };
 }
 
-const stockTypes = async (productId: string): Promise<string[]> =>
-  (await app.runtime.deps.store.readStream(`stock-${productId}`)).map((e) => e.type);
+const stockTypes = async (productId: string): Promise<string[]> => (await app.runtime.deps.store.readStream(`stock-${productId}`)).map((e) => e.type);
 
 async function place(items: { productId: string; quantity: number }[]) {
   return app.request.post('/orders').set(bearer(user.token)).send({ items, paymentMethod: 'MANUAL' });

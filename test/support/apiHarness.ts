@@ -100,11 +100,7 @@ export function uniqueEmail(label = 'user'): string {
 export async function givenUser(app: TestApp, overrides: Partial<{ email: string; password: string; role: Role }> = {}): Promise<TestUser> {
   const password = overrides.password ?? `pw-${randomUUID()}`;
   const role = overrides.role ?? 'user';
-  const created = await createUser(
-    app.runtime.deps.knex,
-    { email: overrides.email ?? uniqueEmail(role), password, role },
-    { bcryptRounds: app.runtime.config.BCRYPT_ROUNDS },
-  );
+  const created = await createUser(app.runtime.deps.knex, { email: overrides.email ?? uniqueEmail(role), password, role }, { bcryptRounds: app.runtime.config.BCRYPT_ROUNDS });
   const { token } = app.runtime.deps.tokens.sign(created);
   return { ...created, password, token };
 }

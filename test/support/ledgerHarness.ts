@@ -51,7 +51,10 @@ export async function waitUntilProjected(ledger: Ledger, timeoutMs = 15_000): Pr
   const head = BigInt(row?.head ?? '0');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const reached = await projectedPosition(ledger.db.knex, readModelProjections.map((p) => p.name));
+    const reached = await projectedPosition(
+      ledger.db.knex,
+      readModelProjections.map((p) => p.name),
+    );
     if (reached >= head) return;
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -19,7 +19,15 @@ export function orderPlaced(order: OrderFacts): OrderEvent {
   const items = [item({ unitAmount: order.totalAmount, quantity: 1 })];
   return {
     type: 'OrderPlaced',
-    data: { orderId: order.orderId, userId: order.userId, items, totalAmount: order.totalAmount, currency: order.currency, paymentMethod: order.paymentMethod, placedAt: nextTime() },
+    data: {
+      orderId: order.orderId,
+      userId: order.userId,
+      items,
+      totalAmount: order.totalAmount,
+      currency: order.currency,
+      paymentMethod: order.paymentMethod,
+      placedAt: nextTime(),
+    },
   };
 }
 
@@ -55,10 +63,7 @@ export function statusChanged(order: OrderFacts, from: OrderStatus, to: Fulfilme
   return { type: 'OrderStatusChanged', data: { orderId: order.orderId, from, to, changedAt: nextTime() } };
 }
 
-export function refundRequested(
-  order: OrderFacts,
-  options: { providerReference?: string; amount?: number; stray?: boolean; reason?: string } = {},
-): OrderEvent {
+export function refundRequested(order: OrderFacts, options: { providerReference?: string; amount?: number; stray?: boolean; reason?: string } = {}): OrderEvent {
   return {
     type: 'RefundRequested',
     data: {
@@ -76,9 +81,5 @@ export function refundRequested(
 
 /** A paid order's events: placed, (initiated,) paid. */
 export function paidOrder(order: OrderFacts, providerReference?: string): OrderEvent[] {
-  return [
-    orderPlaced(order),
-    ...(providerReference ? [paymentInitiated(order, providerReference)] : []),
-    paymentSucceeded(order, providerReference),
-  ];
+  return [orderPlaced(order), ...(providerReference ? [paymentInitiated(order, providerReference)] : []), paymentSucceeded(order, providerReference)];
 }

@@ -22,21 +22,24 @@ export async function startPaymentsApp(overrides: Record<string, string> = {}, o
   const [stripe, paypal] = await Promise.all([FakeStripe.start(), FakePayPal.start()]);
   let app: TestApp;
   try {
-    app = await startTestApp({
-      ROLES: 'api,projector,worker',
-      STRIPE_SECRET_KEY: stripe.secretKey,
-      STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
-      STRIPE_API_HOST: '127.0.0.1',
-      STRIPE_API_PORT: String(stripe.port),
-      STRIPE_API_PROTOCOL: 'http',
-      PAYPAL_CLIENT_ID: paypal.clientId,
-      PAYPAL_CLIENT_SECRET: paypal.clientSecret,
-      PAYPAL_WEBHOOK_ID: paypal.webhookId,
-      PAYPAL_API_BASE: paypal.url,
-      HTTP_CLIENT_TIMEOUT_MS: '400',
-      PAYMENT_REFUND_RETRY_MS: '200',
-      ...overrides,
-    }, options);
+    app = await startTestApp(
+      {
+        ROLES: 'api,projector,worker',
+        STRIPE_SECRET_KEY: stripe.secretKey,
+        STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
+        STRIPE_API_HOST: '127.0.0.1',
+        STRIPE_API_PORT: String(stripe.port),
+        STRIPE_API_PROTOCOL: 'http',
+        PAYPAL_CLIENT_ID: paypal.clientId,
+        PAYPAL_CLIENT_SECRET: paypal.clientSecret,
+        PAYPAL_WEBHOOK_ID: paypal.webhookId,
+        PAYPAL_API_BASE: paypal.url,
+        HTTP_CLIENT_TIMEOUT_MS: '400',
+        PAYMENT_REFUND_RETRY_MS: '200',
+        ...overrides,
+      },
+      options,
+    );
   } catch (error) {
     await Promise.all([stripe.close(), paypal.close()]);
     throw error;
@@ -65,7 +68,12 @@ export interface PlacedPayment {
 }
 
 /** POST /orders for one product of `unitAmount` (minor units) in `currency`. */
-export async function placeOrder(app: TestApp, user: TestUser, method: Method, product: { unitAmount?: number; currency?: string; quantity?: number } = {}): Promise<PlacedPayment> {
+export async function placeOrder(
+  app: TestApp,
+  user: TestUser,
+  method: Method,
+  product: { unitAmount?: number; currency?: string; quantity?: number } = {},
+): Promise<PlacedPayment> {
   const created = await givenProduct(app, { unitAmount: product.unitAmount ?? 2500, currency: product.currency ?? 'USD' });
   const res = await app.request
     .post('/orders')

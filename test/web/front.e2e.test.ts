@@ -172,21 +172,29 @@ describe('web front in Chromium', () => {
 
     await card(orderId).waitFor();
     await textOf(card(orderId), '$25.00');
-    await column('Pending payment').getByRole('article', { name: `Order ${short}` }).waitFor();
+    await column('Pending payment')
+      .getByRole('article', { name: `Order ${short}` })
+      .waitFor();
     expect(loads.get(board)).toBe(1);
   });
 
   it('when the admin marks it paid, starts processing and ships it, then the customer page shows each status live', async () => {
     await card(orderId).getByRole('button', { name: 'Mark paid' }).click();
-    await column('Paid').getByRole('article', { name: `Order ${short}` }).waitFor();
+    await column('Paid')
+      .getByRole('article', { name: `Order ${short}` })
+      .waitFor();
     await textOf(customer.locator('#order-status'), 'PAID');
 
     await card(orderId).getByRole('button', { name: 'Start processing' }).click();
-    await column('Processing').getByRole('article', { name: `Order ${short}` }).waitFor();
+    await column('Processing')
+      .getByRole('article', { name: `Order ${short}` })
+      .waitFor();
     await textOf(customer.locator('#order-status'), 'PROCESSING');
 
     await card(orderId).getByRole('button', { name: 'Mark shipped' }).click();
-    await column('Shipped').getByRole('article', { name: `Order ${short}` }).waitFor();
+    await column('Shipped')
+      .getByRole('article', { name: `Order ${short}` })
+      .waitFor();
     await textOf(customer.locator('#order-status'), 'SHIPPED');
 
     // Only pushes write this list: each transition must have arrived over the socket. (The placement
@@ -227,7 +235,9 @@ describe('web front in Chromium', () => {
     await card(orderId).getByRole('button', { name: 'Mark delivered' }).click();
     const alert = board.getByRole('alert');
     await textOf(alert, `Conflict: order ${short} changed since this board showed it (you acted on revision 3); nothing was done. It is now DELIVERED at revision 4.`);
-    await column('Delivered').getByRole('article', { name: `Order ${short}` }).waitFor();
+    await column('Delivered')
+      .getByRole('article', { name: `Order ${short}` })
+      .waitFor();
     await textOf(card(orderId), 'rev 4');
     await checkPage(board, '5-admin-board-conflict');
     // Still cut off: the new order has not reached the board, and no socket got through.
@@ -238,7 +248,9 @@ describe('web front in Chromium', () => {
     restoreBoardNetwork();
     await textOf(connection(board), 'Updates: live');
     expect(boardConnections).toBe(connectionsBefore + 1);
-    await column('Pending payment').getByRole('article', { name: `Order ${lateId.slice(0, 8)}` }).waitFor();
+    await column('Pending payment')
+      .getByRole('article', { name: `Order ${lateId.slice(0, 8)}` })
+      .waitFor();
     expect(loads.get(board)).toBe(1);
   });
 

@@ -77,9 +77,17 @@ function Header({ current, at }: { current: Session | null; at: Route }) {
       {current && (
         <nav aria-label="Main">
           <ul>
-            {admin && <NavLink href={links.board} current={at.page === 'board'}>Order board</NavLink>}
-            <NavLink href={links.shop} current={at.page === 'shop'}>Shop</NavLink>
-            <NavLink href={links.orders} current={at.page === 'orders'}>{admin ? 'All orders' : 'My orders'}</NavLink>
+            {admin && (
+              <NavLink href={links.board} current={at.page === 'board'}>
+                Order board
+              </NavLink>
+            )}
+            <NavLink href={links.shop} current={at.page === 'shop'}>
+              Shop
+            </NavLink>
+            <NavLink href={links.orders} current={at.page === 'orders'}>
+              {admin ? 'All orders' : 'My orders'}
+            </NavLink>
             {admin && (
               <li>
                 <a href="/admin/queues/" onClick={(event) => void openQueueDashboard(event)}>

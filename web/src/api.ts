@@ -39,7 +39,11 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH', path: string, opt
     });
   } catch (error) {
     const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
-    throw new ApiError(0, timedOut ? 'TIMEOUT' : 'NETWORK', timedOut ? 'The server did not answer in time; try again.' : 'The server could not be reached; check the connection and try again.');
+    throw new ApiError(
+      0,
+      timedOut ? 'TIMEOUT' : 'NETWORK',
+      timedOut ? 'The server did not answer in time; try again.' : 'The server could not be reached; check the connection and try again.',
+    );
   }
   const text = await response.text();
   let parsed: unknown;

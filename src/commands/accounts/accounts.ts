@@ -78,9 +78,7 @@ export async function setRole(knex: Knex, email: string, role: Role): Promise<Ac
 
 /** Disabling also revokes every token, so enabling again does not bring old tokens back. */
 export async function setDisabled(knex: Knex, email: string, disabled: boolean): Promise<AccountSummary> {
-  const change = disabled
-    ? { disabled_at: knex.raw('coalesce(disabled_at, now())'), token_version: knex.raw('token_version + 1') }
-    : { disabled_at: null };
+  const change = disabled ? { disabled_at: knex.raw('coalesce(disabled_at, now())'), token_version: knex.raw('token_version + 1') } : { disabled_at: null };
   const [row] = (await byEmail(knex, email).update(change).returning(summaryColumns)) as SummaryRow[];
   if (!row) throw new UserNotFoundError(`with email ${email.trim()}`);
   return toSummary(row);

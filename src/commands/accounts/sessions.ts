@@ -18,7 +18,9 @@ export interface SessionDeps {
  */
 export async function signIn(
   deps: SessionDeps & { verifyCredentials(email: string, password: string): Promise<AuthUser> },
-  email: string, password: string): Promise<{ token: string; user: AuthUser }> {
+  email: string,
+  password: string,
+): Promise<{ token: string; user: AuthUser }> {
   const verified = await deps.verifyCredentials(email, password);
   const account = (await deps.auth.refresh([verified.id])).get(verified.id);
   if (!account) throw new InvalidCredentialsError();

@@ -63,11 +63,7 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Creates a user with a bcrypt hash of the password; the HTTP register route and `admin create` share it. */
-export async function createUser(
-  knex: Knex,
-  input: { email: string; password: string; role: Role },
-  options: UserStoreOptions,
-): Promise<UserDto> {
+export async function createUser(knex: Knex, input: { email: string; password: string; role: Role }, options: UserStoreOptions): Promise<UserDto> {
   const email = emailSchema.safeParse(input.email);
   if (!email.success) throw new ValidationError('email must be a valid email address', undefined, 'INVALID_EMAIL');
   const problem = passwordProblem(input.password, email.data);

@@ -1,12 +1,5 @@
 import type { Decider } from '../decider';
-import type {
-  FulfilmentStatus,
-  OrderEvent,
-  OrderItem,
-  OrderStatus,
-  PaymentMethod,
-  RefundLine,
-} from '../../events/orderEvents';
+import type { FulfilmentStatus, OrderEvent, OrderItem, OrderStatus, PaymentMethod, RefundLine } from '../../events/orderEvents';
 import { providerCanCharge } from '../../events/money';
 import { minimumCharge } from './chargeMinimums';
 import {
@@ -163,10 +156,7 @@ export function isAwaitingPayment(state: OrderState): boolean {
 export function refundIsStray(before: ExistingOrderState, data: { providerReference?: string | undefined; stray?: boolean | undefined }): boolean {
   if (data.stray !== undefined) return data.stray;
   const reference = data.providerReference;
-  return (
-    awaitingPayment.has(before.status) ||
-    (reference !== undefined && reference !== before.paidReference && (before.paidReference !== undefined || before.refundRequested))
-  );
+  return awaitingPayment.has(before.status) || (reference !== undefined && reference !== before.paidReference && (before.paidReference !== undefined || before.refundRequested));
 }
 const paidStatuses: ReadonlySet<OrderStatus> = new Set(['PAID', 'PROCESSING', 'SHIPPED', 'DELIVERED']);
 
@@ -193,9 +183,7 @@ function placeOrder(command: Extract<OrderCommand, { type: 'PlaceOrder' }>, stat
   if (paymentMethod !== 'MANUAL' && !providerCanCharge(paymentMethod, totalAmount, currency)) {
     throw new OrderAmountNotChargeableError(paymentMethod, currency, totalAmount);
   }
-  return [
-    { type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now, ...(personalData ? { personalData } : {}) } },
-  ];
+  return [{ type: 'OrderPlaced', data: { orderId, userId, items, totalAmount, currency, paymentMethod, placedAt: now, ...(personalData ? { personalData } : {}) } }];
 }
 
 function initiatePayment(command: Extract<OrderCommand, { type: 'InitiatePayment' }>, state: ExistingOrderState): OrderEvent[] {
@@ -540,7 +528,8 @@ function returnOf(state: ExistingOrderState, returnId: string): OrderReturn {
 function requestReturn(command: Extract<OrderCommand, { type: 'RequestReturn' }>, state: ExistingOrderState): OrderEvent[] {
   const { returnId, lines, reason, windowDays, now } = command.data;
   if (state.returns.some((r) => r.returnId === returnId)) return [];
-  if (state.status !== 'DELIVERED' || state.deliveredAt === undefined) throw new ReturnNotAllowedError(`order ${state.orderId} is ${state.status}; only a delivered order can be returned`);
+  if (state.status !== 'DELIVERED' || state.deliveredAt === undefined)
+    throw new ReturnNotAllowedError(`order ${state.orderId} is ${state.status}; only a delivered order can be returned`);
   const closesAt = Date.parse(state.deliveredAt) + windowDays * DAY_MS;
   if (Date.parse(now) > closesAt) throw new ReturnNotAllowedError(`the ${windowDays}-day return window closed at ${new Date(closesAt).toISOString()}`);
   if (lines.length === 0) throw new InvalidOrderError('A return needs at least one line');
@@ -582,7 +571,10 @@ function receiveReturn(command: Extract<OrderCommand, { type: 'ReceiveReturn' }>
     data: { orderId: state.orderId, returnId, lines: found.lines.map((l) => ({ ...l, damaged: damaged.includes(l.productId) })), receivedAt: now },
   };
   const lines: RefundLine[] = found.lines.map((l) => ({ ...l, amount: (state.items.find((i) => i.productId === l.productId)?.unitAmount ?? 0) * l.quantity }));
-  const amount = Math.min(lines.reduce((sum, l) => sum + l.amount, 0), state.paidAmount - committedRefunds(state));
+  const amount = Math.min(
+    lines.reduce((sum, l) => sum + l.amount, 0),
+    state.paidAmount - committedRefunds(state),
+  );
   if (amount < 1 || state.refundRequested || !paidStatuses.has(state.status)) return [received];
   return [
     received,

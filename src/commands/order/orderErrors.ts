@@ -10,11 +10,7 @@ export class InvalidTransitionError extends ConflictError {
     readonly to: OrderStatus,
     reason?: string,
   ) {
-    super(
-      'ORDER_INVALID_TRANSITION',
-      `${from} → ${to} is not allowed${reason ? `: ${reason}` : ''}; ${transitionHint(from, to)}`,
-      { from, to, next: nextCommands(from) },
-    );
+    super('ORDER_INVALID_TRANSITION', `${from} → ${to} is not allowed${reason ? `: ${reason}` : ''}; ${transitionHint(from, to)}`, { from, to, next: nextCommands(from) });
   }
 }
 
@@ -44,11 +40,12 @@ export class InvalidOrderError extends AppError {
 
 export class PartialRefundError extends ConflictError {
   constructor(paidAmount: number, paidCurrency: string, refundedAmount: number, refundedCurrency: string) {
-    super(
-      'REFUND_PARTIAL',
-      `A refund of ${refundedAmount} ${refundedCurrency} does not cover the ${paidAmount} ${paidCurrency} paid; partial refunds are not recorded`,
-      { paidAmount, paidCurrency, refundedAmount, refundedCurrency },
-    );
+    super('REFUND_PARTIAL', `A refund of ${refundedAmount} ${refundedCurrency} does not cover the ${paidAmount} ${paidCurrency} paid; partial refunds are not recorded`, {
+      paidAmount,
+      paidCurrency,
+      refundedAmount,
+      refundedCurrency,
+    });
   }
 }
 

@@ -85,7 +85,7 @@ export async function loadOrder(store: EventStore, orderId: string, options: Loa
   const streamId = orderStreamId(orderId);
   const events: StoredOrderEvent[] = [];
   const limit = options.maxCount ?? Number.POSITIVE_INFINITY;
-  for (let from = 0n; events.length < limit; ) {
+  for (let from = 0n; events.length < limit;) {
     const maxCount = Math.min(STREAM_PAGE, limit - events.length);
     const page = await store.readStream(streamId, { fromRevision: from, maxCount });
     let through = false;

@@ -35,7 +35,14 @@ const paid = ['PAID', 'PROCESSING', 'SHIPPED', 'DELIVERED'] as const satisfies r
  */
 export const orderTransitions: readonly OrderTransition[] = [
   ...awaitingPayment.map((from): OrderTransition => ({ command: 'MarkPaid', from, to: 'PAID', source: 'request', action: 'mark the order paid', when: 'MANUAL orders' })),
-  ...awaitingPayment.map((from): OrderTransition => ({ command: 'InitiatePayment', from, to: 'PENDING', source: 'request', action: 'pay online', when: 'STRIPE and PAYPAL orders' })),
+  ...awaitingPayment.map((from): OrderTransition => ({
+    command: 'InitiatePayment',
+    from,
+    to: 'PENDING',
+    source: 'request',
+    action: 'pay online',
+    when: 'STRIPE and PAYPAL orders',
+  })),
   ...awaitingPayment.map((from): OrderTransition => ({ command: 'CancelOrder', from, to: 'CANCELLED', source: 'request', action: 'cancel the order' })),
   ...awaitingPayment.map((from): OrderTransition => ({
     command: 'ExpireOrder',
@@ -61,7 +68,13 @@ export const orderTransitions: readonly OrderTransition[] = [
     action: 'the provider reports a wrong amount (given back)',
     when: 'any other amount',
   })),
-  ...awaitingPayment.map((from): OrderTransition => ({ command: 'RecordPaymentFailure', from, to: 'PAYMENT_FAILED', source: 'report', action: 'the provider reports a failed payment' })),
+  ...awaitingPayment.map((from): OrderTransition => ({
+    command: 'RecordPaymentFailure',
+    from,
+    to: 'PAYMENT_FAILED',
+    source: 'report',
+    action: 'the provider reports a failed payment',
+  })),
   { command: 'ChangeStatus', from: 'PAID', to: 'PROCESSING', source: 'request', action: 'start processing', when: 'no refund pending' },
   { command: 'ChangeStatus', from: 'PROCESSING', to: 'SHIPPED', source: 'request', action: 'mark the order shipped', when: 'no refund pending' },
   { command: 'ChangeStatus', from: 'SHIPPED', to: 'DELIVERED', source: 'request', action: 'mark the order delivered', when: 'no refund pending' },

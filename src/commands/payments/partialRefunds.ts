@@ -171,12 +171,7 @@ export async function driveRefundOf(
 }
 
 /** An admin tries a refused refund again: a new attempt with its own idempotency key. */
-export async function retryRefund(
-  deps: PaymentDeps,
-  orderId: string,
-  refundId: string,
-  options: CommandOptions,
-): Promise<{ result: HandleResult; refund: PartialRefundOutcome }> {
+export async function retryRefund(deps: PaymentDeps, orderId: string, refundId: string, options: CommandOptions): Promise<{ result: HandleResult; refund: PartialRefundOutcome }> {
   const requested = await handleOrderCommand(
     deps.store,
     orderId,

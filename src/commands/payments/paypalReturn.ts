@@ -59,8 +59,7 @@ export async function returnFromPayPal(deps: PaymentDeps, token: string, context
     return { orderId, outcome: 'declined', orderStatus: await statusOf(deps, orderId) };
   }
   const orderStatus = await statusOf(deps, orderId);
-  const outcome: PayPalReturnOutcome =
-    orderStatus === 'PAYMENT_FAILED' ? 'failed' : orderStatus === 'PENDING' || captureStatus === 'PENDING' ? 'pending' : 'paid';
+  const outcome: PayPalReturnOutcome = orderStatus === 'PAYMENT_FAILED' ? 'failed' : orderStatus === 'PENDING' || captureStatus === 'PENDING' ? 'pending' : 'paid';
   return { orderId, outcome, orderStatus };
 }
 

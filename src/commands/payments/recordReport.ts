@@ -24,12 +24,7 @@ function isRefusal(error: unknown): error is AppError {
 }
 
 /** Appends what a provider's report means for its order, idempotently; refusals by the order are logged and reported as ignored. */
-export async function recordReport(
-  deps: PaymentDeps,
-  report: ProviderReport,
-  context: EncodeContext,
-  options: { loaded?: OrderStream } = {},
-): Promise<ReportOutcome> {
+export async function recordReport(deps: PaymentDeps, report: ProviderReport, context: EncodeContext, options: { loaded?: OrderStream } = {}): Promise<ReportOutcome> {
   const { orderId } = report;
   const source = reportSource(report);
   try {

@@ -22,12 +22,7 @@ export interface RefundOutcome {
  * request gives back the order's own payment or a stray one is on the event (the fold resolved it
  * for events older than that flag).
  */
-async function refundRequest(
-  deps: PaymentDeps,
-  stream: OrderStream,
-  refundRequestId: string,
-  context: EncodeContext,
-): Promise<{ refund: RefundOutcome; result: HandleResult }> {
+async function refundRequest(deps: PaymentDeps, stream: OrderStream, refundRequestId: string, context: EncodeContext): Promise<{ refund: RefundOutcome; result: HandleResult }> {
   const { orderId, state } = stream;
   const request = stream.events.find((stored) => stored.id === refundRequestId)?.event;
   if (request?.type !== 'RefundRequested' || state.status === 'NONE') throw new OrderNotFoundError(orderId);
@@ -100,15 +95,29 @@ export async function refundOrder(
   if (state.refunds.length > 0 || state.refundedAmount > 0) {
     const rest = state.paidAmount - state.refundedAmount - state.refunds.filter((r) => r.status === 'requested').reduce((sum, r) => sum + r.amount, 0);
     if (state.status === 'REFUNDED' || rest <= 0) return { result: unchangedResult(stream), refund: { status: state.status === 'REFUNDED' ? 'already_refunded' : 'pending' } };
-    const { result, refund } = await requestPartialRefund(deps, orderId, { amount: rest, reason: reason ?? 'refund of the rest of the payment' }, { context, loaded: stream, ...expected });
+    const { result, refund } = await requestPartialRefund(
+      deps,
+      orderId,
+      { amount: rest, reason: reason ?? 'refund of the rest of the payment' },
+      { context, loaded: stream, ...expected },
+    );
     return {
       result,
-      refund: { status: refund.status, ...(refund.providerRefundId ? { refundId: refund.providerRefundId } : {}), ...(refund.failureReason ? { failureReason: refund.failureReason } : {}) },
+      refund: {
+        status: refund.status,
+        ...(refund.providerRefundId ? { refundId: refund.providerRefundId } : {}),
+        ...(refund.failureReason ? { failureReason: refund.failureReason } : {}),
+      },
     };
   }
   let requested = unchangedResult(stream);
   if (!(state.refundRequested && state.status !== 'REFUNDED')) {
-    requested = await handleOrderCommand(deps.store, orderId, { type: 'RequestRefund', data: { ...(reason ? { reason } : {}), now: nowOf(deps) } }, { context, loaded: stream, ...expected });
+    requested = await handleOrderCommand(
+      deps.store,
+      orderId,
+      { type: 'RequestRefund', data: { ...(reason ? { reason } : {}), now: nowOf(deps) } },
+      { context, loaded: stream, ...expected },
+    );
   }
   const own = [...requested.stream.events].reverse().find((stored) => stored.event.type === 'RefundRequested' && stored.event.data.stray === false);
   if (!own) throw new InvalidTransitionError(state.status, 'REFUNDED', 'nothing was paid');

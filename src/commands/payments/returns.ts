@@ -27,12 +27,7 @@ export async function requestReturn(
   options: ReturnCommandOptions,
 ): Promise<{ result: HandleResult; returnId: string }> {
   const returnId = randomUUID();
-  const result = await handleOrderCommand(
-    deps.store,
-    orderId,
-    { type: 'RequestReturn', data: { returnId, ...request, windowDays, now: nowOf(deps) } },
-    handleOptions(options),
-  );
+  const result = await handleOrderCommand(deps.store, orderId, { type: 'RequestReturn', data: { returnId, ...request, windowDays, now: nowOf(deps) } }, handleOptions(options));
   return { result, returnId };
 }
 
@@ -58,12 +53,7 @@ export async function receiveReturn(
   options: ReturnCommandOptions,
 ): Promise<{ result: HandleResult; refund: PartialRefundOutcome | undefined }> {
   const refundId = randomUUID();
-  const received = await handleOrderCommand(
-    deps.store,
-    orderId,
-    { type: 'ReceiveReturn', data: { returnId, damaged, refundId, now: nowOf(deps) } },
-    handleOptions(options),
-  );
+  const received = await handleOrderCommand(deps.store, orderId, { type: 'ReceiveReturn', data: { returnId, damaged, refundId, now: nowOf(deps) } }, handleOptions(options));
   if (received.unchanged) return { result: received, refund: undefined };
   return driveRefundOf(deps, received, refundId, options.context);
 }

@@ -2,7 +2,6 @@ import type { WebhookDelivery } from '../../infra/payments/paymentProvider';
 import type { PaymentDeps } from './paymentDeps';
 import { recordReport, type ReportOutcome } from './recordReport';
 
-
 /**
  * A webhook delivery to `POST /payments/webhook/:provider`: the named provider's adapter verifies
  * and translates it, the report is recorded. A verified event we can never use is answered as
@@ -14,7 +13,10 @@ export async function receiveWebhook(deps: PaymentDeps, providerName: string, de
   const outcome = await provider.receiveWebhook(delivery);
   if (outcome.kind === 'ignored') {
     if (outcome.malformed) {
-      deps.logger.error({ provider: providerName, eventId: outcome.eventId, eventType: outcome.eventType, problem: outcome.reason }, 'verified webhook event is malformed; ignored');
+      deps.logger.error(
+        { provider: providerName, eventId: outcome.eventId, eventType: outcome.eventType, problem: outcome.reason },
+        'verified webhook event is malformed; ignored',
+      );
     }
     return { outcome: 'ignored', reason: outcome.reason, ...(outcome.orderId ? { orderId: outcome.orderId } : {}) };
   }

@@ -29,11 +29,9 @@ export interface ErasureResult {
 
 export class ErasureWaitsForFulfilmentError extends ConflictError {
   constructor(orderIds: string[]) {
-    super(
-      'ERASURE_WAITS_FOR_FULFILMENT',
-      `Erasure waits until these orders are delivered or refunded: the goods are on their way to the address (${orderIds.join(', ')})`,
-      { orderIds },
-    );
+    super('ERASURE_WAITS_FOR_FULFILMENT', `Erasure waits until these orders are delivered or refunded: the goods are on their way to the address (${orderIds.join(', ')})`, {
+      orderIds,
+    });
   }
 }
 
@@ -95,12 +93,7 @@ export async function eraseCustomer(deps: ErasureDeps, userId: string, options: 
   }
   const erasedOrderIds: string[] = [];
   for (const id of orderIds) {
-    await handleOrderCommand(
-      deps.store,
-      id,
-      { type: 'EraseCustomerData', data: { now: options.now } },
-      { idempotencySource: `erasure:${id}`, context: options.context },
-    );
+    await handleOrderCommand(deps.store, id, { type: 'EraseCustomerData', data: { now: options.now } }, { idempotencySource: `erasure:${id}`, context: options.context });
     erasedOrderIds.push(id);
   }
   const eventIds = new Set((await Promise.all(orderIds.map((id) => loadOrder(deps.store, id)))).flatMap((o) => o.events.map((e) => e.id)));

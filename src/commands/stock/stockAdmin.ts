@@ -14,7 +14,12 @@ const MAX_UNITS = 1_000_000_000;
 export const receiveStockSchema = z.object({ quantity: z.number().int().min(1).max(MAX_UNITS) }).strict();
 export const adjustStockSchema = z
   .object({
-    delta: z.number().int().min(-MAX_UNITS).max(MAX_UNITS).refine((d) => d !== 0, 'delta must not be 0'),
+    delta: z
+      .number()
+      .int()
+      .min(-MAX_UNITS)
+      .max(MAX_UNITS)
+      .refine((d) => d !== 0, 'delta must not be 0'),
     reason: plainTextSchema(500, 'reason'),
   })
   .strict();

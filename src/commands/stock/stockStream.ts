@@ -17,7 +17,7 @@ const STREAM_PAGE = 1000;
 export async function loadStock(store: EventStore, productId: string): Promise<StockStream> {
   const streamId = stockStreamId(productId);
   const events: StoredStockEvent[] = [];
-  for (let from = 0n; ; ) {
+  for (let from = 0n; ;) {
     const page = await store.readStream(streamId, { fromRevision: from, maxCount: STREAM_PAGE });
     for (const record of page) events.push(decodeStockEvent(record));
     if (page.length < STREAM_PAGE) break;

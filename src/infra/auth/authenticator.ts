@@ -66,7 +66,14 @@ export function claimsOnlyAuthenticator(tokens: TokenService): Authenticator {
   return {
     authenticate(token) {
       const verified = tokens.verify(token);
-      return Promise.resolve({ id: verified.id, email: verified.email, role: verified.role, tokenId: verified.tokenId, tokenVersion: verified.version, expiresAt: verified.expiresAt });
+      return Promise.resolve({
+        id: verified.id,
+        email: verified.email,
+        role: verified.role,
+        tokenId: verified.tokenId,
+        tokenVersion: verified.version,
+        expiresAt: verified.expiresAt,
+      });
     },
   };
 }

@@ -201,11 +201,7 @@ export function createOpenRouterClient(options: OpenRouterOptions): ChatClient {
             'chatbot provider call failed',
           );
           if (!failure.retryable || attemptNo >= options.maxRetries) {
-            throw new ChatbotUnavailableError(
-              failure.reason.startsWith('timed out')
-                ? 'The support assistant took too long to answer; please try again later'
-                : undefined,
-            );
+            throw new ChatbotUnavailableError(failure.reason.startsWith('timed out') ? 'The support assistant took too long to answer; please try again later' : undefined);
           }
           const wait = failure.retryAfterMs ?? backoffMs * 2 ** attemptNo;
           if (Date.now() + wait >= request.deadline) throw new ChatbotUnavailableError('The support assistant took too long to answer; please try again later');

@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { senderDomain } from '../mail/address';
 
-const boolFromString = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const boolFromString = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const durationUnits = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -39,7 +37,10 @@ export const configSchema = z
       .string()
       .default('api,projector,notifier,worker')
       .transform((s, ctx) => {
-        const roles = s.split(',').map((r) => r.trim()).filter(Boolean);
+        const roles = s
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean);
         const parsed: ProcessRole[] = [];
         for (const role of roles) {
           const result = roleSchema.safeParse(role);
@@ -67,12 +68,21 @@ export const configSchema = z
     REDIS_KEY_PREFIX: z.string().default('order-ledger:'),
     EVENTSTORE_CONNECTION_STRING: z.string().optional(),
     JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
-    JWT_EXPIRES_IN_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(3600),
+    JWT_EXPIRES_IN_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600)
+      .default(3600),
     AUTH_STATE_TTL_MS: z.coerce.number().int().min(100).max(600_000).default(4000),
     BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(12),
     CORS_ORIGINS: z.string().default(''),
     JSON_BODY_LIMIT: z.string().default('100kb'),
-    RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
+    RATE_LIMIT_WINDOW_MS: z.coerce
+      .number()
+      .int()
+      .min(1000)
+      .default(15 * 60 * 1000),
     RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(100),
     LOGIN_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(10),
     SOCKET_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(1_048_576).default(4096),
@@ -134,7 +144,9 @@ export const configSchema = z
       .regex(/^\s*(otlp|console|none)\s*(,\s*(otlp|console|none)\s*)*$/, 'OTEL_TRACES_EXPORTER must list otlp, console or none (comma-separated)')
       .optional(),
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, e.g. http://collector:4318' }).optional(),
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, message: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http(s) URL, e.g. http://collector:4318/v1/traces' }).optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+      .url({ protocol: /^https?$/, message: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http(s) URL, e.g. http://collector:4318/v1/traces' })
+      .optional(),
     OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json', 'grpc']).default('http/protobuf'),
     OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
     OTEL_EXPORTER_OTLP_TIMEOUT: z.coerce.number().int().min(100).max(120_000).default(10_000),
@@ -152,14 +164,22 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET is required when NODE_ENV=production' });
     }
     if (cfg.NODE_ENV === 'production' && !cfg.PII_MASTER_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['PII_MASTER_KEY'], message: 'PII_MASTER_KEY is required when NODE_ENV=production (32 random bytes, base64: `openssl rand -base64 32`)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PII_MASTER_KEY'],
+        message: 'PII_MASTER_KEY is required when NODE_ENV=production (32 random bytes, base64: `openssl rand -base64 32`)',
+      });
     }
     for (const name of ['PII_MASTER_KEY', 'PII_PREVIOUS_MASTER_KEYS'] as const) {
       for (const text of (cfg[name] ?? '').split(',').filter((s) => s.trim() !== '')) {
         const trimmed = text.trim();
         const bytes = /^[0-9a-fA-F]{64}$/.test(trimmed) ? 32 : Buffer.from(trimmed, 'base64').length;
         if (bytes !== 32 || (name === 'PII_MASTER_KEY' && cfg[name]!.includes(','))) {
-          ctx.addIssue({ code: 'custom', path: [name], message: `${name} must be 32 random bytes as base64 or 64 hex digits${name === 'PII_PREVIOUS_MASTER_KEYS' ? ', comma-separated' : ''}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `${name} must be 32 random bytes as base64 or 64 hex digits${name === 'PII_PREVIOUS_MASTER_KEYS' ? ', comma-separated' : ''}`,
+          });
           break;
         }
       }

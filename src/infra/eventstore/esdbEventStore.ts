@@ -210,10 +210,7 @@ export class EsdbEventStore implements EventStore {
     try {
       // The deadline makes the server give up too; the local timer covers BatchAppend, whose
       // shared stream has no client-side deadline, and a server that never answers.
-      result = await this.withTimeout(
-        operation,
-        this.client.appendToStream(streamId, events.map(toEsdbEvent), { streamState: expectedRevision, deadline: this.timeoutMs }),
-      );
+      result = await this.withTimeout(operation, this.client.appendToStream(streamId, events.map(toEsdbEvent), { streamState: expectedRevision, deadline: this.timeoutMs }));
     } catch (error) {
       if (error instanceof EsdbWrongExpectedVersionError) {
         const actual = error.actualState;
@@ -310,10 +307,7 @@ export class EsdbEventStore implements EventStore {
     while (events.length < options.limit) {
       // One more than needed: the read starts at `after` itself, and system events are dropped.
       const pageSize = options.limit - events.length + 1;
-      const page = await this.drain(
-        'a read of $all',
-        this.client.readAll({ fromPosition: after < 0n ? START : toEsdbPosition(after), maxCount: pageSize, direction: FORWARDS }),
-      );
+      const page = await this.drain('a read of $all', this.client.readAll({ fromPosition: after < 0n ? START : toEsdbPosition(after), maxCount: pageSize, direction: FORWARDS }));
       for (const { event } of page) {
         if (!event) continue;
         const position = requirePosition(event);
@@ -421,10 +415,7 @@ class EsdbSubscription implements Subscription {
 
   async *[Symbol.asyncIterator](): AsyncIterator<RecordedEvent[]> {
     if (this.closed) return;
-    const source: AllStreamSubscription = this.client.subscribeToAll(
-      { fromPosition: this.after < 0n ? START : toEsdbPosition(this.after) },
-      { highWaterMark: this.maxBatchSize },
-    );
+    const source: AllStreamSubscription = this.client.subscribeToAll({ fromPosition: this.after < 0n ? START : toEsdbPosition(this.after) }, { highWaterMark: this.maxBatchSize });
     let failure: Error | undefined;
     let ended = false;
     // A live subscription has no deadline, but the server must at least confirm it in time.

@@ -135,7 +135,10 @@ export class WrongExpectedVersionError extends Error {
 
 export class DuplicateEventIdError extends Error {
   readonly code = 'DUPLICATE_EVENT_ID';
-  constructor(readonly streamId: string, readonly eventIds: string[]) {
+  constructor(
+    readonly streamId: string,
+    readonly eventIds: string[],
+  ) {
     super(`Stream ${streamId}: event id(s) ${eventIds.join(', ')} already stored elsewhere`);
     this.name = 'DuplicateEventIdError';
   }

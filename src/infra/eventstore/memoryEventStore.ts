@@ -13,10 +13,7 @@ import type {
 } from './eventStore';
 
 /** What one stream's part of an append turns out to be once checked against the store. */
-type Checked =
-  | { kind: 'write'; append: StreamAppend; from: bigint }
-  | { kind: 'retry'; result: AppendResult }
-  | { kind: 'conflict'; current: bigint | 'no_stream' };
+type Checked = { kind: 'write'; append: StreamAppend; from: bigint } | { kind: 'retry'; result: AppendResult } | { kind: 'conflict'; current: bigint | 'no_stream' };
 
 /**
  * The event-store port in process memory, with the PostgreSQL store's semantics (same contract
@@ -66,7 +63,11 @@ export class InMemoryEventStore implements EventStore {
   /** Writes checked parts one after the other: the one place events enter the log. */
   private write(parts: Array<Extract<Checked, { kind: 'write' }>>): AppendResult[] {
     const taken = parts.flatMap((part) => part.append.events.filter((event) => this.byId.has(event.id)).map((event) => ({ streamId: part.append.streamId, id: event.id })));
-    if (taken.length > 0) throw new DuplicateEventIdError(taken[0]!.streamId, taken.map((t) => t.id));
+    if (taken.length > 0)
+      throw new DuplicateEventIdError(
+        taken[0]!.streamId,
+        taken.map((t) => t.id),
+      );
     const results: AppendResult[] = [];
     const createdAt = new Date().toISOString();
     for (const part of parts) {
@@ -110,9 +111,7 @@ export class InMemoryEventStore implements EventStore {
     const current = this.currentRevision(streamId);
     const retried = this.retriedAt(stream, events, expectedRevision, anyWhere);
     if (retried) return { kind: 'retry', result: retried };
-    const matches =
-      expectedRevision === 'any' ||
-      (expectedRevision === 'no_stream' ? current === 'no_stream' : current !== 'no_stream' && current === expectedRevision);
+    const matches = expectedRevision === 'any' || (expectedRevision === 'no_stream' ? current === 'no_stream' : current !== 'no_stream' && current === expectedRevision);
     if (!matches) return { kind: 'conflict', current };
     return { kind: 'write', append, from: BigInt(stream.length) };
   }

@@ -88,13 +88,19 @@ function streamsAppendError(error: unknown, appends: readonly StreamAppend[]): u
   }
   if (pgError.code === 'OL002') {
     const failed = append((JSON.parse(pgError.detail ?? '{}') as { stream: number }).stream);
-    return new DuplicateEventIdError(failed.streamId, failed.events.map((e) => e.id));
+    return new DuplicateEventIdError(
+      failed.streamId,
+      failed.events.map((e) => e.id),
+    );
   }
   if (pgError.code === '23505' && pgError.constraint === 'events_event_id_key') {
     // Stored by a concurrent append between our check and our insert: "Key (event_id)=(<id>) already exists."
     const id = /\(event_id\)=\(([^)]+)\)/.exec(pgError.detail ?? '')?.[1];
     const failed = appends.find((a) => a.events.some((e) => e.id.toLowerCase() === id)) ?? appends[0]!;
-    return new DuplicateEventIdError(failed.streamId, failed.events.map((e) => e.id));
+    return new DuplicateEventIdError(
+      failed.streamId,
+      failed.events.map((e) => e.id),
+    );
   }
   return error;
 }
@@ -131,18 +137,15 @@ export class PostgresEventStore implements EventStore {
     const [kind, expected] = expectedParams(options.expectedRevision);
     let result: pg.QueryResult<{ outcome: string; next_revision: string; last_position: string }>;
     try {
-      result = await this.pool.query(
-        'select outcome, next_revision, last_position from order_ledger_append($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])',
-        [
-          streamId,
-          kind,
-          expected,
-          events.map((e) => e.id),
-          events.map((e) => e.type),
-          events.map((e) => JSON.stringify(e.data)),
-          events.map((e) => JSON.stringify(e.metadata ?? {})),
-        ],
-      );
+      result = await this.pool.query('select outcome, next_revision, last_position from order_ledger_append($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])', [
+        streamId,
+        kind,
+        expected,
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.data)),
+        events.map((e) => JSON.stringify(e.metadata ?? {})),
+      ]);
     } catch (error) {
       const pgError = error as { code?: string; detail?: string };
       if (pgError.code === 'OL001') {
@@ -150,7 +153,10 @@ export class PostgresEventStore implements EventStore {
         throw new WrongExpectedVersionError(streamId, options.expectedRevision, actual === -1n ? 'no_stream' : actual);
       }
       if (pgError.code === 'OL002' || (pgError.code === '23505' && (error as { constraint?: string }).constraint === 'events_event_id_key')) {
-        throw new DuplicateEventIdError(streamId, events.map((e) => e.id));
+        throw new DuplicateEventIdError(
+          streamId,
+          events.map((e) => e.id),
+        );
       }
       throw error;
     }
@@ -193,18 +199,19 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: { fromRevision?: bigint; maxCount?: number } = {}): Promise<RecordedEvent[]> {
-    const result = await this.pool.query<EventRow>(
-      `select ${selectColumns} from events where stream_id = $1 and revision >= $2 order by revision limit $3`,
-      [streamId, (options.fromRevision ?? 0n).toString(), options.maxCount ?? null],
-    );
+    const result = await this.pool.query<EventRow>(`select ${selectColumns} from events where stream_id = $1 and revision >= $2 order by revision limit $3`, [
+      streamId,
+      (options.fromRevision ?? 0n).toString(),
+      options.maxCount ?? null,
+    ]);
     return result.rows.map(toRecorded);
   }
 
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
-    const result = await this.pool.query<EventRow>(
-      `select ${selectColumns} from events where position > $1 and position < ${safeBoundarySql} order by position limit $2`,
-      [(options.after ?? -1n).toString(), options.limit],
-    );
+    const result = await this.pool.query<EventRow>(`select ${selectColumns} from events where position > $1 and position < ${safeBoundarySql} order by position limit $2`, [
+      (options.after ?? -1n).toString(),
+      options.limit,
+    ]);
     return result.rows.map(toRecorded);
   }
 
@@ -218,9 +225,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async headPosition(): Promise<bigint> {
-    const result = await this.pool.query<{ head: string | null }>(
-      `select max(position) as head from events where position < ${safeBoundarySql}`,
-    );
+    const result = await this.pool.query<{ head: string | null }>(`select max(position) as head from events where position < ${safeBoundarySql}`);
     return BigInt(result.rows[0]?.head ?? '0');
   }
 

@@ -60,7 +60,9 @@ export function createApp(deps: Deps, hooks: AppHooks = {}): { app: Express; ope
     }),
   );
   app.use(helmet());
-  const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = config.CORS_ORIGINS.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   app.use(
     cors({
       origin: (origin, callback) => callback(null, origin !== undefined && origins.includes(origin)),

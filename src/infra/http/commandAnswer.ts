@@ -11,7 +11,7 @@ export const consistencySchema = z
   .enum(['consistent', 'pending'])
   .describe(
     'consistent: `order` is the read model, which has applied `position`. pending: the command was applied, but the read model had not ' +
-      'reached `position` within CONSISTENCY_WAIT_MS; `order` is the stream folded by the projection\'s own code, and queries show it ' +
+      "reached `position` within CONSISTENCY_WAIT_MS; `order` is the stream folded by the projection's own code, and queries show it " +
       'once they reach `position` (pass it as X-Min-Position). The same value is in the X-Consistency header.',
   );
 

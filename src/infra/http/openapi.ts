@@ -47,14 +47,16 @@ function withParameterExamples(doc: OpenApiDocument): OpenApiDocument {
 }
 
 export function generateOpenApiDocument(registry: OpenAPIRegistry): OpenApiDocument {
-  return withParameterExamples(new OpenApiGeneratorV3(registry.definitions).generateDocument({
-    openapi: '3.0.3',
-    info: {
-      title: 'order-ledger API',
-      version: '0.1.0',
-      description:
-        'Event-sourced orders and payments. Commands return the global `position` of their last event; pass it as `X-Min-Position` (or `minPosition`) to a query to read your own writes.',
-    },
-    servers: [{ url: '/' }],
-  }));
+  return withParameterExamples(
+    new OpenApiGeneratorV3(registry.definitions).generateDocument({
+      openapi: '3.0.3',
+      info: {
+        title: 'order-ledger API',
+        version: '0.1.0',
+        description:
+          'Event-sourced orders and payments. Commands return the global `position` of their last event; pass it as `X-Min-Position` (or `minPosition`) to a query to read your own writes.',
+      },
+      servers: [{ url: '/' }],
+    }),
+  );
 }

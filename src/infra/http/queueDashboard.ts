@@ -92,7 +92,11 @@ function requireAdminSession(deps: Deps, key: KeyObject): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const claims = verifySession(req, key);
     if (!claims) {
-      next(new UnauthorizedError(`The queue dashboard needs a session: open it from the web front (signed in as an admin), or POST ${QUEUE_DASHBOARD_PATH}/session with an admin bearer token`));
+      next(
+        new UnauthorizedError(
+          `The queue dashboard needs a session: open it from the web front (signed in as an admin), or POST ${QUEUE_DASHBOARD_PATH}/session with an admin bearer token`,
+        ),
+      );
       return;
     }
     deps.auth

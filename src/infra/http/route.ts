@@ -174,7 +174,14 @@ export function defineRoute<B extends Schema = z.ZodUndefined, Q extends Schema 
     ...(def.access === 'public' ? {} : { security: def.access === 'optional' ? [{ bearerAuth: [] }, {}] : [{ bearerAuth: [] }] }),
     request: {
       // A missing body parses as {}, so a body whose fields are all optional is documented as optional.
-      ...(def.body ? { body: { required: !def.body.safeParse({}).success, content: { 'application/json': { schema: def.body, ...(def.example.body !== undefined ? { example: def.example.body } : {}) } } } } : {}),
+      ...(def.body
+        ? {
+            body: {
+              required: !def.body.safeParse({}).success,
+              content: { 'application/json': { schema: def.body, ...(def.example.body !== undefined ? { example: def.example.body } : {}) } },
+            },
+          }
+        : {}),
       ...(def.query ? { query: def.query as unknown as z.ZodObject } : {}),
       ...(def.params ? { params: def.params as unknown as z.ZodObject } : {}),
       ...(def.headers ? { headers: def.headers } : {}),

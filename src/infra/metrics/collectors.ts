@@ -18,7 +18,14 @@ export interface ObservedSubscriber {
  * Checkpoint, head and lag of each subscriber, read at scrape time: the head through the store,
  * every checkpoint in one query, every lag in one more (see LagReader for its cost and cap).
  */
-export function subscriberCollector(options: { metrics: Metrics; knex: Knex; store: EventStore; lag: LagReader; subscribers: readonly ObservedSubscriber[]; timeoutMs?: number }): ScrapeCollector {
+export function subscriberCollector(options: {
+  metrics: Metrics;
+  knex: Knex;
+  store: EventStore;
+  lag: LagReader;
+  subscribers: readonly ObservedSubscriber[];
+  timeoutMs?: number;
+}): ScrapeCollector {
   const { metrics, knex, store, lag, subscribers } = options;
   const timeoutMs = options.timeoutMs ?? 2000;
   const registers = [metrics.registry];
@@ -50,15 +57,15 @@ export function subscriberCollector(options: { metrics: Metrics; knex: Knex; sto
   return {
     name: 'subscribers',
     async read() {
-      const [headPosition, stored] = await Promise.all([
-        store.headPosition(),
-        withTimeout(readCheckpoints(knex, names), timeoutMs, 'reading the checkpoints'),
-      ]);
+      const [headPosition, stored] = await Promise.all([store.headPosition(), withTimeout(readCheckpoints(knex, names), timeoutMs, 'reading the checkpoints')]);
       const positions = new Map(
-        subscribers.map((s) => [s.name, s.checkpoints.reduce<bigint | undefined>((low, name) => {
-          const position = stored.get(name) ?? -1n;
-          return low === undefined || position < low ? position : low;
-        }, undefined) ?? -1n]),
+        subscribers.map((s) => [
+          s.name,
+          s.checkpoints.reduce<bigint | undefined>((low, name) => {
+            const position = stored.get(name) ?? -1n;
+            return low === undefined || position < low ? position : low;
+          }, undefined) ?? -1n,
+        ]),
       );
       const lags = await lag.read(positions, headPosition, timeoutMs);
       return () => {
@@ -122,21 +129,15 @@ export function outboxCollector(options: { metrics: Metrics; knex: Knex; cap?: n
 }
 
 /** Values this process holds in memory: which subscribers it runs now, and its open sockets. */
-export function processStateCollector(options: {
-  metrics: Metrics;
-  running: ReadonlyArray<{ name: string; state: () => string }>;
-  sockets?: () => number;
-}): ScrapeCollector {
+export function processStateCollector(options: { metrics: Metrics; running: ReadonlyArray<{ name: string; state: () => string }>; sockets?: () => number }): ScrapeCollector {
   const registers = [options.metrics.registry];
   const running = new Gauge({
     name: `${METRIC_PREFIX}subscriber_running`,
-    help: 'Whether this process holds the subscriber\'s lock and runs it (1), stands by or has stopped (0); one process per deployment shows 1',
+    help: "Whether this process holds the subscriber's lock and runs it (1), stands by or has stopped (0); one process per deployment shows 1",
     labelNames: ['subscriber'],
     registers,
   });
-  const sockets = options.sockets
-    ? new Gauge({ name: `${METRIC_PREFIX}sockets_connected`, help: 'Socket.io connections open on this process', registers })
-    : undefined;
+  const sockets = options.sockets ? new Gauge({ name: `${METRIC_PREFIX}sockets_connected`, help: 'Socket.io connections open on this process', registers }) : undefined;
   return {
     name: 'process',
     read() {

@@ -36,7 +36,9 @@ export function instrumentEventStore<S extends EventStore>(store: S, metrics: Me
       const cached = wrappers.get(property);
       if (cached?.of === value) return cached.wrapper;
       // Methods keep the adapter as `this` (private fields, bound state).
-      const wrapper = APPEND_METHODS.has(property) ? timedAppend(target, property, value as (...args: unknown[]) => Promise<unknown>, metrics) : (value as (...args: unknown[]) => unknown).bind(target);
+      const wrapper = APPEND_METHODS.has(property)
+        ? timedAppend(target, property, value as (...args: unknown[]) => Promise<unknown>, metrics)
+        : (value as (...args: unknown[]) => unknown).bind(target);
       wrappers.set(property, { of: value, wrapper });
       return wrapper;
     },

@@ -187,7 +187,10 @@ export class Metrics {
     } catch (error) {
       collector.clear();
       this.collectorUp.set({ collector: collector.name }, 0);
-      this.options.logger.warn({ collector: collector.name, err: { code: (error as { code?: unknown }).code, message: (error as Error).message?.split('\n')[0] } }, 'metrics collector failed');
+      this.options.logger.warn(
+        { collector: collector.name, err: { code: (error as { code?: unknown }).code, message: (error as Error).message?.split('\n')[0] } },
+        'metrics collector failed',
+      );
     } finally {
       clearTimeout(timer);
       this.collectorSeconds.set({ collector: collector.name }, (performance.now() - started) / 1000);

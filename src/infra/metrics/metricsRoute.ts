@@ -20,13 +20,20 @@ export function registerMetricsRoute(routes: RouteDeps, metrics: Metrics, token:
     tags: ['Operations'],
     ...(token === undefined ? {} : { security: [{ bearerAuth: [] }] }),
     // The token is the operator's METRICS_TOKEN, not a user's: the example sends none (the default deployment has none).
-    [EXAMPLES_EXTENSION]: operationExamples('public', {}, {
-      401: { description: 'METRICS_TOKEN is set and the request does not carry it', ...unauthorized },
-      500: { description: 'The metrics could not be rendered', code: 'INTERNAL', message: 'Internal server error' },
-    }),
+    [EXAMPLES_EXTENSION]: operationExamples(
+      'public',
+      {},
+      {
+        401: { description: 'METRICS_TOKEN is set and the request does not carry it', ...unauthorized },
+        500: { description: 'The metrics could not be rendered', code: 'INTERNAL', message: 'Internal server error' },
+      },
+    ),
     responses: {
       200: { description: 'Metrics', content: { 'text/plain': { schema: z.string() } } },
-      401: { description: 'METRICS_TOKEN is set and the request does not carry it', content: { 'application/json': { schema: errorResponseSchema, example: errorExampleBody(unauthorized) } } },
+      401: {
+        description: 'METRICS_TOKEN is set and the request does not carry it',
+        content: { 'application/json': { schema: errorResponseSchema, example: errorExampleBody(unauthorized) } },
+      },
       500: {
         description: 'The metrics could not be rendered',
         content: { 'application/json': { schema: errorResponseSchema, example: errorExampleBody({ code: 'INTERNAL', message: 'Internal server error' }) } },

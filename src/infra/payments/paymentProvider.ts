@@ -64,8 +64,7 @@ export interface WebhookDelivery {
  * provider but unusable; answered 200 (a redelivery could not fix it) and logged loudly.
  */
 export type WebhookOutcome =
-  | { kind: 'report'; report: ProviderReport }
-  | { kind: 'ignored'; eventId?: string; eventType?: string; reason: string; malformed?: boolean; orderId?: string };
+  { kind: 'report'; report: ProviderReport } | { kind: 'ignored'; eventId?: string; eventType?: string; reason: string; malformed?: boolean; orderId?: string };
 
 /**
  * One payment provider. Every call has a timeout and a bounded number of retries; the same
@@ -117,11 +116,7 @@ export const providerNames: Record<ProviderMethod, string> = { STRIPE: 'Stripe',
 
 export class PaymentProviderNotConfiguredError extends UnavailableError {
   constructor(method: ProviderMethod, missing: string[]) {
-    super(
-      'PAYMENT_PROVIDER_NOT_CONFIGURED',
-      `${providerNames[method]} payments are not configured: set ${missing.join(' and ')}`,
-      { provider: method, missing },
-    );
+    super('PAYMENT_PROVIDER_NOT_CONFIGURED', `${providerNames[method]} payments are not configured: set ${missing.join(' and ')}`, { provider: method, missing });
   }
 }
 
@@ -138,12 +133,10 @@ export class PaymentProviderError extends AppError {
     readonly transient: boolean,
     readonly timedOut = false,
   ) {
-    super(
-      'bad_gateway',
-      timedOut ? 'PAYMENT_PROVIDER_TIMEOUT' : 'PAYMENT_PROVIDER_ERROR',
-      `${providerNames[method]} ${operation} failed${timedOut ? ' (timeout)' : ''}`,
-      { provider: method, operation },
-    );
+    super('bad_gateway', timedOut ? 'PAYMENT_PROVIDER_TIMEOUT' : 'PAYMENT_PROVIDER_ERROR', `${providerNames[method]} ${operation} failed${timedOut ? ' (timeout)' : ''}`, {
+      provider: method,
+      operation,
+    });
     this.logDetail = `${providerNames[method]} ${operation}: ${reason}`;
   }
 

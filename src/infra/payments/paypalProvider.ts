@@ -93,8 +93,6 @@ export interface PayPalCapture {
   paypalOrderId: string | undefined;
 }
 
-
-
 function toCapture(parsed: z.infer<typeof captureSchema>, paypalOrderId?: string): PayPalCapture {
   const currency = parsed.amount?.currency_code.toUpperCase();
   return {
@@ -164,12 +162,7 @@ export class PayPalProvider implements CapturingProvider {
   }
 
   /** One HTTP exchange with bounded retries; returns the parsed JSON body (or undefined when empty). */
-  private async send(
-    operation: string,
-    method: 'GET' | 'POST',
-    path: string,
-    options: { headers: Record<string, string>; body?: string; repeatable: boolean },
-  ): Promise<unknown> {
+  private async send(operation: string, method: 'GET' | 'POST', path: string, options: { headers: Record<string, string>; body?: string; repeatable: boolean }): Promise<unknown> {
     const attempts = 1 + (options.repeatable ? this.settings.maxRetries : 0);
     for (let attempt = 1; ; attempt++) {
       let failure: PayPalRequestError;
@@ -218,12 +211,7 @@ export class PayPalProvider implements CapturingProvider {
   }
 
   /** An authenticated JSON call; a rejected token is dropped and the call made once more. */
-  private async api(
-    operation: string,
-    method: 'GET' | 'POST',
-    path: string,
-    options: { body?: unknown; rawBody?: string; requestId?: string } = {},
-  ): Promise<unknown> {
+  private async api(operation: string, method: 'GET' | 'POST', path: string, options: { body?: unknown; rawBody?: string; requestId?: string } = {}): Promise<unknown> {
     const repeatable = method === 'GET' || options.requestId !== undefined || options.rawBody !== undefined;
     for (let attempt = 1; ; attempt++) {
       const token = await this.accessToken();

@@ -35,7 +35,10 @@ const refundResourceSchema = z.object({
   status: z.string().max(64).optional(),
   amount: webhookMoney.optional(),
   custom_id: z.string().max(255).optional(),
-  links: z.array(z.object({ href: z.string().max(2048), rel: z.string().max(64) })).max(50).optional(),
+  links: z
+    .array(z.object({ href: z.string().max(2048), rel: z.string().max(64) }))
+    .max(50)
+    .optional(),
   seller_payable_breakdown: z.object({ total_refunded_amount: webhookMoney.optional() }).optional(),
 });
 /** The capture id in a refund's `up` link (`…/v2/payments/captures/<id>`). */
@@ -47,7 +50,6 @@ export function captureIdFromLinks(links: readonly { rel: string; href: string }
 export const paypalWebhookEventSchema = z.object({ id: webhookId, event_type: z.string().min(1).max(255), resource: z.unknown() });
 export type PayPalWebhookEvent = z.infer<typeof paypalWebhookEventSchema>;
 
-
 export const paypalWebhookHeaders = ['paypal-auth-algo', 'paypal-cert-url', 'paypal-transmission-id', 'paypal-transmission-sig', 'paypal-transmission-time'] as const;
 export type PayPalWebhookHeaders = Record<(typeof paypalWebhookHeaders)[number], string>;
 
@@ -56,11 +58,7 @@ export type PayPalWebhookHeaders = Record<(typeof paypalWebhookHeaders)[number],
  * as signed), and translates it: PAYMENT.CAPTURE.COMPLETED is `paid`, DENIED `failed`, REFUNDED
  * `refunded` with the capture's total refunded so far.
  */
-export async function receivePayPalWebhook(
-paypal: PayPalVerifier,
-webhookId: string | undefined,
-delivery: WebhookDelivery,
-): Promise<WebhookOutcome> {
+export async function receivePayPalWebhook(paypal: PayPalVerifier, webhookId: string | undefined, delivery: WebhookDelivery): Promise<WebhookOutcome> {
   if (!webhookId) throw new PaymentProviderNotConfiguredError('PAYPAL', ['PAYPAL_WEBHOOK_ID']);
   const headers: Partial<PayPalWebhookHeaders> = {};
   for (const name of paypalWebhookHeaders) {

@@ -28,14 +28,7 @@ export interface StripeSettings {
 }
 
 /** Statuses in which a PaymentIntent can still be paid by the client holding its secret. */
-const payableStatuses: ReadonlySet<string> = new Set([
-  'requires_payment_method',
-  'requires_confirmation',
-  'requires_action',
-  'processing',
-  'requires_capture',
-  'succeeded',
-]);
+const payableStatuses: ReadonlySet<string> = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action', 'processing', 'requires_capture', 'succeeded']);
 
 /** Stripe's amount for our minor units; one Stripe cannot charge exactly (5.5 ISK) is refused before any call. */
 function toStripeUnits(operation: string, amount: number, currency: string): number {
@@ -60,7 +53,6 @@ function toProviderError(operation: string, error: unknown): PaymentProviderErro
   }
   return new PaymentProviderError('STRIPE', operation, (error as Error).message ?? String(error), true);
 }
-
 
 const intentAnswerSchema = z.object({ id: stripeId, status: z.string(), client_secret: z.string().nullish(), metadata: stripeMetadata });
 const refundAnswerSchema = z.object({
@@ -125,9 +117,7 @@ export class StripeProvider implements PaymentProvider {
   /** Stripe refuses to cancel an intent that succeeded or was cancelled already; the intent's status then answers. */
   async cancelPayment(reference: string): Promise<'cancelled' | 'paid'> {
     try {
-      const intent = await this.call('PaymentIntent cancellation', intentAnswerSchema, () =>
-        this.stripe.paymentIntents.cancel(reference, { cancellation_reason: 'abandoned' }),
-      );
+      const intent = await this.call('PaymentIntent cancellation', intentAnswerSchema, () => this.stripe.paymentIntents.cancel(reference, { cancellation_reason: 'abandoned' }));
       return intent.status === 'succeeded' ? 'paid' : 'cancelled';
     } catch (error) {
       if (!(error instanceof PaymentProviderError) || error.transient) throw error;
@@ -141,10 +131,7 @@ export class StripeProvider implements PaymentProvider {
   async refund(input: { orderId: string; paymentReference: string; amount: number; currency: string; idempotencyKey: string }): Promise<RefundResult> {
     const amount = toStripeUnits('refund', input.amount, input.currency);
     const refund = await this.call('refund', refundAnswerSchema, () =>
-      this.stripe.refunds.create(
-        { payment_intent: input.paymentReference, amount, metadata: { orderId: input.orderId } },
-        { idempotencyKey: input.idempotencyKey },
-      ),
+      this.stripe.refunds.create({ payment_intent: input.paymentReference, amount, metadata: { orderId: input.orderId } }, { idempotencyKey: input.idempotencyKey }),
     );
     const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
     const currency = refund.currency.toUpperCase();

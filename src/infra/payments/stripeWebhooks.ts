@@ -39,7 +39,6 @@ export type StripeWebhookEvent =
   /** Signed by Stripe but unusable: answered 200 (Stripe would redeliver a non-2xx for days), logged. */
   | { kind: 'malformed'; id: string | undefined; type: string | undefined; problem: string };
 
-
 const paymentIntentEventTypes: ReadonlySet<string> = new Set(['payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled']);
 
 export function parseStripeEvent(payload: unknown): StripeWebhookEvent {

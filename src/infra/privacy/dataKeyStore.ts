@@ -60,7 +60,9 @@ export class PostgresDataKeyStore implements DataKeyStore {
   async existingKeys(userIds: readonly string[]): Promise<Map<string, Buffer>> {
     const keys = new Map<string, Buffer>();
     if (userIds.length === 0) return keys;
-    const rows = (await this.knex('customer_data_keys').whereIn('user_id', [...new Set(userIds)]).whereNotNull('wrapped_key')) as KeyRow[];
+    const rows = (await this.knex('customer_data_keys')
+      .whereIn('user_id', [...new Set(userIds)])
+      .whereNotNull('wrapped_key')) as KeyRow[];
     for (const row of rows) keys.set(row.user_id, await this.unwrapRow(row));
     return keys;
   }
@@ -78,7 +80,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
     let rewrapped = 0;
     const total = Number(((await this.knex('customer_data_keys').whereNotNull('wrapped_key').count({ n: '*' }).first()) as { n: string }).n);
     // Bounded pages by user id; each row is rewrapped under a row lock so a concurrent erasure wins.
-    for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
+    for (let after = '00000000-0000-0000-0000-000000000000'; ;) {
       const page = (await this.knex('customer_data_keys')
         .where('user_id', '>', after)
         .whereNotNull('wrapped_key')

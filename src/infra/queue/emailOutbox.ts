@@ -161,8 +161,7 @@ export async function claimEmailSend(knex: Knex, data: EmailJobData): Promise<bo
   )) as { rows: unknown[] };
   if (claimed.rows.length > 0) return true;
   const row = (await knex('email_sends').where({ event_id: data.eventId }).first('sent_at', 'skipped_reason')) as
-    | { sent_at: Date | null; skipped_reason: string | null }
-    | undefined;
+    { sent_at: Date | null; skipped_reason: string | null } | undefined;
   if (row && row.sent_at === null && row.skipped_reason === null) throw new ClaimInProgressError(data.eventId);
   return false;
 }

@@ -32,7 +32,10 @@ export function startEmailWorker(options: EmailWorkerOptions): EmailWorker {
   connection.on('error', (error) => logger.warn({ err: error.message }, 'email worker redis connection error'));
   const { tracing } = options;
   const processor: Processor<EmailJobData, unknown> = tracing
-    ? (job) => tracing.continueFrom(`email send ${job.data.kind}`, carrierOf(job.data), { 'order_ledger.email.kind': job.data.kind, 'messaging.message.id': job.id ?? '' }, () => options.process(job.data, mailer, logger))
+    ? (job) =>
+        tracing.continueFrom(`email send ${job.data.kind}`, carrierOf(job.data), { 'order_ledger.email.kind': job.data.kind, 'messaging.message.id': job.id ?? '' }, () =>
+          options.process(job.data, mailer, logger),
+        )
     : (job) => options.process(job.data, mailer, logger);
   const worker = new Worker<EmailJobData, unknown>(EMAIL_QUEUE, processor, {
     connection,
@@ -41,9 +44,7 @@ export function startEmailWorker(options: EmailWorkerOptions): EmailWorker {
     autorun: true,
   });
   worker.on('completed', (job, outcome) => logger.debug({ jobId: job.id, kind: job.data.kind, outcome }, 'email job done'));
-  worker.on('failed', (job, error) =>
-    logger.warn({ jobId: job?.id, kind: job?.data.kind, attempts: job?.attemptsMade, err: error.message }, 'email job failed'),
-  );
+  worker.on('failed', (job, error) => logger.warn({ jobId: job?.id, kind: job?.data.kind, attempts: job?.attemptsMade, err: error.message }, 'email job failed'));
   worker.on('error', (error) => logger.warn({ err: error.message }, 'email worker error'));
 
   return {

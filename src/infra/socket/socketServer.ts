@@ -89,7 +89,9 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
   const logger = rootLogger.child({ component: 'socket' });
   const redis = createAdapterRedis(config, logger);
   const limits = new UserSocketLimits(deps.redis, config, logger);
-  const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = config.CORS_ORIGINS.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
 
   const io: SocketIo = new Server(httpServer, {
     adapter: createAdapter(redis.client, socketAdapterOptions(config)),

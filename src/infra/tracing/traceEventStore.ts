@@ -18,8 +18,10 @@ export function traceEventStore<S extends EventStore>(store: S, tracing: EventTr
       store.appendToStream(streamId, withCarrier(events, carrier), options),
     );
   const appendToStreams: EventStore['appendToStreams'] = (appends: readonly StreamAppend[]) =>
-    tracing.append('eventstore append', { 'order_ledger.stream_id': appends.map((a) => a.streamId).join(','), 'order_ledger.events': String(appends.reduce((n, a) => n + a.events.length, 0)) }, (carrier) =>
-      store.appendToStreams(appends.map((a) => ({ ...a, events: withCarrier(a.events, carrier) }))),
+    tracing.append(
+      'eventstore append',
+      { 'order_ledger.stream_id': appends.map((a) => a.streamId).join(','), 'order_ledger.events': String(appends.reduce((n, a) => n + a.events.length, 0)) },
+      (carrier) => store.appendToStreams(appends.map((a) => ({ ...a, events: withCarrier(a.events, carrier) }))),
     );
   return new Proxy(store, {
     get(target, property, receiver) {

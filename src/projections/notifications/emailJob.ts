@@ -12,9 +12,7 @@ import { openOrderPersonalData } from '../../commands/privacy/personalData';
 import type { OrderPersonalData } from '../../commands/privacy/shippingAddress';
 import { isEmailKind, renderEmail } from './emailTemplates';
 
-export type EmailOutcome =
-  | { status: 'sent'; messageId: string; file?: string }
-  | { status: 'skipped'; reason: 'already-claimed' | 'no-recipient' | 'customer-erased' };
+export type EmailOutcome = { status: 'sent'; messageId: string; file?: string } | { status: 'skipped'; reason: 'already-claimed' | 'no-recipient' | 'customer-erased' };
 
 export interface EmailJobDeps {
   knex: Knex;
@@ -79,7 +77,6 @@ export async function processEmailJob(deps: EmailJobDeps, data: EmailJobData): P
   await markEmailSent(knex, data.eventId, result.messageId);
   return { status: 'sent', ...result };
 }
-
 
 async function personalDataOf(deps: EmailJobDeps, userId: string, orderId: string, sealed: string | undefined): Promise<OrderPersonalData | 'erased' | undefined> {
   if (!sealed) return undefined;

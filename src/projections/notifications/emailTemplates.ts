@@ -63,7 +63,14 @@ export function emailKindFor(event: OrderEvent): EmailKind | undefined {
 }
 
 function addressLines(address: ShippingAddress): string[] {
-  return [address.name, address.line1, ...(address.line2 ? [address.line2] : []), `${address.postalCode} ${address.city}`, address.country, ...(address.phone ? [address.phone] : [])];
+  return [
+    address.name,
+    address.line1,
+    ...(address.line2 ? [address.line2] : []),
+    `${address.postalCode} ${address.city}`,
+    address.country,
+    ...(address.phone ? [address.phone] : []),
+  ];
 }
 
 export interface EmailContext {
@@ -100,14 +107,29 @@ function bodyFor(kind: EmailKind, ctx: EmailContext): Body {
   const { event } = ctx;
   switch (kind) {
     case 'order-placed':
-      return { subject: `Order ${ref} placed`, heading: 'Thank you for your order', lines: [`We have received order ${ctx.orderId}.`, `Total: ${total}. It is awaiting payment.`], showItems: true };
+      return {
+        subject: `Order ${ref} placed`,
+        heading: 'Thank you for your order',
+        lines: [`We have received order ${ctx.orderId}.`, `Total: ${total}. It is awaiting payment.`],
+        showItems: true,
+      };
     case 'payment-received': {
       const paid = event.type === 'PaymentSucceeded' ? formatMoney(event.data.amount, event.data.currency) : total;
-      return { subject: `Payment received for order ${ref}`, heading: 'Payment received', lines: [`We received your payment of ${paid} for order ${ctx.orderId}.`, 'We will let you know when it ships.'], showItems: true };
+      return {
+        subject: `Payment received for order ${ref}`,
+        heading: 'Payment received',
+        lines: [`We received your payment of ${paid} for order ${ctx.orderId}.`, 'We will let you know when it ships.'],
+        showItems: true,
+      };
     }
     case 'payment-failed': {
       const reason = event.type === 'PaymentFailed' ? event.data.reason : 'the payment was declined';
-      return { subject: `Payment failed for order ${ref}`, heading: 'Payment failed', lines: [`The payment for order ${ctx.orderId} (${total}) did not go through: ${reason}.`, 'You can try paying again.'], showItems: false };
+      return {
+        subject: `Payment failed for order ${ref}`,
+        heading: 'Payment failed',
+        lines: [`The payment for order ${ctx.orderId} (${total}) did not go through: ${reason}.`, 'You can try paying again.'],
+        showItems: false,
+      };
     }
     case 'order-shipped':
       return { subject: `Order ${ref} shipped`, heading: 'Your order is on its way', lines: [`Order ${ctx.orderId} has shipped.`], showItems: true };
@@ -119,23 +141,48 @@ function bodyFor(kind: EmailKind, ctx: EmailContext): Body {
     }
     case 'order-refunded': {
       const refunded = event.type === 'OrderRefunded' ? formatMoney(event.data.amount, event.data.currency) : total;
-      return { subject: `Refund for order ${ref}`, heading: 'Refund issued', lines: [`We refunded ${refunded} for order ${ctx.orderId}.`, 'Your bank may take a few days to show it.'], showItems: false };
+      return {
+        subject: `Refund for order ${ref}`,
+        heading: 'Refund issued',
+        lines: [`We refunded ${refunded} for order ${ctx.orderId}.`, 'Your bank may take a few days to show it.'],
+        showItems: false,
+      };
     }
     case 'refund-issued': {
       const refunded = event.type === 'RefundSucceeded' ? formatMoney(event.data.amount, event.data.currency) : total;
       const soFar = event.type === 'RefundSucceeded' ? ` (${formatMoney(event.data.refundedAmount, event.data.currency)} of ${total} refunded so far)` : '';
-      return { subject: `Partial refund for order ${ref}`, heading: 'Refund issued', lines: [`We refunded ${refunded} for order ${ctx.orderId}${soFar}.`, 'Your bank may take a few days to show it.'], showItems: false };
+      return {
+        subject: `Partial refund for order ${ref}`,
+        heading: 'Refund issued',
+        lines: [`We refunded ${refunded} for order ${ctx.orderId}${soFar}.`, 'Your bank may take a few days to show it.'],
+        showItems: false,
+      };
     }
     case 'return-requested':
-      return { subject: `Return requested for order ${ref}`, heading: 'Return requested', lines: [`We received your return request for order ${ctx.orderId}.`, 'We will let you know once it is reviewed.'], showItems: false };
+      return {
+        subject: `Return requested for order ${ref}`,
+        heading: 'Return requested',
+        lines: [`We received your return request for order ${ctx.orderId}.`, 'We will let you know once it is reviewed.'],
+        showItems: false,
+      };
     case 'return-approved':
-      return { subject: `Return approved for order ${ref}`, heading: 'Return approved', lines: [`Your return for order ${ctx.orderId} is approved.`, 'Please send the items back; we refund them once they arrive.'], showItems: false };
+      return {
+        subject: `Return approved for order ${ref}`,
+        heading: 'Return approved',
+        lines: [`Your return for order ${ctx.orderId} is approved.`, 'Please send the items back; we refund them once they arrive.'],
+        showItems: false,
+      };
     case 'return-rejected': {
       const reason = event.type === 'ReturnRejected' ? ` Reason: ${event.data.reason}.` : '';
       return { subject: `Return declined for order ${ref}`, heading: 'Return declined', lines: [`Your return for order ${ctx.orderId} was declined.${reason}`], showItems: false };
     }
     case 'return-received':
-      return { subject: `Return received for order ${ref}`, heading: 'Return received', lines: [`The items you returned for order ${ctx.orderId} have arrived.`, 'Your refund is on its way.'], showItems: false };
+      return {
+        subject: `Return received for order ${ref}`,
+        heading: 'Return received',
+        lines: [`The items you returned for order ${ctx.orderId} have arrived.`, 'Your refund is on its way.'],
+        showItems: false,
+      };
     default: {
       const exhaustive: never = kind;
       return exhaustive;

@@ -63,7 +63,8 @@ export function describeOrder(order: OrderDto): string {
 
 const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
 const ORDER_WORD = /\b(order|orders|purchase|purchases|package|parcel|delivery|shipment)\b/i;
-const STATUS_WORD = /\b(where|status|track|tracking|when|shipped|shipping|ship|deliver|delivered|arrive|arriving|arrived|paid|payment|cancelled|canceled|refund|refunded|progress|update|happened)\b/i;
+const STATUS_WORD =
+  /\b(where|status|track|tracking|when|shipped|shipping|ship|deliver|delivered|arrive|arriving|arrived|paid|payment|cancelled|canceled|refund|refunded|progress|update|happened)\b/i;
 
 /** Order ids mentioned in a message, lower-cased, at most `max`. */
 export function orderIdsIn(message: string, max = 3): string[] {

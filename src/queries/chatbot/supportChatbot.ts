@@ -82,10 +82,7 @@ function signedInPrompt(recent: ReturnType<typeof orderFact>[]): string {
 }
 
 function anonymousPrompt(): string {
-  return [
-    ...COMMON_RULES,
-    'The customer is NOT signed in: you have no access to any order. For questions about a specific order, ask them to sign in and ask again.',
-  ].join('\n');
+  return [...COMMON_RULES, 'The customer is NOT signed in: you have no access to any order. For questions about a specific order, ask them to sign in and ask again.'].join('\n');
 }
 
 /**

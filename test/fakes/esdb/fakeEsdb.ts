@@ -23,7 +23,13 @@ import {
   StreamRevisionConflictErrorDetails,
 } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v2/streams/errors_pb';
 import { StreamsServiceService, type IStreamsServiceServer } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v2/streams/streams_grpc_pb';
-import { AppendRequest, AppendResponse, AppendSessionResponse, SchemaFormat, type AppendRecord } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v2/streams/streams_pb';
+import {
+  AppendRequest,
+  AppendResponse,
+  AppendSessionResponse,
+  SchemaFormat,
+  type AppendRecord,
+} from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v2/streams/streams_pb';
 import { MemoryLog, type AppendOutcome, type ExpectedState, type ProposedEvent, type StoredEvent } from './memoryLog';
 
 /**
@@ -174,7 +180,8 @@ function sessionRecord(stream: string, record: AppendRecord): { event: ProposedE
   }
   const data = record.getData_asU8();
   const size = data.length + properties.serializeBinary().length + Buffer.byteLength(name, 'utf8');
-  if (size > MAX_APPEND_EVENT_SIZE) throw invalidRequest(`The size of record ${id} in ${stream} (${size} bytes) exceeds the maximum allowed size of ${MAX_APPEND_EVENT_SIZE} bytes`);
+  if (size > MAX_APPEND_EVENT_SIZE)
+    throw invalidRequest(`The size of record ${id} in ${stream} (${size} bytes) exceeds the maximum allowed size of ${MAX_APPEND_EVENT_SIZE} bytes`);
   const synthesized = { ...(properties.toJavaScript() as Record<string, unknown>), '$schema.name': name, '$schema.format': formatName };
   return {
     event: {
@@ -326,12 +333,10 @@ class FakeEsdbServer {
           if (request.getRecordsList().length === 0) throw invalidRequest('Stream append request must contain at least one record');
           // Stream names are compared ignoring case here, unlike anywhere else in the server.
           if (seen.has(stream.toLowerCase())) {
-            throw streamsError(
-              grpc.status.ABORTED,
-              'STREAM_ALREADY_IN_APPEND_SESSION',
-              `Stream '${stream}' already has a different group of messages in this session.`,
-              { typeName: 'kurrentdb.protocol.v2.streams.errors.StreamAlreadyInAppendSessionErrorDetails', bytes: new StreamAlreadyInAppendSessionErrorDetails().setStream(stream).serializeBinary() },
-            );
+            throw streamsError(grpc.status.ABORTED, 'STREAM_ALREADY_IN_APPEND_SESSION', `Stream '${stream}' already has a different group of messages in this session.`, {
+              typeName: 'kurrentdb.protocol.v2.streams.errors.StreamAlreadyInAppendSessionErrorDetails',
+              bytes: new StreamAlreadyInAppendSessionErrorDetails().setStream(stream).serializeBinary(),
+            });
           }
           seen.add(stream.toLowerCase());
           const events: ProposedEvent[] = [];
@@ -339,10 +344,15 @@ class FakeEsdbServer {
             const { event, size } = sessionRecord(stream, record);
             totalSize += size;
             if (totalSize > MAX_APPEND_SIZE) {
-              throw streamsError(grpc.status.ABORTED, 'APPEND_TRANSACTION_SIZE_EXCEEDED', `Transaction size (${totalSize} bytes) exceeded the maximum allowed size of ${MAX_APPEND_SIZE} bytes.`, {
-                typeName: 'kurrentdb.protocol.v2.streams.errors.AppendTransactionSizeExceededErrorDetails',
-                bytes: new AppendTransactionSizeExceededErrorDetails().setSize(totalSize).setMaxSize(MAX_APPEND_SIZE).serializeBinary(),
-              });
+              throw streamsError(
+                grpc.status.ABORTED,
+                'APPEND_TRANSACTION_SIZE_EXCEEDED',
+                `Transaction size (${totalSize} bytes) exceeded the maximum allowed size of ${MAX_APPEND_SIZE} bytes.`,
+                {
+                  typeName: 'kurrentdb.protocol.v2.streams.errors.AppendTransactionSizeExceededErrorDetails',
+                  bytes: new AppendTransactionSizeExceededErrorDetails().setSize(totalSize).setMaxSize(MAX_APPEND_SIZE).serializeBinary(),
+                },
+              );
             }
             events.push(event);
           }
@@ -356,7 +366,11 @@ class FakeEsdbServer {
         if (failed || this.stall(() => callback({ code: grpc.status.UNAVAILABLE, details: 'server closed' }))) return;
         try {
           if (parts.length === 0) {
-            throw streamsError(grpc.status.FAILED_PRECONDITION, 'APPEND_SESSION_NO_REQUESTS', 'Append session started, but no append requests were sent before ending the session.');
+            throw streamsError(
+              grpc.status.FAILED_PRECONDITION,
+              'APPEND_SESSION_NO_REQUESTS',
+              'Append session started, but no append requests were sent before ending the session.',
+            );
           }
           const outcome = this.log.appendMany(parts);
           if (outcome.kind === 'wrong_expected_version') {
@@ -368,7 +382,11 @@ class FakeEsdbServer {
               `Append failed due to a revision conflict on stream '${part.streamId}'. Expected revision: ${part.raw}. Actual revision: ${actual}.`,
               {
                 typeName: 'kurrentdb.protocol.v2.streams.errors.StreamRevisionConflictErrorDetails',
-                bytes: new StreamRevisionConflictErrorDetails().setStream(part.streamId).setExpectedRevision(part.raw.toString()).setActualRevision(actual.toString()).serializeBinary(),
+                bytes: new StreamRevisionConflictErrorDetails()
+                  .setStream(part.streamId)
+                  .setExpectedRevision(part.raw.toString())
+                  .setActualRevision(actual.toString())
+                  .serializeBinary(),
               },
             );
           }
@@ -471,9 +489,7 @@ class FakeEsdbServer {
 
   private appendResponse(outcome: AppendOutcome, options: AppendReq.Options): AppendResp {
     if (outcome.kind === 'written') {
-      const position = new AppendResp.Position()
-        .setCommitPosition(outcome.commitPosition.toString())
-        .setPreparePosition(outcome.preparePosition.toString());
+      const position = new AppendResp.Position().setCommitPosition(outcome.commitPosition.toString()).setPreparePosition(outcome.preparePosition.toString());
       return new AppendResp().setSuccess(new AppendResp.Success().setCurrentRevision(outcome.lastRevision.toString()).setPosition(position));
     }
     const wrong = new AppendResp.WrongExpectedVersion();
@@ -516,9 +532,7 @@ class FakeEsdbServer {
         wrong.setExpectedAny(new ProtoEmpty());
     }
     if (outcome.kind === 'written') {
-      const position = new AllStreamPosition()
-        .setCommitPosition(outcome.commitPosition.toString())
-        .setPreparePosition(outcome.preparePosition.toString());
+      const position = new AllStreamPosition().setCommitPosition(outcome.commitPosition.toString()).setPreparePosition(outcome.preparePosition.toString());
       return response.setSuccess(new BatchAppendResp.Success().setCurrentRevision(outcome.lastRevision.toString()).setPosition(position));
     }
     if (outcome.current === 'no_stream') wrong.setCurrentNoStream(new ProtoEmpty());

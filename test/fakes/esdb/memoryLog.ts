@@ -22,19 +22,13 @@ export interface StoredEvent extends ProposedEvent {
   createdTicks: bigint;
 }
 
-export type ExpectedState =
-  | { kind: 'any' }
-  | { kind: 'no_stream' }
-  | { kind: 'stream_exists' }
-  | { kind: 'revision'; revision: bigint };
+export type ExpectedState = { kind: 'any' } | { kind: 'no_stream' } | { kind: 'stream_exists' } | { kind: 'revision'; revision: bigint };
 
 export type AppendOutcome =
-  | { kind: 'written'; lastRevision: bigint; commitPosition: bigint; preparePosition: bigint }
-  | { kind: 'wrong_expected_version'; current: bigint | 'no_stream' };
+  { kind: 'written'; lastRevision: bigint; commitPosition: bigint; preparePosition: bigint } | { kind: 'wrong_expected_version'; current: bigint | 'no_stream' };
 
 export type MultiAppendOutcome =
-  | { kind: 'written'; lastRevisions: bigint[]; commitPosition: bigint }
-  | { kind: 'wrong_expected_version'; index: number; current: bigint | 'no_stream' };
+  { kind: 'written'; lastRevisions: bigint[]; commitPosition: bigint } | { kind: 'wrong_expected_version'; index: number; current: bigint | 'no_stream' };
 
 type CommitCheck = { decision: 'ok' } | { decision: 'idempotent'; last: StoredEvent } | { decision: 'failed'; current: bigint | 'no_stream' };
 
@@ -53,7 +47,13 @@ export class MemoryLog {
       {
         streamId: '$epoch-information',
         events: [
-          { id: '00000000-0000-4000-8000-000000000001', type: '$epoch-information', contentType: 'application/json', data: Buffer.from('{"epochNumber":0}'), customMetadata: new Uint8Array() },
+          {
+            id: '00000000-0000-4000-8000-000000000001',
+            type: '$epoch-information',
+            contentType: 'application/json',
+            data: Buffer.from('{"epochNumber":0}'),
+            customMetadata: new Uint8Array(),
+          },
         ],
       },
     ]);

@@ -141,10 +141,13 @@ export async function startFakeOpenRouter(apiKey = 'sk-or-fake-key'): Promise<Fa
           send(res, reply.status, reply.body);
           return;
         case 'stall': {
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            send(res, 200, completion(body.model, { content: 'too late' }, 'stop'));
-          }, Math.min(reply.ms ?? MAX_STALL_MS, MAX_STALL_MS));
+          const timer = setTimeout(
+            () => {
+              timers.delete(timer);
+              send(res, 200, completion(body.model, { content: 'too late' }, 'stop'));
+            },
+            Math.min(reply.ms ?? MAX_STALL_MS, MAX_STALL_MS),
+          );
           timers.add(timer);
           res.on('close', () => {
             clearTimeout(timer);

@@ -204,7 +204,17 @@ export class FakePayPal {
     }
     const token = `A21AA${randomBytes(24).toString('hex')}`;
     this.tokens.set(token, Date.now() + this.tokenLifetimeSeconds * 1000);
-    return { status: 200, body: { scope: 'https://uri.paypal.com/services/payments/payment', access_token: token, token_type: 'Bearer', app_id: 'APP-FAKE', expires_in: this.tokenLifetimeSeconds, nonce: randomUUID() } };
+    return {
+      status: 200,
+      body: {
+        scope: 'https://uri.paypal.com/services/payments/payment',
+        access_token: token,
+        token_type: 'Bearer',
+        app_id: 'APP-FAKE',
+        expires_in: this.tokenLifetimeSeconds,
+        nonce: randomUUID(),
+      },
+    };
   }
 
   private answer(request: RecordedRequest): { status: number; body?: unknown } {
@@ -289,7 +299,8 @@ export class FakePayPal {
       .reduce((sum, r) => sum + toMinor(r.amount.value), 0);
     const requested = (body.amount as Money | undefined) ?? { currency_code: capture.amount.currency_code, value: toValue(toMinor(capture.amount.value) - refundedSoFar) };
     const total = refundedSoFar + toMinor(requested.value);
-    if (total > toMinor(capture.amount.value)) return unprocessable('REFUND_AMOUNT_EXCEEDED', 'The refund amount must be less than or equal to the capture amount that has not yet been refunded.');
+    if (total > toMinor(capture.amount.value))
+      return unprocessable('REFUND_AMOUNT_EXCEEDED', 'The refund amount must be less than or equal to the capture amount that has not yet been refunded.');
     const refund: FakeRefund = {
       id: paypalId(),
       status: this.refundStatus,

@@ -215,7 +215,12 @@ export class FakeStripe {
       }
       const reason = form.cancellation_reason;
       if (reason !== undefined && !['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'].includes(reason)) {
-        return stripeError(400, 'invalid_request_error', `Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer, or abandoned`, 'parameter_invalid_empty');
+        return stripeError(
+          400,
+          'invalid_request_error',
+          `Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer, or abandoned`,
+          'parameter_invalid_empty',
+        );
       }
       intent.status = 'canceled';
       intent.cancellation_reason = reason ?? null;

@@ -302,8 +302,8 @@ export function AdminBoard() {
     <>
       <PageTitle title="Order board">Order board</PageTitle>
       <p class="lede">
-        Every order by status, updated live. Each action sends the revision its card shows (If-Match): if the order changed in the meantime, nothing happens and you
-        get the fresh state.
+        Every order by status, updated live. Each action sends the revision its card shows (If-Match): if the order changed in the meantime, nothing happens and you get the fresh
+        state.
       </p>
       <p class="sr-only" role="status">
         {said}

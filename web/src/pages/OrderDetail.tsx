@@ -162,16 +162,30 @@ export function OrderDetail({ id }: { id: string }) {
                         Approve the payment at PayPal<span class="sr-only"> (opens in a new tab)</span>
                       </a>
                     </p>
-                    <button type="button" disabled={busy} onClick={() => void command(() => api('POST', '/payments/paypal/capture', { body: { orderId: order.id } }), 'PayPal payment completed.')}>
+                    <button
+                      type="button"
+                      disabled={busy}
+                      onClick={() => void command(() => api('POST', '/payments/paypal/capture', { body: { orderId: order.id } }), 'PayPal payment completed.')}
+                    >
                       I have approved it: complete the payment
                     </button>
                   </>
                 ) : (
-                  <button type="button" class="primary" disabled={busy} onClick={() => void command(() => api('POST', `/orders/${order.id}/pay`), 'PayPal payment started: approve it at PayPal.')}>
+                  <button
+                    type="button"
+                    class="primary"
+                    disabled={busy}
+                    onClick={() => void command(() => api('POST', `/orders/${order.id}/pay`), 'PayPal payment started: approve it at PayPal.')}
+                  >
                     Pay with PayPal
                   </button>
                 ))}
-              <button type="button" class="danger" disabled={busy} onClick={() => void command(() => api('POST', `/orders/${order.id}/cancel`, { body: {}, headers: ifMatch }), 'Order cancelled.')}>
+              <button
+                type="button"
+                class="danger"
+                disabled={busy}
+                onClick={() => void command(() => api('POST', `/orders/${order.id}/cancel`, { body: {}, headers: ifMatch }), 'Order cancelled.')}
+              >
                 Cancel order
               </button>
             </div>

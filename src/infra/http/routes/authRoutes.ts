@@ -23,9 +23,7 @@ const loginBodySchema = z
   .strict()
   .openapi('LoginRequest');
 
-const loginResponseSchema = z
-  .object({ token: z.string().describe('HS256 JWT; send as "Authorization: Bearer <token>"'), user: userDtoSchema })
-  .openapi('LoginResponse');
+const loginResponseSchema = z.object({ token: z.string().describe('HS256 JWT; send as "Authorization: Bearer <token>"'), user: userDtoSchema }).openapi('LoginResponse');
 
 export function registerAuthRoutes(routes: RouteDeps, deps: Deps): void {
   const storeOptions = { bcryptRounds: deps.config.BCRYPT_ROUNDS };

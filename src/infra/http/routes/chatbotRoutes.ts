@@ -10,9 +10,7 @@ import { bearerToken } from '../authTokens';
 import { createLimiter } from '../rateLimit';
 import { defineRoute, type RouteDeps } from '../route';
 
-const chatbotResponseSchema = z
-  .object({ reply: z.string().describe("The assistant's answer (plain text)") })
-  .openapi('ChatbotResponse');
+const chatbotResponseSchema = z.object({ reply: z.string().describe("The assistant's answer (plain text)") }).openapi('ChatbotResponse');
 
 /** CHATBOT_RATE_LIMIT_MAX questions per window per signed-in user, or per client IP when anonymous. */
 function chatbotRateLimit(deps: Deps): RequestHandler {
@@ -81,7 +79,11 @@ export function registerChatbotRoutes(routes: RouteDeps, deps: Deps): void {
         message: `message is too long: at most ${maxChars} characters, got ${maxChars + 1}`,
         request: { body: { message: 'a'.repeat(maxChars + 1) } },
       },
-      429: { description: 'Too many questions from this user (or address when anonymous)', code: 'CHATBOT_RATE_LIMITED', message: 'Too many questions to the support assistant; retry later' },
+      429: {
+        description: 'Too many questions from this user (or address when anonymous)',
+        code: 'CHATBOT_RATE_LIMITED',
+        message: 'Too many questions to the support assistant; retry later',
+      },
       503: { description: 'The AI provider failed or timed out (CHATBOT_UNAVAILABLE)', code: 'CHATBOT_UNAVAILABLE' },
     },
     handler: async ({ body, user, res, requestId }) => {

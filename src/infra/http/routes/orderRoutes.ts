@@ -11,15 +11,7 @@ import { ValidationError } from '../../../errors';
 import { emailSchema } from '../../../commands/accounts/users';
 import { shippingAddressSchema, type OrderPersonalData } from '../../../commands/privacy/shippingAddress';
 import { fulfilmentStatusSchema, paymentMethodSchema } from '../../../events/orderEvents';
-import {
-  getOrder,
-  getOrderHistory,
-  listOrders,
-  listOrdersQuerySchema,
-  orderDtoSchema,
-  orderHistoryEntrySchema,
-  orderListSchema,
-} from '../../../queries/orderQueries';
+import { getOrder, getOrderHistory, listOrders, listOrdersQuerySchema, orderDtoSchema, orderHistoryEntrySchema, orderListSchema } from '../../../queries/orderQueries';
 import { plainTextSchema } from '../../../queries/plainText';
 import type { Deps } from '../../deps';
 import type { AuthUser } from '../authTokens';
@@ -46,10 +38,7 @@ const orderItemSchema = z.strictObject(
 
 const placeOrderBodySchema = z
   .object({
-    items: z
-      .array(orderItemSchema)
-      .min(1, 'items must not be empty')
-      .max(100),
+    items: z.array(orderItemSchema).min(1, 'items must not be empty').max(100),
     paymentMethod: paymentMethodSchema,
     paymentFlow: z.literal('REGULAR').optional(),
     shippingAddress: shippingAddressSchema.optional().openapi({ description: "Where the goods go; default: the profile's default address" }),
@@ -74,12 +63,13 @@ export const orderCommandResponseSchema = z
   .openapi('OrderCommandResponse');
 
 const orderResponseSchema = z.object({ status: z.literal('success'), data: orderDtoSchema }).openapi('OrderResponse');
-const historyResponseSchema = z
-  .object({ status: z.literal('success'), data: z.array(orderHistoryEntrySchema) })
-  .openapi('OrderHistoryResponse');
+const historyResponseSchema = z.object({ status: z.literal('success'), data: z.array(orderHistoryEntrySchema) }).openapi('OrderHistoryResponse');
 
 const changeStatusBodySchema = z.object({ status: fulfilmentStatusSchema }).strict().openapi('ChangeOrderStatusRequest');
-const cancelBodySchema = z.object({ reason: plainTextSchema(500, 'reason').optional() }).strict().openapi('CancelOrderRequest');
+const cancelBodySchema = z
+  .object({ reason: plainTextSchema(500, 'reason').optional() })
+  .strict()
+  .openapi('CancelOrderRequest');
 // Nothing to set: amount and currency come from the order, so any field is refused rather than ignored.
 const markPaidBodySchema = z.object({}).strict().openapi('MarkPaidRequest');
 const ifMatchHeaders = z.object({ 'if-match': z.string().optional().openapi({ description: 'Order revision last seen; 412 when stale' }) });
@@ -116,7 +106,8 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       201: { description: 'Order placed', schema: orderCommandResponseSchema, headers: consistencyResponseHeaders },
       400: { description: 'No items, a quantity out of range, or an unknown payment method', code: 'VALIDATION_FAILED', request: { body: { items: [], paymentMethod: 'MANUAL' } } },
       409: {
-        description: 'OUT_OF_STOCK: not enough stock for one or more lines (details.products names each with requested and available; nothing stored); or IDEMPOTENCY_KEY_REUSED: the Idempotency-Key came with another body',
+        description:
+          'OUT_OF_STOCK: not enough stock for one or more lines (details.products names each with requested and available; nothing stored); or IDEMPOTENCY_KEY_REUSED: the Idempotency-Key came with another body',
         code: 'OUT_OF_STOCK',
         message: 'Not enough stock: 2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13 (requested 3, available 1)',
       },
@@ -247,7 +238,7 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       },
       handler: async ({ params, body: parsed, user, req, requestId }) => {
         const expectedRevision = ifMatchRevision(req);
-        const command = toCommand((parsed ?? {}), user!, deps.clock().toISOString());
+        const command = toCommand(parsed ?? {}, user!, deps.clock().toISOString());
         const result = await handleOrderCommand(deps.store, params.id, command, {
           ...(expectedRevision !== undefined ? { expectedRevision } : {}),
           ...asCaller(user!, params.id, requestId),
@@ -268,9 +259,10 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       illegal: { params: { id: placeholder('orderId') }, body: { status: 'PROCESSING' }, message: 'PENDING → PROCESSING is not allowed; mark the order paid first' },
     },
     (body, _user, now) => ({
-    type: 'ChangeStatus',
-    data: { to: changeStatusBodySchema.parse(body).status, now },
-  }));
+      type: 'ChangeStatus',
+      data: { to: changeStatusBodySchema.parse(body).status, now },
+    }),
+  );
   commandRoute(
     '/orders/:id/cancel',
     'Cancel an order (owner while unpaid; admin also when paid)',
@@ -281,10 +273,11 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       illegal: { params: { id: placeholder('paidOrderId') }, body: { reason: 'changed my mind' }, message: 'A paid order can only be cancelled by an admin' },
     },
     (body, user, now) => {
-    const { reason } = cancelBodySchema.parse(body);
-    return { type: 'CancelOrder', data: { by: user.role === 'admin' ? 'admin' : 'user', ...(reason ? { reason } : {}), now } };
-  },
-  (result) => cancelPaymentAfterCancellation(deps.payments, result, deps.logger));
+      const { reason } = cancelBodySchema.parse(body);
+      return { type: 'CancelOrder', data: { by: user.role === 'admin' ? 'admin' : 'user', ...(reason ? { reason } : {}), now } };
+    },
+    (result) => cancelPaymentAfterCancellation(deps.payments, result, deps.logger),
+  );
   commandRoute(
     '/orders/:id/mark-paid',
     'Confirm an offline (MANUAL) payment (admin)',
@@ -295,7 +288,8 @@ export function registerOrderRoutes(routes: RouteDeps, deps: Deps): void {
       illegal: { params: { id: placeholder('paidOrderId') }, body: {}, message: 'PAID → PAID is not allowed' },
     },
     (_body, _user, now) => ({
-    type: 'MarkPaid',
-    data: { now },
-  }));
+      type: 'MarkPaid',
+      data: { now },
+    }),
+  );
 }

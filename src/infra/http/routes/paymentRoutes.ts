@@ -64,7 +64,10 @@ const captureResponseSchema = z
   })
   .openapi('PayPalCaptureResponse');
 
-const refundBodySchema = z.object({ reason: plainTextSchema(500, 'reason').optional() }).strict().openapi('RefundRequest');
+const refundBodySchema = z
+  .object({ reason: plainTextSchema(500, 'reason').optional() })
+  .strict()
+  .openapi('RefundRequest');
 const refundResponseSchema = z
   .object({
     status: z.literal('success'),
@@ -222,7 +225,11 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
     headers: ifMatchHeaders,
     example: { params: { id: placeholder('paidOrderId') }, body: { lines: [{ productId: placeholder('productId'), quantity: 1 }], reason: 'the bag arrived torn' } },
     responses: {
-      200: { description: 'Refund requested and sent to the provider; REFUNDED once everything paid is back', schema: partialRefundResponseSchema, headers: consistencyResponseHeaders },
+      200: {
+        description: 'Refund requested and sent to the provider; REFUNDED once everything paid is back',
+        schema: partialRefundResponseSchema,
+        headers: consistencyResponseHeaders,
+      },
       400: {
         description: 'Neither or both of amount and lines, a line not in the order or more than is left of it',
         code: 'ORDER_INVALID',
@@ -305,7 +312,11 @@ export function registerPaymentRoutes(routes: RouteDeps, deps: Deps): void {
         code: 'REFUND_NOT_REQUESTED',
         request: { params: { id: placeholder('paidOrderId') }, body: {} },
       },
-      412: { description: 'If-Match revision is stale', code: 'REVISION_MISMATCH', request: { params: { id: placeholder('refundRequestedOrderId') }, body: {}, headers: STALE_IF_MATCH } },
+      412: {
+        description: 'If-Match revision is stale',
+        code: 'REVISION_MISMATCH',
+        request: { params: { id: placeholder('refundRequestedOrderId') }, body: {}, headers: STALE_IF_MATCH },
+      },
     },
     handler: async ({ params, body, user, req, requestId }) => {
       const result = await confirmManualRefund(paymentsOf(deps), params.id, { actor: actorOf(user!), requestId }, body.refundId, ifMatchRevision(req));
@@ -358,7 +369,8 @@ function registerWebhookDocs(routes: RouteDeps): void {
       'paypal-auth-algo': 'SHA256withRSA',
       'paypal-cert-url': 'https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-5edc0ebc',
       'paypal-transmission-id': '69cd13f0-d67a-11e5-baa3-778b53f4ae55',
-      'paypal-transmission-sig': 'lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz+Zjh3s3boXB07VXCXUZy/UFzUlnGJn0wDugt7FlSvdKeIJenLRemUxYCPVoEZzg9VFNqOa48gMkvF+XTpxBeUx/kWy6B5cp7GkT2+pOowfRK7OaynuxUoKW3JcMWw272VKjLTtTAShncla7tGF+55rxyt2KNZIIqxNMJ48RDZheGU5w1npu9dZHnPgTXB9iomeVRoD8O/jhRpnKsGrDschyNdkeh81BJJMH4Ctc6lnCCquoP/GzCzz33MMsNdid7vL/NIWaCsekQpW26FpWPi/tfj8nLA==',
+      'paypal-transmission-sig':
+        'lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz+Zjh3s3boXB07VXCXUZy/UFzUlnGJn0wDugt7FlSvdKeIJenLRemUxYCPVoEZzg9VFNqOa48gMkvF+XTpxBeUx/kWy6B5cp7GkT2+pOowfRK7OaynuxUoKW3JcMWw272VKjLTtTAShncla7tGF+55rxyt2KNZIIqxNMJ48RDZheGU5w1npu9dZHnPgTXB9iomeVRoD8O/jhRpnKsGrDschyNdkeh81BJJMH4Ctc6lnCCquoP/GzCzz33MMsNdid7vL/NIWaCsekQpW26FpWPi/tfj8nLA==',
       'paypal-transmission-time': '2026-03-01T09:00:00Z',
     },
     body: {
@@ -371,8 +383,7 @@ function registerWebhookDocs(routes: RouteDeps): void {
   routes.registry.registerPath({
     method: 'post',
     path: '/payments/webhook/stripe',
-    summary:
-      'Stripe events (payment_intent.succeeded / payment_failed / canceled, charge.refunded), verified by the Stripe adapter: Stripe-Signature over the raw body',
+    summary: 'Stripe events (payment_intent.succeeded / payment_failed / canceled, charge.refunded), verified by the Stripe adapter: Stripe-Signature over the raw body',
     tags: ['Payments'],
     request: {
       headers: z.object({ 'stripe-signature': z.string().openapi({ description: 'Stripe webhook signature' }) }),

@@ -38,8 +38,7 @@ const messages: Record<PayPalReturnOutcome, string> = {
   cancelled: 'You cancelled the payment at PayPal. The order is kept; you can pay it later.',
 };
 
-const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function page(title: string, lines: string[]): string {
   return [
@@ -65,7 +64,11 @@ function answer(deps: Deps, req: Request, result: PayPalReturn): RouteResult {
     return { status: 303, body: undefined, redirect: url.toString() };
   }
   if (wantsHtml(req)) {
-    return { status: 200, body: undefined, html: page(result.outcome === 'paid' ? 'Payment received' : 'Payment not completed', [messages[result.outcome], `Order ${result.orderId}: ${result.orderStatus}.`]) };
+    return {
+      status: 200,
+      body: undefined,
+      html: page(result.outcome === 'paid' ? 'Payment received' : 'Payment not completed', [messages[result.outcome], `Order ${result.orderId}: ${result.orderStatus}.`]),
+    };
   }
   return { status: 200, body: { status: 'success', data: result } };
 }
@@ -132,9 +135,7 @@ export function registerPayPalReturnRoutes(routes: RouteDeps, deps: Deps): void 
       503: { description: 'PayPal is not configured', code: 'PAYMENT_PROVIDER_NOT_CONFIGURED' },
     },
     handler: ({ query, req, requestId }) =>
-      landing(req, async () =>
-        answer(deps, req, await returnFromPayPal(paymentsOf(deps), query.token, { actor: { type: 'provider', id: 'paypal' }, requestId })),
-      ),
+      landing(req, async () => answer(deps, req, await returnFromPayPal(paymentsOf(deps), query.token, { actor: { type: 'provider', id: 'paypal' }, requestId }))),
   });
 
   defineRoute(routes, {

@@ -1,13 +1,6 @@
 import '../openapi';
 import { z } from 'zod';
-import {
-  getProduct,
-  listProducts,
-  listProductsQuerySchema,
-  productDtoSchema,
-  productListSchema,
-  ProductNotFoundError,
-} from '../../../queries/products';
+import { getProduct, listProducts, listProductsQuerySchema, productDtoSchema, productListSchema, ProductNotFoundError } from '../../../queries/products';
 import { createProduct, createProductSchema, updateProduct, updateProductSchema } from '../../../commands/products';
 import { adjustStock, adjustStockSchema, receiveStock, receiveStockSchema, stockDtoSchema } from '../../../commands/stock/stockAdmin';
 import { actorOf } from '../../../commands/order/orderAccess';
@@ -99,7 +92,11 @@ export function registerProductRoutes(routes: RouteDeps, deps: Deps): void {
         code: 'VALIDATION_FAILED',
         request: { body: { sku: 'GRINDER-ELECTRIC', name: 'Electric grinder', unitAmount: 129.9, currency: 'EUR' } },
       },
-      409: { description: 'sku already used', code: 'PRODUCT_SKU_TAKEN', request: { body: { sku: 'ESP-BEANS-1KG', name: 'Espresso beans, 1 kg', unitAmount: 2490, currency: 'EUR' } } },
+      409: {
+        description: 'sku already used',
+        code: 'PRODUCT_SKU_TAKEN',
+        request: { body: { sku: 'ESP-BEANS-1KG', name: 'Espresso beans, 1 kg', unitAmount: 2490, currency: 'EUR' } },
+      },
     },
     handler: async ({ body }) => ({ status: 201, body: { status: 'success', data: await createProduct(deps.knex, body, deps.clock()) } }),
   });
@@ -157,7 +154,11 @@ export function registerProductRoutes(routes: RouteDeps, deps: Deps): void {
     example: { params: { id: placeholder('stockProductId') }, body: { delta: -2, reason: 'two bags torn in the warehouse' } },
     responses: {
       200: { description: 'Stock after the adjustment', schema: stockResponseSchema },
-      400: { description: 'A delta of 0 or a missing reason', code: 'VALIDATION_FAILED', request: { params: { id: placeholder('stockProductId') }, body: { delta: 0, reason: 'nothing' } } },
+      400: {
+        description: 'A delta of 0 or a missing reason',
+        code: 'VALIDATION_FAILED',
+        request: { params: { id: placeholder('stockProductId') }, body: { delta: 0, reason: 'nothing' } },
+      },
       404: productNotFound({ delta: -2, reason: 'two bags torn in the warehouse' }),
       409: {
         description: 'The adjustment would leave on hand negative or below what is reserved (details: productId, onHand, reserved, delta)',

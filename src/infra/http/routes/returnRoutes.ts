@@ -25,7 +25,10 @@ const requestReturnBodySchema = z
   })
   .strict()
   .openapi('ReturnRequest', { example: { lines: [{ productId: '2f0c3a9e-1b7d-4c55-8e21-6a4b9d0c7e13', quantity: 1 }], reason: 'too small' } });
-const rejectBodySchema = z.object({ reason: plainTextSchema(500, 'reason') }).strict().openapi('ReturnRejectRequest', { example: { reason: 'worn' } });
+const rejectBodySchema = z
+  .object({ reason: plainTextSchema(500, 'reason') })
+  .strict()
+  .openapi('ReturnRejectRequest', { example: { reason: 'worn' } });
 const receiveBodySchema = z
   .object({ damaged: z.array(z.uuid()).max(100).optional().describe('Products that came back unfit to sell: refunded, not restocked') })
   .strict()
@@ -41,7 +44,12 @@ const returnResponseSchema = z
         consistency: consistencySchema,
         returnId: z.uuid().optional().describe('POST /orders/:id/returns: the new return'),
         refund: z
-          .object({ refundId: z.uuid(), status: z.enum(['succeeded', 'pending', 'failed', 'awaiting_confirmation']), providerRefundId: z.string().optional(), failureReason: z.string().optional() })
+          .object({
+            refundId: z.uuid(),
+            status: z.enum(['succeeded', 'pending', 'failed', 'awaiting_confirmation']),
+            providerRefundId: z.string().optional(),
+            failureReason: z.string().optional(),
+          })
           .optional()
           .describe('receive: the refund of the returned lines'),
       })
@@ -101,7 +109,12 @@ export function registerReturnRoutes(routes: RouteDeps, deps: Deps): void {
     summary: string,
     body: z.ZodType | undefined,
     examples: { ok: ExampleRequest; wrongState: ExampleRequest },
-    run: (args: { orderId: string; returnId: string; body: unknown; options: Parameters<typeof approveReturn>[3] }) => Promise<{ result: Awaited<ReturnType<typeof approveReturn>>; extra: Record<string, unknown> }>,
+    run: (args: {
+      orderId: string;
+      returnId: string;
+      body: unknown;
+      options: Parameters<typeof approveReturn>[3];
+    }) => Promise<{ result: Awaited<ReturnType<typeof approveReturn>>; extra: Record<string, unknown> }>,
   ) => {
     defineRoute(routes, {
       method: 'post',

@@ -7,15 +7,13 @@ import { placeholder, UNKNOWN_ID } from '../examples';
 import { defineRoute, type RouteDeps } from '../route';
 
 const orderIdParams = z.object({ id: z.uuid().openapi({ description: 'Order id' }) });
-const timelineResponseSchema = z
-  .object({ status: z.literal('success'), data: z.array(timelineEntrySchema.openapi('OrderTimelineEntry')) })
-  .openapi('OrderTimelineResponse');
+const timelineResponseSchema = z.object({ status: z.literal('success'), data: z.array(timelineEntrySchema.openapi('OrderTimelineEntry')) }).openapi('OrderTimelineResponse');
 
 export function registerTimelineRoutes(routes: RouteDeps, deps: Deps): void {
   defineRoute(routes, {
     method: 'get',
     path: '/orders/:id/timeline',
-    summary: "Every event of an order with the state after it, replayed from the event store (owner or admin); the HTTP form of `order-ledger audit replay`",
+    summary: 'Every event of an order with the state after it, replayed from the event store (owner or admin); the HTTP form of `order-ledger audit replay`',
     tags: ['Orders'],
     access: 'user',
     params: orderIdParams,

@@ -65,15 +65,20 @@ export interface EncodeContext {
   causationId?: string;
 }
 
+/** The metadata every stored event carries: its schema version and who or what caused it. */
+export function eventMetadataOf(schemaVersion: number, context: EncodeContext): EventMetadata {
+  const metadata: EventMetadata = { schemaVersion };
+  if (context.actor) metadata.actor = context.actor;
+  if (context.requestId) metadata.requestId = context.requestId;
+  if (context.causationId) metadata.causationId = context.causationId;
+  return metadata;
+}
+
 /** Validates an outgoing event against its schema and stamps the schema version. */
 export function encodeOrderEvent(event: OrderEvent, id: string, context: EncodeContext = {}): EventData & { metadata: EventMetadata } {
   const definition = orderEventSchemas[event.type];
   const data = definition.schema.parse(event.data) as Record<string, unknown>;
-  const metadata: EventMetadata = { schemaVersion: definition.version };
-  if (context.actor) metadata.actor = context.actor;
-  if (context.requestId) metadata.requestId = context.requestId;
-  if (context.causationId) metadata.causationId = context.causationId;
-  return { id, type: event.type, data, metadata };
+  return { id, type: event.type, data, metadata: eventMetadataOf(definition.version, context) };
 }
 
 /** Order streams are `order-<uuid>` (EventStoreDB groups streams by the part before the first dash). */

@@ -1,5 +1,5 @@
 import type { EventData, RecordedEvent } from '../infra/eventstore/eventStore';
-import { MalformedEventError, type EncodeContext } from './codec';
+import { eventMetadataOf, MalformedEventError, type EncodeContext } from './codec';
 import { eventMetadataSchema, type EventMetadata } from './orderEvents';
 import { isStockEventType, stockEventSchemas, type StockEvent } from './stockEvents';
 
@@ -43,11 +43,7 @@ export function decodeStockEvent(recorded: RecordedEvent): StoredStockEvent {
 export function encodeStockEvent(event: StockEvent, id: string, context: EncodeContext = {}): EventData & { metadata: EventMetadata } {
   const definition = stockEventSchemas[event.type];
   const data = definition.schema.parse(event.data) as Record<string, unknown>;
-  const metadata: EventMetadata = { schemaVersion: definition.version };
-  if (context.actor) metadata.actor = context.actor;
-  if (context.requestId) metadata.requestId = context.requestId;
-  if (context.causationId) metadata.causationId = context.causationId;
-  return { id, type: event.type, data, metadata };
+  return { id, type: event.type, data, metadata: eventMetadataOf(definition.version, context) };
 }
 
 /** Stock streams are `stock-<productId>`. */

@@ -42,6 +42,8 @@ interface Measured extends LoadResult {
   /** Server + PostgreSQL backends + Redis, counted until the asynchronous work had drained (writes only). */
   drainedCpuMsPerRequest?: number;
   drainMs?: number;
+  /** The drained CPU per request by process: the app, its PostgreSQL backends, Redis. */
+  drainedCpuSplit?: { app: number; postgres: number; redis: number };
   /** Per request, drained: PostgreSQL transactions and rows of the bench database, Redis commands (whole server). */
   perRequestCounts?: Record<string, number>;
 }
@@ -122,6 +124,11 @@ async function measured(server: ChildServer, knex: Knex, run: () => Promise<Load
     const redisDrained = await redisCpuSeconds();
     // The drain's own idle wait (300 ms windows) is counted: it is below 10 % of a core by construction.
     out.drainedCpuMsPerRequest = perRequest(serverDrained - serverBefore + backendCpuDelta(postgresBefore, postgresDrained) + (redisDrained - redisBefore));
+    out.drainedCpuSplit = {
+      app: perRequest(serverDrained - serverBefore),
+      postgres: perRequest(backendCpuDelta(postgresBefore, postgresDrained)),
+      redis: perRequest(redisDrained - redisBefore),
+    };
     await sleep(1100); // let every backend report its counters
     const countersAfter = await databaseCounters(knex);
     const commandsAfter = await redisCommandCalls();
@@ -235,7 +242,7 @@ export async function benchHttp(quick: boolean): Promise<Figure[]> {
         const result = await run(seconds);
         runs[key].push(result);
         process.stderr.write(
-          `[bench]   ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, server CPU ${result.serverCpuMsPerRequest} ms/req, postgres CPU ${result.postgresCpuMsPerRequest} ms/req${result.drainedCpuMsPerRequest !== undefined ? `, drained CPU (all processes) ${result.drainedCpuMsPerRequest} ms/req after ${result.drainMs} ms drain` : ''}${result.failed ? `, ${result.failed} failed` : ''}${result.perRequestCounts ? `\n[bench]     per request: ${JSON.stringify(result.perRequestCounts)}` : ''}\n`,
+          `[bench]   ${key}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, server CPU ${result.serverCpuMsPerRequest} ms/req, postgres CPU ${result.postgresCpuMsPerRequest} ms/req${result.drainedCpuMsPerRequest !== undefined ? `, drained CPU (all processes) ${result.drainedCpuMsPerRequest} ms/req after ${result.drainMs} ms drain ${JSON.stringify(result.drainedCpuSplit)}` : ''}${result.failed ? `, ${result.failed} failed` : ''}${result.perRequestCounts ? `\n[bench]     per request: ${JSON.stringify(result.perRequestCounts)}` : ''}\n`,
         );
       }
     }
@@ -354,6 +361,9 @@ function minimalFigures(runs: Run, context: Record<string, number | string>): Fi
         ratio: cpuRatio,
         drainMs: medianOf(runs.oursPost, (m) => m.drainMs),
         appCpuMsPerOrderUnderLoad: medianOf(runs.oursPost, (m) => m.serverCpuMsPerRequest),
+        appCpuMsPerOrderDrained: medianOf(runs.oursPost, (m) => m.drainedCpuSplit?.app),
+        postgresCpuMsPerOrderDrained: medianOf(runs.oursPost, (m) => m.drainedCpuSplit?.postgres),
+        redisCpuMsPerOrderDrained: medianOf(runs.oursPost, (m) => m.drainedCpuSplit?.redis),
         postgresCpuMsPerOrderUnderLoad: medianOf(runs.oursPost, (m) => m.postgresCpuMsPerRequest),
         ...Object.fromEntries(Object.entries(best(runs.oursPost).perRequestCounts ?? {}).map(([k, v]) => [`oursPerOrder_${k}`, v])),
         ...Object.fromEntries(Object.entries(best(runs.minimalPost).perRequestCounts ?? {}).map(([k, v]) => [`minimalPerOrder_${k}`, v])),

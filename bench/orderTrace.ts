@@ -48,8 +48,9 @@ async function main(): Promise<void> {
     feed.on('monitor', (_time: string, args: string[]) => {
       if (!args.some((a) => a.includes(fixture.env.prefix))) return;
       const command = args[0]!.toLowerCase();
-      // EVALSHA of BullMQ/rate-limiter scripts: name the first key, prefix and ids stripped.
-      const key = command === 'evalsha' || command === 'eval' ? ` ${(args[3] ?? '').replace(fixture.env.prefix, '').replace(/[0-9a-f-]{8,}/g, '*')}` : '';
+      // Grouped by command and key (EVALSHA: its first key), prefix and ids stripped.
+      const keyArg = command === 'evalsha' || command === 'eval' ? args[3] : args[1];
+      const key = ` ${(keyArg ?? '').replace(fixture.env.prefix, '').replace(/[0-9a-f-]{8,}/g, '*')}`;
       redisCommands.set(command + key, (redisCommands.get(command + key) ?? 0) + 1);
     });
     const logStart = fs.statSync(logFile).size;

@@ -53,11 +53,17 @@ export interface PlaceOrderRequest {
   context: EncodeContext;
 }
 
-/** Prices come from the catalog, never from the client. */
-export async function priceItems(knex: Knex, requested: { productId: string; quantity: number }[]): Promise<{ items: OrderItem[]; currency: string }> {
+type CatalogRow = Pick<ProductRow, 'id' | 'sku' | 'name' | 'unit_amount' | 'currency' | 'active'> & { default_shipping_address?: string | null };
+
+/** The requested quantities per product (a product named twice is one line). */
+function quantitiesOf(requested: { productId: string; quantity: number }[]): Map<string, number> {
   const quantities = new Map<string, number>();
   for (const item of requested) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
-  const rows = (await knex('products').whereIn('id', [...quantities.keys()])) as ProductRow[];
+  return quantities;
+}
+
+/** Prices the lines from catalog rows; prices come from the catalog, never from the client. */
+function priceFromRows(quantities: Map<string, number>, rows: readonly CatalogRow[]): { items: OrderItem[]; currency: string } {
   const byId = new Map(rows.map((row) => [row.id, row]));
   const missing = [...quantities.keys()].filter((id) => !byId.get(id)?.active);
   if (missing.length > 0) {
@@ -73,6 +79,27 @@ export async function priceItems(knex: Knex, requested: { productId: string; qua
     return { productId, sku: row.sku, name: row.name, quantity, unitAmount, lineAmount: unitAmount * quantity };
   });
   return { items, currency: rows[0]!.currency };
+}
+
+/**
+ * What placing an order reads besides the event store, in one round trip: the catalog rows of the
+ * requested products, each carrying the buyer's default shipping address (sealed). No product found
+ * means PRODUCT_NOT_FOUND, so losing the address with the rows costs nothing.
+ */
+async function placementReads(knex: Knex, userId: string, requested: { productId: string; quantity: number }[]) {
+  const quantities = quantitiesOf(requested);
+  const rows = (await knex('products')
+    .whereIn('id', [...quantities.keys()])
+    .select(
+      'id',
+      'sku',
+      'name',
+      'unit_amount',
+      'currency',
+      'active',
+      knex.raw('(select default_shipping_address from users where id = ?) as default_shipping_address', [userId]),
+    )) as CatalogRow[];
+  return { ...priceFromRows(quantities, rows), defaultAddress: rows[0]?.default_shipping_address ?? null };
 }
 
 interface OrderIdReservation {
@@ -119,12 +146,10 @@ async function releaseIfNothingStored(deps: PlacementDeps, userId: string, key: 
   }
 }
 
-/** The order's personal data, the profile's default address filling in a missing shipping address. */
-async function withDefaultAddress(deps: PlacementDeps, userId: string, given: OrderPersonalData | undefined): Promise<OrderPersonalData | undefined> {
-  if (given?.shippingAddress) return given;
-  const row = (await deps.knex('users').where('id', userId).first('default_shipping_address')) as { default_shipping_address: string | null } | undefined;
-  if (!row?.default_shipping_address) return given;
-  const shippingAddress = openProfileAddress(await deps.dataKeys.keyFor(userId), userId, row.default_shipping_address);
+/** The order's personal data, the profile's default address (sealed, as read) filling in a missing shipping address. */
+async function withDefaultAddress(deps: PlacementDeps, userId: string, given: OrderPersonalData | undefined, sealedDefault: string | null): Promise<OrderPersonalData | undefined> {
+  if (given?.shippingAddress || !sealedDefault) return given;
+  const shippingAddress = openProfileAddress(await deps.dataKeys.keyFor(userId), userId, sealedDefault);
   return { ...given, shippingAddress };
 }
 
@@ -137,8 +162,8 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
   const { userId, idempotencyKey: key } = request;
   const { orderId, fresh } = await reserveOrderId(deps.knex, userId, key, request.body);
   try {
-    const { items, currency } = await priceItems(deps.knex, request.items);
-    const personal = await withDefaultAddress(deps, userId, request.personalData);
+    const { items, currency, defaultAddress } = await placementReads(deps.knex, userId, request.items);
+    const personal = await withDefaultAddress(deps, userId, request.personalData, defaultAddress);
     const personalData = personal ? await sealOrderPersonalData(deps.dataKeys, userId, orderId, personal) : undefined;
     const place = () =>
       handleOrderCommand(

@@ -171,7 +171,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     auth,
     authenticator: options.trustTokenClaims ? claimsOnlyAuthenticator(tokens) : createAuthenticator(tokens, auth),
     waiter,
-    orderReads: readModelOrderReads(knex, waiter, dataKeys),
+    orderReads: readModelOrderReads(waiter, dataKeys),
     dataKeys,
     clock: () => new Date(),
     metrics,

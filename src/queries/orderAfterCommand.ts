@@ -1,16 +1,16 @@
-import type { Knex } from 'knex';
 import type { HandleResult } from '../commands/orderCommandHandler';
 import { OrderNotFoundError } from '../commands/order/orderErrors';
 import type { Logger } from '../infra/logger';
 import { ConsistencyTimeoutError, type ProjectionWaiter } from './consistency';
-import { getOrder, orderFromEvents, type OrderDto } from './orderQueries';
+import { orderFromEvents, type OrderDto } from './orderQueries';
 import type { StoredOrderEvent } from '../events/codec';
 import type { DataKeyStore } from '../infra/privacy/dataKeyStore';
 
 /**
- * consistent: `order` is the read model, which has applied `position`. pending: the command was
- * applied but the read model had not reached `position` in time; `order` is the stream folded by the
- * projection's own code, exactly what the read model will show at `position`.
+ * consistent: the read models have applied `position`, so every query shows the command's effect.
+ * pending: the command was applied but the read models had not reached `position` in time. Either
+ * way `order` is the stream folded by the projection's own code: exactly the row the read model
+ * holds at `position`.
  */
 export type Consistency = 'consistent' | 'pending';
 
@@ -23,20 +23,18 @@ export interface OrderAfterCommand {
   consistency: Consistency;
 }
 
-/** Where command answers read the order: the read models, and how to wait for them. */
+/** How command answers wait for the read models, and fold the order as they would show it. */
 export interface OrderReads {
   /** Waits, bounded, until the read models have applied `position`; ConsistencyTimeoutError past the bound. */
   waitFor(position: bigint, timeoutMs: number): Promise<void>;
-  getOrder(orderId: string): Promise<OrderDto | undefined>;
-  /** The order folded from its events, personal data opened as getOrder opens it. */
+  /** The order folded from its events, personal data opened as the order queries open it. */
   fromEvents(events: readonly StoredOrderEvent[]): Promise<OrderDto | undefined>;
 }
 
-/** The PostgreSQL read models, as the runtime reads them. */
-export function readModelOrderReads(knex: Knex, waiter: Pick<ProjectionWaiter, 'waitFor'>, keys: DataKeyStore): OrderReads {
+/** The PostgreSQL read models, as the runtime waits for them. */
+export function readModelOrderReads(waiter: Pick<ProjectionWaiter, 'waitFor'>, keys: DataKeyStore): OrderReads {
   return {
     waitFor: (position, timeoutMs) => waiter.waitFor(position, timeoutMs),
-    getOrder: (orderId) => getOrder(knex, orderId, {}, keys),
     fromEvents: (events) => orderFromEvents(events, keys),
   };
 }
@@ -48,28 +46,26 @@ export interface OrderAfterCommandDeps {
 }
 
 /**
- * What an applied command answers: the read model's order once it has caught up with the command
- * (a bounded wait), otherwise the order folded from the command's own stream, flagged pending. A
- * command that was applied never turns into an error here: a lagging or unreachable read model
- * only changes where the order comes from.
+ * What an applied command answers: the order as the command left it, folded from the stream the
+ * command handler already holds (the read-model row at `position` is this same fold, so reading it
+ * back would cost a round trip and say nothing new), flagged consistent once the read models have
+ * applied the command (a bounded wait) and pending otherwise. A command that was applied never turns
+ * into an error here: a lagging or unreachable read model only changes the flag.
  */
 export async function orderAfterCommand(deps: OrderAfterCommandDeps, result: HandleResult): Promise<OrderAfterCommand> {
   const position = (result.position ?? 0n).toString();
-  const answer = (order: OrderDto, consistency: Consistency): OrderAfterCommand => ({ order, position, revision: result.revision, consistency });
-  let reason: string;
+  let consistency: Consistency = 'consistent';
   try {
     if (result.position !== undefined) await deps.reads.waitFor(result.position, deps.consistencyWaitMs);
-    const order = await deps.reads.getOrder(result.orderId);
-    if (order) return answer(order, 'consistent');
-    reason = 'no read-model row yet';
   } catch (error) {
     // Only the error's code is logged: a driver's message can carry SQL and bound values.
-    reason = error instanceof ConsistencyTimeoutError ? 'read model lagging' : `read model unreachable (${errorCode(error)})`;
+    const reason = error instanceof ConsistencyTimeoutError ? 'read model lagging' : `read model unreachable (${errorCode(error)})`;
+    deps.logger.warn({ orderId: result.orderId, position, reason }, 'answering before the read models caught up');
+    consistency = 'pending';
   }
   const order = await deps.reads.fromEvents(result.stream.events);
   if (!order) throw new OrderNotFoundError(result.orderId);
-  deps.logger.warn({ orderId: result.orderId, position, reason }, 'answering from the command result');
-  return answer(order, 'pending');
+  return { order, position, revision: result.revision, consistency };
 }
 
 /** A driver error's code (pg's SQLSTATE, Node's ECONNREFUSED), or 'error' when it has none. */

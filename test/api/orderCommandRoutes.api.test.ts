@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
+import { loadOrder } from '../../src/commands/order/orderStream';
 import { bearer } from '../support/apiHarness';
 import { startCommandApp, type CommandApp } from '../support/commandApp';
 import { anOrder, orderPlaced } from '../support/orderEvents';
@@ -34,7 +35,7 @@ const errorMessage = (res: { body: unknown }): string => (res.body as { error?: 
 const markPaid = (orderId: string) => app.request.post(`/orders/${orderId}/mark-paid`).set(bearer(admin.token));
 const setStatus = (orderId: string, status: string, token = admin.token) => app.request.patch(`/orders/${orderId}/status`).set(bearer(token)).send({ status });
 const cancel = (orderId: string, token: string, body: object = {}) => app.request.post(`/orders/${orderId}/cancel`).set(bearer(token)).send(body);
-const statusOf = async (orderId: string): Promise<string | undefined> => (await app.deps.orderReads.getOrder(orderId))?.status;
+const statusOf = async (orderId: string): Promise<string | undefined> => (await loadOrder(app.store, orderId)).state.status;
 
 /** A MANUAL order of the user, placed earlier. */
 async function givenOrder(_app: CommandApp, user: Caller): Promise<{ id: string }> {

@@ -96,8 +96,6 @@ export async function startCommandApp(overrides: Record<string, string> = {}): P
     waiter: new ProjectionWaiter(knex, config.DATABASE_URL, [], logger),
     orderReads: {
       waitFor: async () => undefined,
-      // The orders projection's own code over the stream, read past the counter: not the command's read.
-      getOrder: async (orderId) => orderFromEvents((await loadOrder(store, orderId)).events, dataKeys),
       fromEvents: (events) => orderFromEvents(events, dataKeys),
     },
     dataKeys,

@@ -56,6 +56,11 @@ export interface HandleOptions {
    * Should the stream exist after all, that append fails and the next attempt loads it as usual.
    */
   newStream?: boolean;
+  /**
+   * Products the caller has just found untracked (no stock stream): the first attempt does not read
+   * their stock streams again. Later attempts read every line's stream.
+   */
+  untrackedProducts?: ReadonlySet<string>;
 }
 
 export interface HandleResult {
@@ -107,7 +112,14 @@ export async function handleOrderCommand(store: EventStore, orderId: string, com
     if (events.length === 0) return unchangedResult(stream);
     const encoded = events.map((event, index) => encodeOrderEvent(event, source ? deterministicEventId(source, index) : randomUUID(), options.context));
     // Stock moves with the order in one atomic append (OUT_OF_STOCK refuses before anything is written).
-    const stock = await stockEffectsOf(store, stream, events, (index) => (source ? deterministicEventId(`${source}:stock`, index) : randomUUID()), options.context);
+    const stock = await stockEffectsOf(
+      store,
+      stream,
+      events,
+      (index) => (source ? deterministicEventId(`${source}:stock`, index) : randomUUID()),
+      options.context,
+      attempt === 1 ? options.untrackedProducts : undefined,
+    );
     const expectedRevision = stream.revision === -1n ? 'no_stream' : stream.revision;
     try {
       const result =

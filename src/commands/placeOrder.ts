@@ -165,6 +165,10 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
     const { items, currency, defaultAddress } = await placementReads(deps.knex, userId, request.items);
     const personal = await withDefaultAddress(deps, userId, request.personalData, defaultAddress);
     const personalData = personal ? await sealOrderPersonalData(deps.dataKeys, userId, orderId, personal) : undefined;
+    const locks = deps.productLocks;
+    const productIds = items.map((item) => item.productId);
+    const tracked = locks ? await trackedProducts(deps.store, productIds) : undefined;
+    const untrackedProducts = tracked ? new Set(productIds.filter((id) => !tracked.includes(id))) : undefined;
     const place = () =>
       handleOrderCommand(
         deps.store,
@@ -174,14 +178,15 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
           data: { orderId, userId, items, currency, paymentMethod: request.paymentMethod, ...(personalData ? { personalData } : {}), now: request.now },
         },
         // A freshly generated id has no stream yet: no need to read it before the first append.
-        { idempotencySource: `place-order:${orderId}`, context: request.context, newStream: fresh, maxAttempts: PLACE_ATTEMPTS },
+        {
+          idempotencySource: `place-order:${orderId}`,
+          context: request.context,
+          newStream: fresh,
+          maxAttempts: PLACE_ATTEMPTS,
+          ...(untrackedProducts ? { untrackedProducts } : {}),
+        },
       );
-    const locks = deps.productLocks;
-    if (!locks) return await place();
-    const tracked = await trackedProducts(
-      deps.store,
-      items.map((item) => item.productId),
-    );
+    if (!locks || !tracked) return await place();
     return await (tracked.length === 0 ? place() : locks.withLocks(tracked, place));
   } catch (error) {
     if (key !== undefined && fresh) await releaseIfNothingStored(deps, userId, key, orderId);

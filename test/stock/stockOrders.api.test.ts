@@ -1,3 +1,6 @@
+import { placeOrder } from '../../src/commands/placeOrder';
+import { ProductLocks } from '../../src/commands/stock/productLocks';
+import type { EventStore } from '../../src/infra/eventstore/eventStore';
 import { bearer, givenAdmin, givenProduct, givenUser, startTestApp, type TestApp, type TestUser } from '../support/apiHarness';
 
 let app: TestApp;
@@ -107,5 +110,47 @@ describe('orders against tracked stock', () => {
     const res = await app.request.post(`/products/${product}/stock/adjust`).set(bearer(admin.token)).send({ delta: -2, reason: 'count' });
     expect(res.status).toBe(409);
     expect(errorOf(res).code).toBe('STOCK_ADJUSTMENT_REFUSED');
+  });
+});
+
+describe('stock reads of a placement', () => {
+  /** The runtime's store, counting reads per stream. */
+  function countingStore(): { store: EventStore; reads: Map<string, number> } {
+    const inner = app.runtime.deps.store;
+    const reads = new Map<string, number>();
+    const store: EventStore = Object.create(inner) as EventStore;
+    store.readStream = (streamId, options) => {
+      reads.set(streamId, (reads.get(streamId) ?? 0) + 1);
+      return inner.readStream(streamId, options);
+    };
+    return { store, reads };
+  }
+
+  const placeWith = (store: EventStore, items: { productId: string; quantity: number }[]) =>
+    placeOrder(
+      { knex: app.runtime.deps.knex, store, logger: app.runtime.deps.logger, productLocks: new ProductLocks(), dataKeys: app.runtime.deps.dataKeys },
+      {
+        userId: user.id,
+        items,
+        paymentMethod: 'MANUAL',
+        idempotencyKey: undefined,
+        body: {},
+        now: new Date().toISOString(),
+        context: { actor: { type: 'user', id: user.id } },
+      },
+    );
+
+  it('when an order takes an untracked and a tracked line, then the untracked stock stream is read once (the probe) and the tracked one again under its lock', async () => {
+    const tracked = await trackedProduct(3);
+    const untracked = (await givenProduct(app)).id;
+    const { store, reads } = countingStore();
+    const placed = await placeWith(store, [
+      { productId: tracked, quantity: 1 },
+      { productId: untracked, quantity: 1 },
+    ]);
+    expect(placed.state.status).toBe('PENDING');
+    expect(reads.get(`stock-${untracked}`)).toBe(1);
+    expect(reads.get(`stock-${tracked}`)).toBe(2);
+    expect((await app.runtime.deps.store.readStream(`stock-${tracked}`)).at(-1)).toMatchObject({ type: 'StockReserved', data: { orderId: placed.orderId, quantity: 1 } });
   });
 });

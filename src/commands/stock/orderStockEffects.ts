@@ -121,6 +121,8 @@ export async function stockEffectsOf(
   events: readonly OrderEvent[],
   eventId: (index: number) => string,
   context: Parameters<typeof encodeStockEvent>[2],
+  /** Products the caller has just found without a stock stream: not read again. */
+  untracked: ReadonlySet<string> = new Set(),
 ): Promise<StockEffects> {
   const before = stream.state;
   const lines = linesOf(placedItems(stream, events));
@@ -129,7 +131,7 @@ export async function stockEffectsOf(
   const appends: StreamAppend[] = [];
   const all: StockEvent[] = [];
   const shortfalls: StockShortfall[] = [];
-  const loaded = await Promise.all([...lines.keys()].map((productId) => loadStock(store, productId)));
+  const loaded = await Promise.all([...lines.keys()].filter((productId) => !untracked.has(productId)).map((productId) => loadStock(store, productId)));
   for (const stock of loaded) {
     if (!stock.state.tracked) continue;
     const quantity = lines.get(stock.productId)!;

@@ -55,10 +55,16 @@ export interface PlaceOrderRequest {
 
 type CatalogRow = Pick<ProductRow, 'id' | 'sku' | 'name' | 'unit_amount' | 'currency' | 'active'> & { default_shipping_address?: string | null };
 
-/** The requested quantities per product (a product named twice is one line). */
+/**
+ * The requested quantities per product (a product named twice is one line). Ids in lower case, as
+ * the catalog and the stock streams name them (a uuid's case carries no meaning).
+ */
 function quantitiesOf(requested: { productId: string; quantity: number }[]): Map<string, number> {
   const quantities = new Map<string, number>();
-  for (const item of requested) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
+  for (const item of requested) {
+    const productId = item.productId.toLowerCase();
+    quantities.set(productId, (quantities.get(productId) ?? 0) + item.quantity);
+  }
   return quantities;
 }
 

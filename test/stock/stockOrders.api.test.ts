@@ -113,6 +113,23 @@ describe('orders against tracked stock', () => {
   });
 });
 
+describe("a product id's case", () => {
+  it('when an admin receives stock naming the product in upper case, then orders naming it either way reserve from that stock', async () => {
+    const product = await givenProduct(app);
+    const received = await app.request.post(`/products/${product.id.toUpperCase()}/stock/receive`).set(bearer(admin.token)).send({ quantity: 2 });
+    expect(received.status).toBe(200);
+    expect(received.body.data).toMatchObject({ productId: product.id, onHand: 2, available: 2 });
+    const tooMany = await place([{ productId: product.id, quantity: 3 }]);
+    expect(tooMany.status).toBe(409);
+    expect(errorOf(tooMany).code).toBe('OUT_OF_STOCK');
+    const upper = await place([{ productId: product.id.toUpperCase(), quantity: 2 }]);
+    expect(upper.status).toBe(201);
+    expect(upper.body.data.order.items[0].productId).toBe(product.id);
+    expect(await stockTypes(product.id)).toEqual(['StockTrackingStarted', 'StockReceived', 'StockReserved']);
+    expect(await stockTypes(product.id.toUpperCase())).toEqual([]);
+  });
+});
+
 describe('stock reads of a placement', () => {
   /** The runtime's store, counting reads per stream. */
   function countingStore(): { store: EventStore; reads: Map<string, number> } {

@@ -57,10 +57,18 @@ async function run(deps: StockAdminDeps, productId: string, command: StockComman
   };
 }
 
-export function receiveStock(deps: StockAdminDeps, productId: string, input: z.infer<typeof receiveStockSchema>, now: string, context: EncodeContext): Promise<StockDto> {
+/**
+ * A product's id as its stock stream names it: PostgreSQL compares uuids without regard to case, so
+ * `ABC…` finds the product `abc…`; its stream must be the one orders reserve from.
+ */
+const canonicalId = (productId: string): string => productId.toLowerCase();
+
+export function receiveStock(deps: StockAdminDeps, given: string, input: z.infer<typeof receiveStockSchema>, now: string, context: EncodeContext): Promise<StockDto> {
+  const productId = canonicalId(given);
   return run(deps, productId, { type: 'ReceiveStock', data: { productId, quantity: input.quantity, now } }, context);
 }
 
-export function adjustStock(deps: StockAdminDeps, productId: string, input: z.infer<typeof adjustStockSchema>, now: string, context: EncodeContext): Promise<StockDto> {
+export function adjustStock(deps: StockAdminDeps, given: string, input: z.infer<typeof adjustStockSchema>, now: string, context: EncodeContext): Promise<StockDto> {
+  const productId = canonicalId(given);
   return run(deps, productId, { type: 'AdjustStock', data: { productId, delta: input.delta, reason: input.reason, now } }, context);
 }

@@ -16,7 +16,8 @@ import { openProfileAddress, sealOrderPersonalData } from './privacy/personalDat
 import type { OrderPersonalData } from './privacy/shippingAddress';
 import { startPayment } from './payments/startPayment';
 import type { ProductLocks } from './stock/productLocks';
-import { stockStreamId } from '../events/stockCodec';
+import { STOCK_STREAM_PREFIX, stockStreamId } from '../events/stockCodec';
+import { streamHasEventsSql } from '../infra/eventstore/postgresEventStore';
 
 /**
  * Buyers of one tracked product race for its stock stream; each lost race means another buyer's
@@ -34,7 +35,7 @@ export interface PlacementDeps {
 }
 
 /** The products among these whose stock is tracked (their stock stream exists): one small read each. */
-async function trackedProducts(store: EventStore, productIds: readonly string[]): Promise<string[]> {
+async function trackedProductsOf(store: EventStore, productIds: readonly string[]): Promise<string[]> {
   const found = await Promise.all(productIds.map(async (id) => ((await store.readStream(stockStreamId(id), { maxCount: 1 })).length > 0 ? id : undefined)));
   return found.filter((id): id is string => id !== undefined);
 }
@@ -53,7 +54,10 @@ export interface PlaceOrderRequest {
   context: EncodeContext;
 }
 
-type CatalogRow = Pick<ProductRow, 'id' | 'sku' | 'name' | 'unit_amount' | 'currency' | 'active'> & { default_shipping_address?: string | null };
+type CatalogRow = Pick<ProductRow, 'id' | 'sku' | 'name' | 'unit_amount' | 'currency' | 'active'> & {
+  default_shipping_address?: string | null;
+  stock_tracked?: boolean;
+};
 
 /**
  * The requested quantities per product (a product named twice is one line). Ids in lower case, as
@@ -88,12 +92,16 @@ function priceFromRows(quantities: Map<string, number>, rows: readonly CatalogRo
 }
 
 /**
- * What placing an order reads besides the event store, in one round trip: the catalog rows of the
- * requested products, each carrying the buyer's default shipping address (sealed). No product found
- * means PRODUCT_NOT_FOUND, so losing the address with the rows costs nothing.
+ * What placing an order reads, in one round trip: the catalog rows of the requested products, each
+ * carrying the buyer's default shipping address (sealed) and — when the event store lives in this
+ * database — whether the product's stock is tracked (its stock stream has events). Otherwise the
+ * stock streams are asked, one small read each. No product found means PRODUCT_NOT_FOUND, so losing
+ * the address with the rows costs nothing.
  */
-async function placementReads(knex: Knex, userId: string, requested: { productId: string; quantity: number }[]) {
+async function placementReads(deps: PlacementDeps, userId: string, requested: { productId: string; quantity: number }[]) {
+  const { knex, store } = deps;
   const quantities = quantitiesOf(requested);
+  const sameDatabase = store.kind === 'postgres';
   const rows = (await knex('products')
     .whereIn('id', [...quantities.keys()])
     .select(
@@ -104,8 +112,12 @@ async function placementReads(knex: Knex, userId: string, requested: { productId
       'currency',
       'active',
       knex.raw('(select default_shipping_address from users where id = ?) as default_shipping_address', [userId]),
+      ...(sameDatabase ? [knex.raw(`${streamHasEventsSql('? || products.id::text')} as stock_tracked`, [STOCK_STREAM_PREFIX])] : []),
     )) as CatalogRow[];
-  return { ...priceFromRows(quantities, rows), defaultAddress: rows[0]?.default_shipping_address ?? null };
+  const priced = priceFromRows(quantities, rows);
+  const productIds = priced.items.map((item) => item.productId);
+  const tracked = sameDatabase ? rows.filter((row) => row.stock_tracked === true).map((row) => row.id) : await trackedProductsOf(store, productIds);
+  return { ...priced, defaultAddress: rows[0]?.default_shipping_address ?? null, tracked };
 }
 
 interface OrderIdReservation {
@@ -168,13 +180,10 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
   const { userId, idempotencyKey: key } = request;
   const { orderId, fresh } = await reserveOrderId(deps.knex, userId, key, request.body);
   try {
-    const { items, currency, defaultAddress } = await placementReads(deps.knex, userId, request.items);
+    const { items, currency, defaultAddress, tracked } = await placementReads(deps, userId, request.items);
     const personal = await withDefaultAddress(deps, userId, request.personalData, defaultAddress);
     const personalData = personal ? await sealOrderPersonalData(deps.dataKeys, userId, orderId, personal) : undefined;
-    const locks = deps.productLocks;
-    const productIds = items.map((item) => item.productId);
-    const tracked = locks ? await trackedProducts(deps.store, productIds) : undefined;
-    const untrackedProducts = tracked ? new Set(productIds.filter((id) => !tracked.includes(id))) : undefined;
+    const untrackedProducts = new Set(items.map((item) => item.productId).filter((id) => !tracked.includes(id)));
     const place = () =>
       handleOrderCommand(
         deps.store,
@@ -189,11 +198,11 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
           context: request.context,
           newStream: fresh,
           maxAttempts: PLACE_ATTEMPTS,
-          ...(untrackedProducts ? { untrackedProducts } : {}),
+          untrackedProducts,
         },
       );
-    if (!locks || !tracked) return await place();
-    return await (tracked.length === 0 ? place() : locks.withLocks(tracked, place));
+    const locks = deps.productLocks;
+    return await (!locks || tracked.length === 0 ? place() : locks.withLocks(tracked, place));
   } catch (error) {
     if (key !== undefined && fresh) await releaseIfNothingStored(deps, userId, key, orderId);
     throw error;

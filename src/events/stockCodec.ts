@@ -47,7 +47,7 @@ export function encodeStockEvent(event: StockEvent, id: string, context: EncodeC
 }
 
 /** Stock streams are `stock-<productId>`. */
-const STOCK_STREAM_PREFIX = 'stock-';
+export const STOCK_STREAM_PREFIX = 'stock-';
 
 export const stockStreamId = (productId: string): string => `${STOCK_STREAM_PREFIX}${productId}`;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { FIRST_EVENT_AFTER_SQL, PostgresEventStore } from '../../src/infra/eventstore/postgresEventStore';
+import { FIRST_EVENT_AFTER_SQL, PostgresEventStore, streamHasEventsSql } from '../../src/infra/eventstore/postgresEventStore';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 /** The plan PostgreSQL picks for `sql` when it cannot use the parameter's value (a generic plan: default selectivities). */
@@ -43,6 +43,21 @@ describe('PostgresEventStore hot queries', () => {
     // The check it replaces scans the table under the same statistics: the test would catch a regression to it.
     const old = await genericPlan(client, 'select exists (select 1 from events where position > $1) as held', last.toString());
     expect(old).toContain('Seq Scan');
+  });
+
+  it("when an order's placement asks whether a product's stock stream has events, then the plan probes the streams key, and an append's lock row (revision -1) is no stream", async () => {
+    await client.query('prepare has_events(text) as select ' + streamHasEventsSql('$1') + ' as found');
+    const plan = (await client.query<{ 'QUERY PLAN': string }>(`explain execute has_events('note-x')`)).rows.map((row) => row['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Index (Only )?Scan using streams_pkey/);
+    expect(plan).not.toContain('Seq Scan');
+    const found = async (streamId: string): Promise<boolean> => (await client.query<{ found: boolean }>(`select ${streamHasEventsSql('$1')} as found`, [streamId])).rows[0]!.found;
+    const [stored] = await store.readAll({ after: -1n, limit: 1 });
+    expect(await found(stored!.streamId)).toBe(true);
+    expect(await found(`note-${randomUUID()}`)).toBe(false);
+    const locking = `note-${randomUUID()}`;
+    await client.query('insert into streams (stream_id, revision) values ($1, -1)', [locking]);
+    expect(await found(locking)).toBe(false);
+    await client.query('deallocate has_events');
   });
 
   it('when events are past the position, then the check finds them; at the head, it finds none', async () => {

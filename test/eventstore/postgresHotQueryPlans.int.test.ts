@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { FIRST_EVENT_AFTER_SQL, PostgresEventStore, streamHasEventsSql } from '../../src/infra/eventstore/postgresEventStore';
+import { FIRST_EVENT_AFTER_SQL, PostgresEventStore, READ_ALL_SQL, streamHasEventsSql } from '../../src/infra/eventstore/postgresEventStore';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 /** The plan PostgreSQL picks for `sql` when it cannot use the parameter's value (a generic plan: default selectivities). */
@@ -58,6 +58,19 @@ describe('PostgresEventStore hot queries', () => {
     await client.query('insert into streams (stream_id, revision) values ($1, -1)', [locking]);
     expect(await found(locking)).toBe(false);
     await client.query('deallocate has_events');
+  });
+
+  it('given a generic plan (the store prepares its hot reads once per connection), when a subscriber reads $all past its position, then the plan walks the position index', async () => {
+    await client.query('set plan_cache_mode = force_generic_plan');
+    await client.query(`prepare read_all(bigint, int) as ${READ_ALL_SQL}`);
+    const plan = (await client.query<{ 'QUERY PLAN': string }>('explain execute read_all(0, 500)')).rows.map((row) => row['QUERY PLAN']).join('\n');
+    await client.query('deallocate read_all');
+    expect(plan).toMatch(/Index Scan using events_pkey on events/);
+    expect(plan).not.toMatch(/Seq Scan on events/);
+    // And the store's own named statement answers: events in position order past the one given.
+    const first = await store.readAll({ after: -1n, limit: 3 });
+    const next = await store.readAll({ after: first[0]!.position, limit: 2 });
+    expect(next.map((e) => e.id)).toEqual(first.slice(1).map((e) => e.id));
   });
 
   it('when events are past the position, then the check finds them; at the head, it finds none', async () => {

@@ -1,6 +1,14 @@
 import { decodeOrderEvent, isOrderStream } from '../events/codec';
 import type { RecordedEvent } from '../infra/eventstore/eventStore';
-import { SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import {
+  REACTOR_GATHER_MS,
+  SingletonSubscriber,
+  subscriberDeps,
+  SubscriberRole,
+  type BatchContext,
+  type SubscriberDeps,
+  type SubscriberState,
+} from '../infra/eventstore/singletonSubscriber';
 import { handleOrderCommand } from '../commands/orderCommandHandler';
 import { isAwaitingPayment } from '../commands/order/orderDecider';
 import { loadOrder } from '../commands/order/orderStream';
@@ -44,6 +52,8 @@ export class OrderExpiryReactor extends SubscriberRole {
       name: EXPIRY_REACTOR_NAME,
       ...subscriberDeps(options),
       maxBatchSize: 500,
+      // Off the latency path: under load, a read of $all per few events cost more than the work.
+      gatherMs: REACTOR_GATHER_MS,
       handleBatch: (batch, context) => this.track(batch, context),
     });
   }

@@ -1,6 +1,14 @@
 import { decodeOrderEvent, isOrderStream } from '../events/codec';
 import type { RecordedEvent } from '../infra/eventstore/eventStore';
-import { SingletonSubscriber, subscriberDeps, SubscriberRole, type BatchContext, type SubscriberDeps, type SubscriberState } from '../infra/eventstore/singletonSubscriber';
+import {
+  REACTOR_GATHER_MS,
+  SingletonSubscriber,
+  subscriberDeps,
+  SubscriberRole,
+  type BatchContext,
+  type SubscriberDeps,
+  type SubscriberState,
+} from '../infra/eventstore/singletonSubscriber';
 import { PaymentProviderError, PaymentProviderNotConfiguredError } from '../infra/payments/paymentProvider';
 import type { PaymentDeps } from '../commands/payments/paymentDeps';
 import { executeRefundAttempt } from '../commands/payments/partialRefunds';
@@ -42,6 +50,8 @@ export class RefundReactor extends SubscriberRole {
       failurePauseMs: options.retryMs,
       // Most batches hold no refund request: their checkpoint-only moves are written at most every 250 ms.
       checkpointOnlyDelayMs: 250,
+      // Off the latency path: under load, a read of $all per few events cost more than the work.
+      gatherMs: REACTOR_GATHER_MS,
       handleBatch: (batch, context) => this.handleBatch(batch, context),
     });
   }

@@ -105,3 +105,63 @@ describe('SingletonSubscriber checkpoint-only commits', () => {
     }
   });
 });
+
+describe('SingletonSubscriber gathering', () => {
+  let db: TestDatabase;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = new PostgresEventStore({ connectionString: db.url, poolMax: 4, pollIntervalMs: 100 });
+  });
+  afterAll(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  it('given a gather time, when events arrive after the subscriber caught up, then it reads nothing until the time is up or stop() ends the wait, and they come as one batch', async () => {
+    const name = `gather-${randomUUID()}`;
+    const batches: RecordedEvent[][] = [];
+    const runner = new SingletonSubscriber({
+      name,
+      store,
+      knex: db.knex,
+      logger: createLogger('silent'),
+      connectionString: db.url,
+      maxBatchSize: 100,
+      gatherMs: 60_000,
+      async handleBatch(batch, context: BatchContext) {
+        batches.push(batch);
+        await context.commit(batch[batch.length - 1]!.position);
+      },
+    });
+    runner.start();
+    const first = await store.appendToStream(`note-${randomUUID()}`, [event()], { expectedRevision: 'no_stream' });
+    await until(
+      async () => batches.length,
+      (n) => n >= 1,
+    );
+    expect(batches.flat().map((e) => e.position)).toEqual([first.position]);
+    const stream = `note-${randomUUID()}`;
+    await store.appendToStream(stream, [event()], { expectedRevision: 'no_stream' });
+    const last = await store.appendToStream(stream, [event()], { expectedRevision: 0n });
+    // Without the gather time the append's in-process wake-up would have it read within milliseconds.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(batches).toHaveLength(1);
+    await runner.stop();
+    expect(batches).toHaveLength(1);
+    expect(await readCheckpoints(db.knex, [name])).toEqual(new Map([[name, first.position]]));
+    runner.start();
+    try {
+      await until(
+        async () => batches.length,
+        (n) => n >= 2,
+      );
+      expect(batches).toHaveLength(2);
+      expect(batches[1]!.map((e) => e.streamId)).toEqual([stream, stream]);
+      expect(batches[1]!.at(-1)!.position).toBe(last.position);
+    } finally {
+      await runner.stop();
+    }
+  });
+});

@@ -9,6 +9,9 @@ export type SubscriberState = 'stopped' | 'standby' | 'running' | 'failed';
 /** Every subscriber's checkpoints: one row per name, the position of the last event whose effects are durable. */
 export const CHECKPOINTS_TABLE = 'projection_checkpoints';
 
+/** How long the reactors (refunds, expiry) gather events after catching up: a refund starts at most this much later. */
+export const REACTOR_GATHER_MS = 200;
+
 /** The advisory lock that makes a subscriber (or a tool acting for one, like the CLI's rebuild) a singleton. */
 export function subscriberLockKey(name: string): string {
   return `order-ledger:${name}`;
@@ -84,6 +87,13 @@ export interface SingletonSubscriberOptions {
    * at-least-once delivery allows; stop() writes it. Unset: written at once.
    */
   checkpointOnlyDelayMs?: number;
+  /**
+   * After a batch shorter than maxBatchSize (the subscriber had caught up), wait this long before
+   * reading again, so what arrives meanwhile comes as one batch. For a reactor off every latency
+   * path, a read of $all (and a transaction) per few events costs more than its work. stop() ends
+   * the wait. Unset: read again at once.
+   */
+  gatherMs?: number;
 }
 
 /**
@@ -183,8 +193,11 @@ export class SingletonSubscriber {
       isStopping: () => this.stopping,
       commit: (position, work) => this.commit(position, work),
     };
+    const gatherMs = this.options.gatherMs ?? 0;
     for await (const batch of this.subscription) {
       await this.options.handleBatch(batch, context);
+      if (this.stopping) break;
+      if (gatherMs > 0 && batch.length < this.options.maxBatchSize) await this.pause(gatherMs);
       if (this.stopping) break;
     }
   }

@@ -237,6 +237,18 @@ export class PostgresEventStore implements EventStore {
     return result.rows.map(toRecorded);
   }
 
+  async readStreams(streamIds: readonly string[], options: { maxCount: number }): Promise<Map<string, RecordedEvent[]>> {
+    const streams = new Map<string, RecordedEvent[]>(streamIds.map((id) => [id, []]));
+    if (streams.size === 0) return streams;
+    // Revisions run 0, 1, 2… in every stream, so the first maxCount of each are those below it.
+    const result = await this.pool.query<EventRow>(`select ${selectColumns} from events where stream_id = any($1::text[]) and revision < $2 order by stream_id, revision`, [
+      [...streams.keys()],
+      options.maxCount,
+    ]);
+    for (const row of result.rows) streams.get(row.stream_id)?.push(toRecorded(row));
+    return streams;
+  }
+
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     const result = await this.pool.query<EventRow>(prepared('ol_read_all', READ_ALL_SQL, [(options.after ?? -1n).toString(), options.limit]));
     return result.rows.map(toRecorded);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { readModelProjections } from '../projections/readModels';
 import { Projector } from '../projections/projector';
 import { Notifier, NOTIFIER_CHECKPOINT } from '../projections/notifier';
-import { processEmailJob } from '../projections/notifications/emailJob';
+import { createEmailBatches, processEmailJob } from '../projections/notifications/emailJob';
 import { isEmailKind } from '../projections/notifications/emailTemplates';
 import { ConsistencyTimeoutError, ProjectionWaiter } from '../queries/consistency';
 import { readModelOrderReads } from '../queries/orderAfterCommand';
@@ -224,10 +224,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     });
   }
   if (config.ROLES.includes('worker')) {
+    const batches = createEmailBatches({ knex, store, dataKeys });
     const emailWorker = startEmailWorker({
       config,
       logger,
-      process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger, dataKeys }, data),
+      process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger, dataKeys, batches }, data),
       tracing,
     });
     observeEmailWorker(emailWorker.worker, metrics);

@@ -442,6 +442,39 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
       });
     });
 
+    describe('readStreams', () => {
+      it('when several streams are read at once, then each holds what readStream returns for it, the missing one is empty, and a repeated id is answered once', async () => {
+        const [long, short, missing] = [uniqueStream(), uniqueStream(), uniqueStream()];
+        await store.appendToStream(
+          long,
+          Array.from({ length: 4 }, () => testEvent()),
+          { expectedRevision: 'no_stream' },
+        );
+        await store.appendToStream(short, [testEvent()], { expectedRevision: 'no_stream' });
+        await store.appendToStream(long, [testEvent()], { expectedRevision: 3n });
+        const streams = await store.readStreams([short, long, missing, short], { maxCount: 100 });
+        expect([...streams.keys()].sort()).toEqual([long, missing, short].sort());
+        expect(streams.get(long)).toEqual(await store.readStream(long));
+        expect(streams.get(long)!.map((e) => e.revision)).toEqual([0n, 1n, 2n, 3n, 4n]);
+        expect(streams.get(short)).toEqual(await store.readStream(short));
+        expect(streams.get(missing)).toEqual([]);
+      });
+
+      it('when a count is given, then each stream is read from its start up to that many events', async () => {
+        const [long, short] = [uniqueStream(), uniqueStream()];
+        await store.appendToStream(
+          long,
+          Array.from({ length: 5 }, () => testEvent()),
+          { expectedRevision: 'no_stream' },
+        );
+        await store.appendToStream(short, [testEvent()], { expectedRevision: 'no_stream' });
+        const streams = await store.readStreams([long, short], { maxCount: 3 });
+        expect(streams.get(long)).toEqual(await store.readStream(long, { maxCount: 3 }));
+        expect(streams.get(short)!.map((e) => e.revision)).toEqual([0n]);
+        expect((await store.readStreams([], { maxCount: 3 })).size).toBe(0);
+      });
+    });
+
     describe('readAll and subscribeToAll', () => {
       it('readAll returns events after a position in position order, limited', async () => {
         const stream = uniqueStream();

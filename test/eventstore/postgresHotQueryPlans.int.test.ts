@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { FIRST_EVENT_AFTER_SQL, PostgresEventStore, READ_ALL_SQL, streamHasEventsSql } from '../../src/infra/eventstore/postgresEventStore';
+import { FIRST_EVENT_AFTER_SQL, PostgresEventStore, READ_ALL_SQL, READ_STREAMS_SQL, streamHasEventsSql } from '../../src/infra/eventstore/postgresEventStore';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 /** The plan PostgreSQL picks for `sql` when it cannot use the parameter's value (a generic plan: default selectivities). */
@@ -77,5 +77,18 @@ describe('PostgresEventStore hot queries', () => {
     const last = await store.lastPosition();
     expect(await store.hasHeldBackEvents(last - 1n)).toBe(true);
     expect(await store.hasHeldBackEvents(last)).toBe(false);
+  });
+
+  it('given many short streams (orders) and a generic plan, when the email jobs read several streams at once, then the plan probes the stream index instead of scanning the table', async () => {
+    await store.appendToStreams(
+      Array.from({ length: 300 }, () => ({ streamId: `order-${randomUUID()}`, events: [{ id: randomUUID(), type: 'Noted', data: {} }], expectedRevision: 'no_stream' as const })),
+    );
+    await client.query('analyze events');
+    await client.query('set plan_cache_mode = force_generic_plan');
+    await client.query(`prepare read_streams(text[], int) as ${READ_STREAMS_SQL}`);
+    const plan = (await client.query<{ 'QUERY PLAN': string }>(`explain execute read_streams(array['note-a', 'note-b'], 1000)`)).rows.map((row) => row['QUERY PLAN']).join('\n');
+    await client.query('deallocate read_streams');
+    expect(plan).toMatch(/Index Scan (using|on) events_stream_id_revision_key/);
+    expect(plan).not.toMatch(/Seq Scan on events/);
   });
 });

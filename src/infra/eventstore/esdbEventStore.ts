@@ -301,6 +301,13 @@ export class EsdbEventStore implements EventStore {
     return resolved.flatMap(({ event }) => (event ? [toRecorded(event, requirePosition(event))] : []));
   }
 
+  /** EventStoreDB reads one stream per call: the reads go out together. */
+  async readStreams(streamIds: readonly string[], options: { maxCount: number }): Promise<Map<string, RecordedEvent[]>> {
+    const ids = [...new Set(streamIds)];
+    const read = await Promise.all(ids.map((id) => this.readStream(id, { maxCount: options.maxCount })));
+    return new Map(ids.map((id, i) => [id, read[i]!]));
+  }
+
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     const events: RecordedEvent[] = [];
     let after = options.after ?? -1n;

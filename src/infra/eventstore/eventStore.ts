@@ -105,6 +105,12 @@ export interface EventStore {
   appendToStreams(appends: readonly StreamAppend[]): Promise<StreamsAppendResult>;
   /** Events of one stream in revision order; an empty array when the stream does not exist. */
   readStream(streamId: string, options?: { fromRevision?: bigint; maxCount?: number }): Promise<RecordedEvent[]>;
+  /**
+   * Several streams at once, each from its start and in revision order, at most `maxCount` events
+   * of each: one entry per distinct requested id (an empty array when that stream does not exist).
+   * What `readStream` would return for each, in fewer round trips.
+   */
+  readStreams(streamIds: readonly string[], options: { maxCount: number }): Promise<Map<string, RecordedEvent[]>>;
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeOptions): Subscription;
   /** Position of the newest event a reader of $all can see now (0n when empty). */

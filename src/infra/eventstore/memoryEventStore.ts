@@ -136,6 +136,11 @@ export class InMemoryEventStore implements EventStore {
     return stream.slice(from, options.maxCount === undefined ? undefined : from + options.maxCount).map(copy);
   }
 
+  async readStreams(streamIds: readonly string[], options: { maxCount: number }): Promise<Map<string, RecordedEvent[]>> {
+    this.assertOpen();
+    return new Map(streamIds.map((id) => [id, (this.streams.get(id) ?? []).slice(0, options.maxCount).map(copy)]));
+  }
+
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     this.assertOpen();
     return this.after(options.after ?? -1n, options.limit).map(copy);

@@ -45,6 +45,9 @@ export function streamHasEventsSql(streamIdSql: string): string {
 /** $all after a position, up to the boundary below which no transaction can still commit (safeBoundarySql). */
 export const READ_ALL_SQL = `select ${selectColumnsSql} from events where position > $1 and position < ${safeBoundarySql} order by position limit $2`;
 
+/** The first events of several streams: revisions run 0, 1, 2… in every stream, so the first $2 of each are those below it. */
+export const READ_STREAMS_SQL = `select ${selectColumnsSql} from events where stream_id = any($1::text[]) and revision < $2 order by stream_id, revision`;
+
 /**
  * A named statement: each pooled connection parses and plans it once, then executes it. The hot
  * queries run several times per order, and planning cost more than executing (readAll's boundary
@@ -235,6 +238,14 @@ export class PostgresEventStore implements EventStore {
       ]),
     );
     return result.rows.map(toRecorded);
+  }
+
+  async readStreams(streamIds: readonly string[], options: { maxCount: number }): Promise<Map<string, RecordedEvent[]>> {
+    const streams = new Map<string, RecordedEvent[]>(streamIds.map((id) => [id, []]));
+    if (streams.size === 0) return streams;
+    const result = await this.pool.query<EventRow>(prepared('ol_read_streams', READ_STREAMS_SQL, [[...streams.keys()], options.maxCount]));
+    for (const row of result.rows) streams.get(row.stream_id)?.push(toRecorded(row));
+    return streams;
   }
 
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {

@@ -69,13 +69,29 @@ export function createMailer(config: Config, logger: Logger): Mailer {
   const outbox = path.resolve(config.MAIL_OUTBOX_DIR);
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   logger.info({ outbox }, 'SMTP_URL is not set: emails are written as .eml files');
+  // Made once, and again when a write finds it gone (someone removed it while we run).
+  let outboxReady: Promise<unknown> | undefined;
+  const ensureOutbox = (): Promise<unknown> => {
+    outboxReady ??= mkdir(outbox, { recursive: true }).catch((error: unknown) => {
+      outboxReady = undefined;
+      throw error;
+    });
+    return outboxReady;
+  };
   return {
     kind: 'outbox',
     async send(email) {
       const info = await transport.sendMail(message(config, email));
-      await mkdir(outbox, { recursive: true });
+      await ensureOutbox();
       const file = path.join(outbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${email.eventId}.eml`);
-      await writeFile(file, info.message as Buffer);
+      try {
+        await writeFile(file, info.message as Buffer);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        outboxReady = undefined;
+        await ensureOutbox();
+        await writeFile(file, info.message as Buffer);
+      }
       logger.info({ file, eventId: email.eventId }, 'email written to the outbox');
       return { messageId: info.messageId, file };
     },

@@ -145,25 +145,47 @@ export class ClaimInProgressError extends Error {
 }
 
 /**
- * Claims the send of one event's email: true when this worker may send. The outbox row (written by
- * the notifier, or here for a job queued without one) is ours when unclaimed or when its holder
- * died (lease expired, never sent); a sent or skipped one means nothing to do; a live claim makes
- * the job retry later, so a crash between claim and send delays the email, never loses it.
+ * Claims the sends of several events' emails in one statement: per email, true when this worker
+ * may send it. The outbox row (written by the notifier, or here for a job queued without one) is
+ * ours when unclaimed or when its holder died (lease expired, never sent); a sent or skipped one
+ * means nothing to do; a live claim is a ClaimInProgressError for that email alone, so its job
+ * retries later and a crash between claim and send delays the email, never loses it.
  */
-export async function claimEmailSend(knex: Knex, data: EmailJobData): Promise<boolean> {
+export async function claimEmailSends(knex: Knex, emails: readonly EmailJobData[]): Promise<Array<boolean | ClaimInProgressError>> {
+  if (emails.length === 0) return [];
+  // One row per event: a statement cannot claim a row twice, and a second job for an event this
+  // call claims finds it held, as it would one claimed a moment before.
+  const distinct = [...new Map(emails.map((e) => [e.eventId.toLowerCase(), e])).values()];
   const claimed = (await knex.raw(
-    `insert into email_sends as s (event_id, order_id, template, claimed_at) values (?, ?, ?, now())
+    `insert into email_sends as s (event_id, order_id, template, claimed_at)
+       select e.event_id, e.order_id, e.template, now() from unnest(?::uuid[], ?::uuid[], ?::text[]) as e (event_id, order_id, template)
      on conflict (event_id) do update set claimed_at = now()
        where s.sent_at is null and s.skipped_reason is null
          and (s.claimed_at is null or s.claimed_at < now() - make_interval(secs => ?))
      returning event_id`,
-    [data.eventId, data.orderId, data.kind, CLAIM_LEASE_SECONDS],
-  )) as { rows: unknown[] };
-  if (claimed.rows.length > 0) return true;
-  const row = (await knex('email_sends').where({ event_id: data.eventId }).first('sent_at', 'skipped_reason')) as
-    { sent_at: Date | null; skipped_reason: string | null } | undefined;
-  if (row && row.sent_at === null && row.skipped_reason === null) throw new ClaimInProgressError(data.eventId);
-  return false;
+    [distinct.map((e) => e.eventId), distinct.map((e) => e.orderId), distinct.map((e) => e.kind), CLAIM_LEASE_SECONDS],
+  )) as { rows: Array<{ event_id: string }> };
+  const ours = new Set(claimed.rows.map((row) => row.event_id));
+  const others = distinct.filter((e) => !ours.has(e.eventId.toLowerCase())).map((e) => e.eventId);
+  // Read after the claim (its own statement), so a claim another worker committed meanwhile is seen.
+  const rows =
+    others.length === 0
+      ? []
+      : ((await knex('email_sends').whereIn('event_id', others).select('event_id', 'sent_at', 'skipped_reason')) as Array<{
+          event_id: string;
+          sent_at: Date | null;
+          skipped_reason: string | null;
+        }>);
+  const inProgress = new Set(rows.filter((row) => row.sent_at === null && row.skipped_reason === null).map((row) => row.event_id));
+  const handedOut = new Set<string>();
+  return emails.map((e) => {
+    const id = e.eventId.toLowerCase();
+    if (ours.has(id) && !handedOut.has(id)) {
+      handedOut.add(id);
+      return true;
+    }
+    return ours.has(id) || inProgress.has(id) ? new ClaimInProgressError(e.eventId) : false;
+  });
 }
 
 /** Settles an email that can never be sent, so the outbox stops offering it. */
@@ -175,11 +197,21 @@ export async function skipEmailSend(knex: Knex, data: EmailJobData, reason: 'no-
   );
 }
 
-/** The send failed: the row goes back to pending so a retry can send it. */
-export async function releaseEmailClaim(knex: Knex, eventId: string): Promise<void> {
-  await knex('email_sends').where({ event_id: eventId }).whereNull('sent_at').update({ claimed_at: null });
+/** The sends failed: their rows go back to pending so a retry can send them. */
+export async function releaseEmailClaims(knex: Knex, eventIds: readonly string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  await knex('email_sends')
+    .whereIn('event_id', [...eventIds])
+    .whereNull('sent_at')
+    .update({ claimed_at: null });
 }
 
-export async function markEmailSent(knex: Knex, eventId: string, messageId: string): Promise<void> {
-  await knex('email_sends').where({ event_id: eventId }).update({ sent_at: knex.fn.now(), message_id: messageId });
+export async function markEmailsSent(knex: Knex, sent: ReadonlyArray<{ eventId: string; messageId: string }>): Promise<void> {
+  if (sent.length === 0) return;
+  await knex.raw(
+    `update email_sends as s set sent_at = now(), message_id = v.message_id
+       from unnest(?::uuid[], ?::text[]) as v (event_id, message_id)
+     where s.event_id = v.event_id`,
+    [sent.map((e) => e.eventId), sent.map((e) => e.messageId)],
+  );
 }

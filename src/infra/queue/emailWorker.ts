@@ -24,6 +24,9 @@ export interface EmailWorker {
   stop(): Promise<void>;
 }
 
+/** Jobs at once: enough for their database work to go in shared batches (see the email job). */
+export const DEFAULT_EMAIL_CONCURRENCY = 16;
+
 export function startEmailWorker(options: EmailWorkerOptions): EmailWorker {
   const { config } = options;
   const logger = options.logger.child({ role: 'worker' });
@@ -40,7 +43,7 @@ export function startEmailWorker(options: EmailWorkerOptions): EmailWorker {
   const worker = new Worker<EmailJobData, unknown>(EMAIL_QUEUE, processor, {
     connection,
     prefix: bullPrefix(config),
-    concurrency: options.concurrency ?? 4,
+    concurrency: options.concurrency ?? DEFAULT_EMAIL_CONCURRENCY,
     autorun: true,
   });
   worker.on('completed', (job, outcome) => logger.debug({ jobId: job.id, kind: job.data.kind, outcome }, 'email job done'));

@@ -224,17 +224,20 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     });
   }
   if (config.ROLES.includes('worker')) {
+    // The worker queues again the emails that failed in a batch job; the reconciler, every email the
+    // outbox still owes whose job Redis no longer holds. Closed last (components stop in reverse).
+    const outboxQueue = createEmailQueue(config, logger);
+    components.push({ name: 'email-queue', stop: () => outboxQueue.close() });
     const batches = createEmailBatches({ knex, store, dataKeys });
     const emailWorker = startEmailWorker({
       config,
       logger,
       process: (data, mailer, workerLogger) => processEmailJob({ knex, store, mailer, logger: workerLogger, dataKeys, batches }, data),
+      requeue: (failed) => outboxQueue.requeue(failed),
       tracing,
     });
     observeEmailWorker(emailWorker.worker, metrics);
     components.push({ name: 'email-worker', stop: () => emailWorker.stop() });
-    // Queues again every email the outbox still owes whose job Redis no longer holds.
-    const outboxQueue = createEmailQueue(config, logger);
     const reconciler = new EmailReconciler({
       knex,
       emails: outboxQueue,
@@ -244,13 +247,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     });
     reconciler.start();
     observed.queue = outboxQueue.queue;
-    components.push({
-      name: 'email-reconciler',
-      stop: async () => {
-        await reconciler.stop();
-        await outboxQueue.close();
-      },
-    });
+    components.push({ name: 'email-reconciler', stop: () => reconciler.stop() });
   }
   // --- end realtime and email ---
 

@@ -98,7 +98,7 @@ function returnStatusOf(event: StoredOrderEvent['event']): { returnId: string; s
 
 export interface NotifierOptions extends SubscriberDeps {
   publisher: SocketPublisher;
-  emails: Pick<EmailQueue, 'enqueue'>;
+  emails: Pick<EmailQueue, 'enqueueBatch'>;
   batchSize?: number;
   /** Bound on Redis acknowledging one batch's pushes and jobs. */
   publishTimeoutMs?: number;
@@ -179,7 +179,7 @@ export class Notifier extends SubscriberRole {
     await context.commit(last.position, jobs.length > 0 ? (trx) => recordEmails(trx, jobs) : undefined);
     if (jobs.length === 0) return;
     try {
-      await withTimeout(emails.enqueue(jobs), timeoutMs, 'queueing email jobs');
+      await withTimeout(emails.enqueueBatch(jobs), timeoutMs, 'queueing email jobs');
     } catch (error) {
       // The outbox holds them: the reconciler queues them at its next pass.
       this.options.logger.warn({ err: (error as Error).message, jobs: jobs.length }, 'email jobs not queued; the outbox reconciler will queue them');

@@ -1,7 +1,8 @@
 import type { Metrics } from './metrics';
 
 interface ObservedJob {
-  data: { kind: string };
+  /** One email's job data, or a batch job's (`emails`). */
+  data: { kind?: string; emails?: unknown };
   /** Set by BullMQ when the job leaves for the failed set (no retry left, or an unrecoverable error). */
   finishedOn?: number | null;
 }
@@ -14,14 +15,21 @@ export interface ObservableEmailWorker {
 
 /** Counts what the email worker does, from its own events: nothing in the send path changes. */
 export function observeEmailWorker(worker: ObservableEmailWorker, metrics: Metrics): void {
-  worker.on('completed', (job, outcome) => {
-    // The job's result: { status: 'sent', … } or { status: 'skipped', reason }.
+  // One email's result: { status: 'sent', … }, { status: 'skipped', reason }, or in a batch job
+  // { status: 'requeued' } (a failed attempt; the email goes on as its own job).
+  const count = (kind: string, outcome: unknown): void => {
     const { status, reason } = (outcome ?? {}) as { status?: unknown; reason?: unknown };
-    if (status === 'sent') metrics.emailsSent.inc({ kind: job.data.kind });
-    else if (status === 'skipped') metrics.emailsSkipped.inc({ kind: job.data.kind, reason: typeof reason === 'string' ? reason : 'unknown' });
+    if (status === 'sent') metrics.emailsSent.inc({ kind });
+    else if (status === 'skipped') metrics.emailsSkipped.inc({ kind, reason: typeof reason === 'string' ? reason : 'unknown' });
+    else if (status === 'requeued') metrics.emailsFailed.inc({ kind, final: 'false' });
+  };
+  worker.on('completed', (job, outcome) => {
+    const batch = (outcome ?? {}) as { status?: unknown; emails?: Array<{ kind: string; outcome: unknown }> };
+    if (batch.status === 'batch') for (const email of batch.emails ?? []) count(email.kind, email.outcome);
+    else count(job.data.kind ?? 'unknown', outcome);
   });
   worker.on('failed', (job) => {
     if (!job) return;
-    metrics.emailsFailed.inc({ kind: job.data.kind, final: typeof job.finishedOn === 'number' ? 'true' : 'false' });
+    metrics.emailsFailed.inc({ kind: job.data.kind ?? 'batch', final: typeof job.finishedOn === 'number' ? 'true' : 'false' });
   });
 }

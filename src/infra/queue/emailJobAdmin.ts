@@ -1,7 +1,7 @@
 import { Queue, type Job } from 'bullmq';
 import type { Config } from '../config/config';
 import { createRedis } from '../redis';
-import { bullPrefix, EMAIL_QUEUE, type EmailJobData } from './emailQueue';
+import { bullPrefix, EMAIL_QUEUE, isEmailBatch, type EmailQueueData } from './emailQueue';
 
 /** States an email job can be listed in; completed jobs are kept a day (see emailJobOptions). */
 export const LISTED_STATES = ['failed', 'active', 'waiting', 'prioritized', 'delayed', 'completed'] as const;
@@ -11,9 +11,10 @@ export const OPEN_STATES: readonly ListedState[] = ['failed', 'active', 'waiting
 
 /** One email job as an operator sees it: ids only, never an address or a rendered message. */
 export interface EmailJobView {
-  /** The BullMQ job id: the id of the event the email is about. */
+  /** The BullMQ job id: the id of the event the email is about (`batch-<first event id>` for a notifier batch's job). */
   jobId: string;
   orderId: string | null;
+  /** The email's kind; `batch of N` for a job carrying a notifier batch's N emails. */
   kind: string;
   state: ListedState;
   attemptsMade: number;
@@ -29,11 +30,14 @@ export interface EmailJobView {
 
 const iso = (ms: number | null | undefined): string | null => (typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null);
 
-function view(job: Job<EmailJobData>, state: ListedState): EmailJobView {
+function view(job: Job<EmailQueueData>, state: ListedState): EmailJobView {
+  const data = job.data as EmailQueueData | undefined;
+  const batch = data !== undefined && isEmailBatch(data) ? data : undefined;
+  const single = data !== undefined && !isEmailBatch(data) ? data : undefined;
   return {
     jobId: String(job.id),
-    orderId: job.data?.orderId ?? null,
-    kind: job.data?.kind ?? job.name,
+    orderId: single?.orderId ?? null,
+    kind: batch ? `batch of ${batch.emails.length}` : (single?.kind ?? job.name),
     state,
     attemptsMade: job.attemptsMade,
     maxAttempts: job.opts.attempts ?? 1,
@@ -73,13 +77,13 @@ export interface RetryAllReport {
  */
 export class EmailJobAdmin {
   private readonly connection;
-  readonly queue: Queue<EmailJobData>;
+  readonly queue: Queue<EmailQueueData>;
 
   constructor(config: Config) {
     this.connection = createRedis(config, { maxRetriesPerRequest: 1, retryStrategy: (times) => (times > 3 ? null : 250) });
     // Errors reach the caller through the command that failed; the event only needs a listener.
     this.connection.on('error', () => undefined);
-    this.queue = new Queue<EmailJobData>(EMAIL_QUEUE, { connection: this.connection, prefix: bullPrefix(config) });
+    this.queue = new Queue<EmailQueueData>(EMAIL_QUEUE, { connection: this.connection, prefix: bullPrefix(config) });
     this.queue.on('error', () => undefined);
   }
 

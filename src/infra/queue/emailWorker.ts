@@ -1,16 +1,18 @@
-import { Worker, type Processor } from 'bullmq';
+import { UnrecoverableError, Worker, type Processor } from 'bullmq';
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
 import { createMailer, type Mailer } from '../mail/mailer';
 import { createRedis } from '../redis';
 import { carrierOf, type EventTracing } from '../tracing/eventTracing';
-import { bullPrefix, EMAIL_QUEUE, type EmailJobData } from './emailQueue';
+import { bullPrefix, EMAIL_QUEUE, isEmailBatch, type EmailJobData, type EmailQueue, type EmailQueueData } from './emailQueue';
 
 export interface EmailWorkerOptions {
   config: Config;
   logger: Logger;
   /** What one job does (the notifications module's email job), given the worker's mailer. */
   process(data: EmailJobData, mailer: Mailer, logger: Logger): Promise<unknown>;
+  /** Where the emails that failed in a batch job go on, each as its own job. */
+  requeue: EmailQueue['requeue'];
   concurrency?: number;
   /** How long stop() lets in-flight sends finish before abandoning them to a retry. */
   shutdownGraceMs?: number;
@@ -19,7 +21,7 @@ export interface EmailWorkerOptions {
 }
 
 export interface EmailWorker {
-  worker: Worker<EmailJobData, unknown>;
+  worker: Worker<EmailQueueData, unknown>;
   mailer: Mailer;
   stop(): Promise<void>;
 }
@@ -34,20 +36,23 @@ export function startEmailWorker(options: EmailWorkerOptions): EmailWorker {
   const connection = createRedis(config);
   connection.on('error', (error) => logger.warn({ err: error.message }, 'email worker redis connection error'));
   const { tracing } = options;
-  const processor: Processor<EmailJobData, unknown> = tracing
-    ? (job) =>
-        tracing.continueFrom(`email send ${job.data.kind}`, carrierOf(job.data), { 'order_ledger.email.kind': job.data.kind, 'messaging.message.id': job.id ?? '' }, () =>
-          options.process(job.data, mailer, logger),
+  const processOne = (data: EmailJobData, jobId: string): Promise<unknown> =>
+    tracing
+      ? tracing.continueFrom(`email send ${data.kind}`, carrierOf(data), { 'order_ledger.email.kind': data.kind, 'messaging.message.id': jobId }, () =>
+          options.process(data, mailer, logger),
         )
-    : (job) => options.process(job.data, mailer, logger);
-  const worker = new Worker<EmailJobData, unknown>(EMAIL_QUEUE, processor, {
+      : options.process(data, mailer, logger);
+  const concurrency = options.concurrency ?? DEFAULT_EMAIL_CONCURRENCY;
+  const processor: Processor<EmailQueueData, unknown> = (job) =>
+    isEmailBatch(job.data) ? processBatch(job.data.emails, processOne, concurrency, options.requeue, logger) : processOne(job.data, job.id ?? '');
+  const worker = new Worker<EmailQueueData, unknown>(EMAIL_QUEUE, processor, {
     connection,
     prefix: bullPrefix(config),
-    concurrency: options.concurrency ?? DEFAULT_EMAIL_CONCURRENCY,
+    concurrency,
     autorun: true,
   });
-  worker.on('completed', (job, outcome) => logger.debug({ jobId: job.id, kind: job.data.kind, outcome }, 'email job done'));
-  worker.on('failed', (job, error) => logger.warn({ jobId: job?.id, kind: job?.data.kind, attempts: job?.attemptsMade, err: error.message }, 'email job failed'));
+  worker.on('completed', (job, outcome) => logger.debug({ jobId: job.id, kind: jobKind(job.data), outcome }, 'email job done'));
+  worker.on('failed', (job, error) => logger.warn({ jobId: job?.id, kind: job && jobKind(job.data), attempts: job?.attemptsMade, err: error.message }, 'email job failed'));
   worker.on('error', (error) => logger.warn({ err: error.message }, 'email worker error'));
 
   return {
@@ -71,4 +76,48 @@ export function startEmailWorker(options: EmailWorkerOptions): EmailWorker {
       await connection.quit().catch(() => connection.disconnect());
     },
   };
+}
+
+/** What a job is about, for logs and metrics: the email's kind, or `batch`. */
+export function jobKind(data: EmailQueueData): string {
+  return isEmailBatch(data) ? 'batch' : data.kind;
+}
+
+/** One email's outcome in a batch job: what processing it returned, or `requeued` after a failure. */
+export type BatchEmailOutcome = { kind: string; outcome: unknown } | { kind: string; outcome: { status: 'requeued'; final: boolean } };
+
+/**
+ * A batch job: its emails, `concurrency` at a time (their database work goes in shared statements).
+ * Each email that fails is queued again as its own job, its first attempt spent here; the batch job
+ * then completes. Only when that queueing fails does the batch job fail, to be retried whole (emails
+ * already sent are skipped by their claims).
+ */
+async function processBatch(
+  emails: readonly EmailJobData[],
+  processOne: (data: EmailJobData, jobId: string) => Promise<unknown>,
+  concurrency: number,
+  requeue: EmailQueue['requeue'],
+  logger: Logger,
+): Promise<{ status: 'batch'; emails: BatchEmailOutcome[] }> {
+  const outcomes: BatchEmailOutcome[] = [];
+  const failed: Array<{ email: EmailJobData; final: boolean; error: string }> = [];
+  for (let start = 0; start < emails.length; start += concurrency) {
+    const slice = emails.slice(start, start + concurrency);
+    const settled = await Promise.allSettled(slice.map((email) => processOne(email, email.eventId)));
+    settled.forEach((result, index) => {
+      const email = slice[index]!;
+      if (result.status === 'fulfilled') {
+        outcomes.push({ kind: email.kind, outcome: result.value });
+        return;
+      }
+      const final = result.reason instanceof UnrecoverableError;
+      failed.push({ email, final, error: result.reason instanceof Error ? result.reason.message : String(result.reason) });
+      outcomes.push({ kind: email.kind, outcome: { status: 'requeued', final } });
+    });
+  }
+  if (failed.length > 0) {
+    await requeue(failed.map(({ email, final }) => ({ email, final })));
+    logger.warn({ emails: failed.map(({ email, error }) => ({ jobId: email.eventId, kind: email.kind, err: error })) }, 'emails of a batch failed; each goes on as its own job');
+  }
+  return { status: 'batch', emails: outcomes };
 }

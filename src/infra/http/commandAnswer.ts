@@ -10,9 +10,10 @@ export const CONSISTENCY_HEADER = 'X-Consistency';
 export const consistencySchema = z
   .enum(['consistent', 'pending'])
   .describe(
-    'consistent: `order` is the read model, which has applied `position`. pending: the command was applied, but the read model had not ' +
-      "reached `position` within CONSISTENCY_WAIT_MS; `order` is the stream folded by the projection's own code, and queries show it " +
-      'once they reach `position` (pass it as X-Min-Position). The same value is in the X-Consistency header.',
+    'consistent: the read models have applied `position`, so every query shows the change. pending: the command was applied, but the ' +
+      'read models had not reached `position` within CONSISTENCY_WAIT_MS; queries show it once they do (pass it as X-Min-Position). ' +
+      "Either way `order` is the order's stream folded by the projection's own code: the read model's row at `position`. " +
+      'The same value is in the X-Consistency header.',
   );
 
 /** Documented on every command response. */

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { decodeOrderRecords } from '../commands/order/orderStream';
 import { decodeStockRecords } from '../commands/stock/stockStream';
 import type { StoredOrderEvent } from '../events/codec';
-import type { EventStore } from '../infra/eventstore/eventStore';
+import type { EventStore, RecordedEvent } from '../infra/eventstore/eventStore';
 import type { Projection } from '../projections/projection';
 
 /** Per projection: apply events with `after < position <= upTo`. */
@@ -47,32 +47,41 @@ export async function projectRange(options: ProjectRangeOptions): Promise<Projec
   const end = ranges.reduce((high, r) => (r.upTo > high ? r.upTo : high), ranges[0]!.upTo);
   let eventsRead = 0;
   let orderEvents = 0;
+  // The next page is read while this one is written (one page ahead at most): the database reads
+  // while this process computes and writes.
+  let ahead: Promise<RecordedEvent[]> | undefined;
+  const readAfter = (after: bigint): Promise<RecordedEvent[]> => {
+    const read = store.readAll({ after, limit: batchSize });
+    // Awaited by the next turn; a read left behind by a failed page must not surface as unhandled.
+    read.catch(() => undefined);
+    return read;
+  };
   // Positions strictly increase page after page and stop at `end`, so the loop is bounded.
   while (position < end) {
-    const page = await store.readAll({ after: position, limit: batchSize });
+    const page = await (ahead ?? readAfter(position));
+    ahead = undefined;
     if (page.length === 0) break;
+    const inRange = page.filter((record) => record.position <= end);
+    const last = inRange[inRange.length - 1]?.position ?? position;
+    if (inRange.length === page.length && last < end) ahead = readAfter(last);
     // The same decoding as the projector: order and stock streams feed the read models.
-    const decoded = await decodeOrderRecords(
-      store,
-      page.filter((record) => record.position <= end),
-    );
-    const stock = decodeStockRecords(page.filter((record) => record.position <= end));
+    const decoded = await decodeOrderRecords(store, inRange);
+    const stock = decodeStockRecords(inRange);
     if (decoded.length > 0 || stock.length > 0) {
       await options.inTransaction(async (trx) => {
         for (const range of ranges) {
-          const inRange = (e: { position: bigint }): boolean => e.position > range.after && e.position <= range.upTo;
-          const pending = decoded.filter(inRange);
+          const within = (e: { position: bigint }): boolean => e.position > range.after && e.position <= range.upTo;
+          const pending = decoded.filter(within);
           if (pending.length > 0) await range.projection.apply(trx, pending, tableOf);
-          const pendingStock = range.projection.applyStock ? stock.filter(inRange) : [];
+          const pendingStock = range.projection.applyStock ? stock.filter(within) : [];
           if (pendingStock.length > 0) await range.projection.applyStock?.(trx, pendingStock, tableOf);
         }
         await options.onPage?.(trx, decoded);
       });
     }
-    const inRange = page.filter((record) => record.position <= end);
     eventsRead += inRange.length;
     orderEvents += decoded.length;
-    position = inRange[inRange.length - 1]?.position ?? position;
+    position = last;
     options.onProgress?.(eventsRead);
     if (inRange.length < page.length) break;
   }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { StoredOrderEvent } from '../events/codec';
 import { occurredAt, type OrderEvent } from '../events/orderEvents';
 import type { Projection } from './projection';
+import { continuingStreams, insertRecordset, type RecordsetColumn } from './recordset';
 
 /** An `orders` row as the projection writes it (amounts and positions as decimal strings). */
 export interface OrderRowValues {
@@ -260,6 +261,31 @@ function fromStored(row: StoredOrderRow): OrderRowValues {
   };
 }
 
+/** The `orders` columns in the order the bulk upsert writes them. */
+const orderColumns: readonly RecordsetColumn<OrderRowValues>[] = [
+  { name: 'id', type: 'uuid' },
+  { name: 'user_id', type: 'uuid' },
+  { name: 'status', type: 'text' },
+  { name: 'items', type: 'jsonb' },
+  { name: 'total_amount', type: 'bigint' },
+  { name: 'currency', type: 'text' },
+  { name: 'payment_method', type: 'text' },
+  { name: 'payment_status', type: 'text' },
+  { name: 'payment_provider', type: 'text' },
+  { name: 'payment_reference', type: 'text' },
+  { name: 'refunded_amount', type: 'bigint' },
+  { name: 'stray_refunds_pending', type: 'integer' },
+  { name: 'stray_refunds_completed', type: 'integer' },
+  { name: 'refunds', type: 'jsonb' },
+  { name: 'returns', type: 'jsonb' },
+  { name: 'personal_data', type: 'text' },
+  { name: 'personal_data_erased', type: 'boolean' },
+  { name: 'revision', type: 'bigint' },
+  { name: 'position', type: 'bigint' },
+  { name: 'placed_at', type: 'timestamptz' },
+  { name: 'updated_at', type: 'timestamptz' },
+];
+
 const updatableColumns = [
   'status',
   'payment_status',
@@ -277,17 +303,22 @@ const updatableColumns = [
   'updated_at',
 ] as const;
 
+const upsertClause = (table: string): string =>
+  `on conflict (id) do update set ${updatableColumns.map((c) => `"${c}" = excluded."${c}"`).join(', ')} where ${table}.revision < excluded.revision`;
+
 /**
- * Folds a batch in memory and writes each touched order once: one read of the existing rows and
- * one multi-row upsert per batch, instead of a statement per event.
+ * Folds a batch in memory and writes each touched order once: one read of the rows the batch
+ * continues and one upsert per batch, instead of a statement per event. An order whose stream
+ * starts in this batch is folded from nothing: a row it may already have (a replay) folds a prefix
+ * of the same events, and the upsert keeps whichever row has the higher revision.
  */
 export const ordersProjection: Projection = {
   name: 'orders',
   tables: ['orders'],
   async apply(trx, events, tableOf = (t) => t) {
     const table = tableOf('orders');
-    const ids = [...new Set(events.map((e) => e.event.data.orderId))];
-    const existing = (await trx(table).whereIn('id', ids).forUpdate().select('*')) as StoredOrderRow[];
+    const continuing = continuingStreams(events, (e) => e.event.data.orderId);
+    const existing = continuing.length > 0 ? ((await trx(table).whereIn('id', continuing).forUpdate().select('*')) as StoredOrderRow[]) : [];
     const rows = new Map<string, OrderRowValues>(existing.map((row) => [row.id, fromStored(row)]));
     const touched = new Set<string>();
     for (const stored of events) {
@@ -300,15 +331,13 @@ export const ordersProjection: Projection = {
       }
     }
     if (touched.size === 0) return;
-    const values = [...touched].map((id) => rows.get(id)!);
-    // Chunked so a large batch stays under PostgreSQL's 65535 bind parameters.
-    for (let i = 0; i < values.length; i += 2000) {
-      await trx(table)
-        .insert(values.slice(i, i + 2000))
-        .onConflict('id')
-        .merge([...updatableColumns])
-        .whereRaw(`${trx.raw('??', [table]).toQuery()}.revision < excluded.revision`);
-    }
+    await insertRecordset(
+      trx,
+      table,
+      orderColumns,
+      [...touched].map((id) => rows.get(id)!),
+      upsertClause,
+    );
   },
 };
 

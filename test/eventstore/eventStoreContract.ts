@@ -533,6 +533,44 @@ export function describeEventStoreContract(name: string, makeSubject: () => Prom
         await expect(iterating).resolves.toBe('ended');
       });
 
+      it('when a subscriber is slower than $all, then full batches follow each other without gap or repeat, and events appended while it works follow them', async () => {
+        const start = await store.headPosition();
+        const stream = uniqueStream();
+        const first = Array.from({ length: 23 }, () => testEvent());
+        await store.appendToStream(stream, first, { expectedRevision: 'no_stream' });
+        const later = Array.from({ length: 4 }, () => testEvent());
+        const subscription = store.subscribeToAll({ after: start, maxBatchSize: 5 });
+        const timer = setTimeout(() => void subscription.close(), 10_000);
+        const batches: RecordedEvent[][] = [];
+        for await (const batch of subscription) {
+          batches.push(batch);
+          // Appended while the subscriber works on its second batch, after the next one may have been read.
+          if (batches.length === 2) await store.appendToStream(stream, later, { expectedRevision: 22n });
+          await new Promise((r) => setTimeout(r, 20));
+          if (batches.flat().length >= first.length + later.length) break;
+        }
+        clearTimeout(timer);
+        await subscription.close();
+        expect(batches.flat().map((e) => e.id)).toEqual([...first, ...later].map((e) => e.id));
+        expect(batches.every((b) => b.length <= 5)).toBe(true);
+      });
+
+      it('when a subscriber stops after its first batch (the next may be read already), then a new subscription resumes exactly after the last batch taken', async () => {
+        const start = await store.headPosition();
+        const events = Array.from({ length: 12 }, () => testEvent());
+        await store.appendToStream(uniqueStream(), events, { expectedRevision: 'no_stream' });
+        const first = store.subscribeToAll({ after: start, maxBatchSize: 4 });
+        let taken: RecordedEvent[] = [];
+        for await (const batch of first) {
+          taken = batch;
+          break;
+        }
+        await first.close();
+        const remaining = events.length - taken.length;
+        const rest = await collect(store, taken[taken.length - 1]!.position, remaining);
+        expect([...taken, ...rest.slice(0, remaining)].map((e) => e.id)).toEqual(events.map((e) => e.id));
+      });
+
       it('when 16 writers append thousands of events concurrently, then a subscriber sees every event once, in order', async () => {
         const start = await store.headPosition();
         const writers = 16;

@@ -399,18 +399,32 @@ class PostgresSubscription implements Subscription {
     // After a short batch nothing else was readable at that read: unless a notification came since,
     // the next step is the cheap "anything new?" probe, not another read of $all that finds nothing.
     let drained = false;
+    // After a full batch the next one is read while the consumer handles this one (a catch-up or a
+    // rebuild: the database reads while the consumer computes and writes). One batch ahead at most;
+    // a short batch reads nothing ahead, so a live subscriber's path is unchanged.
+    let ahead: Promise<RecordedEvent[]> | undefined;
+    const read = (): Promise<RecordedEvent[]> => {
+      // A notification from now on may announce an event this read does not see: it is kept.
+      this.notified = false;
+      return this.store.readAll({ after: this.after, limit: this.maxBatchSize });
+    };
     try {
       while (!this.closed) {
         if (!drained || this.notified) {
           drained = false;
-          this.notified = false;
-          const batch = await this.store.readAll({ after: this.after, limit: this.maxBatchSize });
+          const next = ahead ?? read();
+          ahead = undefined;
+          const batch = await next;
           if (this.closed) break;
           if (batch.length > 0) {
             this.after = batch[batch.length - 1]!.position;
             retryDelay = 0;
-            // A notification during the read is kept: it may announce an event the read did not see.
             drained = batch.length < this.maxBatchSize;
+            if (!drained) {
+              ahead = read();
+              // Awaited by the next turn; a read abandoned by close() must not surface as unhandled.
+              ahead.catch(() => undefined);
+            }
             yield batch;
             continue;
           }

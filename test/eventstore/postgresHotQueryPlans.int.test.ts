@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { FIRST_EVENT_AFTER_SQL, PostgresEventStore, READ_ALL_SQL, READ_STREAMS_SQL, streamHasEventsSql } from '../../src/infra/eventstore/postgresEventStore';
+import { createProduct } from '../../src/commands/products';
+import { stockStreamId } from '../../src/events/stockCodec';
+import { FIRST_EVENT_AFTER_SQL, PostgresEventStore, READ_ALL_SQL, READ_STREAMS_SQL } from '../../src/infra/eventstore/postgresEventStore';
+import { placementSql } from '../../src/commands/placeOrder';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 /** The plan PostgreSQL picks for `sql` when it cannot use the parameter's value (a generic plan: default selectivities). */
@@ -45,19 +48,18 @@ describe('PostgresEventStore hot queries', () => {
     expect(old).toContain('Seq Scan');
   });
 
-  it("when an order's placement asks whether a product's stock stream has events, then the plan probes the streams key, and an append's lock row (revision -1) is no stream", async () => {
-    await client.query('prepare has_events(text) as select ' + streamHasEventsSql('$1') + ' as found');
-    const plan = (await client.query<{ 'QUERY PLAN': string }>(`explain execute has_events('note-x')`)).rows.map((row) => row['QUERY PLAN']).join('\n');
-    expect(plan).toMatch(/Index (Only )?Scan using streams_pkey/);
-    expect(plan).not.toContain('Seq Scan');
-    const found = async (streamId: string): Promise<boolean> => (await client.query<{ found: boolean }>(`select ${streamHasEventsSql('$1')} as found`, [streamId])).rows[0]!.found;
-    const [stored] = await store.readAll({ after: -1n, limit: 1 });
-    expect(await found(stored!.streamId)).toBe(true);
-    expect(await found(`note-${randomUUID()}`)).toBe(false);
-    const locking = `note-${randomUUID()}`;
-    await client.query('insert into streams (stream_id, revision) values ($1, -1)', [locking]);
-    expect(await found(locking)).toBe(false);
-    await client.query('deallocate has_events');
+  it("when an order's placement reads a product, then it is stock-tracked only once its stock stream has events: an append's lock row (revision -1) is no stream", async () => {
+    const product = await createProduct(db.knex, { sku: `SKU-PLAN-${randomUUID().slice(0, 8)}`, name: 'Probe', unitAmount: 100, currency: 'USD' }, new Date());
+    const tracked = async (): Promise<boolean> => {
+      const result = await db.knex.raw(placementSql(true), [randomUUID(), [product.id]]);
+      return (result as { rows: Array<{ stock_tracked: boolean }> }).rows[0]!.stock_tracked;
+    };
+    expect(await tracked()).toBe(false);
+    await client.query('insert into streams (stream_id, revision) values ($1, -1)', [stockStreamId(product.id)]);
+    expect(await tracked()).toBe(false);
+    await client.query('delete from streams where stream_id = $1', [stockStreamId(product.id)]);
+    await store.appendToStream(stockStreamId(product.id), [{ id: randomUUID(), type: 'Noted', data: {} }], { expectedRevision: 'no_stream' });
+    expect(await tracked()).toBe(true);
   });
 
   it('given a generic plan (the store prepares its hot reads once per connection), when a subscriber reads $all past its position, then the plan walks the position index', async () => {
@@ -90,5 +92,20 @@ describe('PostgresEventStore hot queries', () => {
     await client.query('deallocate read_streams');
     expect(plan).toMatch(/Index Scan (using|on) events_stream_id_revision_key/);
     expect(plan).not.toMatch(/Seq Scan on events/);
+  });
+
+  it("given a generic plan (placement's read is a named statement), when an order is placed, then the catalog, the buyer's address and the stock probe are read by their primary keys", async () => {
+    let n = 0;
+    const sql = placementSql(true).replace(/\?/g, () => `$${++n}`);
+    await client.query('set plan_cache_mode = force_generic_plan');
+    await client.query(`prepare placement(uuid, uuid[]) as ${sql}`);
+    const plan = (await client.query<{ 'QUERY PLAN': string }>(`explain execute placement('${randomUUID()}', array['${randomUUID()}']::uuid[])`)).rows
+      .map((row) => row['QUERY PLAN'])
+      .join('\n');
+    await client.query('deallocate placement');
+    expect(plan).toMatch(/(Index Scan using|Bitmap Index Scan on) products_pkey/);
+    expect(plan).toMatch(/Index (Only )?Scan using users_pkey on users/);
+    expect(plan).toMatch(/Index (Only )?Scan using streams_pkey on streams/);
+    expect(plan).not.toContain('Seq Scan');
   });
 });

@@ -33,15 +33,6 @@ const selectColumnsSql = 'position, event_id, stream_id, revision, type, data, m
  */
 export const FIRST_EVENT_AFTER_SQL = 'select position from events where position > $1 order by position limit 1';
 
-/**
- * SQL that is true when the stream named by `streamIdSql` has events, for a query in the store's
- * own database that wants the answer in its own round trip. A `streams` row at revision -1 is an
- * append's lock on a stream it is creating, not a stream.
- */
-export function streamHasEventsSql(streamIdSql: string): string {
-  return `exists (select 1 from streams where streams.stream_id = ${streamIdSql} and streams.revision >= 0)`;
-}
-
 /** $all after a position, up to the boundary below which no transaction can still commit (safeBoundarySql). */
 export const READ_ALL_SQL = `select ${selectColumnsSql} from events where position > $1 and position < ${safeBoundarySql} order by position limit $2`;
 

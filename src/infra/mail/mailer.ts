@@ -11,10 +11,11 @@ import { composeMessage } from './composeMessage';
 
 /**
  * The callback `fs.writeFile`, not `fs/promises`: open, write and close are the same three
- * thread-pool trips, but without a FileHandle and a promise per step it costs about half the CPU
- * (bench figure 11). Not `writeFileSync`, cheaper still: every role can share this process, and a
- * synchronous write holds the API, the projector and the socket pushes for as long as the disk
- * takes, which under write-back pressure or on a slow volume is milliseconds, not microseconds.
+ * thread-pool trips, without a FileHandle and a promise around each (bench figure 11b measures
+ * both). Not `writeFileSync`, which costs the least CPU on an idle disk: every role can share this
+ * process, and a synchronous write holds the API, the projector and the socket pushes for as long
+ * as the disk takes, which on a busy or slow volume is a millisecond or more per file (11b's
+ * `syncWallUsPerFile`), not the tens of microseconds it takes on an idle one.
  */
 const writeOutboxFile = promisify(writeFile);
 

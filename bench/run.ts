@@ -11,6 +11,7 @@ import { benchMetricsOverhead } from './metricsOverhead';
 import { benchStockOrders } from './stockOrders';
 import { benchTracingOverhead } from './tracingOverhead';
 import { benchPersonalData } from './personalData';
+import { benchEmailCompose } from './emailCompose';
 import { printTable, writeResults, type BenchRun, type Figure } from './lib/report';
 import { dropSeededDatabases } from './lib/sharedSeed';
 import { removeBuild } from './lib/build';
@@ -31,6 +32,7 @@ const benches: Bench[] = [
   { name: 'stock orders', run: benchStockOrders },
   { name: 'tracing overhead', run: benchTracingOverhead },
   { name: 'personal data', run: benchPersonalData },
+  { name: 'email compose', run: benchEmailCompose },
 ];
 
 async function main(): Promise<void> {

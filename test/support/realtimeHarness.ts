@@ -190,6 +190,8 @@ export function disconnectAll(...sockets: Client[]): void {
 }
 
 export interface CapturedEmail {
+  /** MAIL FROM and RCPT TO. */
+  from: string | undefined;
   to: string[];
   raw: string;
   subject: string;
@@ -231,6 +233,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         const captured: CapturedEmail = {
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
           to: session.envelope.rcptTo.map((r) => r.address),
           raw,
           subject: header(raw, 'Subject') ?? '',

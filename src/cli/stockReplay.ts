@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { readStockEvents } from '../commands/stock/stockStream';
-import { evolveStock, initialStockState, type StockState } from '../commands/stock/stockDecider';
+import { foldStock, initialStockState, type StockState } from '../commands/stock/stockDecider';
 import { parseStockSnapshotState, STOCK_SNAPSHOT_SCHEMA } from '../commands/stock/stockSnapshot';
 import type { StoredStockEvent } from '../events/stockCodec';
 import { productIdFromStream, stockStreamId } from '../events/stockCodec';
@@ -50,7 +50,10 @@ async function checkSnapshot(store: EventStore, productId: string, events: reado
   if (!at || at.id.toLowerCase() !== snapshot.eventId.toLowerCase()) return { revision, verdict: 'stale' };
   const state = parseStockSnapshotState(snapshot.state);
   if (!state) return { revision, verdict: 'unreadable' };
-  const folded = events.filter((stored) => stored.revision <= revision).reduce((s, stored) => evolveStock(s, stored.event), initialStockState);
+  const folded = foldStock(
+    initialStockState,
+    events.filter((stored) => stored.revision <= revision).map((stored) => stored.event),
+  );
   return { revision, verdict: isDeepStrictEqual(folded, state) ? 'agrees' : 'differs' };
 }
 
@@ -91,25 +94,30 @@ function detailOf(event: StockEvent): string {
 export async function replayStock(store: EventStore, productId: string, moment: Moment): Promise<StockReplay> {
   const events = await readStockEvents(store, productId);
   if (events.length === 0) throw new CliFailure(`no stock stream for product ${productId} (untracked)`);
-  let state: StockState = initialStockState;
-  const timeline: StockTimelineEntry[] = [];
-  for (const stored of events) {
+  const includedUpTo = events.findIndex((stored) => {
     const time = stockOccurredAt(stored.event);
-    const included = moment.kind === 'end' || (moment.kind === 'at' ? Date.parse(time) <= Date.parse(moment.at) : stored.position <= moment.position);
-    if (!included) break;
-    state = evolveStock(state, stored.event);
-    const actor = stored.metadata.actor;
-    timeline.push({
-      position: stored.position,
-      revision: stored.revision,
-      time,
-      type: stored.event.type,
-      actor: actor ? (actor.id ? `${actor.type}:${actor.id}` : actor.type) : '-',
-      onHand: state.tracked ? state.onHand : 0,
-      reserved: state.tracked ? state.reserved : 0,
-      detail: detailOf(stored.event),
-    });
-  }
+    return !(moment.kind === 'end' || (moment.kind === 'at' ? Date.parse(time) <= Date.parse(moment.at) : stored.position <= moment.position));
+  });
+  const included = includedUpTo === -1 ? events : events.slice(0, includedUpTo);
+  const timeline: StockTimelineEntry[] = [];
+  const state = foldStock(
+    initialStockState,
+    included.map((stored) => stored.event),
+    (after) => {
+      const stored = included[timeline.length]!;
+      const actor = stored.metadata.actor;
+      timeline.push({
+        position: stored.position,
+        revision: stored.revision,
+        time: stockOccurredAt(stored.event),
+        type: stored.event.type,
+        actor: actor ? (actor.id ? `${actor.type}:${actor.id}` : actor.type) : '-',
+        onHand: after.tracked ? after.onHand : 0,
+        reserved: after.tracked ? after.reserved : 0,
+        detail: detailOf(stored.event),
+      });
+    },
+  );
   const snapshot = await checkSnapshot(store, productId, events);
   return { productId, streamId: stockStreamId(productId), timeline, laterEvents: events.length - timeline.length, state, snapshot };
 }

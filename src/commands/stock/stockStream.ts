@@ -1,7 +1,7 @@
 import { decodeStockEvent, isStockStream, stockStreamId, type StoredStockEvent } from '../../events/stockCodec';
 import type { EventStore, ExpectedRevision, RecordedEvent } from '../../infra/eventstore/eventStore';
 import type { StreamSnapshot } from '../../infra/eventstore/snapshotStore';
-import { evolveStock, initialStockState, type StockState } from './stockDecider';
+import { foldStock, initialStockState, type StockState } from './stockDecider';
 import { parseStockSnapshotState, STOCK_SNAPSHOT_SCHEMA } from './stockSnapshot';
 
 /** A product's stock stream folded. */
@@ -65,7 +65,10 @@ export async function loadStock(store: EventStore, productId: string): Promise<S
   records ??= await readFrom(store, streamId, 0n);
   // From a snapshot, the first event read is the one it folded last.
   const folded = base ? records.slice(1) : records;
-  const state = folded.reduce((s, record) => evolveStock(s, decodeStockEvent(record).event), base?.state ?? initialStockState);
+  const state = foldStock(
+    base?.state ?? initialStockState,
+    folded.map((record) => decodeStockEvent(record).event),
+  );
   const last = records.at(-1);
   if (last && snapshots.every > 0 && folded.length >= snapshots.every) {
     // A cache write: failing it costs the next reader a longer read, never a wrong state.

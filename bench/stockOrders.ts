@@ -122,7 +122,12 @@ export async function benchStockOrders(quick: boolean): Promise<Figure[]> {
         extra: { ...figure('', best(runs.hotTracked), best(runs.hotUntracked), CONTENTION_CONNECTIONS).extra, hotStreamEventsAtEnd: streamLength },
       },
       {
-        ...figure(`stock POST /orders one tracked product with ${LONG_HISTORY} events, snapshots on vs off c${CONTENTION_CONNECTIONS}`, best(runs.longSnapshots), best(runs.longNoSnapshots), CONTENTION_CONNECTIONS),
+        ...figure(
+          `stock POST /orders one tracked product with ${LONG_HISTORY} events, snapshots on vs off c${CONTENTION_CONNECTIONS}`,
+          best(runs.longSnapshots),
+          best(runs.longNoSnapshots),
+          CONTENTION_CONNECTIONS,
+        ),
         reference: { label: 'same, SNAPSHOT_EVERY=0', value: best(runs.longNoSnapshots).requestsPerSecond },
         extra: {
           ...figure('', best(runs.longSnapshots), best(runs.longNoSnapshots), CONTENTION_CONNECTIONS).extra,

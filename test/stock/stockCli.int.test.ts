@@ -62,7 +62,7 @@ describe('order-ledger CLI over stock streams', () => {
     await ledger.db.knex('stream_snapshots').where({ stream_id: streamId }).del();
   }, 90_000);
 
-    it('when the read models are rebuilt, then product_stock is rebuilt from the stock stream and audit verify is clean; a tampered row is reported', async () => {
+  it('when the read models are rebuilt, then product_stock is rebuilt from the stock stream and audit verify is clean; a tampered row is reported', async () => {
     const rebuilt = await runCli(['projections', 'rebuild'], ledger.env);
     expect(rebuilt.code).toBe(0);
     const row = await ledger.db.knex('product_stock').where({ product_id: productId }).first();

@@ -162,6 +162,23 @@ describe.each(subjects)('stock snapshots on %s', (_name, open) => {
     expect(loaded.state).toEqual(await foldAll(subject.store, productId));
   });
 
+  it('when buyers race for a long stream, each load saving snapshots as it goes, then no reservation is lost or doubled and every snapshot is the fold of its events', async () => {
+    const productId = randomUUID();
+    await appendHistory(subject.store, productId, salesHistory(productId, 2 * EVERY - 5));
+    const buyers = Array.from({ length: 16 }, () => randomUUID());
+    await Promise.all(
+      buyers.map((orderId) => handleStockCommand(subject.store, productId, { type: 'ReserveStock', data: { productId, orderId, quantity: 1, now: at } }, { maxAttempts: 40 })),
+    );
+    const truth = await foldAll(subject.store, productId);
+    expect((await loadStock(subject.store, productId)).state).toEqual(truth);
+    for (const orderId of buyers) expect(truth.tracked && truth.reservations[orderId]).toEqual({ quantity: 1, status: 'RESERVED', returned: 0 });
+    const snapshot = await subject.store.snapshots.load(stockStreamId(productId), STOCK_SNAPSHOT_SCHEMA);
+    expect(snapshot).toBeDefined();
+    const events = await readStockEvents(subject.store, productId);
+    expect(snapshot!.eventId).toBe(events[Number(snapshot!.revision)]!.id);
+    expect(snapshot!.state).toEqual(events.slice(0, Number(snapshot!.revision) + 1).reduce((state, stored) => evolveStock(state, stored.event), initialStockState));
+  }, 60_000);
+
   describe('snapshots a reader must not trust', () => {
     async function streamWithoutSnapshot(length: number): Promise<{ productId: string; streamId: string; truth: StockState }> {
       const productId = randomUUID();

@@ -5,11 +5,14 @@ import { STOCK_SNAPSHOT_SCHEMA } from '../../src/commands/stock/stockSnapshot';
 import { loadStock, readStockEvents } from '../../src/commands/stock/stockStream';
 import { encodeStockEvent, stockStreamId } from '../../src/events/stockCodec';
 import type { StockEvent } from '../../src/events/stockEvents';
+import { loadConfig } from '../../src/infra/config/config';
+import { createEventStore } from '../../src/infra/eventstore/createEventStore';
 import { EsdbEventStore } from '../../src/infra/eventstore/esdbEventStore';
 import type { EventStore } from '../../src/infra/eventstore/eventStore';
 import { InMemoryEventStore } from '../../src/infra/eventstore/memoryEventStore';
 import { PostgresEventStore } from '../../src/infra/eventstore/postgresEventStore';
 import { PostgresSnapshotStore } from '../../src/infra/eventstore/snapshotStore';
+import { createLogger } from '../../src/infra/logger';
 import { startFakeEsdb } from '../fakes/esdb/fakeEsdb';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
@@ -246,5 +249,53 @@ describe('stock snapshots turned off (SNAPSHOT_EVERY=0)', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('where each store keeps its snapshots (createEventStore)', () => {
+  const snapshot = (streamId: string) => ({ streamId, schema: STOCK_SNAPSHOT_SCHEMA, revision: 3n, eventId: randomUUID(), state: initialStockState });
+
+  it('when PostgreSQL is the event store, then snapshots go to stream_snapshots in its database, saved every SNAPSHOT_EVERY events', async () => {
+    const store = createEventStore(loadConfig({ DATABASE_URL: db.url, SNAPSHOT_EVERY: '25' }), createLogger('silent'));
+    try {
+      expect(store.snapshots.every).toBe(25);
+      const streamId = `stock-${randomUUID()}`;
+      await store.snapshots.save(snapshot(streamId));
+      expect(await db.knex('stream_snapshots').where({ stream_id: streamId }).first()).toMatchObject({ schema: STOCK_SNAPSHOT_SCHEMA, revision: '3' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('when KurrentDB is the event store, then snapshots go to the read models’ PostgreSQL; SNAPSHOT_EVERY=0 keeps none', async () => {
+    const fake = await startFakeEsdb();
+    const on = createEventStore(loadConfig({ DATABASE_URL: db.url, EVENTSTORE_CONNECTION_STRING: fake.connectionString, SNAPSHOT_EVERY: '25' }), createLogger('silent'));
+    const off = createEventStore(loadConfig({ DATABASE_URL: db.url, EVENTSTORE_CONNECTION_STRING: fake.connectionString, SNAPSHOT_EVERY: '0' }), createLogger('silent'));
+    try {
+      expect(on.kind).toBe('esdb');
+      expect(on.snapshots.every).toBe(25);
+      const streamId = `stock-${randomUUID()}`;
+      await on.snapshots.save(snapshot(streamId));
+      expect(await db.knex('stream_snapshots').where({ stream_id: streamId }).first()).toMatchObject({ revision: '3' });
+      expect(off.snapshots.every).toBe(0);
+      const productId = randomUUID();
+      await appendHistory(off, productId, salesHistory(productId, 60));
+      expect(await loadStock(off, productId)).toMatchObject({ snapshotRevision: undefined, eventsFolded: 60 });
+      expect(
+        await db
+          .knex('stream_snapshots')
+          .where({ stream_id: stockStreamId(productId) })
+          .first(),
+      ).toBeUndefined();
+    } finally {
+      await on.close();
+      await off.close();
+      await fake.close();
+    }
+  });
+
+  it('when SNAPSHOT_EVERY is negative or not a number, then the configuration is refused naming it', () => {
+    expect(() => loadConfig({ SNAPSHOT_EVERY: '-1' })).toThrow(/SNAPSHOT_EVERY/);
+    expect(() => loadConfig({ SNAPSHOT_EVERY: 'often' })).toThrow(/SNAPSHOT_EVERY/);
   });
 });

@@ -181,7 +181,8 @@ export function buildProgram(run: <A extends unknown[]>(action: Action<A>) => (.
           const stock = await replayStock(ctx.store(), productId, moment);
           if (options.json) await printLine(toJson(stock));
           else for (const line of formatStockReplay(stock)) await printLine(line);
-          return 0;
+          // A snapshot readers would trust that is not the fold of its events is an audit failure.
+          return stock.snapshot?.verdict === 'differs' ? 1 : 0;
         }
         const orderId = parseOrderId(orderIdArg);
         const replay = await replayOrder(ctx.store(), orderId, moment);

@@ -1,5 +1,8 @@
-import { loadStock } from '../commands/stock/stockStream';
-import { evolveStock, initialStockState, type StockState } from '../commands/stock/stockDecider';
+import { isDeepStrictEqual } from 'node:util';
+import { readStockEvents } from '../commands/stock/stockStream';
+import { foldStock, initialStockState, type StockState } from '../commands/stock/stockDecider';
+import { parseStockSnapshotState, STOCK_SNAPSHOT_SCHEMA } from '../commands/stock/stockSnapshot';
+import type { StoredStockEvent } from '../events/stockCodec';
 import { productIdFromStream, stockStreamId } from '../events/stockCodec';
 import { stockOccurredAt, type StockEvent } from '../events/stockEvents';
 import type { EventStore } from '../infra/eventstore/eventStore';
@@ -23,6 +26,35 @@ export interface StockReplay {
   timeline: StockTimelineEntry[];
   laterEvents: number;
   state: StockState;
+  /** The stream's stock snapshot checked against the fold of its events (undefined: none stored). */
+  snapshot: SnapshotCheck | undefined;
+}
+
+/**
+ * `agrees`: the snapshot equals the fold of the events up to its revision. `stale`: its event is no
+ * longer at its revision (readers ignore it). `unreadable`: its state is not a stock state (readers
+ * ignore it). `differs`: it matches the stream but not the fold: a reader would start from a wrong
+ * state, so the audit fails.
+ */
+export interface SnapshotCheck {
+  revision: bigint;
+  verdict: 'agrees' | 'stale' | 'unreadable' | 'differs';
+}
+
+/** Snapshots are a cache: the one stored must be the fold of the events it claims to cover. */
+async function checkSnapshot(store: EventStore, productId: string, events: readonly StoredStockEvent[]): Promise<SnapshotCheck | undefined> {
+  const snapshot = await store.snapshots.load(stockStreamId(productId), STOCK_SNAPSHOT_SCHEMA);
+  if (!snapshot) return undefined;
+  const { revision } = snapshot;
+  const at = events.find((stored) => stored.revision === revision);
+  if (!at || at.id.toLowerCase() !== snapshot.eventId.toLowerCase()) return { revision, verdict: 'stale' };
+  const state = parseStockSnapshotState(snapshot.state);
+  if (!state) return { revision, verdict: 'unreadable' };
+  const folded = foldStock(
+    initialStockState,
+    events.filter((stored) => stored.revision <= revision).map((stored) => stored.event),
+  );
+  return { revision, verdict: isDeepStrictEqual(folded, state) ? 'agrees' : 'differs' };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,31 +90,44 @@ function detailOf(event: StockEvent): string {
   }
 }
 
-/** A product's stock stream folded up to a moment, from the event store alone. */
+/** A product's stock stream folded up to a moment, from the event store alone (never from a snapshot, which it checks). */
 export async function replayStock(store: EventStore, productId: string, moment: Moment): Promise<StockReplay> {
-  const stream = await loadStock(store, productId);
-  if (stream.events.length === 0) throw new CliFailure(`no stock stream for product ${productId} (untracked)`);
-  let state: StockState = initialStockState;
-  const timeline: StockTimelineEntry[] = [];
-  for (const stored of stream.events) {
+  const events = await readStockEvents(store, productId);
+  if (events.length === 0) throw new CliFailure(`no stock stream for product ${productId} (untracked)`);
+  const includedUpTo = events.findIndex((stored) => {
     const time = stockOccurredAt(stored.event);
-    const included = moment.kind === 'end' || (moment.kind === 'at' ? Date.parse(time) <= Date.parse(moment.at) : stored.position <= moment.position);
-    if (!included) break;
-    state = evolveStock(state, stored.event);
-    const actor = stored.metadata.actor;
-    timeline.push({
-      position: stored.position,
-      revision: stored.revision,
-      time,
-      type: stored.event.type,
-      actor: actor ? (actor.id ? `${actor.type}:${actor.id}` : actor.type) : '-',
-      onHand: state.tracked ? state.onHand : 0,
-      reserved: state.tracked ? state.reserved : 0,
-      detail: detailOf(stored.event),
-    });
-  }
-  return { productId, streamId: stockStreamId(productId), timeline, laterEvents: stream.events.length - timeline.length, state };
+    return !(moment.kind === 'end' || (moment.kind === 'at' ? Date.parse(time) <= Date.parse(moment.at) : stored.position <= moment.position));
+  });
+  const included = includedUpTo === -1 ? events : events.slice(0, includedUpTo);
+  const timeline: StockTimelineEntry[] = [];
+  const state = foldStock(
+    initialStockState,
+    included.map((stored) => stored.event),
+    (after) => {
+      const stored = included[timeline.length]!;
+      const actor = stored.metadata.actor;
+      timeline.push({
+        position: stored.position,
+        revision: stored.revision,
+        time: stockOccurredAt(stored.event),
+        type: stored.event.type,
+        actor: actor ? (actor.id ? `${actor.type}:${actor.id}` : actor.type) : '-',
+        onHand: after.tracked ? after.onHand : 0,
+        reserved: after.tracked ? after.reserved : 0,
+        detail: detailOf(stored.event),
+      });
+    },
+  );
+  const snapshot = await checkSnapshot(store, productId, events);
+  return { productId, streamId: stockStreamId(productId), timeline, laterEvents: events.length - timeline.length, state, snapshot };
 }
+
+const snapshotVerdicts: Record<SnapshotCheck['verdict'], string> = {
+  agrees: 'agrees with the fold of the events',
+  stale: 'no longer matches the stream (ignored by readers)',
+  unreadable: 'not a stock state (ignored by readers)',
+  differs: 'DIFFERS from the fold of the events',
+};
 
 export function formatStockReplay(replay: StockReplay): string[] {
   const header = ['position', 'rev', 'time', 'event', 'actor', 'on hand', 'reserved', 'detail'];
@@ -99,5 +144,7 @@ export function formatStockReplay(replay: StockReplay): string[] {
   lines.push('', 'state:');
   if (!state.tracked) lines.push('  untracked');
   else lines.push(`  on hand: ${state.onHand}`, `  reserved: ${state.reserved}`, `  available: ${state.onHand - state.reserved}`);
+  const { snapshot } = replay;
+  if (snapshot) lines.push('', `snapshot at r${snapshot.revision}: ${snapshotVerdicts[snapshot.verdict]}`);
   return lines;
 }

@@ -1,4 +1,4 @@
-import { loadStock } from '../../src/commands/stock/stockStream';
+import { loadStock, readStockEvents } from '../../src/commands/stock/stockStream';
 import { placeOrder } from '../../src/commands/placeOrder';
 import { evolveStock, initialStockState } from '../../src/commands/stock/stockDecider';
 import { verifyReadModels } from '../../src/cli/verify';
@@ -53,21 +53,21 @@ describe.each(['postgres', 'esdb'] as const)(`${BUYERS} buyers of the last ${UNI
     }
 
     // Every state the stream passed through, not just the last one.
-    const stock = await loadStock(app.runtime.deps.store, product.id);
+    const events = await readStockEvents(app.runtime.deps.store, product.id);
     let state = initialStockState;
-    for (const stored of stock.events) {
+    for (const stored of events) {
       state = evolveStock(state, stored.event);
       if (state.tracked) {
         expect(state.onHand).toBeGreaterThanOrEqual(0);
         expect(state.reserved).toBeLessThanOrEqual(state.onHand);
       }
     }
-    expect(stock.events.filter((e) => e.event.type === 'StockReserved')).toHaveLength(UNITS);
+    expect(events.filter((e) => e.event.type === 'StockReserved')).toHaveLength(UNITS);
     const placedIds = answers
       .filter((r) => r.status === 201)
       .map((r) => r.body.data.order.id as string)
       .sort();
-    const reservedFor = stock.events.flatMap((e) => (e.event.type === 'StockReserved' ? [e.event.data.orderId] : [])).sort();
+    const reservedFor = events.flatMap((e) => (e.event.type === 'StockReserved' ? [e.event.data.orderId] : [])).sort();
     expect(reservedFor).toEqual(placedIds);
 
     await app.runtime.deps.waiter.waitFor(await app.runtime.deps.store.headPosition(), 10_000);

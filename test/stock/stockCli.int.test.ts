@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { handleOrderCommand } from '../../src/commands/orderCommandHandler';
 import { handleStockCommand } from '../../src/commands/stock/stockCommandHandler';
+import { STOCK_SNAPSHOT_SCHEMA } from '../../src/commands/stock/stockSnapshot';
 import { createCliLedger, runCli, type CliLedger } from '../cli/cliHarness';
 
 const admin = { actor: { type: 'admin' as const, id: 'admin-1' } };
@@ -38,6 +39,27 @@ describe('order-ledger CLI over stock streams', () => {
     const earlier = await runCli(['audit', 'replay', `stock-${productId}`, '--at', '2026-03-01T09:01:30Z'], ledger.env);
     expect(earlier.stdout).toMatch(/^ {2}reserved: 2$/m);
     expect(earlier.stdout).toContain('(1 later event(s) not folded)');
+  }, 90_000);
+
+  it('when a stock snapshot is stored, then audit replay checks it against the fold of the events and fails when it differs', async () => {
+    const streamId = `stock-${productId}`;
+    const events = await ledger.store.readStream(streamId);
+    const third = events[2]!;
+    const snapshot = { streamId, schema: STOCK_SNAPSHOT_SCHEMA, revision: third.revision, eventId: third.id };
+    const reservedState = { tracked: true, productId, onHand: 5, reserved: 2, reservations: { [orderId]: { quantity: 2, status: 'RESERVED', returned: 0 } } };
+    await ledger.store.snapshots.save({ ...snapshot, state: reservedState });
+    const agreeing = await runCli(['audit', 'replay', streamId], ledger.env);
+    expect(agreeing.code).toBe(0);
+    expect(agreeing.stdout).toContain(`snapshot at r${third.revision}: agrees with the fold of the events`);
+
+    // A later snapshot at the same place that a reader would trust, with a wrong count.
+    const last = events.at(-1)!;
+    await ledger.store.snapshots.save({ ...snapshot, revision: last.revision, eventId: last.id, state: { ...reservedState, reserved: 2 } });
+    const differing = await runCli(['audit', 'replay', streamId], ledger.env);
+    expect(differing.code).toBe(1);
+    expect(differing.stdout).toContain(`snapshot at r${last.revision}: DIFFERS from the fold of the events`);
+    expect(differing.stdout).toMatch(/^ {2}reserved: 0$/m);
+    await ledger.db.knex('stream_snapshots').where({ stream_id: streamId }).del();
   }, 90_000);
 
   it('when the read models are rebuilt, then product_stock is rebuilt from the stock stream and audit verify is clean; a tampered row is reported', async () => {

@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { placeOrder } from '../../src/commands/placeOrder';
+import { evolveStock, initialStockState } from '../../src/commands/stock/stockDecider';
+import { loadStock, readStockEvents } from '../../src/commands/stock/stockStream';
+import { encodeStockEvent } from '../../src/events/stockCodec';
 import { ProductLocks } from '../../src/commands/stock/productLocks';
 import type { EventStore } from '../../src/infra/eventstore/eventStore';
 import { bearer, givenAdmin, givenProduct, givenUser, startTestApp, type TestApp, type TestUser } from '../support/apiHarness';
@@ -170,5 +174,48 @@ describe('stock reads of a placement', () => {
     expect(reads.get(`stock-${untracked}`)).toBeUndefined();
     expect(reads.get(`stock-${tracked}`)).toBe(1);
     expect((await app.runtime.deps.store.readStream(`stock-${tracked}`)).at(-1)).toMatchObject({ type: 'StockReserved', data: { orderId: placed.orderId, quantity: 1 } });
+  });
+
+  it('when a tracked product has a long sales history, then a placement reads the stock snapshot and only the events after it', async () => {
+    const tracked = await trackedProduct(1_000_000);
+    const streamId = `stock-${tracked}`;
+    const history = Array.from({ length: 1_500 }, (_, i) => {
+      const orderId = randomUUID();
+      const reservedAt = new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
+      return [
+        encodeStockEvent({ type: 'StockReserved', data: { productId: tracked, orderId, quantity: 2, reservedAt } }, randomUUID()),
+        encodeStockEvent({ type: 'StockCommitted', data: { productId: tracked, orderId, quantity: 2, committedAt: reservedAt } }, randomUUID()),
+      ];
+    }).flat();
+    for (let from = 0; from < history.length; from += 500) {
+      await app.runtime.deps.store.appendToStream(streamId, history.slice(from, from + 500), { expectedRevision: BigInt(from + 1) });
+    }
+    const eventsRead = (): { store: EventStore; count: () => number } => {
+      const inner = app.runtime.deps.store;
+      let count = 0;
+      const store: EventStore = Object.create(inner) as EventStore;
+      store.readStream = async (id, options) => {
+        const events = await inner.readStream(id, options);
+        if (id === streamId) count += events.length;
+        return events;
+      };
+      return { store, count: () => count };
+    };
+
+    // The first placement after the history folds all 3,002 events and leaves a snapshot of them.
+    const first = eventsRead();
+    await placeWith(first.store, [{ productId: tracked, quantity: 1 }]);
+    expect(first.count()).toBe(3_002);
+    const second = eventsRead();
+    const placed = await placeWith(second.store, [{ productId: tracked, quantity: 3 }]);
+    // The snapshot's own last event (proof it still describes the stream), then the first placement's reservation.
+    expect(second.count()).toBe(2);
+
+    const stock = await loadStock(app.runtime.deps.store, tracked);
+    expect(stock.snapshotRevision).toBe(3_001n);
+    const folded = (await readStockEvents(app.runtime.deps.store, tracked)).reduce((state, stored) => evolveStock(state, stored.event), initialStockState);
+    expect(stock.state).toEqual(folded);
+    expect(folded).toMatchObject({ onHand: 1_000_000 - 3_000, reserved: 4 });
+    expect(stock.state.tracked && stock.state.reservations[placed.orderId]).toEqual({ quantity: 3, status: 'RESERVED', returned: 0 });
   });
 });

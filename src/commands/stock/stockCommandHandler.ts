@@ -27,7 +27,7 @@ export async function handleStockCommand(
   for (let attempt = 1; ; attempt++) {
     const stream = await loadStock(store, productId);
     const events = decideStock(command, stream.state);
-    if (events.length === 0) return { productId, events, state: stream.state, revision: stream.revision, position: stream.events.at(-1)?.position };
+    if (events.length === 0) return { productId, events, state: stream.state, revision: stream.revision, position: stream.position };
     const encoded = events.map((event) => encodeStockEvent(event, randomUUID(), options.context));
     try {
       const result = await store.appendToStream(streamId, encoded, { expectedRevision: expectedRevisionOf(stream) });

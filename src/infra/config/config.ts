@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { senderDomain } from '../mail/address';
+import { DEFAULT_SNAPSHOT_EVERY } from '../eventstore/snapshotStore';
 
 const boolFromString = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -97,6 +98,7 @@ export const configSchema = z
     CONSISTENCY_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(2000),
     PROJECTOR_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
     EVENTSTORE_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+    SNAPSHOT_EVERY: z.coerce.number().int().min(0).max(100_000).default(DEFAULT_SNAPSHOT_EVERY),
     STRIPE_SECRET_KEY: z.string().optional(),
     STRIPE_WEBHOOK_SECRET: z.string().optional(),
     STRIPE_API_HOST: z.string().optional(),

@@ -325,6 +325,26 @@ const migrations: Migration[] = [
       await knex.raw('alter table orders drop column if exists refunds, drop column if exists returns;');
     },
   },
+  {
+    // Snapshots of folded streams (stock): a cache the stream checks, see src/infra/eventstore/snapshotStore.ts.
+    name: '0012_stream_snapshots',
+    async up(knex) {
+      await knex.raw(`
+        create table if not exists stream_snapshots (
+          stream_id text not null,
+          schema text not null,
+          revision bigint not null,
+          event_id uuid not null,
+          state jsonb not null,
+          saved_at timestamptz not null,
+          primary key (stream_id, schema)
+        );
+      `);
+    },
+    async down(knex) {
+      await knex.raw('drop table if exists stream_snapshots;');
+    },
+  },
 ];
 
 class CodeMigrationSource implements Knex.MigrationSource<Migration> {

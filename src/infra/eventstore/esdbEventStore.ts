@@ -22,6 +22,7 @@ import {
 } from '@kurrent/kurrentdb-client';
 import { UnavailableError } from '../../errors';
 import { metadataAsWritten, metadataProperties } from './esdbMetadata';
+import { noSnapshots, type SnapshotStore } from './snapshotStore';
 import {
   WrongExpectedVersionError,
   type AppendResult,
@@ -64,6 +65,11 @@ export interface EsdbEventStoreOptions {
   connectionString: string;
   /** Deadline of each append and read, and for the server to confirm a subscription (which then lives on gRPC keep-alive). */
   timeoutMs?: number;
+  /**
+   * Where snapshots of folded streams are kept (the read models' PostgreSQL, see createEventStore);
+   * closed with the store. None: every fold reads its whole stream.
+   */
+  snapshots?: SnapshotStore & { close?(): Promise<void> };
 }
 
 export class EventStoreTimeoutError extends UnavailableError {
@@ -196,10 +202,12 @@ export class EsdbEventStore implements EventStore {
   private readonly timeoutMs: number;
   private readonly subscriptions = new Set<EsdbSubscription>();
   private closed = false;
+  readonly snapshots: SnapshotStore & { close?(): Promise<void> };
 
   constructor(options: EsdbEventStoreOptions) {
     this.client = KurrentDBClient.connectionString(normalizeConnectionString(options.connectionString));
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.snapshots = options.snapshots ?? noSnapshots;
   }
 
   async appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
@@ -356,6 +364,7 @@ export class EsdbEventStore implements EventStore {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     await this.client.dispose();
+    await this.snapshots.close?.();
   }
 
   private async positionOfRevision(streamId: string, revision: bigint): Promise<bigint> {

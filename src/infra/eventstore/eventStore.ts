@@ -1,3 +1,5 @@
+import type { SnapshotStore } from './snapshotStore';
+
 /**
  * The event-store port. Shaped after EventStoreDB so both adapters (PostgreSQL, EventStoreDB)
  * keep the same semantics and pass the same contract suite (test/eventstore/eventStoreContract.ts).
@@ -77,6 +79,11 @@ export interface Subscription extends AsyncIterable<RecordedEvent[]> {
 
 export interface EventStore {
   readonly kind: 'postgres' | 'esdb' | 'memory';
+  /**
+   * Snapshots of this store's streams folded (see snapshotStore.ts): kept where the store can keep
+   * them cheaply, checked against the stream by every reader, never needed for a correct fold.
+   */
+  readonly snapshots: SnapshotStore;
   appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
   /**
    * Appends to several streams in one atomic commit: every event of every stream, or nothing.

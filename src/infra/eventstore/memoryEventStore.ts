@@ -11,6 +11,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './eventStore';
+import { DEFAULT_SNAPSHOT_EVERY, InMemorySnapshotStore, type SnapshotStore } from './snapshotStore';
 
 /** What one stream's part of an append turns out to be once checked against the store. */
 type Checked = { kind: 'write'; append: StreamAppend; from: bigint } | { kind: 'retry'; result: AppendResult } | { kind: 'conflict'; current: bigint | 'no_stream' };
@@ -25,11 +26,16 @@ type Checked = { kind: 'write'; append: StreamAppend; from: bigint } | { kind: '
  */
 export class InMemoryEventStore implements EventStore {
   readonly kind = 'memory' as const;
+  readonly snapshots: SnapshotStore;
   private readonly log: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly byId = new Map<string, RecordedEvent>();
   private readonly wakers = new Set<() => void>();
   private closed = false;
+
+  constructor(options: { snapshotEvery?: number } = {}) {
+    this.snapshots = new InMemorySnapshotStore(options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY);
+  }
 
   async appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     this.assertOpen();

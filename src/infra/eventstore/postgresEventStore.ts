@@ -17,6 +17,7 @@ import {
   validateStreamAppends,
 } from './eventStore';
 import { safeBoundarySql } from './postgresSchema';
+import { DEFAULT_SNAPSHOT_EVERY, PostgresSnapshotStore, type SnapshotStore } from './snapshotStore';
 
 export const EVENTS_CHANNEL = 'order_ledger_events';
 const NOTIFY_MIN_INTERVAL_MS = 5;
@@ -57,6 +58,8 @@ export interface PostgresEventStoreOptions {
   /** Fallback poll when no notification arrives (missed NOTIFY, unrelated long transactions). */
   pollIntervalMs?: number;
   logger?: Logger;
+  /** Events folded past a snapshot before the next is saved (0: no snapshots); see snapshotStore.ts. */
+  snapshotEvery?: number;
 }
 
 interface EventRow {
@@ -135,6 +138,8 @@ export class PostgresEventStore implements EventStore {
   private closed = false;
   /** Payload of this store's notifications: its own listener ignores them (it woke its subscribers already). */
   private readonly instanceId = randomUUID();
+  /** In the events' own database, on the same pool. */
+  readonly snapshots: SnapshotStore;
 
   constructor(options: PostgresEventStoreOptions) {
     this.pool = new pg.Pool({
@@ -147,6 +152,7 @@ export class PostgresEventStore implements EventStore {
     this.pool.on('error', (error) => this.logger?.warn({ err: error }, 'idle event-store connection failed'));
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.logger = options.logger;
+    this.snapshots = new PostgresSnapshotStore(this.pool, options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY);
   }
 
   async appendToStream(streamId: string, events: EventData[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {

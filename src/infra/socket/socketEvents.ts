@@ -121,7 +121,9 @@ export interface AdapterRedis {
 }
 
 export function createAdapterRedis(config: Config, logger: Logger): AdapterRedis {
-  const client = createRedis(config);
+  // A notifier batch emits its pushes in one go: auto-pipelining sends their XADDs (and the flush's
+  // PING) in one write instead of one each.
+  const client = createRedis(config, { enableAutoPipelining: true });
   client.on('error', (error) => logger.warn({ err: error.message }, 'socket.io redis connection error'));
   const duplicates: Redis[] = [];
   const duplicate = client.duplicate.bind(client);

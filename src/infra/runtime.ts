@@ -140,8 +140,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     throw error;
   });
   const store = instrumentEventStore(tracing ? traceEventStore(opened, tracing) : opened, metrics);
-  // Rate limits and token checks of requests handled in one event-loop turn share one write.
-  const redis = createRedis(config, { enableAutoPipelining: true });
+  const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
   const waiter = instrumentWaiter(
     new ProjectionWaiter(

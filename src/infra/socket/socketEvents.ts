@@ -121,9 +121,7 @@ export interface AdapterRedis {
 }
 
 export function createAdapterRedis(config: Config, logger: Logger): AdapterRedis {
-  // A notifier batch emits its pushes in one go: auto-pipelining sends their XADDs (and the flush's
-  // PING) in one write instead of one each.
-  const client = createRedis(config, { enableAutoPipelining: true });
+  const client = createRedis(config);
   client.on('error', (error) => logger.warn({ err: error.message }, 'socket.io redis connection error'));
   const duplicates: Redis[] = [];
   const duplicate = client.duplicate.bind(client);

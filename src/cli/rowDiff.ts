@@ -1,3 +1,4 @@
+import { canonicalJson, sameValue } from '../events/sameValue';
 import type { OrderState } from '../commands/order/orderDecider';
 
 /** A read-model row as PostgreSQL's to_jsonb renders it: the same shape for live and scratch tables. */
@@ -29,21 +30,6 @@ export function expectedOrderRow(state: OrderState, revision: bigint): JsonRow |
   };
 }
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
-
-export function sameValue(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
 /**
  * Field-by-field differences between the row the events imply and the row found. `fields` limits
  * the comparison (the fold knows only some columns); by default every column of either row.
@@ -64,5 +50,5 @@ export function diffRows(expected: JsonRow | undefined, found: JsonRow | undefin
 
 /** How a value appears in a mismatch line: JSON, so strings are quoted and null is visible. */
 export function showValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : canonical(value);
+  return typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value);
 }

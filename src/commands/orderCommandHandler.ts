@@ -5,6 +5,7 @@ import { encodeOrderEvent, orderStreamId, type EncodeContext, type StoredOrderEv
 import type { OrderEvent } from '../events/orderEvents';
 import { WrongExpectedVersionError, type EventStore } from '../infra/eventstore/eventStore';
 import { decide, evolve, type OrderCommand, type OrderState } from './order/orderDecider';
+import { sameValue } from '../events/sameValue';
 import { emptyOrderStream, hasEvent, loadOrder, type OrderStream } from './order/orderStream';
 import { OrderNotFoundError } from './order/orderErrors';
 import { stockEffectsOf } from './stock/orderStockEffects';
@@ -88,6 +89,14 @@ export function unchangedResult(stream: OrderStream): HandleResult {
   return { orderId: stream.orderId, events: [], state: stream.state, revision: stream.revision, position: stream.position, unchanged: true, stream };
 }
 
+/** Whether the stream holds these events with these ids exactly as decided (a store that cannot tell a retry from a write). */
+function storedAsDecided(stream: OrderStream, encoded: ReadonlyArray<{ id: string }>, events: readonly OrderEvent[]): boolean {
+  return encoded.every(({ id }, index) => {
+    const stored = stream.events.find((candidate) => candidate.id === id)?.event;
+    return stored !== undefined && stored.type === events[index]!.type && sameValue(stored.data, events[index]!.data);
+  });
+}
+
 /**
  * Loads the order's stream, folds it, lets `authorize` refuse, decides, and appends with the revision
  * it read. A concurrent writer makes the append fail; it then reloads and decides again, a bounded
@@ -128,7 +137,15 @@ export async function handleOrderCommand(store: EventStore, orderId: string, com
           : await store.appendToStreams([{ streamId, events: encoded, expectedRevision }, ...stock.appends]).then((r) => ({
               nextRevision: r.streams[0]!.nextRevision,
               position: r.position,
+              ...(r.written !== undefined ? { written: r.written } : {}),
             }));
+      // Deterministic ids: the store may have found them stored already, by another writer that
+      // decided the same command first with its own clock (the refund reactor and the admin's
+      // refund, a webhook and its redelivery). Answer with what is stored, not with what this call decided.
+      if (source && result.written !== true) {
+        const stored = await loadOrder(store, orderId);
+        if (result.written === false || !storedAsDecided(stored, encoded, events)) return unchangedResult(stored);
+      }
       const appendedAt = new Date().toISOString();
       const appended: StoredOrderEvent[] = events.map((event, index) => ({
         event,

@@ -4,6 +4,11 @@ import { loadOrder } from '../../src/commands/order/orderStream';
 import { OrderAlreadyExistsError, OrderNotFoundError } from '../../src/commands/order/orderErrors';
 import { nextTime, placeOrder } from '../support/orderBuilders';
 import { createLedger, type Ledger } from '../support/ledgerHarness';
+import { occurredAt } from '../../src/events/orderEvents';
+import { EsdbEventStore } from '../../src/infra/eventstore/esdbEventStore';
+import type { EventStore } from '../../src/infra/eventstore/eventStore';
+import { InMemoryEventStore } from '../../src/infra/eventstore/memoryEventStore';
+import { startFakeEsdb } from '../fakes/esdb/fakeEsdb';
 
 describe('order command handler', () => {
   let ledger: Ledger;
@@ -94,5 +99,66 @@ describe('order command handler', () => {
     const error = await handleOrderCommand(ledger.store, orderId, { type: 'MarkPaid', data: { now: nextTime() } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OrderNotFoundError);
     expect((error as Error).message).toContain(orderId);
+  });
+});
+
+describe.each([
+  ['PostgreSQL', 'postgres'],
+  ['in-memory', 'memory'],
+  ['KurrentDB (gRPC test server; cannot tell a retry from a write)', 'esdb'],
+] as const)('order command handler on %s: deterministic ids already stored by another writer', (_name, kind) => {
+  let store: EventStore;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    if (kind === 'postgres') {
+      const ledger = await createLedger();
+      store = ledger.store;
+      close = () => ledger.close();
+    } else if (kind === 'memory') {
+      const memory = new InMemoryEventStore();
+      store = memory;
+      close = () => memory.close();
+    } else {
+      const fake = await startFakeEsdb();
+      const esdb = new EsdbEventStore({ connectionString: fake.connectionString });
+      store = esdb;
+      close = async () => {
+        await esdb.close();
+        await fake.close();
+      };
+    }
+  });
+  afterAll(async () => {
+    await close();
+  });
+
+  const paid = (now: string) => ({ type: 'RecordPaymentSuccess', data: { provider: 'STRIPE', amount: 1999, currency: 'USD', now } }) as const;
+
+  it('when the first writer appends, then its answer is what it decided and says it changed the order', async () => {
+    const place = placeOrder({ paymentMethod: 'STRIPE' });
+    await handleOrderCommand(store, place.data.orderId, place);
+    const now = nextTime();
+    const first = await handleOrderCommand(store, place.data.orderId, paid(now), { idempotencySource: `evt_${randomUUID()}` });
+    expect(first.unchanged).toBe(false);
+    expect(first.events.map((e) => e.type)).toEqual(['PaymentSucceeded']);
+    expect(occurredAt(first.events[0]!)).toBe(now);
+  });
+
+  it('when a second writer decided the same message on the stream as it was before, with its own clock, then it answers with the stored events, not its own', async () => {
+    const place = placeOrder({ paymentMethod: 'STRIPE' });
+    const orderId = place.data.orderId;
+    await handleOrderCommand(store, orderId, place);
+    const before = await loadOrder(store, orderId);
+    const source = `evt_${randomUUID()}`;
+    const firstNow = nextTime();
+    const first = await handleOrderCommand(store, orderId, paid(firstNow), { idempotencySource: source });
+    // The same ids at the same expected revision: the store answers with the first writer's result.
+    const second = await handleOrderCommand(store, orderId, paid(nextTime()), { idempotencySource: source, loaded: before });
+    const stored = await loadOrder(store, orderId);
+    expect(stored.revision).toBe(1n);
+    expect(occurredAt(stored.events[1]!.event)).toBe(firstNow);
+    expect(second).toMatchObject({ unchanged: true, events: [], revision: first.revision, position: first.position });
+    expect(second.state).toEqual(stored.state);
+    expect(second.stream.events.map((e) => e.event)).toEqual(stored.events.map((e) => e.event));
   });
 });

@@ -3,5 +3,5 @@ import { describeEventStoreContract } from './eventStoreContract';
 
 describeEventStoreContract('InMemoryEventStore', async () => {
   const store = new InMemoryEventStore();
-  return { store, cleanup: () => store.close() };
+  return { store, cleanup: () => store.close(), tellsRetries: true };
 });

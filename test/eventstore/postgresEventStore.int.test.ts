@@ -7,6 +7,7 @@ describeEventStoreContract('PostgresEventStore', async () => {
   const store = new PostgresEventStore({ connectionString: db.url, poolMax: 20, pollIntervalMs: 200 });
   return {
     store,
+    tellsRetries: true,
     async cleanup() {
       await store.close();
       await db.drop();

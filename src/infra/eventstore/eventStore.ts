@@ -39,6 +39,12 @@ export interface AppendResult {
   nextRevision: bigint;
   /** Global position of the last appended event. */
   position: bigint;
+  /**
+   * Whether this call wrote the events: false when they were a retry of events already stored
+   * (which may carry other data than this call's: another writer with the same deterministic ids
+   * and its own clock). Absent when the store cannot tell (KurrentDB answers a retry as a write).
+   */
+  written?: boolean;
 }
 
 /** One stream's part of an `appendToStreams` call. */
@@ -54,6 +60,12 @@ export interface StreamsAppendResult {
   streams: Array<{ streamId: string; nextRevision: bigint }>;
   /** Global position of the last event of the whole append (the last event of the last stream). */
   position: bigint;
+  /**
+   * Whether this call wrote the events: false when they were a retry of events already stored
+   * (which may carry other data than this call's: another writer with the same deterministic ids
+   * and its own clock). Absent when the store cannot tell (KurrentDB answers a retry as a write).
+   */
+  written?: boolean;
 }
 
 export interface ReadAllOptions {

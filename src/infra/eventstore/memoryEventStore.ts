@@ -55,6 +55,7 @@ export class InMemoryEventStore implements EventStore {
     const summary = (results: AppendResult[]): StreamsAppendResult => ({
       streams: results.map((result, index) => ({ streamId: appends[index]!.streamId, nextRevision: result.nextRevision })),
       position: results[results.length - 1]!.position,
+      written: results.every((result) => result.written),
     });
     if (checked.every((item) => item.kind === 'retry')) return summary(checked.map((item) => item.result));
     // A partial retry is a conflict too, named at the first stream that is a retry or does not match.
@@ -96,7 +97,7 @@ export class InMemoryEventStore implements EventStore {
         this.byId.set(event.id, last);
       });
       this.streams.set(streamId, stream);
-      results.push({ nextRevision: last!.revision, position: last!.position });
+      results.push({ nextRevision: last!.revision, position: last!.position, written: true });
     }
     for (const wake of this.wakers) wake();
     return results;
@@ -132,7 +133,7 @@ export class InMemoryEventStore implements EventStore {
     if (stored.some((record, index) => record?.id !== events[index]!.id)) return undefined;
     const last = stored[stored.length - 1]!;
     if (expected === 'any' && !anyWhere && last !== stream[stream.length - 1]) return undefined;
-    return { nextRevision: last.revision, position: last.position };
+    return { nextRevision: last.revision, position: last.position, written: false };
   }
 
   async readStream(streamId: string, options: { fromRevision?: bigint; maxCount?: number } = {}): Promise<RecordedEvent[]> {

@@ -188,7 +188,7 @@ export class PostgresEventStore implements EventStore {
     const row = result.rows[0];
     if (!row) throw new Error('order_ledger_append returned no row');
     if (row.outcome === 'appended') this.notifySubscribers();
-    return { nextRevision: BigInt(row.next_revision), position: BigInt(row.last_position) };
+    return { nextRevision: BigInt(row.next_revision), position: BigInt(row.last_position), written: row.outcome === 'appended' };
   }
 
   async appendToStreams(appends: readonly StreamAppend[]): Promise<StreamsAppendResult> {
@@ -223,6 +223,7 @@ export class PostgresEventStore implements EventStore {
     return {
       streams: appends.map((append, index) => ({ streamId: append.streamId, nextRevision: BigInt(row.next_revisions[index]!) })),
       position: BigInt(row.last_position),
+      written: row.outcome === 'appended',
     };
   }
 

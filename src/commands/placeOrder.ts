@@ -16,7 +16,7 @@ import { openProfileAddress, sealOrderPersonalData } from './privacy/personalDat
 import type { OrderPersonalData } from './privacy/shippingAddress';
 import { startPayment } from './payments/startPayment';
 import type { ProductLocks } from './stock/productLocks';
-import { STOCK_STREAM_PREFIX, stockStreamId } from '../events/stockCodec';
+import { stockStreamId } from '../events/stockCodec';
 
 /**
  * Buyers of one tracked product race for its stock stream; each lost race means another buyer's
@@ -97,37 +97,14 @@ function priceFromRows(quantities: Map<string, number>, rows: readonly CatalogRo
  * stock streams are asked, one small read each. No product found means PRODUCT_NOT_FOUND, so losing
  * the address with the rows costs nothing.
  */
-/**
- * The placement read's text (knex `?` placeholders): fixed whatever the number of lines, so
- * PostgreSQL plans it once per connection. The stock probe is a LATERAL … LIMIT 1 per product: a
- * correlated EXISTS may be planned as a hash of the whole streams table (one row per order), and a
- * plan cached while the table was small would keep doing that as it grows.
- */
-export function placementSql(withStockProbe: boolean): string {
-  const probe = withStockProbe
-    ? `left join lateral (
-         select true as tracked from streams
-          where streams.stream_id = '${STOCK_STREAM_PREFIX}' || products.id::text and streams.revision >= 0
-          limit 1
-       ) stock on true`
-    : '';
-  return `select products.id, products.sku, products.name, products.unit_amount, products.currency, products.active,
-            (select default_shipping_address from users where id = ?) as default_shipping_address
-            ${withStockProbe ? ', stock.tracked is not null as stock_tracked' : ''}
-       from products ${probe}
-      where products.id = any(?::uuid[])`;
-}
-const PLACEMENT_SQL = { withStock: placementSql(true), catalogOnly: placementSql(false) } as const;
-
 async function placementReads(deps: PlacementDeps, userId: string, requested: { productId: string; quantity: number }[]) {
   const { knex, store } = deps;
   const quantities = quantitiesOf(requested);
   const sameDatabase = store.kind === 'postgres';
-  // A named statement: planned once per pooled connection instead of on every order (knex passes
-  // the options through to node-postgres).
+  // One round trip, its plan cached per connection (see placementFunction.ts).
   const result = (await knex
-    .raw(sameDatabase ? PLACEMENT_SQL.withStock : PLACEMENT_SQL.catalogOnly, [userId, [...quantities.keys()]])
-    .options({ name: sameDatabase ? 'ol_placement_stock' : 'ol_placement' })) as { rows: CatalogRow[] };
+    .raw('select * from order_ledger_placement(?, ?::uuid[], ?)', [userId, [...quantities.keys()], sameDatabase])
+    .options({ name: 'ol_placement' })) as { rows: CatalogRow[] };
   const rows = result.rows;
   const priced = priceFromRows(quantities, rows);
   const productIds = priced.items.map((item) => item.productId);

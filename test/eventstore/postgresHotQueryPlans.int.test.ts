@@ -3,7 +3,7 @@ import pg from 'pg';
 import { createProduct } from '../../src/commands/products';
 import { stockStreamId } from '../../src/events/stockCodec';
 import { FIRST_EVENT_AFTER_SQL, PostgresEventStore, READ_ALL_SQL, READ_STREAMS_SQL } from '../../src/infra/eventstore/postgresEventStore';
-import { placementSql } from '../../src/commands/placeOrder';
+import { placementQuerySql } from '../../src/infra/db/placementFunction';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 /** The plan PostgreSQL picks for `sql` when it cannot use the parameter's value (a generic plan: default selectivities). */
@@ -51,7 +51,7 @@ describe('PostgresEventStore hot queries', () => {
   it("when an order's placement reads a product, then it is stock-tracked only once its stock stream has events: an append's lock row (revision -1) is no stream", async () => {
     const product = await createProduct(db.knex, { sku: `SKU-PLAN-${randomUUID().slice(0, 8)}`, name: 'Probe', unitAmount: 100, currency: 'USD' }, new Date());
     const tracked = async (): Promise<boolean> => {
-      const result = await db.knex.raw(placementSql(true), [randomUUID(), [product.id]]);
+      const result = await db.knex.raw('select * from order_ledger_placement(?, ?::uuid[], true)', [randomUUID(), [product.id]]);
       return (result as { rows: Array<{ stock_tracked: boolean }> }).rows[0]!.stock_tracked;
     };
     expect(await tracked()).toBe(false);
@@ -94,9 +94,8 @@ describe('PostgresEventStore hot queries', () => {
     expect(plan).not.toMatch(/Seq Scan on events/);
   });
 
-  it("given a generic plan (placement's read is a named statement), when an order is placed, then the catalog, the buyer's address and the stock probe are read by their primary keys", async () => {
-    let n = 0;
-    const sql = placementSql(true).replace(/\?/g, () => `$${++n}`);
+  it("given a generic plan (the placement function's), when an order is placed, then the catalog, the buyer's address and the stock probe are read by their primary keys", async () => {
+    const sql = placementQuerySql(true, '$1', '$2');
     await client.query('set plan_cache_mode = force_generic_plan');
     await client.query(`prepare placement(uuid, uuid[]) as ${sql}`);
     const plan = (await client.query<{ 'QUERY PLAN': string }>(`explain execute placement('${randomUUID()}', array['${randomUUID()}']::uuid[])`)).rows
@@ -107,5 +106,17 @@ describe('PostgresEventStore hot queries', () => {
     expect(plan).toMatch(/Index (Only )?Scan using users_pkey on users/);
     expect(plan).toMatch(/Index (Only )?Scan using streams_pkey on streams/);
     expect(plan).not.toContain('Seq Scan');
+  });
+
+  it('when an order is placed, then its read runs that generic plan: the function pins it, so PostgreSQL plans it once per connection instead of on every call', async () => {
+    const config = await client.query<{ proconfig: string[] | null }>(`select proconfig from pg_proc where proname = 'order_ledger_placement'`);
+    expect(config.rows).toEqual([{ proconfig: ['plan_cache_mode=force_generic_plan'] }]);
+    // Without the pin, the same read prepared as a statement is planned anew on every call.
+    await client.query('set plan_cache_mode = auto');
+    await client.query(`prepare placement_custom(uuid, uuid[]) as ${placementQuerySql(true, '$1', '$2')}`);
+    for (let i = 0; i < 8; i++) await client.query(`execute placement_custom('${randomUUID()}', array['${randomUUID()}']::uuid[])`);
+    const counts = await client.query<{ generic_plans: string; custom_plans: string }>(`select generic_plans, custom_plans from pg_prepared_statements where name = 'placement_custom'`);
+    await client.query('deallocate placement_custom');
+    expect(counts.rows).toEqual([{ generic_plans: '0', custom_plans: '8' }]);
   });
 });

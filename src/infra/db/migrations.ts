@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { appendFunctionSql, appendStreamsFunctionSql } from '../eventstore/postgresSchema';
+import { placementFunctionSql } from './placementFunction';
 
 interface Migration {
   name: string;
@@ -343,6 +344,16 @@ const migrations: Migration[] = [
     },
     async down(knex) {
       await knex.raw('drop table if exists stream_snapshots;');
+    },
+  },
+  {
+    // Placement's read as a function whose plan is planned once per connection (placementFunction.ts).
+    name: '0013_placement_function',
+    async up(knex) {
+      await knex.raw(placementFunctionSql);
+    },
+    async down(knex) {
+      await knex.raw('drop function if exists order_ledger_placement;');
     },
   },
 ];

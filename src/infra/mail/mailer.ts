@@ -1,6 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import type { MailComposerOptions } from 'nodemailer/lib/mail-composer';
 import type { Config } from '../config/config';
@@ -9,16 +10,15 @@ import { senderDomain } from './address';
 import { composeMessage } from './composeMessage';
 
 /**
- * Synchronous on purpose. The asynchronous `fs.writeFile` is three thread-pool trips (open, write,
- * close), and on this project's 2-core VM each trip's wake-ups cost more than the system call:
- * 450–680 µs of CPU per 1.6 KB file against 195–210 µs for `writeFileSync` (3,000 files, one or 16
- * at a time). Every order sends an email, so that difference was ~6 % of an order's CPU. The price
- * is that the event loop waits for the write (about the same 0.2 ms here, more on a busy volume);
- * the outbox is the local mailbox of a deployment without SMTP_URL, one small file per message.
+ * The callback `fs.writeFile`, not `fs/promises`: open, write and close are the same three
+ * thread-pool trips, without a FileHandle and a promise around each (bench figure 11b measures
+ * both). Not `writeFileSync`, although it costs the least CPU (on the 2-core VM of 2026-11-26:
+ * ~200 µs per 1.6 KB file against 450–680 µs through the thread pool, whose wake-ups cost more than
+ * the system calls): every role can share this process, and creating a file in an outbox holding
+ * thousands took up to a millisecond there, all of it holding the API, the projector and the
+ * socket pushes (tried: the end-to-end push p99 and the POST p99 got no better, see the note).
  */
-function writeOutboxFile(file: string, bytes: Buffer): void {
-  writeFileSync(file, bytes);
-}
+const writeOutboxFile = promisify(writeFile);
 
 export interface OutgoingEmail {
   subject: string;
@@ -109,12 +109,12 @@ export function createMailer(config: Config, logger: Logger): Mailer {
       await ensureOutbox();
       const file = path.join(outbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${email.eventId}.eml`);
       try {
-        writeOutboxFile(file, bytes);
+        await writeOutboxFile(file, bytes);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         outboxReady = undefined;
         await ensureOutbox();
-        writeOutboxFile(file, bytes);
+        await writeOutboxFile(file, bytes);
       }
       logger.info({ file, eventId: email.eventId }, 'email written to the outbox');
       return { messageId: composed.messageId, file };

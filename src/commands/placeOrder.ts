@@ -102,9 +102,9 @@ async function placementReads(deps: PlacementDeps, userId: string, requested: { 
   const quantities = quantitiesOf(requested);
   const sameDatabase = store.kind === 'postgres';
   // One round trip, its plan cached per connection (see placementFunction.ts).
-  const result = (await knex
-    .raw('select * from order_ledger_placement(?, ?::uuid[], ?)', [userId, [...quantities.keys()], sameDatabase])
-    .options({ name: 'ol_placement' })) as { rows: CatalogRow[] };
+  const result = (await knex.raw('select * from order_ledger_placement(?, ?::uuid[], ?)', [userId, [...quantities.keys()], sameDatabase]).options({ name: 'ol_placement' })) as {
+    rows: CatalogRow[];
+  };
   const rows = result.rows;
   const priced = priceFromRows(quantities, rows);
   const productIds = priced.items.map((item) => item.productId);

@@ -115,7 +115,9 @@ describe('PostgresEventStore hot queries', () => {
     await client.query('set plan_cache_mode = auto');
     await client.query(`prepare placement_custom(uuid, uuid[]) as ${placementQuerySql(true, '$1', '$2')}`);
     for (let i = 0; i < 8; i++) await client.query(`execute placement_custom('${randomUUID()}', array['${randomUUID()}']::uuid[])`);
-    const counts = await client.query<{ generic_plans: string; custom_plans: string }>(`select generic_plans, custom_plans from pg_prepared_statements where name = 'placement_custom'`);
+    const counts = await client.query<{ generic_plans: string; custom_plans: string }>(
+      `select generic_plans, custom_plans from pg_prepared_statements where name = 'placement_custom'`,
+    );
     await client.query('deallocate placement_custom');
     expect(counts.rows).toEqual([{ generic_plans: '0', custom_plans: '8' }]);
   });

@@ -25,13 +25,6 @@ export interface Deps {
   knex: Knex;
   store: EventStore;
   redis: Redis;
-  /**
-   * The global HTTP rate limiter's connection (API role): auto-pipelined, so the counters of the
-   * requests that arrive while one round trip is out leave in one write. Fail-open and its own, so
-   * the wait it can add never reaches the bounded calls on `redis` (login limits, socket admission).
-   * Absent: the limiter uses `redis`.
-   */
-  rateLimitRedis?: Redis;
   tokens: TokenService;
   /** Accounts as they are now (role, disabled, revocations), cached and kept fresh by LISTEN. */
   auth: AuthState;

@@ -142,8 +142,6 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const store = instrumentEventStore(tracing ? traceEventStore(opened, tracing) : opened, metrics);
   const redis = createRedis(config);
   redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
-  const rateLimitRedis = config.ROLES.includes('api') ? createRedis(config, { enableAutoPipelining: true }) : undefined;
-  rateLimitRedis?.on('error', (error) => logger.warn({ err: error.message }, 'rate-limit redis connection error'));
   const waiter = instrumentWaiter(
     new ProjectionWaiter(
       knex,
@@ -169,7 +167,6 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     knex,
     store,
     redis,
-    ...(rateLimitRedis ? { rateLimitRedis } : {}),
     tokens,
     auth,
     authenticator: options.trustTokenClaims ? claimsOnlyAuthenticator(tokens) : createAuthenticator(tokens, auth),
@@ -348,9 +345,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       await step('waiter', () => waiter.close(), 3000);
       await step('auth listener', () => auth.close(), 3000);
       await step('event store', () => store.close(), 5000);
-      await step('redis', () => Promise.all([redis.quit(), rateLimitRedis?.quit()]), 1000);
+      await step('redis', () => redis.quit(), 1000);
       redis.disconnect();
-      rateLimitRedis?.disconnect();
       await step('database', () => knex.destroy(), 5000);
     })();
     return stopping;

@@ -22,8 +22,6 @@ export interface LimiterOptions {
   keyGenerator?: (req: Request) => string;
   /** Let requests through when Redis does not answer (default true). */
   failOpen?: boolean;
-  /** The connection its counters go through; `deps.redis` when absent. */
-  redis?: Deps['redis'];
 }
 
 const REDIS_COMMAND_TIMEOUT_MS = 1000;
@@ -58,7 +56,6 @@ export function boundedRedisCall(redis: Pick<Deps['redis'], 'call'>, command: st
 export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandler {
   const { config, logger } = deps;
   const skip = options.skip;
-  const redis = options.redis ?? deps.redis;
   return rateLimit({
     windowMs: config.RATE_LIMIT_WINDOW_MS,
     limit: options.limit,
@@ -67,7 +64,7 @@ export function createLimiter(deps: Deps, options: LimiterOptions): RequestHandl
     legacyHeaders: false,
     store: new RedisStore({
       prefix: `${config.REDIS_KEY_PREFIX}rate-limit:${options.name}:`,
-      sendCommand: (command: string, ...args: string[]) => boundedRedisCall(redis, command, args),
+      sendCommand: (command: string, ...args: string[]) => boundedRedisCall(deps.redis, command, args),
     }),
     passOnStoreError: options.failOpen ?? true,
     ...(skip ? { skip } : {}),
@@ -110,7 +107,6 @@ export function globalRateLimit(deps: Deps, staticPaths: ReadonlySet<string> = n
     code: 'RATE_LIMITED',
     message: 'Too many requests; retry later',
     skip: (req) => isUnmeteredRead(req, staticPaths) || hasOwnRateLimit(req.path),
-    ...(deps.rateLimitRedis ? { redis: deps.rateLimitRedis } : {}),
   });
 }
 

@@ -120,19 +120,13 @@ export interface AdapterRedis {
   close(): Promise<void>;
 }
 
-/**
- * `autoPipelining`: commands issued in one tick leave in one write. The notifier's publisher emits a
- * batch of pushes (an XADD each) then a PING in one go, so a batch costs one socket write instead of
- * one per push. Its stream readers (duplicates) never pipeline: each holds a blocking XREAD.
- */
-export function createAdapterRedis(config: Config, logger: Logger, options: { autoPipelining?: boolean } = {}): AdapterRedis {
-  const client = createRedis(config, options.autoPipelining ? { enableAutoPipelining: true } : {});
+export function createAdapterRedis(config: Config, logger: Logger): AdapterRedis {
+  const client = createRedis(config);
   client.on('error', (error) => logger.warn({ err: error.message }, 'socket.io redis connection error'));
   const duplicates: Redis[] = [];
   const duplicate = client.duplicate.bind(client);
   client.duplicate = (...args: Parameters<Redis['duplicate']>) => {
-    const [override, ...rest] = args;
-    const copy = duplicate({ ...override, enableAutoPipelining: false }, ...rest);
+    const copy = duplicate(...args);
     // The adapter drops SUBSCRIBE's promise; a close before Redis answered would surface as an
     // unhandled rejection.
     const subscribe = copy.subscribe.bind(copy) as (...channels: string[]) => Promise<unknown>;

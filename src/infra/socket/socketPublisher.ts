@@ -22,7 +22,7 @@ export interface SocketPublisher {
  * own clients (and keeps them for clients recovering their session).
  */
 export function createSocketPublisher(config: Config, logger: Logger): SocketPublisher {
-  const redis = createAdapterRedis(config, logger, { autoPipelining: true });
+  const redis = createAdapterRedis(config, logger);
   const io = new Server<Record<string, never>, ServerToClientEvents>({ adapter: createAdapter(redis.client, socketAdapterOptions(config)) });
 
   return {
@@ -30,9 +30,8 @@ export function createSocketPublisher(config: Config, logger: Logger): SocketPub
       (io.to(rooms).emit as (event: string, payload: unknown) => boolean)(event, payload);
     },
     async flush(timeoutMs) {
-      // The adapter issues each broadcast (an XADD) on this connection as it is emitted; auto-
-      // pipelining keeps their order and replies come back in order, so a PING answered means
-      // every earlier broadcast was answered too.
+      // The adapter writes each broadcast (XADD) on this connection synchronously; replies come
+      // back in order, so a PING answered means every earlier broadcast was answered too.
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([

@@ -298,6 +298,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     app = createApp(deps, dashboard.hooks).app;
     server = http.createServer(app);
     deps.sockets = createSocketServer(server, deps); // realtime (issue 5)
+    await socketsReading(deps.sockets.reading, logger);
     server.on('clientError', answerMalformedHttp);
     server.requestTimeout = 30_000;
     server.headersTimeout = 15_000;
@@ -369,4 +370,23 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   }
 
   return { config, deps, url, server, app, opsUrl: ops?.url, stop };
+}
+
+/** Bounds the wait for the socket stream reader before listening: with Redis down the API still serves. */
+const SOCKET_READER_START_MS = 2000;
+
+/**
+ * A client that connects as soon as the port opens must not miss the pushes that follow, so the
+ * API listens once broadcasts reach it, or after a bounded wait (Redis not answering) with a warning.
+ */
+async function socketsReading(reading: Promise<void>, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const started = await Promise.race([
+    reading.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), SOCKET_READER_START_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!started) logger.warn({ waitedMs: SOCKET_READER_START_MS }, 'socket pushes from other processes reach this instance once Redis answers');
 }

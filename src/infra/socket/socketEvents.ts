@@ -116,6 +116,8 @@ export function socketAdapterOptions(config: Config): RedisStreamsAdapterOptions
 export interface AdapterRedis {
   /** Hand this to the adapter; it publishes on it and duplicates it for its readers. */
   client: Redis;
+  /** Resolves once the stream reader has a start position: every broadcast appended later reaches it. */
+  reading: Promise<void>;
   /** Call after the adapter has closed: waits (bounded) for its readers to end, then closes the client. */
   close(): Promise<void>;
 }
@@ -125,8 +127,13 @@ export function createAdapterRedis(config: Config, logger: Logger): AdapterRedis
   client.on('error', (error) => logger.warn({ err: error.message }, 'socket.io redis connection error'));
   const duplicates: Redis[] = [];
   const duplicate = client.duplicate.bind(client);
+  let started: () => void = () => undefined;
+  const reading = new Promise<void>((resolve) => {
+    started = resolve;
+  });
   client.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
+    pinStartOfStream(copy, started);
     // The adapter drops SUBSCRIBE's promise; a close before Redis answered would surface as an
     // unhandled rejection.
     const subscribe = copy.subscribe.bind(copy) as (...channels: string[]) => Promise<unknown>;
@@ -140,6 +147,7 @@ export function createAdapterRedis(config: Config, logger: Logger): AdapterRedis
   };
   return {
     client,
+    reading,
     async close() {
       // A closed adapter ends its subscriber at once and its stream reader when XREAD returns.
       const deadline = Date.now() + (socketAdapterOptions(config).blockTimeInMs ?? 1000) + 500;
@@ -147,5 +155,36 @@ export function createAdapterRedis(config: Config, logger: Logger): AdapterRedis
       for (const copy of duplicates) if (copy.status !== 'end') copy.disconnect();
       await client.quit().catch(() => client.disconnect());
     },
+  };
+}
+
+type XreadArgument = string | number | Buffer;
+
+/**
+ * The adapter reads the stream from `$` until its first entry arrives, and `$` means "entries
+ * appended after this XREAD starts blocking": a broadcast appended between one blocking read timing
+ * out and the next one being sent (a busy event loop stretches that gap) was lost for good. Redis's
+ * advice is `$` on the first read only; so the first read resolves `$` to the stream's last entry
+ * (or 0-0 when empty) and every later `$` reads from there, until the adapter has an entry id of its
+ * own. Only the reader calls XREAD, so wrapping every duplicate touches nothing else.
+ */
+function pinStartOfStream(copy: Redis, started: () => void): void {
+  const xread = copy.xread.bind(copy) as (...args: XreadArgument[]) => Promise<unknown>;
+  let start: Promise<string> | undefined;
+  (copy as unknown as { xread: (...args: XreadArgument[]) => Promise<unknown> }).xread = (...args) => {
+    const last = args.length - 1;
+    if (args[last] !== '$') return xread(...args);
+    const stream = String(args[last - 1]);
+    start ??= copy.xrevrange(stream, '+', '-', 'COUNT', 1).then(
+      (entries) => {
+        started();
+        return entries[0]?.[0] ?? '0-0';
+      },
+      (error: unknown) => {
+        start = undefined;
+        throw error;
+      },
+    );
+    return start.then((id) => xread(...args.slice(0, last), id));
   };
 }

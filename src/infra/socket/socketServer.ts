@@ -25,6 +25,8 @@ type AppSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<strin
 
 export interface SocketServer {
   io: SocketIo;
+  /** Resolves once broadcasts from other processes reach this instance (its stream reader has a position). */
+  reading: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -330,6 +332,7 @@ export function createSocketServer(httpServer: http.Server, deps: Deps): SocketS
 
   return {
     io,
+    reading: redis.reading,
     async close() {
       // "forced server close" is a recoverable reason: sessions are kept so clients resume elsewhere.
       io.engine.close();

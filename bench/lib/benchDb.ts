@@ -35,6 +35,15 @@ export async function createBenchDatabase(label: string): Promise<BenchDatabase>
       await knex.destroy();
       const c = new pg.Client({ connectionString: ADMIN_URL });
       await c.connect();
+      // A pool's end() can resolve while a client of it is still closing; forcing the drop then
+      // terminates that client, whose pool (the peer library's, say) has no error listener: the
+      // bench process died so once. Let closing connections finish first (bounded).
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        const open = await c.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+        if (open.rows[0]!.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       await c.query(`drop database if exists "${name}" with (force)`);
       await c.end();
     })();

@@ -8,6 +8,10 @@ describe('when Redis is unreachable', () => {
   });
   afterAll(async () => {
     await app.stop();
+    // ioredis ends a client that never connected with a 2 s timer (`disconnectTimeout`) waiting for
+    // a socket that has already closed; left pending, it keeps the Jest worker alive past its last
+    // file and Jest force-exits it ("A worker process has failed to exit gracefully").
+    await new Promise((resolve) => setTimeout(resolve, 2100));
   });
 
   it('then ordinary routes answer after the bounded limiter check (fail open)', async () => {

@@ -63,7 +63,17 @@ export async function startTestApp(overrides: Record<string, string> = {}, optio
     db,
     async stop() {
       // Bounded: an app started against an unreachable Redis must still stop.
-      await Promise.race([deleteRedisKeys(runtime, config.REDIS_KEY_PREFIX), new Promise((resolve) => setTimeout(resolve, 2000))]).catch(() => undefined);
+      // The timer is cleared: one left pending keeps a Jest worker alive past its last file, which
+      // Jest then force-exits ("A worker process has failed to exit gracefully").
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        deleteRedisKeys(runtime, config.REDIS_KEY_PREFIX),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, 2000);
+        }),
+      ])
+        .catch(() => undefined)
+        .finally(() => clearTimeout(timer));
       await runtime.stop();
       await db.drop();
     },

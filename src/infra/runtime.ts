@@ -23,6 +23,7 @@ import { errorBody } from './http/errorHandler';
 import { createTokenService } from './http/authTokens';
 import { createLogger, type Logger } from './logger';
 import { createRedis } from './redis';
+import { withTimeout } from './withTimeout';
 import { createEmailQueue } from './queue/emailQueue';
 import { EmailReconciler } from './queue/emailOutbox';
 import { startEmailWorker } from './queue/emailWorker';
@@ -380,13 +381,7 @@ const SOCKET_READER_START_MS = 2000;
  * API listens once broadcasts reach it, or after a bounded wait (Redis not answering) with a warning.
  */
 async function socketsReading(reading: Promise<void>, logger: Logger): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const started = await Promise.race([
-    reading.then(() => true),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), SOCKET_READER_START_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (!started) logger.warn({ waitedMs: SOCKET_READER_START_MS }, 'socket pushes from other processes reach this instance once Redis answers');
+  await withTimeout(reading, SOCKET_READER_START_MS, 'the socket stream reader').catch(() =>
+    logger.warn({ waitedMs: SOCKET_READER_START_MS }, 'socket pushes from other processes reach this instance once Redis answers'),
+  );
 }

@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/infra/config/config';
 import type { Role } from '../../src/infra/http/authTokens';
 import { createLogger } from '../../src/infra/logger';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/infra/runtime';
+import { withTimeout } from '../../src/infra/withTimeout';
 import { createUser } from '../../src/commands/accounts/users';
 import { createProduct, type CreateProduct } from '../../src/commands/products';
 import type { ProductDto } from '../../src/queries/products';
@@ -63,17 +64,8 @@ export async function startTestApp(overrides: Record<string, string> = {}, optio
     db,
     async stop() {
       // Bounded: an app started against an unreachable Redis must still stop.
-      // The timer is cleared: one left pending keeps a Jest worker alive past its last file, which
-      // Jest then force-exits ("A worker process has failed to exit gracefully").
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        deleteRedisKeys(runtime, config.REDIS_KEY_PREFIX),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, 2000);
-        }),
-      ])
-        .catch(() => undefined)
-        .finally(() => clearTimeout(timer));
+      // withTimeout clears its timer: one left pending keeps a Jest worker alive past its last file.
+      await withTimeout(deleteRedisKeys(runtime, config.REDIS_KEY_PREFIX), 2000, 'deleting the Redis keys').catch(() => undefined);
       await runtime.stop();
       await db.drop();
     },
